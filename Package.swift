@@ -1,0 +1,66 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "wabox",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wabox", targets: ["wabox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: [
+        .target(
+            name: "InboxCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "InboxStore",
+            dependencies: ["InboxCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "WebhookServer",
+            dependencies: [
+                "InboxCore", "InboxStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
+            name: "InboxTesting",
+            dependencies: ["InboxCore", "InboxStore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .executableTarget(
+            name: "wabox",
+            dependencies: [
+                "InboxCore", "InboxStore", "WebhookServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .testTarget(name: "InboxCoreTests", dependencies: ["InboxCore", "InboxTesting"]),
+        .testTarget(name: "InboxStoreTests", dependencies: ["InboxCore", "InboxStore", "InboxTesting"]),
+        .testTarget(
+            name: "WebhookServerTests",
+            dependencies: [
+                "WebhookServer", "InboxTesting",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "wabox"]),
+    ]
+)

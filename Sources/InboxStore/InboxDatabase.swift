@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import InboxCore
+
+/// The inbox's SQLite database: the only owner of SQL in wabox.
+///
+/// Wraps a GRDB `DatabasePool` in WAL mode. Every write method keeps the inbox's
+/// invariants (ticks only move forward, applying a webhook twice changes nothing).
+public final class InboxDatabase: Sendable {
+    public struct Configuration: Sendable {
+        /// How hard a commit waits for the disk.
+        public enum Durability: String, Sendable, CaseIterable {
+            /// WAL with `synchronous=NORMAL`: a committed webhook survives a crash of the
+            /// process (`kill -9`), the last commits may be lost on power failure.
+            case normal
+            /// WAL with `synchronous=FULL`: survives power loss too, at a cost per commit.
+            case full
+        }
+
+        public var durability: Durability
+        public var readonly: Bool
+
+        public init(durability: Durability = .normal, readonly: Bool = false) {
+            self.durability = durability
+            self.readonly = readonly
+        }
+    }
+
+    public struct OpenError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let writer: any DatabaseWriter
+    public let path: String
+
+    /// Opens (creating when needed) the database at `path` and runs pending migrations.
+    /// A new file and its folder are made readable by the owner only.
+    public init(path: String, configuration: Configuration = .init()) throws {
+        self.path = path
+        let fileManager = FileManager.default
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !fileManager.fileExists(atPath: directory) {
+            do {
+                try fileManager.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw OpenError(description: "cannot create the database folder \(directory): \(error.localizedDescription). Create it, or pass --db with a writable path.")
+            }
+        }
+        let isNew = !fileManager.fileExists(atPath: path)
+        if isNew, !configuration.readonly {
+            guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw OpenError(description: "cannot create the database file \(path): check that its folder is writable, or pass --db with another path.")
+            }
+        }
+        var config = GRDB.Configuration()
+        config.readonly = configuration.readonly
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            if !configuration.readonly {
+                try Schema.migrator.migrate(pool)
+            }
+            writer = pool
+        } catch {
+            throw OpenError(description: "cannot open the database \(path): \(error). Check the path and its permissions, or pass --db with another file.")
+        }
+    }
+
+    /// Whether every migration has run (for `doctor` and the health check).
+    public func isMigrated() throws -> Bool {
+        try writer.read { db in try Schema.migrator.hasCompletedMigrations(db) }
+    }
+
+    /// `PRAGMA integrity_check`, `ok` when the file is sound.
+    public func integrityCheck() throws -> String {
+        try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+}

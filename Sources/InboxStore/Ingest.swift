@@ -1,0 +1,302 @@
+import Foundation
+import GRDB
+import InboxCore
+
+/// One verified webhook request on its way into the database.
+public struct IncomingWebhook: Sendable {
+    public var receivedAt: Int64
+    /// The `X-Hub-Signature-256` value; a replay of the same body has the same one and is
+    /// recognised as a duplicate.
+    public var signature: String?
+    public var body: Data
+    /// The decoded events, or why the body could not be decoded (stored as a dead letter).
+    public var events: Result<[InboxEvent], WebhookDecoder.Failure>
+
+    public init(receivedAt: Int64, signature: String?, body: Data,
+                events: Result<[InboxEvent], WebhookDecoder.Failure>) {
+        self.receivedAt = receivedAt
+        self.signature = signature
+        self.body = body
+        self.events = events
+    }
+}
+
+/// What became of one webhook. Every outcome means the body is committed.
+public enum IngestOutcome: Sendable, Equatable {
+    /// Journaled and applied; `deadLetters` parts could not be decoded and were kept aside.
+    case stored(events: Int, deadLetters: Int)
+    /// The same body was already journaled: nothing changed.
+    case duplicate
+    /// Journaled as a dead letter: the body could not be decoded or applied.
+    case deadLetter(reason: String)
+}
+
+extension InboxDatabase {
+    /// Commits a batch of webhooks in one transaction (group commit) and returns an
+    /// outcome for each, in order. When this returns, every body is durable.
+    ///
+    /// Each webhook is applied inside its own savepoint: one that fails to apply is kept
+    /// as a dead letter without disturbing the others.
+    public func ingest(_ webhooks: [IncomingWebhook]) async throws -> [IngestOutcome] {
+        try await writer.write { db in
+            try webhooks.map { webhook in try Self.ingest(webhook, in: db) }
+        }
+    }
+
+    /// Commits one webhook. See `ingest(_:)` for batches.
+    public func ingest(_ webhook: IncomingWebhook) async throws -> IngestOutcome {
+        try await ingest([webhook])[0]
+    }
+
+    /// Blocking variant for callers outside Swift concurrency (tools, tests).
+    public func ingestSync(_ webhooks: [IncomingWebhook]) throws -> [IngestOutcome] {
+        try writer.write { db in
+            try webhooks.map { webhook in try Self.ingest(webhook, in: db) }
+        }
+    }
+
+    static func ingest(_ webhook: IncomingWebhook, in db: Database) throws -> IngestOutcome {
+        var outcome = IngestOutcome.duplicate
+        do {
+            try db.inSavepoint {
+                guard let webhookID = try journal(webhook, in: db) else {
+                    outcome = .duplicate
+                    return .commit
+                }
+                switch webhook.events {
+                case .failure(let failure):
+                    try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil,
+                                   reason: failure.description, raw: nil, in: db)
+                    outcome = .deadLetter(reason: failure.description)
+                case .success(let events):
+                    var applier = EventApplier(db: db, webhookID: webhookID, receivedAt: webhook.receivedAt)
+                    for event in events {
+                        try applier.apply(event)
+                    }
+                    outcome = .stored(events: events.count, deadLetters: applier.deadLetters)
+                }
+                return .commit
+            }
+        } catch let error as DatabaseError {
+            // The savepoint rolled back: keep the body as a dead letter so nothing is lost.
+            let reason = "could not apply: \(error.message ?? error.description)"
+            let webhookID = try journal(webhook, in: db, force: true)
+            try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil, reason: reason, raw: nil, in: db)
+            outcome = .deadLetter(reason: reason)
+        }
+        return outcome
+    }
+
+    /// Writes the raw body to the journal; nil when the same signed body is already there.
+    private static func journal(_ webhook: IncomingWebhook, in db: Database, force: Bool = false) throws -> Int64? {
+        let signature = force ? nil : webhook.signature
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO webhook (received_at, signature, body) VALUES (?, ?, ?)")
+            .execute(arguments: [webhook.receivedAt, signature, webhook.body])
+        return db.changesCount == 0 ? nil : db.lastInsertedRowID
+    }
+
+    static func deadLetter(webhookID: Int64?, at: Int64, path: String?, reason: String, raw: String?,
+                           in db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO dead_letter (webhook_id, received_at, path, reason, raw) VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [webhookID, at, path, reason, raw])
+    }
+}
+
+/// Applies decoded events to the database, each one idempotently.
+struct EventApplier {
+    let db: Database
+    let webhookID: Int64?
+    let receivedAt: Int64
+    private(set) var deadLetters = 0
+
+    init(db: Database, webhookID: Int64?, receivedAt: Int64) {
+        self.db = db
+        self.webhookID = webhookID
+        self.receivedAt = receivedAt
+    }
+
+    mutating func apply(_ event: InboxEvent) throws {
+        switch event {
+        case .message(let message):
+            try apply(message)
+        case .reaction(let reaction):
+            try apply(reaction)
+        case .status(let update):
+            try apply(update)
+        case .accountErrors(let business, let errors):
+            for error in errors {
+                try db.cachedStatement(sql: """
+                    INSERT INTO account_error (webhook_id, phone_number_id, received_at, code, title, message, details)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """).execute(arguments: [webhookID, business.phoneNumberID.rawValue, receivedAt,
+                                             error.code, error.title, error.message, error.details])
+            }
+        case .ignored:
+            break
+        case .malformed(let part):
+            try InboxDatabase.deadLetter(webhookID: webhookID, at: receivedAt, path: part.path,
+                                         reason: part.reason, raw: part.rawJSON, in: db)
+            deadLetters += 1
+        }
+    }
+
+    // MARK: - Messages
+
+    private func apply(_ message: InboundMessage) throws {
+        let exists = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM message WHERE wamid = ?"),
+                                        arguments: [message.id.rawValue]) != nil
+        if exists { return }
+        let contactID = try ContactResolver(db: db).resolve(message.sender, at: message.timestamp)
+        let conversationID = try conversation(for: message.business, contact: contactID)
+        let isCustomerWriting: Bool
+        if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
+        let error = message.errors.first
+        try db.cachedStatement(sql: """
+            INSERT INTO message (wamid, conversation_id, direction, type, text, caption, content, timestamp,
+                                 status, reply_to, forwarded, referral, group_id,
+                                 error_code, error_title, error_message, error_details)
+            VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                message.id.rawValue, conversationID.rawValue, message.content.typeName,
+                message.content.text, message.content.caption, try StoredJSON.encode(message.content),
+                message.timestamp, message.context?.repliedTo?.rawValue,
+                (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false),
+                try message.referral.map(StoredJSON.encode), message.groupID,
+                error?.code, error?.title, error?.message, error?.details,
+            ])
+        let messageRowID = db.lastInsertedRowID
+        try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
+                           inbound: isCustomerWriting, unread: isCustomerWriting)
+        if case .system(let notice) = message.content {
+            let resolver = ContactResolver(db: db)
+            if let newWaID = notice.newWaID {
+                try resolver.changeNumber(of: contactID, to: newWaID, at: message.timestamp)
+            }
+            if let newUserID = notice.newUserID {
+                try resolver.changeUserID(of: contactID, to: newUserID, at: message.timestamp)
+            }
+        }
+    }
+
+    private func conversation(for business: BusinessNumber, contact: ContactID) throws -> ConversationID {
+        try ConversationID(rawValue: Int64.fetchOne(db.cachedStatement(sql: """
+            INSERT INTO conversation (phone_number_id, display_phone_number, contact_id) VALUES (?, ?, ?)
+            ON CONFLICT (phone_number_id, contact_id) DO UPDATE
+                SET display_phone_number = coalesce(excluded.display_phone_number, display_phone_number)
+            RETURNING id
+            """), arguments: [business.phoneNumberID.rawValue, business.displayPhoneNumber, contact.rawValue])!)
+    }
+
+    private func noteNewMessage(_ messageRowID: Int64, in conversation: ConversationID, timestamp: Int64,
+                                inbound: Bool, unread: Bool) throws {
+        try db.cachedStatement(sql: """
+            UPDATE conversation SET
+                last_message_id = CASE WHEN :ts >= last_activity_at THEN :mid ELSE last_message_id END,
+                last_activity_at = max(last_activity_at, :ts),
+                last_inbound_at = CASE WHEN :inbound THEN max(coalesce(last_inbound_at, 0), :ts) ELSE last_inbound_at END,
+                unread_count = unread_count + :unread
+            WHERE id = :cid
+            """).execute(arguments: ["ts": timestamp, "mid": messageRowID, "inbound": inbound,
+                                     "unread": unread ? 1 : 0, "cid": conversation.rawValue])
+    }
+
+    // MARK: - Reactions
+
+    private func apply(_ reaction: Reaction) throws {
+        let contactID = try ContactResolver(db: db).resolve(reaction.sender, at: reaction.timestamp)
+        // A newer reaction (or removal) replaces an older one; an older one arriving late
+        // changes nothing.
+        try db.cachedStatement(sql: """
+            INSERT INTO reaction (message_wamid, from_contact_id, emoji, timestamp, reaction_wamid)
+            VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (message_wamid, from_contact_id) DO UPDATE
+                SET emoji = excluded.emoji, timestamp = excluded.timestamp, reaction_wamid = excluded.reaction_wamid
+                WHERE excluded.timestamp >= reaction.timestamp
+            """).execute(arguments: [reaction.target.rawValue, contactID.rawValue, reaction.emoji,
+                                     reaction.timestamp, reaction.id.rawValue])
+    }
+
+    // MARK: - Statuses
+
+    private func apply(_ update: StatusUpdate) throws {
+        let error = update.errors.first
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO status_event (wamid, status, timestamp, phone_number_id, recipient, callback_data,
+                                                error_code, error_title, error_message, error_details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                update.messageID.rawValue, update.rawStatus, update.timestamp, update.business.phoneNumberID.rawValue,
+                update.recipient.flatMap { $0.waID?.rawValue ?? $0.userID?.rawValue }, update.callbackData,
+                error?.code, error?.title, error?.message, error?.details,
+            ])
+        guard db.changesCount > 0, let status = update.status else { return }
+        var row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'
+            """), arguments: [update.messageID.rawValue])
+        if row == nil, let localID = update.callbackData {
+            // The status came before the send call returned: our local id travels as
+            // biz_opaque_callback_data, so the message can take its wamid now.
+            try db.cachedStatement(sql: """
+                UPDATE message SET wamid = ? WHERE local_id = ? AND wamid IS NULL AND direction = 'out'
+                """).execute(arguments: [update.messageID.rawValue, localID])
+            if db.changesCount > 0 {
+                row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, status FROM message WHERE wamid = ?"),
+                                       arguments: [update.messageID.rawValue])
+            }
+        }
+        guard let row else { return }  // kept in status_event until the message appears
+        try OutboundStatus.advance(messageRowID: row["id"], current: row["status"], to: status,
+                                   at: update.timestamp, error: error, in: db)
+    }
+}
+
+/// Moves an outbound message's status forward, never back.
+enum OutboundStatus {
+    static func advance(messageRowID: Int64, current: String, to next: DeliveryStatus, at timestamp: Int64,
+                        error: APIErrorDetail?, in db: Database) throws {
+        guard let current = DeliveryStatus(rawValue: current), current.advances(to: next) else { return }
+        if next == .failed {
+            try db.cachedStatement(sql: """
+                UPDATE message SET status = ?, status_at = ?, error_code = ?, error_title = ?, error_message = ?,
+                                   error_details = ?
+                WHERE id = ?
+                """).execute(arguments: [next.rawValue, timestamp, error?.code, error?.title, error?.message,
+                                         error?.details, messageRowID])
+        } else {
+            try db.cachedStatement(sql: "UPDATE message SET status = ?, status_at = ? WHERE id = ?")
+                .execute(arguments: [next.rawValue, timestamp, messageRowID])
+        }
+    }
+
+    /// Applies every status that arrived for `wamid` before the message had it.
+    static func applyWaiting(messageRowID: Int64, wamid: MessageID, in db: Database) throws {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT status, timestamp, error_code, error_title, error_message, error_details
+            FROM status_event WHERE wamid = ? ORDER BY timestamp, id
+            """), arguments: [wamid.rawValue])
+        for row in rows {
+            guard let status = DeliveryStatus(rawValue: (row["status"] as String).lowercased()),
+                  let current = try String.fetchOne(db, sql: "SELECT status FROM message WHERE id = ?",
+                                                    arguments: [messageRowID]) else { continue }
+            let error = (row["error_code"] as Int?).map {
+                APIErrorDetail(code: $0, title: row["error_title"], message: row["error_message"],
+                               details: row["error_details"])
+            }
+            try advance(messageRowID: messageRowID, current: current, to: status, at: row["timestamp"],
+                        error: error, in: db)
+        }
+    }
+}
+
+enum StoredJSON {
+    static func encode<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+import InboxCore
+
+extension InboxDatabase {
+    // MARK: - Conversations
+
+    /// Conversations by last activity, newest first, `limit` at a time.
+    public func conversations(after cursor: ConversationCursor? = nil, limit: Int = 50) throws
+        -> Page<ConversationSummary, ConversationCursor> {
+        try writer.read { db in
+            var filter = ""
+            var arguments: StatementArguments = []
+            if let cursor {
+                filter = "WHERE (cv.last_activity_at, cv.id) < (?, ?)"
+                arguments += [cursor.lastActivityAt, cursor.id]
+            }
+            arguments += [limit + 1]
+            var items = try Self.summaries(
+                filter + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?", arguments: arguments, in: db)
+            let hasMore = items.count > limit
+            if hasMore { items.removeLast() }
+            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
+        }
+    }
+
+    public func conversation(_ id: ConversationID) throws -> ConversationSummary? {
+        try writer.read { db in
+            try Self.summaries("WHERE cv.id = ?", arguments: [id.rawValue], in: db).first
+        }
+    }
+
+    private static func summaries(_ clauses: String, arguments: StatementArguments, in db: Database) throws
+        -> [ConversationSummary] {
+        try Row.fetchAll(db, sql: """
+            SELECT cv.id, cv.phone_number_id, cv.display_phone_number, cv.last_activity_at, cv.last_inbound_at,
+                   cv.unread_count, cv.last_message_id,
+                   c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
+            FROM conversation cv JOIN contact c ON c.id = cv.contact_id
+            """ + " " + clauses, arguments: arguments).map { row in
+            ConversationSummary(
+                id: ConversationID(rawValue: row["id"]),
+                business: BusinessNumber(phoneNumberID: PhoneNumberID(row["phone_number_id"] as String),
+                                         displayPhoneNumber: row["display_phone_number"]),
+                contact: contact(from: row),
+                lastActivityAt: row["last_activity_at"],
+                lastInboundAt: row["last_inbound_at"],
+                unreadCount: row["unread_count"],
+                lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) })
+        }
+    }
+
+    /// Total unread messages over all conversations.
+    public func unreadTotal() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(unread_count), 0) FROM conversation") ?? 0 }
+    }
+
+    /// Marks everything in a conversation as read by the agent.
+    public func markRead(_ conversation: ConversationID) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE conversation SET unread_count = 0 WHERE id = ?", arguments: [conversation.rawValue])
+        }
+    }
+
+    // MARK: - Messages
+
+    /// The newest `limit` messages of a conversation older than `cursor` (or the newest of
+    /// all), returned oldest first; `next` continues towards older ones.
+    public func messages(in conversation: ConversationID, before cursor: MessageCursor? = nil, limit: Int = 100) throws
+        -> Page<StoredMessage, MessageCursor> {
+        try writer.read { db in
+            var sql = "SELECT \(Self.messageColumns) FROM message m WHERE m.conversation_id = ?"
+            var arguments: StatementArguments = [conversation.rawValue]
+            if let cursor {
+                sql += " AND (m.timestamp, m.id) < (?, ?)"
+                arguments += [cursor.timestamp, cursor.id]
+            }
+            sql += " ORDER BY m.timestamp DESC, m.id DESC LIMIT ?"
+            arguments += [limit + 1]
+            var items = try Row.fetchAll(db, sql: sql, arguments: arguments).map { try Self.message(from: $0) }
+            let hasMore = items.count > limit
+            if hasMore { items.removeLast() }
+            return Page(items: items.reversed(), next: hasMore ? items.last?.cursor : nil)
+        }
+    }
+
+    /// Messages of a conversation newer than `cursor`, oldest first; `next` continues
+    /// towards newer ones.
+    public func messages(in conversation: ConversationID, after cursor: MessageCursor, limit: Int = 100) throws
+        -> Page<StoredMessage, MessageCursor> {
+        try writer.read { db in
+            var items = try Row.fetchAll(db, sql: """
+                SELECT \(Self.messageColumns) FROM message m
+                WHERE m.conversation_id = ? AND (m.timestamp, m.id) > (?, ?)
+                ORDER BY m.timestamp, m.id LIMIT ?
+                """, arguments: [conversation.rawValue, cursor.timestamp, cursor.id, limit + 1]).map { try Self.message(from: $0) }
+            let hasMore = items.count > limit
+            if hasMore { items.removeLast() }
+            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
+        }
+    }
+
+    /// A message by its WhatsApp id.
+    public func message(_ wamid: MessageID) throws -> StoredMessage? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.messageColumns) FROM message m WHERE m.wamid = ?",
+                             arguments: [wamid.rawValue]).map { try Self.message(from: $0) }
+        }
+    }
+
+    // MARK: - Contacts
+
+    /// Contacts known by `identifier`: a wa_id (with or without `+`), user id or username.
+    public func contacts(matching identifier: String) throws -> [ContactRecord] {
+        var key = identifier.trimmingCharacters(in: .whitespaces)
+        if key.hasPrefix("+") { key.removeFirst() }
+        if key.hasPrefix("@") { key.removeFirst() }
+        return try writer.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id AS contact_id, wa_id, user_id, parent_user_id, username, name FROM contact
+                WHERE wa_id = :key OR user_id = :key OR username = :key ORDER BY id
+                """, arguments: ["key": key]).map(Self.contact(from:))
+        }
+    }
+
+    // MARK: - Row mapping
+
+    static let messageColumns = """
+        m.id, m.wamid, m.local_id, m.conversation_id, m.direction, m.content, m.timestamp, m.status, m.status_at,
+        m.reply_to, m.forwarded, m.error_code, m.error_title, m.error_message, m.error_details,
+        (SELECT json_group_array(json_object('emoji', r.emoji, 'from',
+                CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
+                     ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
+         FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions
+        """
+
+    static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
+        try Row.fetchOne(db, sql: "SELECT \(messageColumns) FROM message m WHERE m.id = ?", arguments: [rowID])
+            .map { try message(from: $0) }
+    }
+
+    static func message(from row: Row) throws -> StoredMessage {
+        let reactionsJSON: String = row["reactions"] ?? "[]"
+        let direction = Direction(rawValue: row["direction"]) ?? .inbound
+        return StoredMessage(
+            rowID: row["id"],
+            wamid: (row["wamid"] as String?).map(MessageID.init),
+            localID: row["local_id"],
+            conversationID: ConversationID(rawValue: row["conversation_id"]),
+            direction: direction,
+            content: try StoredJSON.decode(MessageContent.self, from: row["content"]),
+            timestamp: row["timestamp"],
+            status: direction == .outbound ? DeliveryStatus(rawValue: row["status"]) : nil,
+            statusAt: row["status_at"],
+            replyTo: (row["reply_to"] as String?).map(MessageID.init),
+            forwarded: row["forwarded"],
+            error: (row["error_code"] as Int?).map {
+                APIErrorDetail(code: $0, title: row["error_title"], message: row["error_message"], details: row["error_details"])
+            } ?? (row["error_title"] as String?).map {
+                APIErrorDetail(code: nil, title: $0, message: row["error_message"], details: row["error_details"])
+            },
+            reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON))
+    }
+
+    static func contact(from row: Row) -> ContactRecord {
+        ContactRecord(
+            id: ContactID(rawValue: row["contact_id"]),
+            waID: (row["wa_id"] as String?).map(WaID.init),
+            userID: (row["user_id"] as String?).map(UserID.init),
+            parentUserID: (row["parent_user_id"] as String?).map(UserID.init),
+            username: row["username"],
+            name: row["name"])
+    }
+}

@@ -1,0 +1,90 @@
+import InboxCore
+
+/// Whether a message came from the customer or was sent by the business.
+public enum Direction: String, Sendable, Codable, Hashable {
+    case inbound = "in"
+    case outbound = "out"
+}
+
+/// A stored customer with every identifier seen for them.
+public struct ContactRecord: Sendable, Hashable {
+    public var id: ContactID
+    public var waID: WaID?
+    public var userID: UserID?
+    public var parentUserID: UserID?
+    public var username: String?
+    public var name: String?
+
+    /// What to call the customer: profile name, else username, else number, else user id.
+    public var displayName: String {
+        name ?? username.map { "@" + $0 } ?? waID.map { "+" + $0.rawValue } ?? userID?.rawValue ?? "unknown"
+    }
+}
+
+/// One row of the conversation list.
+public struct ConversationSummary: Sendable, Hashable {
+    public var id: ConversationID
+    public var business: BusinessNumber
+    public var contact: ContactRecord
+    public var lastActivityAt: Int64
+    /// When the customer last wrote: the 24-hour service window runs from here.
+    public var lastInboundAt: Int64?
+    public var unreadCount: Int
+    public var lastMessage: StoredMessage?
+
+    public var cursor: ConversationCursor { ConversationCursor(lastActivityAt: lastActivityAt, id: id.rawValue) }
+}
+
+/// A position in the conversation list, newest activity first.
+public struct ConversationCursor: Sendable, Hashable {
+    public var lastActivityAt: Int64
+    public var id: Int64
+
+    public init(lastActivityAt: Int64, id: Int64) {
+        self.lastActivityAt = lastActivityAt
+        self.id = id
+    }
+}
+
+/// A position in a thread, ordered by timestamp then arrival.
+public struct MessageCursor: Sendable, Hashable {
+    public var timestamp: Int64
+    public var id: Int64
+
+    public init(timestamp: Int64, id: Int64) {
+        self.timestamp = timestamp
+        self.id = id
+    }
+}
+
+public struct StoredReaction: Sendable, Hashable, Codable {
+    public var emoji: String
+    /// The reactor's wa_id or user id, or the business phone number id for our own.
+    public var from: String
+}
+
+public struct StoredMessage: Sendable, Hashable {
+    public var rowID: Int64
+    public var wamid: MessageID?
+    /// Outbound messages: the outbox id, sent as `biz_opaque_callback_data`.
+    public var localID: String?
+    public var conversationID: ConversationID
+    public var direction: Direction
+    public var content: MessageContent
+    public var timestamp: Int64
+    /// Outbound messages only; inbound ones are `received`.
+    public var status: DeliveryStatus?
+    public var statusAt: Int64?
+    public var replyTo: MessageID?
+    public var forwarded: Bool
+    public var error: APIErrorDetail?
+    public var reactions: [StoredReaction]
+
+    public var cursor: MessageCursor { MessageCursor(timestamp: timestamp, id: rowID) }
+}
+
+/// One page of a keyset-paginated query; `next` continues where it stopped.
+public struct Page<Item: Sendable, Cursor: Sendable>: Sendable {
+    public var items: [Item]
+    public var next: Cursor?
+}

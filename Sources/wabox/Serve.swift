@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import InboxStore
+import Logging
+import WebhookServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the headless webhook listener.",
+        discussion: """
+            Needs WABOX_APP_SECRET (the Meta app's secret, which signs every webhook) and \
+            WABOX_VERIFY_TOKEN (any string you also enter in Meta's webhook settings). Answers \
+            GET/POST /webhook and GET /healthz. Stops gracefully on SIGTERM or SIGINT, finishing \
+            the commits in flight.
+            """,
+        version: waboxVersion
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1:8080, or WABOX_LISTEN).", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: "normal: a commit survives a crash of the process; full: it survives power loss too, at a cost per commit.")
+    var durability: InboxDatabase.Configuration.Durability = .normal
+
+    @Option(help: ArgumentHelp("Largest webhook body accepted, in bytes.", valueName: "bytes"))
+    var bodyLimit: Int = 4 * 1024 * 1024
+
+    func run() async throws {
+        var flags: [Settings.Key: String] = [:]
+        if let listen { flags[.listen] = listen }
+        let settings = try global.settings(flags: flags)
+        guard let appSecret = settings.appSecret else {
+            throw Failure("""
+                wabox serve needs the app secret that signs Meta's webhooks: set WABOX_APP_SECRET, or app_secret in \
+                \(settings.configFile ?? "config.toml") (Meta app dashboard → App settings → Basic → App secret).
+                """)
+        }
+        guard let verifyToken = settings.verifyToken else {
+            throw Failure("""
+                wabox serve needs a verify token: set WABOX_VERIFY_TOKEN, or verify_token in \
+                \(settings.configFile ?? "config.toml"), to any hard-to-guess string, and enter the same string \
+                in Meta's webhook settings.
+                """)
+        }
+        let address = try Self.parse(settings.listen)
+        Logs.bootstrapToStandardError()
+        let logger = Logger(label: "wabox.serve")
+        let database: InboxDatabase
+        do {
+            database = try InboxDatabase(path: settings.databasePath, configuration: .init(durability: durability))
+        } catch {
+            throw Failure(String(describing: error))
+        }
+        let path = settings.databasePath
+        let app = makeWebhookApplication(
+            configuration: WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
+                                                appSecret: appSecret, bodyLimit: bodyLimit),
+            database: database,
+            logger: logger,
+            onServerRunning: { port in
+                logger.info("wabox serve listening on http://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
+            }
+        )
+        try await app.runService()
+    }
+
+    static func parse(_ listen: String) throws -> (host: String, port: Int) {
+        do {
+            return try Settings.parseListen(listen)
+        } catch let error as Settings.Error {
+            throw Failure(error.description)
+        }
+    }
+
+    static func urlHost(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+}
+
+extension InboxDatabase.Configuration.Durability: ExpressibleByArgument {}

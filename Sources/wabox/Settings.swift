@@ -1,0 +1,128 @@
+import Foundation
+import TOMLKit
+
+/// wabox's settings, resolved from (highest first) command-line flags, the environment,
+/// `config.toml` and defaults.
+struct Settings: Sendable {
+    enum Key: String, CaseIterable, Sendable {
+        case verifyToken = "verify_token"
+        case appSecret = "app_secret"
+        case accessToken = "access_token"
+        case phoneNumberID = "phone_number_id"
+        case wabaID = "waba_id"
+        case graphURL = "graph_url"
+        case graphVersion = "graph_version"
+        case listen
+        case db
+        case theme
+
+        var environmentName: String { "WABOX_" + rawValue.uppercased() }
+        var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .accessToken }
+    }
+
+    struct Error: Swift.Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private var values: [Key: String]
+    /// The config file that was read, if any.
+    private(set) var configFile: String?
+
+    subscript(key: Key) -> String? { values[key] }
+
+    var verifyToken: String? { values[.verifyToken] }
+    var appSecret: String? { values[.appSecret] }
+    var accessToken: String? { values[.accessToken] }
+    var graphURL: String { values[.graphURL] ?? "https://graph.facebook.com" }
+    var graphVersion: String { values[.graphVersion] ?? "v26.0" }
+    var listen: String { values[.listen] ?? "127.0.0.1:8080" }
+    var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
+
+    /// - Parameters:
+    ///   - flags: values given on the command line.
+    ///   - configPath: `--config`; when nil the XDG location is read if it exists.
+    static func load(flags: [Key: String], configPath: String?,
+                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
+        var values: [Key: String] = [:]
+        let path = configPath ?? defaultConfigPath(environment: environment)
+        var configFile: String?
+        if FileManager.default.fileExists(atPath: path) {
+            values = try readConfigFile(path)
+            configFile = path
+        } else if configPath != nil {
+            throw Error(description: "config file \(path) does not exist: create it or drop --config")
+        }
+        for key in Key.allCases {
+            if let value = environment[key.environmentName], !value.isEmpty { values[key] = value }
+            if let value = flags[key], !value.isEmpty { values[key] = value }
+        }
+        return Settings(values: values, configFile: configFile)
+    }
+
+    static func defaultConfigPath(environment: [String: String]) -> String {
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
+        return "\(base)/wabox/config.toml"
+    }
+
+    static func defaultDatabasePath(environment: [String: String]) -> String {
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
+        return "\(base)/wabox/inbox.sqlite"
+    }
+
+    /// Reads `config.toml`; refuses a file that holds secrets and that others can read.
+    static func readConfigFile(_ path: String) throws -> [Key: String] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw Error(description: "cannot read config file \(path): \(error.localizedDescription)")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw Error(description: "config file \(path) is not valid TOML (line \(error.source.begin.line), column \(error.source.begin.column)): \(error.description)")
+        }
+        var values: [Key: String] = [:]
+        for (name, value) in table {
+            guard let key = Key(rawValue: name) else {
+                let known = Key.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Error(description: "config file \(path): unknown setting \"\(name)\"; known settings are \(known)")
+            }
+            if let string = value.string {
+                values[key] = string
+            } else if let int = value.int {
+                values[key] = String(int)
+            } else {
+                throw Error(description: "config file \(path): \(name) must be a string, like \(name) = \"…\"")
+            }
+        }
+        if values.keys.contains(where: \.isSecret) {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            let mode = (attributes?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            if mode & 0o077 != 0 {
+                throw Error(description: "config file \(path) holds secrets but group or others can read it (mode \(String(mode & 0o777, radix: 8))): run `chmod 600 \(path)` and start again")
+            }
+        }
+        return values
+    }
+
+    /// The listen address as host and port: `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
+    static func parseListen(_ text: String) throws -> (host: String, port: Int) {
+        let error = Error(description: "listen address \"\(text)\" is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)")
+        guard let colon = text.lastIndex(of: ":") else { throw error }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { throw error }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        return (host, port)
+    }
+
+    /// The last four characters of a secret, for messages that must show which one is set.
+    static func redacted(_ secret: String?) -> String {
+        guard let secret, !secret.isEmpty else { return "(not set)" }
+        return secret.count <= 8 ? "****" : "…" + secret.suffix(4)
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import InboxStore
+import Logging
+
+let waboxVersion = "0.1.0"
+
+@main
+struct Wabox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wabox",
+        abstract: "A terminal inbox for the WhatsApp Business Cloud API.",
+        discussion: """
+            wabox receives Meta's webhooks, keeps every conversation in SQLite and shows them in the \
+            terminal. Settings come from flags, then WABOX_* environment variables, then \
+            $XDG_CONFIG_HOME/wabox/config.toml.
+            """,
+        version: waboxVersion,
+        subcommands: [Serve.self, Export.self]
+    )
+}
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The SQLite database (default $XDG_DATA_HOME/wabox/inbox.sqlite).", valueName: "path"))
+    var db: String?
+
+    @Option(name: .long, help: ArgumentHelp("The config file (default $XDG_CONFIG_HOME/wabox/config.toml).", valueName: "path"))
+    var config: String?
+
+    func settings(flags: [Settings.Key: String] = [:]) throws -> Settings {
+        var flags = flags
+        if let db { flags[.db] = db }
+        do {
+            return try Settings.load(flags: flags, configPath: config)
+        } catch let error as Settings.Error {
+            throw Failure(error.description)
+        }
+    }
+}
+
+enum Logs {
+    /// Sends logs to standard error at `WABOX_LOG_LEVEL` (default info).
+    static func bootstrapToStandardError() {
+        let level = ProcessInfo.processInfo.environment["WABOX_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// A failure to report in one clear message, without the usage text that
+/// `ValidationError` adds. Exits with status 1.
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
