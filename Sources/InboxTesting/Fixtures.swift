@@ -1,0 +1,73 @@
+import Foundation
+import InboxCore
+import InboxStore
+
+/// The webhook bodies in `Fixtures/`, written from the shapes in CLOUD_API.md.
+public enum Fixtures {
+    public static let appSecret = "test-app-secret-0123456789"
+    public static let verifyToken = "test-verify-token"
+
+    /// The raw bytes of `Fixtures/<name>.json`, exactly as stored.
+    public static func data(_ name: String) throws -> Data {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures") else {
+            throw FixtureError(description: "no fixture named \(name).json")
+        }
+        return try Data(contentsOf: url)
+    }
+
+    public static func events(_ name: String, receivedAt: Int64 = 1_764_500_000) throws -> [InboxEvent] {
+        try WebhookDecoder().decode(data(name), receivedAt: receivedAt)
+    }
+
+    /// The fixture as a signed incoming webhook, ready for `InboxDatabase.ingest`.
+    public static func webhook(_ name: String, receivedAt: Int64 = 1_764_500_000) throws -> IncomingWebhook {
+        try webhook(body: data(name), receivedAt: receivedAt)
+    }
+
+    public static func webhook(body: Data, receivedAt: Int64 = 1_764_500_000) -> IncomingWebhook {
+        IncomingWebhook(
+            receivedAt: receivedAt,
+            signature: WebhookSignature(appSecret: appSecret).header(for: body),
+            body: body,
+            events: Result { () throws(WebhookDecoder.Failure) in try WebhookDecoder().decode(body, receivedAt: receivedAt) })
+    }
+
+    /// The folder holding the fixtures, for tests that hand files to the binary.
+    public static var directory: URL {
+        Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    }
+
+    public struct FixtureError: Error, CustomStringConvertible {
+        public var description: String
+    }
+}
+
+/// A database in a fresh temporary folder, opened through the production initialiser so
+/// that migrations always run. The folder is removed on `remove()`.
+public struct TemporaryDatabase: Sendable {
+    public let directory: URL
+    public let database: InboxDatabase
+
+    public init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("wabox-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
+    }
+
+    public var path: String { database.path }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Waits for `condition` to hold, checking every 20 ms, until `timeout` seconds pass.
+public func waitUntil(timeout: Double = 10, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try condition()
+}
