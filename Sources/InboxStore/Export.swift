@@ -2,41 +2,23 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// One line of `wabox export --format jsonl`, in the contract's shape: every key present,
-/// absent values as `null`.
-public struct ExportRecord: Encodable, Sendable, Equatable {
-    public struct Contact: Encodable, Sendable, Equatable {
-        public var wa_id: String?
-        public var user_id: String?
+/// One line of `wabox export --format jsonl`, in the contract's shape and key order: every
+/// key present, absent values as `null`.
+public struct ExportRecord: Sendable, Equatable {
+    public struct Contact: Sendable, Equatable {
+        public var waID: String?
+        public var userID: String?
         public var username: String?
         public var name: String?
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(wa_id, forKey: .wa_id)
-            try c.encode(user_id, forKey: .user_id)
-            try c.encode(username, forKey: .username)
-            try c.encode(name, forKey: .name)
-        }
-
-        enum CodingKeys: CodingKey { case wa_id, user_id, username, name }
     }
 
-    public struct ErrorInfo: Encodable, Sendable, Equatable {
+    public struct ErrorInfo: Sendable, Equatable {
         public var code: Int?
         public var title: String?
-
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(code, forKey: .code)
-            try c.encode(title, forKey: .title)
-        }
-
-        enum CodingKeys: CodingKey { case code, title }
     }
 
     public var id: String
-    public var phone_number_id: String
+    public var phoneNumberID: String
     public var contact: Contact
     public var direction: String
     public var type: String
@@ -44,28 +26,126 @@ public struct ExportRecord: Encodable, Sendable, Equatable {
     public var caption: String?
     public var timestamp: Int64
     public var status: String
-    public var reply_to: String?
+    public var replyTo: String?
     public var reactions: [StoredReaction]
     public var error: ErrorInfo?
 
-    enum CodingKeys: CodingKey {
-        case id, phone_number_id, contact, direction, type, text, caption, timestamp, status, reply_to, reactions, error
+    /// The record as one line of JSON, without the newline.
+    ///
+    /// Written by hand rather than with `JSONEncoder`, whose key order on Linux changes
+    /// from run to run: exports are diffed and read by people, so the order is the contract's.
+    public var jsonLine: String {
+        let json = JSONWriter()
+        json.object {
+            json.field("id", id)
+            json.field("phone_number_id", phoneNumberID)
+            json.key("contact")
+            json.object {
+                json.field("wa_id", contact.waID)
+                json.field("user_id", contact.userID)
+                json.field("username", contact.username)
+                json.field("name", contact.name)
+            }
+            json.field("direction", direction)
+            json.field("type", type)
+            json.field("text", text)
+            json.field("caption", caption)
+            json.field("timestamp", timestamp)
+            json.field("status", status)
+            json.field("reply_to", replyTo)
+            json.key("reactions")
+            json.array(reactions) { reaction in
+                json.object {
+                    json.field("emoji", reaction.emoji)
+                    json.field("from", reaction.from)
+                }
+            }
+            json.key("error")
+            if let error {
+                json.object {
+                    json.field("code", error.code.map(Int64.init))
+                    json.field("title", error.title)
+                }
+            } else {
+                json.null()
+            }
+        }
+        return json.output
+    }
+}
+
+/// A minimal JSON writer that keeps keys in the order written.
+final class JSONWriter {
+    private(set) var output = ""
+    private var needsComma = false
+
+    func object(_ body: () -> Void) {
+        separate()
+        output += "{"
+        needsComma = false
+        body()
+        output += "}"
+        needsComma = true
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(phone_number_id, forKey: .phone_number_id)
-        try c.encode(contact, forKey: .contact)
-        try c.encode(direction, forKey: .direction)
-        try c.encode(type, forKey: .type)
-        try c.encode(text, forKey: .text)
-        try c.encode(caption, forKey: .caption)
-        try c.encode(timestamp, forKey: .timestamp)
-        try c.encode(status, forKey: .status)
-        try c.encode(reply_to, forKey: .reply_to)
-        try c.encode(reactions, forKey: .reactions)
-        try c.encode(error, forKey: .error)
+    func array<T>(_ items: [T], _ element: (T) -> Void) {
+        separate()
+        output += "["
+        needsComma = false
+        items.forEach(element)
+        output += "]"
+        needsComma = true
+    }
+
+    func key(_ key: String) {
+        separate()
+        string(key)
+        output += ":"
+        needsComma = false
+    }
+
+    func field(_ name: String, _ value: String?) {
+        key(name)
+        if let value { string(value) } else { output += "null" }
+        needsComma = true
+    }
+
+    func field(_ name: String, _ value: Int64?) {
+        key(name)
+        output += value.map(String.init) ?? "null"
+        needsComma = true
+    }
+
+    func null() {
+        output += "null"
+        needsComma = true
+    }
+
+    private func separate() {
+        if needsComma { output += "," }
+    }
+
+    private func string(_ value: String) {
+        output += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case "\u{2028}": output += "\\u2028"
+            case "\u{2029}": output += "\\u2029"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    let hex = String(scalar.value, radix: 16)
+                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    output.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        output += "\""
     }
 }
 
@@ -107,15 +187,15 @@ extension InboxDatabase {
                     : nil
                 try emit(ExportRecord(
                     id: message.wamid?.rawValue ?? "local:\(message.localID ?? String(message.rowID))",
-                    phone_number_id: row["phone_number_id"],
-                    contact: .init(wa_id: row["wa_id"], user_id: row["user_id"], username: row["username"], name: row["name"]),
+                    phoneNumberID: row["phone_number_id"],
+                    contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"]),
                     direction: message.direction.rawValue,
                     type: row["type"],
                     text: row["text"],
                     caption: row["caption"],
                     timestamp: message.timestamp,
                     status: message.status?.rawValue ?? "received",
-                    reply_to: message.replyTo?.rawValue,
+                    replyTo: message.replyTo?.rawValue,
                     reactions: message.reactions,
                     error: errorInfo))
                 count += 1

@@ -231,7 +231,7 @@ struct EventApplier {
                 error?.code, error?.title, error?.message, error?.details,
             ])
         guard db.changesCount > 0, let status = update.status else { return }
-        var row = try Row.fetchOne(db.cachedStatement(sql: """
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'
             """), arguments: [update.messageID.rawValue])
         if row == nil, let localID = update.callbackData {
@@ -240,9 +240,11 @@ struct EventApplier {
             try db.cachedStatement(sql: """
                 UPDATE message SET wamid = ? WHERE local_id = ? AND wamid IS NULL AND direction = 'out'
                 """).execute(arguments: [update.messageID.rawValue, localID])
-            if db.changesCount > 0 {
-                row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, status FROM message WHERE wamid = ?"),
-                                       arguments: [update.messageID.rawValue])
+            if db.changesCount > 0, let linked = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM message WHERE wamid = ?"), arguments: [update.messageID.rawValue]) {
+                // This status and any that waited for the id apply now.
+                try OutboundStatus.applyWaiting(messageRowID: linked, wamid: update.messageID, in: db)
+                return
             }
         }
         guard let row else { return }  // kept in status_event until the message appears

@@ -61,6 +61,11 @@ public struct StoredReaction: Sendable, Hashable, Codable {
     public var emoji: String
     /// The reactor's wa_id or user id, or the business phone number id for our own.
     public var from: String
+
+    public init(emoji: String, from: String) {
+        self.emoji = emoji
+        self.from = from
+    }
 }
 
 public struct StoredMessage: Sendable, Hashable {

@@ -30,13 +30,10 @@ struct Export: ParsableCommand {
         } catch {
             throw Failure(String(describing: error))
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
         var output = BufferedOutput()
         do {
             try database.export(contact: contact) { record in
-                output.write(try encoder.encode(record))
-                output.write(Data([UInt8(ascii: "\n")]))
+                output.write(Data((record.jsonLine + "\n").utf8))
             }
         } catch let error as InboxDatabase.UnknownContact {
             throw Failure(error.description)

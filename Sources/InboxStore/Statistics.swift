@@ -1,0 +1,40 @@
+import GRDB
+
+/// How much the database holds, for health checks, `doctor` and tests.
+public struct StoreCounts: Sendable, Equatable {
+    public var webhooks: Int
+    public var deadLetters: Int
+    public var contacts: Int
+    public var conversations: Int
+    public var messages: Int
+    public var reactions: Int
+    public var statusEvents: Int
+}
+
+extension InboxDatabase {
+    public func counts() throws -> StoreCounts {
+        try writer.read { db in
+            func count(_ table: String) throws -> Int {
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
+            }
+            return StoreCounts(
+                webhooks: try count("webhook"), deadLetters: try count("dead_letter"), contacts: try count("contact"),
+                conversations: try count("conversation"), messages: try count("message"),
+                reactions: try count("reaction WHERE emoji IS NOT NULL"), statusEvents: try count("status_event"))
+        }
+    }
+
+    /// The dead letters, newest last: where in which body, and why.
+    public func deadLetters() throws -> [(path: String?, reason: String)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT path, reason FROM dead_letter ORDER BY id").map { ($0["path"], $0["reason"]) }
+        }
+    }
+
+    /// The raw journal, oldest first (bodies exactly as received).
+    public func journalBodies() throws -> [Data] {
+        try writer.read { db in try Data.fetchAll(db, sql: "SELECT body FROM webhook ORDER BY id") }
+    }
+}
+
+import Foundation
