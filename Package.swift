@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "WebhookServer", "InboxTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "wabox"]),

@@ -1,0 +1,182 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import InboxCore
+import InboxStore
+import InboxTesting
+import Logging
+import NIOCore
+import Testing
+import WebhookServer
+
+private let signatureField = HTTPField.Name("X-Hub-Signature-256")!
+
+private func makeApp(_ database: InboxDatabase, bodyLimit: Int = 4 * 1024 * 1024) -> some ApplicationProtocol {
+    makeWebhookApplication(
+        configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
+                                            appSecret: Fixtures.appSecret, bodyLimit: bodyLimit),
+        database: database,
+        logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        now: { 1_764_500_000 })
+}
+
+private func signed(_ body: Data) -> HTTPFields {
+    [signatureField: WebhookSignature(appSecret: Fixtures.appSecret).header(for: body), .contentType: "application/json"]
+}
+
+@Suite struct ListenerTests {
+    @Test func verificationEchoesTheChallenge() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        try await makeApp(temp.database).test(.router) { client in
+            try await client.execute(
+                uri: "/webhook?hub.mode=subscribe&hub.verify_token=\(Fixtures.verifyToken)&hub.challenge=1158201444",
+                method: .get
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "1158201444")
+            }
+            try await client.execute(uri: "/webhook?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1", method: .get) {
+                #expect($0.status == .forbidden)
+            }
+            try await client.execute(uri: "/webhook", method: .get) { #expect($0.status == .badRequest) }
+        }
+    }
+
+    @Test func signedWebhookIsCommittedBeforeTheAnswer() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let body = try Fixtures.data("multi_entry")
+        try await makeApp(temp.database).test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body),
+                                     body: ByteBuffer(bytes: body)) { response in
+                #expect(response.status == .ok)
+                // The answer came after the commit: the messages are there already.
+                #expect((try? temp.database.counts().messages) == 4)
+            }
+            // A replay is answered 200 and changes nothing.
+            let before = try temp.database.counts()
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .ok)
+            }
+            #expect(try temp.database.counts() == before)
+        }
+    }
+
+    @Test func missingOrBadSignatureIs401AndStoresNothing() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let body = try Fixtures.data("text")
+        try await makeApp(temp.database).test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(bytes: body)) { response in
+                #expect(response.status == .unauthorized)
+                #expect(String(buffer: response.body).contains("missing X-Hub-Signature-256"))
+            }
+            let wrong = WebhookSignature(appSecret: "not the secret").header(for: body)
+            try await client.execute(uri: "/webhook", method: .post, headers: [signatureField: wrong],
+                                     body: ByteBuffer(bytes: body)) { response in
+                #expect(response.status == .unauthorized)
+                #expect(String(buffer: response.body).contains("WABOX_APP_SECRET"))
+            }
+            var tampered = body
+            tampered[tampered.startIndex + 10] = UInt8(ascii: "X")
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body),
+                                     body: ByteBuffer(bytes: tampered)) {
+                #expect($0.status == .unauthorized)
+            }
+        }
+        #expect(try temp.database.counts().webhooks == 0)
+    }
+
+    @Test func oversizedBodyIs413() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let body = Data(repeating: UInt8(ascii: " "), count: 70_000)
+        try await makeApp(temp.database, bodyLimit: 65_536).test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .contentTooLarge)
+            }
+        }
+        #expect(try temp.database.counts().webhooks == 0)
+    }
+
+    @Test func signedButUndecodableBodyIsADeadLetterAnswered200() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let body = Data(#"{"object":"whatsapp_business_account","entry":[{"changes":"#.utf8)
+        try await makeApp(temp.database).test(.router) { client in
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .ok)
+            }
+        }
+        #expect(try temp.database.journalBodies() == [body])
+        #expect(try temp.database.deadLetters().count == 1)
+        #expect(try temp.database.counts().messages == 0)
+    }
+
+    @Test func healthAndUnknownPaths() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        try await makeApp(temp.database).test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""status":"ok""#))
+            }
+            try await client.execute(uri: "/nothing-here", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/nothing-here", method: .post) { #expect($0.status == .notFound) }
+        }
+    }
+
+    @Test func concurrentWebhooksAreGroupCommittedAndAllStored() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        try await makeApp(temp.database).test(.router) { client in
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let body = Data("""
+                            {"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+                            "metadata":{"phone_number_id":"1"},"contacts":[{"profile":{"name":"C\(index % 7)"},"wa_id":"155500\(index % 7)"}],
+                            "messages":[{"from":"155500\(index % 7)","id":"wamid.burst.\(index)","timestamp":"\(1000 + index)",
+                            "type":"text","text":{"body":"n\(index)"}}]}}]}]}
+                            """.utf8)
+                        return try await client.execute(uri: "/webhook", method: .post, headers: signed(body),
+                                                        body: ByteBuffer(bytes: body)).status
+                    }
+                }
+                for try await status in group { #expect(status == .ok) }
+            }
+        }
+        let counts = try temp.database.counts()
+        #expect(counts.messages == 200)
+        #expect(counts.contacts == 7)
+    }
+}
+
+@Suite struct LiveListenerTests {
+    /// One test on a real socket: the listener as Meta (or curl) reaches it.
+    @Test func realSocketRoundTrip() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        try await makeApp(temp.database).test(.live) { client in
+            try await client.execute(
+                uri: "/webhook?hub.mode=subscribe&hub.verify_token=\(Fixtures.verifyToken)&hub.challenge=abc", method: .get
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "abc")
+            }
+            let body = try Fixtures.data("escaped")
+            try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/webhook", method: .post, headers: [signatureField: "sha256=00"],
+                                     body: ByteBuffer(bytes: body)) {
+                #expect($0.status == .unauthorized)
+            }
+        }
+        let message = try #require(try temp.database.message("wamid.escaped.1"))
+        #expect(message.content == .text(body: "café 🍰 see https://example.com/menu"))
+        #expect(try temp.database.journalBodies() == [try Fixtures.data("escaped")])
+    }
+}
