@@ -39,6 +39,7 @@ public enum Fixtures {
 
     public struct FixtureError: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 }
 
