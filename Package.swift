@@ -38,6 +38,12 @@ let package = Package(
             ]
         ),
         .target(
+            name: "InboxTUI",
+            dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        .systemLibrary(name: "CNcurses"),
+        .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
+        .target(
             name: "InboxTesting",
             dependencies: ["InboxCore", "InboxStore"],
             resources: [.copy("Fixtures")]
@@ -45,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "wabox",
             dependencies: [
-                "InboxCore", "InboxStore", "WebhookServer",
+                "InboxCore", "InboxStore", "WebhookServer", "InboxTUI", "CursesBackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -62,6 +68,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"]),
         .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "wabox"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import InboxCore
 
 /// The inbox's SQLite database: the only owner of SQL in wabox.
@@ -32,6 +33,7 @@ public final class InboxDatabase: Sendable {
 
     let writer: any DatabaseWriter
     public let path: String
+    private let commits = CommitCounter()
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only.
@@ -60,6 +62,7 @@ public final class InboxDatabase: Sendable {
         let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            db.add(function: Schema.foldFunction)
         }
         do {
             let pool = try DatabasePool(path: path, configuration: config)
@@ -67,10 +70,15 @@ public final class InboxDatabase: Sendable {
                 try Schema.migrator.migrate(pool)
             }
             writer = pool
+            pool.add(transactionObserver: commits, extent: .databaseLifetime)
         } catch {
             throw OpenError(description: "cannot open the database \(path): \(error). Check the path and its permissions, or pass --db with another file.")
         }
     }
+
+    /// A number that grows with every commit made through this database object: the
+    /// screen polls it to redraw when a webhook lands, without a query.
+    public var changeCount: Int { commits.count }
 
     /// Whether every migration has run (for `doctor` and the health check).
     public func isMigrated() throws -> Bool {
@@ -81,4 +89,16 @@ public final class InboxDatabase: Sendable {
     public func integrityCheck() throws -> String {
         try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
     }
+}
+
+/// Counts commits on the writer connection.
+final class CommitCounter: TransactionObserver, Sendable {
+    private let value = Mutex(0)
+
+    var count: Int { value.withLock { $0 } }
+
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
+    func databaseDidChange(with event: DatabaseEvent) {}
+    func databaseDidCommit(_ db: Database) { value.withLock { $0 += 1 } }
+    func databaseDidRollback(_ db: Database) {}
 }

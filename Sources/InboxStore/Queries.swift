@@ -30,7 +30,7 @@ extension InboxDatabase {
         }
     }
 
-    private static func summaries(_ clauses: String, arguments: StatementArguments, in db: Database) throws
+    static func summaries(_ clauses: String, arguments: StatementArguments, in db: Database) throws
         -> [ConversationSummary] {
         try Row.fetchAll(db, sql: """
             SELECT cv.id, cv.phone_number_id, cv.display_phone_number, cv.last_activity_at, cv.last_inbound_at,

@@ -15,6 +15,16 @@ public struct ContactRecord: Sendable, Hashable {
     public var username: String?
     public var name: String?
 
+    public init(id: ContactID, waID: WaID? = nil, userID: UserID? = nil, parentUserID: UserID? = nil,
+                username: String? = nil, name: String? = nil) {
+        self.id = id
+        self.waID = waID
+        self.userID = userID
+        self.parentUserID = parentUserID
+        self.username = username
+        self.name = name
+    }
+
     /// What to call the customer: profile name, else username, else number, else user id.
     public var displayName: String {
         name ?? username.map { "@" + $0 } ?? waID.map { "+" + $0.rawValue } ?? userID?.rawValue ?? "unknown"
@@ -31,6 +41,17 @@ public struct ConversationSummary: Sendable, Hashable {
     public var lastInboundAt: Int64?
     public var unreadCount: Int
     public var lastMessage: StoredMessage?
+
+    public init(id: ConversationID, business: BusinessNumber, contact: ContactRecord, lastActivityAt: Int64,
+                lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?) {
+        self.id = id
+        self.business = business
+        self.contact = contact
+        self.lastActivityAt = lastActivityAt
+        self.lastInboundAt = lastInboundAt
+        self.unreadCount = unreadCount
+        self.lastMessage = lastMessage
+    }
 
     public var cursor: ConversationCursor { ConversationCursor(lastActivityAt: lastActivityAt, id: id.rawValue) }
 }

@@ -117,6 +117,7 @@ enum Schema {
                 );
                 """)
         }
+        registerSearch(in: &migrator)
         return migrator
     }
 }

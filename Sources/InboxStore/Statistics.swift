@@ -38,3 +38,17 @@ extension InboxDatabase {
 }
 
 import Foundation
+
+extension InboxDatabase {
+    /// When the newest webhook was received (Unix seconds), if any.
+    public func lastWebhookAt() throws -> Int64? {
+        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT received_at FROM webhook ORDER BY id DESC LIMIT 1") }
+    }
+
+    /// Outbound messages written but not yet accepted by the Cloud API.
+    public func waitingToSendCount() throws -> Int {
+        try writer.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM message WHERE status = 'pending' AND direction = 'out'") ?? 0
+        }
+    }
+}

@@ -16,7 +16,8 @@ struct Wabox: AsyncParsableCommand {
             $XDG_CONFIG_HOME/wabox/config.toml.
             """,
         version: waboxVersion,
-        subcommands: [Serve.self, Export.self]
+        subcommands: [Inbox.self, Serve.self, Export.self],
+        defaultSubcommand: Inbox.self
     )
 }
 
@@ -40,6 +41,34 @@ struct GlobalOptions: ParsableArguments {
 }
 
 enum Logs {
+    /// Sends logs to a file while the screen owns the terminal:
+    /// `$XDG_STATE_HOME/wabox/wabox.log`, or beside the database when that folder cannot
+    /// be made.
+    static func bootstrapToFile(near databasePath: String) -> Logger {
+        let environment = ProcessInfo.processInfo.environment
+        let stateBase = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
+        var directory = "\(stateBase)/wabox"
+        if (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                      attributes: [.posixPermissions: 0o700])) == nil {
+            directory = (databasePath as NSString).deletingLastPathComponent
+        }
+        let path = (directory as NSString).appendingPathComponent("wabox.log")
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        let handle = FileHandle(forWritingAtPath: path)
+        handle?.seekToEndOfFile()
+        let level = environment["WABOX_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            guard let handle else { return SwiftLogNoOpLogHandler() }
+            var handler = StreamLogHandler(label: label, stream: FileLogStream(handle: handle))
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "wabox")
+    }
+
     /// Sends logs to standard error at `WABOX_LOG_LEVEL` (default info).
     static func bootstrapToStandardError() {
         let level = ProcessInfo.processInfo.environment["WABOX_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
@@ -56,4 +85,13 @@ enum Logs {
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A log stream that appends to a file.
+struct FileLogStream: TextOutputStream, @unchecked Sendable {
+    let handle: FileHandle
+
+    mutating func write(_ string: String) {
+        handle.write(Data(string.utf8))
+    }
 }

@@ -1,0 +1,162 @@
+import InboxCore
+import InboxStore
+
+/// Which part of the screen takes the keys.
+public enum Focus: Sendable, Equatable {
+    case list, thread, compose, filter, search
+}
+
+/// The compose line: grapheme clusters and a cursor between them.
+public struct ComposeLine: Sendable, Equatable {
+    public var characters: [Character] = []
+    public var cursor = 0
+
+    public var text: String { String(characters) }
+    public var isEmpty: Bool { characters.isEmpty }
+
+    public init(_ text: String = "") {
+        characters = Array(text)
+        cursor = characters.count
+    }
+
+    public mutating func insert(_ character: Character) {
+        // Scalars typed one by one (a ZWJ emoji arrives in parts) join the previous
+        // cluster when Unicode says they belong to it.
+        if cursor > 0 {
+            let joined = String(characters[cursor - 1]) + String(character)
+            if joined.count == 1 {
+                characters[cursor - 1] = Character(joined)
+                return
+            }
+        }
+        characters.insert(character, at: cursor)
+        cursor += 1
+    }
+
+    public mutating func backspace() {
+        guard cursor > 0 else { return }
+        characters.remove(at: cursor - 1)
+        cursor -= 1
+    }
+
+    public mutating func deleteForward() {
+        guard cursor < characters.count else { return }
+        characters.remove(at: cursor)
+    }
+
+    public mutating func deleteWordBackward() {
+        while cursor > 0, characters[cursor - 1] == " " { backspace() }
+        while cursor > 0, characters[cursor - 1] != " " { backspace() }
+    }
+
+    public mutating func deleteToStart() {
+        characters.removeFirst(cursor)
+        cursor = 0
+    }
+
+    public mutating func moveLeft() { cursor = max(0, cursor - 1) }
+    public mutating func moveRight() { cursor = min(characters.count, cursor + 1) }
+    public mutating func moveHome() { cursor = 0 }
+    public mutating func moveEnd() { cursor = characters.count }
+}
+
+/// What the status bar reports about the listener and the outbox.
+public struct ListenerStatus: Sendable, Equatable {
+    public var address: String?
+    public var isUp: Bool
+    public var lastWebhookAt: Int64?
+    public var waitingToSend: Int
+    public var problem: String?
+    public var isDemo: Bool
+
+    public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
+                problem: String? = nil, isDemo: Bool = false) {
+        self.address = address
+        self.isUp = isUp
+        self.lastWebhookAt = lastWebhookAt
+        self.waitingToSend = waitingToSend
+        self.problem = problem
+        self.isDemo = isDemo
+    }
+}
+
+/// One hit of a full-text search.
+public struct SearchHit: Sendable, Equatable {
+    public var conversation: ConversationSummary
+    public var message: StoredMessage
+    public var snippet: String
+
+    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
+        self.conversation = conversation
+        self.message = message
+        self.snippet = snippet
+    }
+}
+
+/// Everything the screen shows. Views read it; only `reduce` changes it.
+public struct AppState: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var now: Int64
+    /// Seconds east of UTC, for times and day separators.
+    public var utcOffset: Int
+    public var asciiOnly: Bool
+
+    public var conversations: [ConversationSummary] = []
+    public var hasMoreConversations = false
+    public var selected: ConversationID?
+    public var listTop = 0
+
+    /// The conversation shown on the right (wide) or full screen (narrow), and its
+    /// messages oldest first.
+    public var open: ConversationSummary?
+    public var thread: [StoredMessage] = []
+    public var threadHasOlder = false
+    /// Messages quoted by replies, by id.
+    public var quoted: [MessageID: StoredMessage] = [:]
+    /// Lines scrolled up from the bottom of the thread.
+    public var threadScroll = 0
+    /// The message picked in the thread (for replies), by row id.
+    public var pickedMessage: Int64?
+
+    public var focus: Focus = .list
+    /// On narrow terminals the list and the thread are two screens.
+    public var showingThread = false
+    public var filter = ComposeLine()
+    public var unreadOnly = false
+    public var compose = ComposeLine()
+    public var replyTo: StoredMessage?
+    public var showHelp = false
+    public var searchQuery = ComposeLine()
+    public var searchHits: [SearchHit] = []
+    public var searchSelected = 0
+
+    public var listener = ListenerStatus()
+    /// A one-line notice (what just happened or went wrong), cleared by the next key.
+    public var flash: String?
+    public var quit = false
+
+    public init(width: Int, height: Int, now: Int64, utcOffset: Int = 0, asciiOnly: Bool = false) {
+        self.width = width
+        self.height = height
+        self.now = now
+        self.utcOffset = utcOffset
+        self.asciiOnly = asciiOnly
+    }
+
+    /// Narrow terminals show the list and the thread as two screens.
+    public var isNarrow: Bool { width < 70 }
+
+    /// Rows of the conversation list (each conversation takes two).
+    var listRows: Int { max(1, height - 2) }
+    var visibleConversations: Int { max(1, listRows / 2) }
+
+    public var selectedIndex: Int? {
+        conversations.firstIndex { $0.id == selected }
+    }
+
+    /// How many conversations the list should hold: what is visible plus a page ahead.
+    var conversationLimit: Int {
+        max(listTop + visibleConversations * 2, (selectedIndex ?? 0) + visibleConversations + 1, 50)
+    }
+}

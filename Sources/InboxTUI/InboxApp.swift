@@ -1,0 +1,189 @@
+import Foundation
+import InboxCore
+import InboxStore
+import Synchronization
+
+/// Runs the screen: reads keys, performs the reducer's effects against the store, and
+/// draws a frame when something changed. Runs on the main thread; database writes go to
+/// tasks whose results come back as actions.
+public final class InboxApp {
+    public struct Configuration: Sendable {
+        public var utcOffset: Int
+        public var asciiOnly: Bool
+        /// How long one loop waits for a key: also how soon a webhook shows.
+        public var pollMilliseconds: Int
+
+        public init(utcOffset: Int = TimeZone.current.secondsFromGMT(), asciiOnly: Bool = false,
+                    pollMilliseconds: Int = 40) {
+            self.utcOffset = utcOffset
+            self.asciiOnly = asciiOnly
+            self.pollMilliseconds = pollMilliseconds
+        }
+    }
+
+    /// Writes a reply to the outbox; the sender (when configured) takes it from there.
+    public typealias Sender = @Sendable (ConversationID, String, MessageID?) async throws -> StoredMessage
+
+    public private(set) var state: AppState
+    let database: InboxDatabase
+    let backend: any TerminalBackend
+    let theme: Theme
+    let configuration: Configuration
+    let clock: @Sendable () -> Int64
+    let listenerStatus: @Sendable () -> ListenerStatus
+    let sender: Sender
+    private let completed = ActionInbox()
+    private var lastChangeCount = -1
+    private var lastTick: Int64 = 0
+    private var dirty = true
+    private var lastFrame: Frame?
+
+    public init(database: InboxDatabase, backend: any TerminalBackend, theme: Theme,
+                configuration: Configuration = .init(),
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+                listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
+                sender: Sender? = nil) {
+        self.database = database
+        self.backend = backend
+        self.theme = theme
+        self.configuration = configuration
+        self.clock = clock
+        self.listenerStatus = listenerStatus
+        self.sender = sender ?? { conversation, text, replyTo in
+            try await database.enqueueOutbound(in: conversation, content: .text(body: text), replyTo: replyTo,
+                                               localID: UUID().uuidString.lowercased(),
+                                               at: Int64(Date().timeIntervalSince1970))
+        }
+        let size = backend.size
+        state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,
+                         asciiOnly: configuration.asciiOnly)
+    }
+
+    /// Runs until the user quits.
+    public func run() {
+        while !state.quit {
+            step(waitMilliseconds: configuration.pollMilliseconds)
+        }
+    }
+
+    /// One turn of the loop: at most one wait for a key, then every key already typed,
+    /// finished effects, database changes, the clock, and a draw if anything changed.
+    public func step(waitMilliseconds: Int = 0) {
+        if let key = backend.readKey(timeoutMilliseconds: waitMilliseconds) {
+            handle(key)
+            var burst = 0
+            while burst < 256, let next = backend.readKey(timeoutMilliseconds: 0) {
+                handle(next)
+                burst += 1
+            }
+        }
+        let size = backend.size
+        if size.width != state.width || size.height != state.height {
+            dispatch(.resized(width: size.width, height: size.height))
+        }
+        let changes = database.changeCount
+        if changes != lastChangeCount {
+            lastChangeCount = changes
+            dispatch(.databaseChanged)
+        }
+        for action in completed.takeAll() {
+            dispatch(action)
+        }
+        let now = clock()
+        if now != lastTick {
+            lastTick = now
+            dispatch(.tick(now: now))
+            let status = listenerStatus()
+            if status != state.listener { dispatch(.listenerChanged(status)) }
+        }
+        drawIfNeeded()
+    }
+
+    private func handle(_ key: Key) {
+        dispatch(.key(key))
+    }
+
+    public func dispatch(_ action: Action) {
+        let before = state
+        let effects = reduce(&state, action)
+        if state != before { dirty = true }
+        for effect in effects { perform(effect) }
+    }
+
+    private func drawIfNeeded() {
+        guard dirty else { return }
+        dirty = false
+        let frame = render(state, theme: theme)
+        if frame != lastFrame {
+            backend.draw(frame)
+            lastFrame = frame
+        }
+    }
+
+    // MARK: - Effects
+
+    private func perform(_ effect: Effect) {
+        do {
+            switch effect {
+            case .loadConversations(let filter, let unreadOnly, let limit):
+                let page = try database.conversations(matching: filter, unreadOnly: unreadOnly, limit: limit)
+                dispatch(.conversationsLoaded(page.items, hasMore: page.next != nil))
+            case .loadThread(let id, let limit):
+                let page = try database.messages(in: id, limit: limit)
+                var quoted: [MessageID: StoredMessage] = [:]
+                let present = Set(page.items.compactMap(\.wamid))
+                for message in page.items {
+                    guard let replyTo = message.replyTo else { continue }
+                    if present.contains(replyTo) {
+                        quoted[replyTo] = page.items.first { $0.wamid == replyTo }
+                    } else if let found = try database.message(replyTo) {
+                        quoted[replyTo] = found
+                    }
+                }
+                dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
+            case .markRead(let id):
+                let database = self.database
+                Task { [completed] in
+                    do {
+                        try await database.markRead(id)
+                    } catch {
+                        completed.post(.failed("could not mark as read: \(error)"))
+                    }
+                }
+            case .send(let id, let text, let replyTo):
+                let sender = self.sender
+                Task { [completed] in
+                    do {
+                        let message = try await sender(id, text, replyTo)
+                        completed.post(.queued(message))
+                    } catch {
+                        completed.post(.failed("reply not saved: \(error)"))
+                    }
+                }
+            case .search(let query):
+                let hits = try database.searchMessages(query, limit: 50).map {
+                    SearchHit(conversation: $0.conversation, message: $0.message, snippet: $0.snippet)
+                }
+                dispatch(.searchLoaded(query: query, hits))
+            }
+        } catch {
+            dispatch(.failed("database: \(error)"))
+        }
+    }
+}
+
+/// Actions finished by background tasks, waiting for the main loop.
+final class ActionInbox: Sendable {
+    private let actions = Mutex<[Action]>([])
+
+    func post(_ action: Action) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func takeAll() -> [Action] {
+        actions.withLock { actions in
+            defer { actions.removeAll() }
+            return actions
+        }
+    }
+}

@@ -1,0 +1,359 @@
+import InboxCore
+import InboxStore
+
+/// Something that happened: a key, a resize, a result of an effect.
+public enum Action: Sendable, Equatable {
+    case key(Key)
+    case resized(width: Int, height: Int)
+    case tick(now: Int64)
+    case databaseChanged
+    case conversationsLoaded([ConversationSummary], hasMore: Bool)
+    case threadLoaded(ConversationID, [StoredMessage], hasOlder: Bool, quoted: [MessageID: StoredMessage])
+    case listenerChanged(ListenerStatus)
+    case searchLoaded(query: String, [SearchHit])
+    case queued(StoredMessage)
+    case failed(String)
+}
+
+/// Work the reducer asks for; the app performs it and sends the result back as an action.
+public enum Effect: Sendable, Equatable {
+    case loadConversations(filter: String, unreadOnly: Bool, limit: Int)
+    case loadThread(ConversationID, limit: Int)
+    case markRead(ConversationID)
+    case send(ConversationID, text: String, replyTo: MessageID?)
+    case search(String)
+}
+
+/// The whole behaviour of the screen: no I/O, no clock, no terminal.
+public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
+    switch action {
+    case .key(let key):
+        if key != .resize { state.flash = nil }
+        return handle(key, &state)
+    case .resized(let width, let height):
+        state.width = width
+        state.height = height
+        clampListTop(&state)
+        return [loadConversations(state)]
+    case .tick(let now):
+        state.now = now
+        return []
+    case .databaseChanged:
+        var effects = [loadConversations(state)]
+        if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
+        return effects
+    case .conversationsLoaded(let conversations, let hasMore):
+        state.conversations = conversations
+        state.hasMoreConversations = hasMore
+        var effects: [Effect] = []
+        if state.selectedIndex == nil {
+            state.selected = conversations.first?.id
+            state.listTop = 0
+        }
+        clampListTop(&state)
+        if let open = state.open, let fresh = conversations.first(where: { $0.id == open.id }) {
+            state.open = fresh
+            if isReading(state), fresh.unreadCount > 0 { effects.append(.markRead(fresh.id)) }
+        } else if !state.isNarrow, let selected = state.selectedIndex.map({ conversations[$0] }), state.open == nil {
+            effects += show(selected, &state)
+        }
+        return effects
+    case .threadLoaded(let id, let messages, let hasOlder, let quoted):
+        guard id == state.open?.id else { return [] }
+        state.thread = messages
+        state.threadHasOlder = hasOlder
+        state.quoted = quoted
+        return []
+    case .listenerChanged(let status):
+        state.listener = status
+        return []
+    case .searchLoaded(let query, let hits):
+        guard query == state.searchQuery.text else { return [] }
+        state.searchHits = hits
+        state.searchSelected = min(state.searchSelected, max(0, hits.count - 1))
+        return []
+    case .queued:
+        return []
+    case .failed(let message):
+        state.flash = message
+        return []
+    }
+}
+
+// MARK: - Keys
+
+private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
+    if key == .control("c") {
+        state.quit = true
+        return []
+    }
+    if state.showHelp {
+        state.showHelp = false
+        return []
+    }
+    switch state.focus {
+    case .list: return listKey(key, &state)
+    case .filter: return filterKey(key, &state)
+    case .compose: return composeKey(key, &state)
+    case .thread: return threadKey(key, &state)
+    case .search: return searchKey(key, &state)
+    }
+}
+
+private func listKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    switch key {
+    case .character("j"), .down: return moveSelection(by: 1, &state)
+    case .character("k"), .up: return moveSelection(by: -1, &state)
+    case .pageDown, .control("d"): return moveSelection(by: state.visibleConversations, &state)
+    case .pageUp, .control("u"): return moveSelection(by: -state.visibleConversations, &state)
+    case .character("g"), .home: return moveSelection(to: 0, &state)
+    case .character("G"), .end: return moveSelection(to: state.conversations.count - 1, &state)
+    case .enter, .character("l"), .right, .character("i"), .tab:
+        return openSelected(&state)
+    case .character("/"):
+        state.focus = .filter
+        return []
+    case .character("s"):
+        state.focus = .search
+        state.searchHits = []
+        state.searchQuery = ComposeLine()
+        return []
+    case .character("u"):
+        state.unreadOnly.toggle()
+        state.selected = nil
+        return [loadConversations(state)]
+    case .character("?"):
+        state.showHelp = true
+        return []
+    case .character("q"):
+        state.quit = true
+        return []
+    case .escape:
+        guard !state.filter.isEmpty || state.unreadOnly else { return [] }
+        state.filter = ComposeLine()
+        state.unreadOnly = false
+        return [loadConversations(state)]
+    default:
+        return []
+    }
+}
+
+private func filterKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    switch key {
+    case .enter:
+        state.focus = .list
+        return []
+    case .escape:
+        state.focus = .list
+        state.filter = ComposeLine()
+    case .down: return moveSelection(by: 1, &state)
+    case .up: return moveSelection(by: -1, &state)
+    default:
+        guard edit(&state.filter, with: key) else { return [] }
+    }
+    state.selected = nil
+    state.listTop = 0
+    return [loadConversations(state)]
+}
+
+private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    switch key {
+    case .enter:
+        let text = state.compose.text.trimmingCharacters(in: .whitespaces)
+        guard let open = state.open, !text.isEmpty else { return [] }
+        let replyTo = state.replyTo?.wamid
+        state.compose = ComposeLine()
+        state.replyTo = nil
+        state.threadScroll = 0
+        return [.send(open.id, text: text, replyTo: replyTo)]
+    case .escape:
+        if state.replyTo != nil {
+            state.replyTo = nil
+        } else {
+            state.focus = .list
+            if state.isNarrow { state.showingThread = false }
+        }
+        return []
+    case .up, .backTab:
+        state.focus = .thread
+        state.pickedMessage = state.pickedMessage ?? state.thread.last?.rowID
+        return []
+    case .pageUp:
+        state.threadScroll += max(1, state.height / 2)
+        return []
+    case .pageDown:
+        state.threadScroll = max(0, state.threadScroll - max(1, state.height / 2))
+        return []
+    default:
+        _ = edit(&state.compose, with: key)
+        return []
+    }
+}
+
+private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    let index = state.thread.firstIndex { $0.rowID == state.pickedMessage }
+    switch key {
+    case .character("k"), .up:
+        if let index, index > 0 { state.pickedMessage = state.thread[index - 1].rowID }
+        if index == 0, state.threadHasOlder, let open = state.open {
+            return [.loadThread(open.id, limit: state.thread.count + 200)]
+        }
+    case .character("j"), .down:
+        if let index, index + 1 < state.thread.count {
+            state.pickedMessage = state.thread[index + 1].rowID
+        } else {
+            state.focus = .compose
+            state.pickedMessage = nil
+        }
+    case .character("g"), .home:
+        state.pickedMessage = state.thread.first?.rowID
+    case .character("G"), .end:
+        state.pickedMessage = state.thread.last?.rowID
+    case .pageUp:
+        state.threadScroll += max(1, state.height / 2)
+    case .pageDown:
+        state.threadScroll = max(0, state.threadScroll - max(1, state.height / 2))
+    case .character("r"):
+        if let index {
+            state.replyTo = state.thread[index]
+            state.focus = .compose
+            state.pickedMessage = nil
+        }
+    case .escape, .tab, .character("i"):
+        state.focus = .compose
+        state.pickedMessage = nil
+    case .character("q"), .character("h"), .left:
+        state.focus = .list
+        state.pickedMessage = nil
+        if state.isNarrow { state.showingThread = false }
+    case .character("?"):
+        state.showHelp = true
+    default:
+        break
+    }
+    return []
+}
+
+private func searchKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    switch key {
+    case .escape:
+        state.focus = .list
+        state.searchHits = []
+        return []
+    case .down:
+        state.searchSelected = min(state.searchSelected + 1, max(0, state.searchHits.count - 1))
+        return []
+    case .up:
+        state.searchSelected = max(0, state.searchSelected - 1)
+        return []
+    case .enter:
+        guard state.searchHits.indices.contains(state.searchSelected) else { return [] }
+        let hit = state.searchHits[state.searchSelected]
+        state.focus = .thread
+        state.searchHits = []
+        state.selected = hit.conversation.id
+        var effects = show(hit.conversation, &state)
+        state.pickedMessage = hit.message.rowID
+        effects = effects.map { effect in
+            if case .loadThread(let id, _) = effect { return .loadThread(id, limit: 2_000) }
+            return effect
+        }
+        if state.isNarrow { state.showingThread = true }
+        return effects + [.markRead(hit.conversation.id)]
+    default:
+        guard edit(&state.searchQuery, with: key) else { return [] }
+        state.searchSelected = 0
+        let query = state.searchQuery.text.trimmingCharacters(in: .whitespaces)
+        if query.isEmpty {
+            state.searchHits = []
+            return []
+        }
+        return [.search(state.searchQuery.text)]
+    }
+}
+
+/// Applies an editing key to a line; false when the key is not an edit.
+private func edit(_ line: inout ComposeLine, with key: Key) -> Bool {
+    switch key {
+    case .character(let character): line.insert(character)
+    case .backspace: line.backspace()
+    case .delete, .control("d"): line.deleteForward()
+    case .left, .control("b"): line.moveLeft()
+    case .right, .control("f"): line.moveRight()
+    case .home, .control("a"): line.moveHome()
+    case .end, .control("e"): line.moveEnd()
+    case .control("u"): line.deleteToStart()
+    case .control("w"): line.deleteWordBackward()
+    default: return false
+    }
+    return true
+}
+
+// MARK: - Selection
+
+private func moveSelection(by offset: Int, _ state: inout AppState) -> [Effect] {
+    let index = (state.selectedIndex ?? -1) + offset
+    return moveSelection(to: index, &state)
+}
+
+private func moveSelection(to index: Int, _ state: inout AppState) -> [Effect] {
+    guard !state.conversations.isEmpty else { return [] }
+    let clamped = min(max(0, index), state.conversations.count - 1)
+    let conversation = state.conversations[clamped]
+    var effects: [Effect] = []
+    if conversation.id != state.selected {
+        state.selected = conversation.id
+        clampListTop(&state)
+        if !state.isNarrow { effects += show(conversation, &state) }
+    }
+    if state.hasMoreConversations, clamped + state.visibleConversations >= state.conversations.count {
+        effects.append(loadConversations(state))
+    }
+    return effects
+}
+
+private func openSelected(_ state: inout AppState) -> [Effect] {
+    guard let index = state.selectedIndex else { return [] }
+    let conversation = state.conversations[index]
+    var effects: [Effect] = []
+    if state.open?.id != conversation.id { effects += show(conversation, &state) }
+    state.focus = .compose
+    if state.isNarrow { state.showingThread = true }
+    if conversation.unreadCount > 0 { effects.append(.markRead(conversation.id)) }
+    return effects
+}
+
+/// Shows a conversation's thread (wide: on the right; narrow: when opened).
+private func show(_ conversation: ConversationSummary, _ state: inout AppState) -> [Effect] {
+    state.open = conversation
+    state.thread = []
+    state.quoted = [:]
+    state.threadScroll = 0
+    state.pickedMessage = nil
+    state.replyTo = nil
+    return [.loadThread(conversation.id, limit: threadLimit(state))]
+}
+
+private func isReading(_ state: AppState) -> Bool {
+    state.focus == .compose || state.focus == .thread
+}
+
+private func clampListTop(_ state: inout AppState) {
+    guard let index = state.selectedIndex else {
+        state.listTop = 0
+        return
+    }
+    let visible = state.visibleConversations
+    if index < state.listTop { state.listTop = index }
+    if index >= state.listTop + visible { state.listTop = index - visible + 1 }
+}
+
+private func loadConversations(_ state: AppState) -> Effect {
+    .loadConversations(filter: state.filter.text, unreadOnly: state.unreadOnly, limit: state.conversationLimit)
+}
+
+private func threadLimit(_ state: AppState) -> Int {
+    max(state.thread.count, state.height * 3, 100)
+}
+
+import Foundation

@@ -1,0 +1,47 @@
+/// Where frames are drawn and keys come from: curses in the program, memory in tests.
+public protocol TerminalBackend: AnyObject {
+    /// The terminal's size in cells.
+    var size: (width: Int, height: Int) { get }
+    /// Draws a frame; implementations send only what changed since the last one.
+    func draw(_ frame: Frame)
+    /// The next key, waiting at most `timeoutMilliseconds` (0: do not wait).
+    func readKey(timeoutMilliseconds: Int) -> Key?
+}
+
+/// A terminal in memory for tests: keys are queued by the test, frames are kept.
+public final class InMemoryBackend: TerminalBackend {
+    public var width: Int
+    public var height: Int
+    public var pendingKeys: [Key] = []
+    public private(set) var lastFrame: Frame?
+    public private(set) var drawCount = 0
+    /// Cells sent over all frames, as a curses backend would send them.
+    public private(set) var cellsWritten = 0
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    public var size: (width: Int, height: Int) { (width, height) }
+
+    public func draw(_ frame: Frame) {
+        cellsWritten += frame.buffer.changes(from: lastFrame?.buffer).count
+        lastFrame = frame
+        drawCount += 1
+    }
+
+    public func readKey(timeoutMilliseconds: Int) -> Key? {
+        pendingKeys.isEmpty ? nil : pendingKeys.removeFirst()
+    }
+
+    /// The screen as text lines.
+    public var lines: [String] { lastFrame?.buffer.lines ?? [] }
+
+    /// The screen as one string, lines joined with newlines.
+    public var text: String { lines.joined(separator: "\n") }
+
+    public func type(_ text: String) {
+        pendingKeys += text.map { Key.character($0) }
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import CursesBackend
+import Foundation
+import Hummingbird
+import InboxCore
+import InboxStore
+import InboxTUI
+import Logging
+import Synchronization
+import WebhookServer
+
+/// `wabox`: the terminal inbox, with the webhook listener embedded.
+struct Inbox: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox",
+        abstract: "The terminal inbox with the embedded webhook listener (the default command).",
+        discussion: """
+            Shows conversations live as webhooks arrive. The listener starts when WABOX_APP_SECRET and \
+            WABOX_VERIFY_TOKEN are set; without them the screen still shows what the database holds. \
+            Logs go to $XDG_STATE_HOME/wabox/wabox.log while the screen owns the terminal.
+            """,
+        version: waboxVersion
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Address for the embedded listener (default 127.0.0.1:8080, or WABOX_LISTEN).", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("Colour theme: a file name in themes/ without .toml (or WABOX_THEME).", valueName: "name"))
+    var theme: String?
+
+    @Flag(help: "Do not start the embedded listener.")
+    var noListener = false
+
+    func run() throws {
+        var flags: [Settings.Key: String] = [:]
+        if let listen { flags[.listen] = listen }
+        if let theme { flags[.theme] = theme }
+        let settings = try global.settings(flags: flags)
+        let selectedTheme = try Self.loadTheme(settings[.theme])
+        let database: InboxDatabase
+        do {
+            database = try InboxDatabase(path: settings.databasePath)
+        } catch {
+            throw Failure(String(describing: error))
+        }
+        let logger = Logs.bootstrapToFile(near: settings.databasePath)
+
+        let status = ListenerState()
+        var listenerTask: Task<Void, Never>?
+        if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {
+            let address = try Serve.parse(settings.listen)
+            status.update { $0.address = "\(Serve.urlHost(address.host)):\(address.port)" }
+            let app = makeWebhookApplication(
+                configuration: WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
+                                                    appSecret: secret),
+                database: database, logger: logger,
+                onServerRunning: { port in
+                    status.update {
+                        $0.isUp = true
+                        $0.address = "\(Serve.urlHost(address.host)):\(port)"
+                    }
+                })
+            listenerTask = Task {
+                do {
+                    try await app.run()
+                } catch {
+                    logger.error("listener stopped: \(error)")
+                    status.update {
+                        $0.isUp = false
+                        $0.problem = "listener not running: \(error) (is another wabox using the port?)"
+                    }
+                }
+            }
+        } else if !noListener {
+            status.update { $0.problem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks" }
+        }
+
+        let terminal = CursesTerminal(useColors: selectedTheme.name != "mono")
+        let inbox = InboxApp(
+            database: database, backend: terminal, theme: selectedTheme,
+            configuration: .init(asciiOnly: !terminal.isUTF8),
+            listenerStatus: {
+                var current = status.current
+                current.lastWebhookAt = try? database.lastWebhookAt()
+                current.waitingToSend = (try? database.waitingToSendCount()) ?? 0
+                return current
+            })
+        while !inbox.state.quit {
+            if terminal.pendingSignal() != 0 { break }
+            inbox.step(waitMilliseconds: 40)
+        }
+        terminal.close()
+        listenerTask?.cancel()
+    }
+
+    /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.
+    static func loadTheme(_ name: String?) throws -> Theme {
+        let environment = ProcessInfo.processInfo.environment
+        let chosen = name ?? (environment["NO_COLOR"].map { _ in "mono" } ?? "default")
+        do {
+            return try Theme.load(named: chosen, searchPaths: themeSearchPaths(environment: environment))
+        } catch {
+            throw Failure(error.description)
+        }
+    }
+
+    /// The user's themes folder, then `themes/` beside the installation.
+    static func themeSearchPaths(environment: [String: String]) -> [String] {
+        let configBase = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
+        var paths = ["\(configBase)/wabox/themes"]
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            paths.append(directory.appendingPathComponent("themes").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        paths.append("/usr/local/share/wabox/themes")
+        paths.append("/usr/share/wabox/themes")
+        return paths
+    }
+}
+
+/// The embedded listener's state, shared between its task and the screen.
+final class ListenerState: Sendable {
+    private let state = Mutex(ListenerStatus())
+
+    var current: ListenerStatus { state.withLock { $0 } }
+
+    func update(_ change: (inout ListenerStatus) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}
