@@ -51,8 +51,7 @@ public final class InboxApp {
         self.listenerStatus = listenerStatus
         self.sender = sender ?? { conversation, text, replyTo in
             try await database.enqueueOutbound(in: conversation, content: .text(body: text), replyTo: replyTo,
-                                               localID: UUID().uuidString.lowercased(),
-                                               at: Int64(Date().timeIntervalSince1970))
+                                               localID: UUID().uuidString.lowercased(), at: clock())
         }
         let size = backend.size
         state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,

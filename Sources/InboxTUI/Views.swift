@@ -53,7 +53,7 @@ struct Renderer {
                 listPane(x: 0, y: 0, width: width, height: bodyHeight)
             }
         } else {
-            let listWidth = min(38, max(26, width / 3))
+            let listWidth = min(40, max(28, width * 3 / 8))
             if state.focus == .search {
                 searchPane(x: 0, y: 0, width: listWidth, height: bodyHeight)
             } else {
@@ -393,7 +393,7 @@ struct Renderer {
         let keys: [(String, String)] = [
             ("j k  ↓ ↑", "move in the list or the thread"),
             ("Enter", "open the conversation / send"),
-            ("/", "filter contacts by name, number, username"),
+            ("/", "filter by name, number or username"),
             ("u", "show unread only"),
             ("s", "search all messages"),
             ("↑ in compose", "pick a message; r replies to it"),
@@ -402,13 +402,13 @@ struct Renderer {
             ("Ctrl-A E U W", "edit the line"),
             ("q  Ctrl-C", "quit"),
         ]
-        let boxWidth = min(state.width - 2, 58)
+        let boxWidth = min(state.width - 2, 60)
         let boxHeight = min(state.height - 2, keys.count + 4)
         let x0 = (state.width - boxWidth) / 2, y0 = (state.height - boxHeight) / 2
         buffer.fill(x: x0, y: y0, width: boxWidth, height: boxHeight, style: theme[.help])
         buffer.put(" Keys — any key closes ", x: x0 + 2, y: y0, style: theme[.help].merging(attributes: .bold))
         for (index, (key, what)) in keys.prefix(boxHeight - 3).enumerated() {
-            buffer.put(key, x: x0 + 2, y: y0 + 2 + index, style: theme[.help].merging(attributes: .bold))
+            buffer.put(key, x: x0 + 2, y: y0 + 2 + index, style: theme[.help].merging(attributes: .bold), maxWidth: 14)
             buffer.put(what, x: x0 + 17, y: y0 + 2 + index, style: theme[.help], maxWidth: boxWidth - 18)
         }
     }
