@@ -43,6 +43,48 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
                          stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// Runs a program that may leave a daemon behind (`tmux new-session`). Foundation's
+/// `Process` learns of an exit through a descriptor the child inherits, so a daemon that
+/// keeps it open would leave the caller waiting forever; this spawns with every
+/// descriptor above stderr closed, output discarded, and reaps the child with `waitpid`.
+@discardableResult
+public func runLeavingDaemon(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    // glibc 2.34 has closefrom for spawn, but Swift's Glibc module does not export it.
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+        throw Fixtures.FixtureError(description: "this C library cannot close descriptors on spawn (glibc 2.34 or newer needed)")
+    }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = baseEnvironment().merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    // The child must not inherit this process's blocked signals: a tmux server that
+    // starts with SIGHUP blocked leaves its panes running after `kill-server`.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t(), allSignals = sigset_t()
+    sigemptyset(&noSignals)
+    sigfillset(&allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+    guard spawned == 0 else {
+        throw Fixtures.FixtureError(description: "could not start \(executable): \(String(cString: strerror(spawned)))")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status >> 8) & 0xff
+}
+
 /// `PATH`, `HOME` and the locale, nothing that could leak a developer's WABOX_* settings.
 public func baseEnvironment() -> [String: String] {
     let inherited = ProcessInfo.processInfo.environment
