@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import InboxCore
 import Logging
+import ServiceLifecycle
 import NIOCore
 import Synchronization
 
@@ -217,14 +218,22 @@ public final class FakeCloudAPI: Sendable {
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = makeApplication(onServerRunning: { port in continuation.yield(port) })
+        let services = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+            group.addTask { try await services.run() }
             var iterator = ports.makeAsyncIterator()
             guard let port = await iterator.next() else {
                 throw FakeError(description: "the fake Cloud API did not start")
             }
-            defer { group.cancelAll() }
-            return try await body("http://127.0.0.1:\(port)")
+            do {
+                let result = try await body("http://127.0.0.1:\(port)")
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return result
+            } catch {
+                await services.triggerGracefulShutdown()
+                throw error
+            }
         }
     }
 

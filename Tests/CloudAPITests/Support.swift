@@ -5,6 +5,7 @@ import InboxCore
 import InboxStore
 import InboxTesting
 import Logging
+import ServiceLifecycle
 import Simulator
 import Synchronization
 import Testing
@@ -46,18 +47,27 @@ func inboxWithConversation() async throws -> (TemporaryDatabase, ConversationID)
     return (temp, conversation.id)
 }
 
-/// Runs a Hummingbird application on a free loopback port for the duration of `body`.
+/// Runs a Hummingbird application on a free loopback port for the duration of `body`,
+/// then shuts it down gracefully.
 func withRunning<App: ApplicationProtocol, T: Sendable>(
     _ makeApp: (@escaping @Sendable (Int) async -> Void) -> App, _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
     let app = makeApp { port in continuation.yield(port) }
+    let services = ServiceGroup(configuration: .init(services: [app], logger: quiet))
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+        group.addTask { try await services.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
-        defer { group.cancelAll() }
-        return try await body(port)
+        do {
+            let result = try await body(port)
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return result
+        } catch {
+            await services.triggerGracefulShutdown()
+            throw error
+        }
     }
 }
 
