@@ -16,7 +16,7 @@ struct Wabox: AsyncParsableCommand {
             $XDG_CONFIG_HOME/wabox/config.toml.
             """,
         version: waboxVersion,
-        subcommands: [Serve.self, Export.self]
+        subcommands: [Serve.self, Send.self, Export.self]
     )
 }
 
