@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     ],
     targets: [
         .target(
@@ -38,6 +39,26 @@ let package = Package(
             ]
         ),
         .target(
+            name: "CloudAPI",
+            dependencies: [
+                "InboxCore", "InboxStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "InboxCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "InboxTUI",
             dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
@@ -51,8 +72,9 @@ let package = Package(
         .executableTarget(
             name: "wabox",
             dependencies: [
-                "InboxCore", "InboxStore", "WebhookServer", "InboxTUI", "CursesBackend",
+                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI", "CursesBackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -69,6 +91,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "wabox"]),
+        .testTarget(
+            name: "CloudAPITests",
+            dependencies: [
+                "CloudAPI", "Simulator", "WebhookServer", "InboxTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox"]),
     ]
 )

@@ -117,6 +117,37 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2: outbox") { db in
+            try db.execute(sql: """
+                -- One row per outbound message still to be sent, or whose fate is unknown.
+                -- Deleted once the Cloud API accepted or refused the message.
+                CREATE TABLE outbox (
+                    message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,
+                    -- queued: waits for next_attempt_at; in_flight: claimed by a sender, the
+                    -- request may be on the wire; uncertain: was in flight when the process
+                    -- died, never resent without the operator's word.
+                    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'in_flight', 'uncertain')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER NOT NULL, -- Unix milliseconds
+                    claimed_at INTEGER,               -- Unix milliseconds
+                    last_error TEXT,
+                    -- What to send when the message row's content is not enough (a template).
+                    payload TEXT
+                );
+                CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+
+                -- At most one row: why sending stopped (token, account) until the operator acts.
+                CREATE TABLE sending_halt (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    code INTEGER,
+                    reason TEXT NOT NULL,
+                    since INTEGER NOT NULL
+                );
+
+                -- When the Cloud API last answered 131047 (window closed) for this conversation.
+                ALTER TABLE conversation ADD COLUMN window_closed_at INTEGER;
+                """)
+        }
         registerSearch(in: &migrator)
         return migrator
     }

@@ -1,18 +1,21 @@
 import ArgumentParser
+import CloudAPI
 import Foundation
 import Hummingbird
 import InboxStore
 import Logging
+import ServiceLifecycle
 import WebhookServer
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the headless webhook listener.",
+        abstract: "Run the headless webhook listener and outbox sender.",
         discussion: """
             Needs WABOX_APP_SECRET (the Meta app's secret, which signs every webhook) and \
             WABOX_VERIFY_TOKEN (any string you also enter in Meta's webhook settings). Answers \
             GET/POST /webhook and GET /healthz. Stops gracefully on SIGTERM or SIGINT, finishing \
-            the commits in flight.
+            the commits in flight. With WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID set it also \
+            sends the outbox through the Cloud API (WABOX_GRAPH_URL, WABOX_GRAPH_VERSION).
             """,
         version: waboxVersion
     )
@@ -64,7 +67,21 @@ struct Serve: AsyncParsableCommand {
                 logger.info("wabox serve listening on http://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
             }
         )
-        try await app.runService()
+        var services: [any Service] = [app]
+        if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
+            let client = GraphCloudClient(
+                configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
+                logger: Logger(label: "wabox.cloud-api"))
+            services.append(OutboxSender(database: database, client: client, logger: Logger(label: "wabox.outbox")))
+            logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
+        } else {
+            logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
+        }
+        // The sender is listed last so that it stops first on SIGTERM, finishing the request
+        // in flight; then the listener drains its commits.
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
     }
 
     static func parse(_ listen: String) throws -> (host: String, port: Int) {

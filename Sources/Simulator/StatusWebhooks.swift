@@ -1,0 +1,120 @@
+import AsyncHTTPClient
+import Foundation
+import InboxCore
+import NIOCore
+
+/// The status webhooks owed for one accepted message.
+struct StatusPlan: Sendable {
+    var wamid: String
+    var phoneNumberID: String
+    var body: SendMessageBody
+    /// Unix seconds of `sent`; each later status is one second later.
+    var sentAt: Int64
+}
+
+extension FakeCloudAPI {
+    /// Posts one signed webhook per status, in the planned order, waiting `delay` between
+    /// them. Timestamps follow the real order whatever the arrival order.
+    func postStatuses(_ plan: StatusPlan, _ webhooks: StatusWebhooks) async {
+        var statuses = webhooks.statuses.enumerated().map { (offset: Int64($0.offset), status: $0.element) }
+        switch webhooks.order {
+        case .inOrder: break
+        case .reversed: statuses.reverse()
+        case .shuffled: statuses.shuffle()
+        }
+        let signature = WebhookSignature(appSecret: webhooks.appSecret)
+        for (index, entry) in statuses.enumerated() {
+            if index > 0 { try? await Task.sleep(for: webhooks.delay) }
+            do {
+                let body = try CloudJSON.encode(statusWebhook(plan, status: entry.status, at: plan.sentAt + entry.offset))
+                var request = HTTPClientRequest(url: webhooks.url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.headers.add(name: "X-Hub-Signature-256", value: signature.header(for: body))
+                request.body = .bytes(ByteBuffer(bytes: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 16)
+                if response.status == .ok {
+                    state.withLock { $0.postedWebhooks += 1 }
+                } else {
+                    state.withLock { $0.webhookErrors.append("HTTP \(response.status.code) for \(entry.status)") }
+                }
+            } catch {
+                state.withLock { $0.webhookErrors.append("\(entry.status): \(error)") }
+            }
+        }
+    }
+
+    /// A status webhook in the current shape: `contacts[]` with `user_id`, the callback
+    /// data echoed, `recipient_user_id` for a customer addressed by user id.
+    func statusWebhook(_ plan: StatusPlan, status: DeliveryStatus, at timestamp: Int64) -> WebhookBody {
+        let waID = plan.body.to
+        let userID = plan.body.recipient ?? waID.map { "US.9" + $0 }
+        let status = WebhookBody.Status(
+            id: plan.wamid, status: status.rawValue, timestamp: String(timestamp), recipient_id: waID,
+            recipient_user_id: plan.body.recipient, biz_opaque_callback_data: plan.body.callbackData,
+            conversation: status == .sent ? .init(id: "CONV" + plan.wamid.suffix(8), origin: .init(type: "service")) : nil,
+            pricing: status == .sent ? .init(billable: false, pricing_model: "PMP", category: "service") : nil)
+        let value = WebhookBody.Value(
+            metadata: .init(display_phone_number: phoneNumberDisplay, phone_number_id: plan.phoneNumberID),
+            contacts: [.init(wa_id: waID, user_id: userID)],
+            statuses: [status])
+        return WebhookBody(entry: [.init(id: wabaID, changes: [.init(value: value)])])
+    }
+}
+
+/// The webhook envelope for statuses, written field by field as the Cloud API names them.
+struct WebhookBody: Encodable {
+    var object = "whatsapp_business_account"
+    var entry: [Entry]
+
+    struct Entry: Encodable {
+        var id: String
+        var changes: [Change]
+    }
+
+    struct Change: Encodable {
+        var field = "messages"
+        var value: Value
+    }
+
+    struct Value: Encodable {
+        var messaging_product = "whatsapp"
+        var metadata: Metadata
+        var contacts: [Contact]
+        var statuses: [Status]
+    }
+
+    struct Metadata: Encodable {
+        var display_phone_number: String
+        var phone_number_id: String
+    }
+
+    struct Contact: Encodable {
+        var wa_id: String?
+        var user_id: String?
+    }
+
+    struct Status: Encodable {
+        struct Conversation: Encodable {
+            struct Origin: Encodable { var type: String }
+            var id: String
+            var origin: Origin
+        }
+
+        struct Pricing: Encodable {
+            var billable: Bool
+            var pricing_model: String
+            var category: String
+        }
+
+        var id: String
+        var status: String
+        var timestamp: String
+        var recipient_id: String?
+        var recipient_user_id: String?
+        var biz_opaque_callback_data: String?
+        var conversation: Conversation?
+        var pricing: Pricing?
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import CloudAPI
+import Foundation
+import InboxCore
+import InboxStore
+import Logging
+
+struct Send: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send one text message from a script.",
+        discussion: """
+            Writes the message to the outbox, then sends it at once through the Cloud API \
+            (WABOX_ACCESS_TOKEN, WABOX_GRAPH_URL, WABOX_GRAPH_VERSION). Prints the message id \
+            (wamid) and exits 0 once the Cloud API accepted it; exits 1 with the reason in plain \
+            words otherwise. A new customer is addressed by phone number and written to from \
+            WABOX_PHONE_NUMBER_ID.
+            """,
+        version: waboxVersion
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The customer: a wa_id (phone number, with or without +), a user id (US.…) or a known username.",
+                               valueName: "id"))
+    var to: String
+
+    @Option(help: "The words to send (up to 4096 characters).")
+    var text: String
+
+    @Option(name: .customLong("reply-to"), help: ArgumentHelp("Answer this message (its wamid).", valueName: "wamid"))
+    var replyTo: String?
+
+    func run() async throws {
+        let settings = try global.settings()
+        guard let accessToken = settings.accessToken else {
+            throw Failure("""
+                wabox send needs an access token: set WABOX_ACCESS_TOKEN, or access_token in \
+                \(settings.configFile ?? "config.toml") (Meta Business settings → System users → Generate token).
+                """)
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.count <= 4096 else {
+            throw Failure("--text must hold 1 to 4096 characters")
+        }
+        let database: InboxDatabase
+        do {
+            database = try InboxDatabase(path: settings.databasePath)
+        } catch {
+            throw Failure(String(describing: error))
+        }
+        let now = Int64(Date().timeIntervalSince1970)
+        let localID = "send-" + UUID().uuidString.lowercased()
+        do {
+            let conversation = try await database.conversationForSending(
+                to: to, on: settings[.phoneNumberID].map(PhoneNumberID.init), at: now)
+            try await database.enqueueOutbound(in: conversation, content: .text(body: text),
+                                               replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
+        } catch let error as OutboxError {
+            throw Failure(error.description)
+        }
+        let quiet = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
+        let client = GraphCloudClient(
+            configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
+            logger: quiet)
+        // A script waits seconds, not minutes: a few quick retries, then the outbox keeps it.
+        let sender = OutboxSender(database: database, client: client,
+                                  policy: .init(baseDelay: 1, maxDelay: 8, maxAttempts: 4), logger: quiet)
+        let outcome = try await sender.deliver(localID: localID, timeout: 45_000)
+        switch outcome {
+        case .accepted(_, let wamid):
+            print(wamid.rawValue)
+        case .failed(_, let reason, _):
+            throw Failure("not sent: \(reason)")
+        case .windowClosed(_, let reason):
+            throw Failure("not sent: \(reason). Only an approved template can reach this customer until they write again.")
+        case .halted(_, let reason):
+            throw Failure("not sent: sending halted: \(reason)")
+        case .uncertain(_, let reason):
+            throw Failure("\(reason). It is marked uncertain in the inbox and will not be sent again on its own.")
+        case .retryScheduled(_, _, let reason):
+            throw Failure("not sent yet: \(reason). It stays in the outbox; a running `wabox serve` with an access token sends it later.")
+        }
+    }
+}
