@@ -86,10 +86,10 @@ extension InboxDatabase {
 
     /// As `enqueueOutbound`, for an approved template; the inbox shows its name and parameters.
     @discardableResult
-    public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, localID: String,
-                                at timestamp: Int64) async throws -> StoredMessage {
+    public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String? = nil,
+                                localID: String, at timestamp: Int64) async throws -> StoredMessage {
         try await writer.write { db in
-            try Self.insertOutbound(in: conversation, type: "template", content: .text(body: template.summary),
+            try Self.insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
                                     replyTo: nil, payload: try StoredJSON.encode(template), localID: localID,
                                     at: timestamp, in: db)
         }
@@ -368,18 +368,12 @@ extension InboxDatabase {
 
     /// Whether free-form text may be sent in `conversation` at `now` (Unix seconds).
     public func serviceWindow(of conversation: ConversationID, now: Int64) async throws -> ServiceWindow {
-        try await writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT last_inbound_at, window_closed_at FROM conversation WHERE id = ?",
-                                             arguments: [conversation.rawValue]) else {
-                throw OutboxError("no conversation \(conversation)")
-            }
-            guard let lastInbound = row["last_inbound_at"] as Int64? else { return .closed(.neverOpened) }
-            if let refused = row["window_closed_at"] as Int64?, refused >= lastInbound {
-                return .closed(.refusedByAPI(at: refused))
-            }
-            let closesAt = lastInbound + Self.serviceWindowSeconds
-            return now < closesAt ? .open(closesAt: closesAt) : .closed(.expired(at: closesAt))
+        guard let summary = try await writer.read({ db in
+            try Self.summaries("WHERE cv.id = ?", arguments: [conversation.rawValue], in: db).first
+        }) else {
+            throw OutboxError("no conversation \(conversation)")
         }
+        return summary.serviceWindow(now: now)
     }
 
     // MARK: - Addressing

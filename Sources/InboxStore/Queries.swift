@@ -34,7 +34,7 @@ extension InboxDatabase {
         -> [ConversationSummary] {
         try Row.fetchAll(db, sql: """
             SELECT cv.id, cv.phone_number_id, cv.display_phone_number, cv.last_activity_at, cv.last_inbound_at,
-                   cv.unread_count, cv.last_message_id,
+                   cv.unread_count, cv.last_message_id, cv.window_closed_at,
                    c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             """ + " " + clauses, arguments: arguments).map { row in
@@ -46,7 +46,8 @@ extension InboxDatabase {
                 lastActivityAt: row["last_activity_at"],
                 lastInboundAt: row["last_inbound_at"],
                 unreadCount: row["unread_count"],
-                lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) })
+                lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) },
+                windowClosedAt: row["window_closed_at"])
         }
     }
 
@@ -108,6 +109,17 @@ extension InboxDatabase {
         }
     }
 
+    /// The customer's newest message in a conversation: what "mark as read" acknowledges.
+    public func latestInboundMessage(in conversation: ConversationID) throws -> StoredMessage? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT \(Self.messageColumns) FROM message m
+                WHERE m.conversation_id = ? AND m.direction = 'in' AND m.wamid IS NOT NULL
+                ORDER BY m.timestamp DESC, m.id DESC LIMIT 1
+                """, arguments: [conversation.rawValue]).map { try Self.message(from: $0) }
+        }
+    }
+
     // MARK: - Contacts
 
     /// Contacts known by `identifier`: a wa_id (with or without `+`), user id or username.
@@ -131,7 +143,8 @@ extension InboxDatabase {
         (SELECT json_group_array(json_object('emoji', r.emoji, 'from',
                 CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
-         FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions
+         FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
+        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -159,7 +172,8 @@ extension InboxDatabase {
             } ?? (row["error_title"] as String?).map {
                 APIErrorDetail(code: nil, title: $0, message: row["error_message"], details: row["error_details"])
             },
-            reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON))
+            reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
+            outboxNote: direction == .outbound ? row["outbox_note"] : nil)
     }
 
     static func contact(from row: Row) -> ContactRecord {

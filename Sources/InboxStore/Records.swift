@@ -41,9 +41,11 @@ public struct ConversationSummary: Sendable, Hashable {
     public var lastInboundAt: Int64?
     public var unreadCount: Int
     public var lastMessage: StoredMessage?
+    /// When the Cloud API last refused a message because the window was closed (131047).
+    public var windowClosedAt: Int64?
 
     public init(id: ConversationID, business: BusinessNumber, contact: ContactRecord, lastActivityAt: Int64,
-                lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?) {
+                lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?, windowClosedAt: Int64? = nil) {
         self.id = id
         self.business = business
         self.contact = contact
@@ -51,6 +53,16 @@ public struct ConversationSummary: Sendable, Hashable {
         self.lastInboundAt = lastInboundAt
         self.unreadCount = unreadCount
         self.lastMessage = lastMessage
+        self.windowClosedAt = windowClosedAt
+    }
+
+    /// Whether free-form text may be sent at `now` (Unix seconds): the customer wrote in
+    /// the last 24 hours, and WhatsApp has not refused a message since.
+    public func serviceWindow(now: Int64) -> ServiceWindow {
+        guard let lastInbound = lastInboundAt else { return .closed(.neverOpened) }
+        if let refused = windowClosedAt, refused >= lastInbound { return .closed(.refusedByAPI(at: refused)) }
+        let closesAt = lastInbound + InboxDatabase.serviceWindowSeconds
+        return now < closesAt ? .open(closesAt: closesAt) : .closed(.expired(at: closesAt))
     }
 
     public var cursor: ConversationCursor { ConversationCursor(lastActivityAt: lastActivityAt, id: id.rawValue) }
@@ -105,6 +117,28 @@ public struct StoredMessage: Sendable, Hashable {
     public var forwarded: Bool
     public var error: APIErrorDetail?
     public var reactions: [StoredReaction]
+    /// While the message is in the outbox: what the sender last ran into (a retry's reason,
+    /// or why the outcome is uncertain).
+    public var outboxNote: String?
+
+    public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
+                content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
+                forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil) {
+        self.rowID = rowID
+        self.wamid = wamid
+        self.localID = localID
+        self.conversationID = conversationID
+        self.direction = direction
+        self.content = content
+        self.timestamp = timestamp
+        self.status = status
+        self.statusAt = statusAt
+        self.replyTo = replyTo
+        self.forwarded = forwarded
+        self.error = error
+        self.reactions = reactions
+        self.outboxNote = outboxNote
+    }
 
     public var cursor: MessageCursor { MessageCursor(timestamp: timestamp, id: rowID) }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import InboxCore
 import InboxStore
 
@@ -60,6 +61,16 @@ public struct ComposeLine: Sendable, Equatable {
     public mutating func moveEnd() { cursor = characters.count }
 }
 
+/// Whether replies leave the outbox.
+public enum SendingState: Sendable, Equatable {
+    /// A sender runs.
+    case on
+    /// No sender: replies wait in the outbox; the reason says what to set.
+    case off(String)
+    /// The Cloud API refused the token or the account; the reason says what to fix.
+    case halted(String)
+}
+
 /// What the status bar reports about the listener and the outbox.
 public struct ListenerStatus: Sendable, Equatable {
     public var address: String?
@@ -68,15 +79,64 @@ public struct ListenerStatus: Sendable, Equatable {
     public var waitingToSend: Int
     public var problem: String?
     public var isDemo: Bool
+    public var sending: SendingState
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
-                problem: String? = nil, isDemo: Bool = false) {
+                problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {
         self.address = address
         self.isUp = isUp
         self.lastWebhookAt = lastWebhookAt
         self.waitingToSend = waitingToSend
         self.problem = problem
         self.isDemo = isDemo
+        self.sending = sending
+    }
+}
+
+/// An approved message template, as the picker shows it.
+public struct TemplateChoice: Sendable, Equatable {
+    public var name: String
+    public var language: String
+    /// The body text with its `{{1}}` placeholders, when known.
+    public var body: String?
+    public var parameterCount: Int
+
+    public init(name: String, language: String, body: String?, parameterCount: Int) {
+        self.name = name
+        self.language = language
+        self.body = body
+        self.parameterCount = parameterCount
+    }
+
+    /// The body with the values filled in so far, placeholders left for the rest.
+    public func preview(with values: [String]) -> String {
+        guard var text = body else { return "[\(name)] " + values.joined(separator: " · ") }
+        for (index, value) in values.enumerated() {
+            text = text.replacingOccurrences(of: "{{\(index + 1)}}", with: value)
+        }
+        return text
+    }
+}
+
+/// The template picker: loading, a list to choose from, or why there is none.
+public struct TemplatePicker: Sendable, Equatable {
+    public var templates: [TemplateChoice]?
+    public var selected = 0
+    public var error: String?
+
+    public init(templates: [TemplateChoice]? = nil, error: String? = nil) {
+        self.templates = templates
+        self.error = error
+    }
+}
+
+/// A template being filled in on the compose line, one parameter at a time.
+public struct TemplateDraft: Sendable, Equatable {
+    public var template: TemplateChoice
+    public var values: [String] = []
+
+    public init(template: TemplateChoice) {
+        self.template = template
     }
 }
 
@@ -127,6 +187,8 @@ public struct AppState: Sendable, Equatable {
     public var compose = ComposeLine()
     public var replyTo: StoredMessage?
     public var showHelp = false
+    public var templatePicker: TemplatePicker?
+    public var templateDraft: TemplateDraft?
     public var searchQuery = ComposeLine()
     public var searchHits: [SearchHit] = []
     public var searchSelected = 0

@@ -24,6 +24,21 @@ public final class InboxApp {
     /// Writes a reply to the outbox; the sender (when configured) takes it from there.
     public typealias Sender = @Sendable (ConversationID, String, MessageID?) async throws -> StoredMessage
 
+    /// What the screen asks of the Cloud API directly (sending goes through the outbox).
+    public struct CloudServices: Sendable {
+        /// The account's approved templates.
+        public var templates: @Sendable () async throws -> [TemplateChoice]
+        /// Marks a customer's message read on WhatsApp (blue ticks on their phone); nil
+        /// when the `mark_read` setting is `never`.
+        public var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
+
+        public init(templates: @escaping @Sendable () async throws -> [TemplateChoice],
+                    markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?) {
+            self.templates = templates
+            self.markRead = markRead
+        }
+    }
+
     public private(set) var state: AppState
     let database: InboxDatabase
     let backend: any TerminalBackend
@@ -32,6 +47,7 @@ public final class InboxApp {
     let clock: @Sendable () -> Int64
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
+    let cloud: CloudServices?
     private let completed = ActionInbox()
     private var lastChangeCount = -1
     private var lastTick: Int64 = 0
@@ -42,8 +58,9 @@ public final class InboxApp {
                 configuration: Configuration = .init(),
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                 listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
-                sender: Sender? = nil) {
+                sender: Sender? = nil, cloud: CloudServices? = nil) {
         self.database = database
+        self.cloud = cloud
         self.backend = backend
         self.theme = theme
         self.configuration = configuration
@@ -142,11 +159,20 @@ public final class InboxApp {
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
             case .markRead(let id):
                 let database = self.database
+                let latest = cloud?.markRead == nil ? nil : try database.latestInboundMessage(in: id)
+                let business = state.conversations.first { $0.id == id }?.business.phoneNumberID ?? state.open?.business.phoneNumberID
+                let markRemote = cloud?.markRead
                 Task { [completed] in
                     do {
                         try await database.markRead(id)
                     } catch {
                         completed.post(.failed("could not mark as read: \(error)"))
+                    }
+                    guard let markRemote, let wamid = latest?.wamid, let business else { return }
+                    do {
+                        try await markRemote(wamid, business)
+                    } catch {
+                        completed.post(.failed("WhatsApp did not take the read receipt: \(error)"))
                     }
                 }
             case .send(let id, let text, let replyTo):
@@ -157,6 +183,46 @@ public final class InboxApp {
                         completed.post(.queued(message))
                     } catch {
                         completed.post(.failed("reply not saved: \(error)"))
+                    }
+                }
+            case .sendTemplate(let id, let template, let values):
+                let database = self.database
+                let message = TemplateMessage(name: template.name, languageCode: template.language, bodyParameters: values)
+                let display = template.body == nil ? nil : "[\(template.name)] " + template.preview(with: values)
+                let now = clock()
+                Task { [completed] in
+                    do {
+                        let stored = try await database.enqueueTemplate(in: id, template: message, displayText: display,
+                                                                        localID: UUID().uuidString.lowercased(), at: now)
+                        completed.post(.queued(stored))
+                    } catch {
+                        completed.post(.failed("template not saved: \(error)"))
+                    }
+                }
+            case .loadTemplates:
+                guard let cloud else {
+                    dispatch(.templatesFailed("""
+                        templates come from the Cloud API: set WABOX_ACCESS_TOKEN, WABOX_PHONE_NUMBER_ID and WABOX_WABA_ID \
+                        (or access_token, phone_number_id and waba_id in config.toml), then restart wabox
+                        """))
+                    return
+                }
+                Task { [completed] in
+                    do {
+                        completed.post(.templatesLoaded(try await cloud.templates()))
+                    } catch {
+                        completed.post(.templatesFailed("could not load templates: \(error)"))
+                    }
+                }
+            case .resend(let localID):
+                let database = self.database
+                let now = clock() * 1000
+                Task { [completed] in
+                    do {
+                        try await database.resendUncertain(localID: localID, atMilliseconds: now)
+                        completed.post(.notice("sending again; it may reach the customer twice"))
+                    } catch {
+                        completed.post(.failed("could not resend: \(error)"))
                     }
                 }
             case .search(let query):

@@ -12,7 +12,10 @@ public enum Action: Sendable, Equatable {
     case listenerChanged(ListenerStatus)
     case searchLoaded(query: String, [SearchHit])
     case queued(StoredMessage)
+    case templatesLoaded([TemplateChoice])
+    case templatesFailed(String)
     case failed(String)
+    case notice(String)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
@@ -21,6 +24,9 @@ public enum Effect: Sendable, Equatable {
     case loadThread(ConversationID, limit: Int)
     case markRead(ConversationID)
     case send(ConversationID, text: String, replyTo: MessageID?)
+    case sendTemplate(ConversationID, TemplateChoice, values: [String])
+    case loadTemplates
+    case resend(localID: String)
     case search(String)
 }
 
@@ -74,7 +80,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .queued:
         return []
-    case .failed(let message):
+    case .templatesLoaded(let templates):
+        guard state.templatePicker != nil else { return [] }
+        state.templatePicker = TemplatePicker(
+            templates: templates,
+            error: templates.isEmpty ? "no approved templates on this account: create one in WhatsApp Manager" : nil)
+        return []
+    case .templatesFailed(let reason):
+        guard state.templatePicker != nil else { return [] }
+        state.templatePicker = TemplatePicker(error: reason)
+        return []
+    case .failed(let message), .notice(let message):
         state.flash = message
         return []
     }
@@ -91,6 +107,7 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
         state.showHelp = false
         return []
     }
+    if state.templatePicker != nil { return pickerKey(key, &state) }
     switch state.focus {
     case .list: return listKey(key, &state)
     case .filter: return filterKey(key, &state)
@@ -160,14 +177,38 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     switch key {
     case .enter:
         let text = state.compose.text.trimmingCharacters(in: .whitespaces)
-        guard let open = state.open, !text.isEmpty else { return [] }
+        guard let open = state.open else { return [] }
+        if var draft = state.templateDraft {
+            guard !text.isEmpty else {
+                state.flash = "type the value for {{\(draft.values.count + 1)}} of template \(draft.template.name)"
+                return []
+            }
+            draft.values.append(text)
+            state.compose = ComposeLine()
+            guard draft.values.count == draft.template.parameterCount else {
+                state.templateDraft = draft
+                return []
+            }
+            state.templateDraft = nil
+            state.threadScroll = 0
+            return [.sendTemplate(open.id, draft.template, values: draft.values)]
+        }
+        guard !text.isEmpty else { return [] }
+        if !open.serviceWindow(now: state.now).isOpen {
+            return openTemplatePicker(&state)
+        }
         let replyTo = state.replyTo?.wamid
         state.compose = ComposeLine()
         state.replyTo = nil
         state.threadScroll = 0
         return [.send(open.id, text: text, replyTo: replyTo)]
+    case .control("t"):
+        return openTemplatePicker(&state)
     case .escape:
-        if state.replyTo != nil {
+        if state.templateDraft != nil {
+            state.templateDraft = nil
+            state.compose = ComposeLine()
+        } else if state.replyTo != nil {
             state.replyTo = nil
         } else {
             state.focus = .list
@@ -219,6 +260,16 @@ private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
             state.focus = .compose
             state.pickedMessage = nil
         }
+    case .character("R"):
+        guard let index else { break }
+        let message = state.thread[index]
+        guard message.direction == .outbound, message.status == .uncertain, let localID = message.localID else {
+            state.flash = "only a message marked ? (outcome unknown) can be resent"
+            break
+        }
+        return [.resend(localID: localID)]
+    case .character("t"), .control("t"):
+        return openTemplatePicker(&state)
     case .escape, .tab, .character("i"):
         state.focus = .compose
         state.pickedMessage = nil
@@ -270,6 +321,45 @@ private func searchKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         }
         return [.search(state.searchQuery.text)]
     }
+}
+
+private func openTemplatePicker(_ state: inout AppState) -> [Effect] {
+    guard state.open != nil else { return [] }
+    state.templatePicker = TemplatePicker()
+    return [.loadTemplates]
+}
+
+private func pickerKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    guard var picker = state.templatePicker else { return [] }
+    let count = picker.templates?.count ?? 0
+    switch key {
+    case .escape, .character("q"):
+        state.templatePicker = nil
+        return []
+    case .down, .character("j"):
+        picker.selected = min(picker.selected + 1, max(0, count - 1))
+    case .up, .character("k"):
+        picker.selected = max(0, picker.selected - 1)
+    case .enter:
+        guard let templates = picker.templates, templates.indices.contains(picker.selected),
+              let open = state.open else { return [] }
+        let template = templates[picker.selected]
+        state.templatePicker = nil
+        state.replyTo = nil
+        state.focus = .compose
+        if state.isNarrow { state.showingThread = true }
+        if template.parameterCount == 0 {
+            state.threadScroll = 0
+            return [.sendTemplate(open.id, template, values: [])]
+        }
+        state.templateDraft = TemplateDraft(template: template)
+        state.compose = ComposeLine()
+        return []
+    default:
+        return []
+    }
+    state.templatePicker = picker
+    return []
 }
 
 /// Applies an editing key to a line; false when the key is not an edit.
@@ -331,6 +421,7 @@ private func show(_ conversation: ConversationSummary, _ state: inout AppState) 
     state.threadScroll = 0
     state.pickedMessage = nil
     state.replyTo = nil
+    state.templateDraft = nil
     return [.loadThread(conversation.id, limit: threadLimit(state))]
 }
 

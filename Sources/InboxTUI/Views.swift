@@ -19,8 +19,7 @@ public func render(_ state: AppState, theme: Theme) -> Frame {
 
 /// The 24-hour customer service window, from the customer's last message.
 func windowIsOpen(_ conversation: ConversationSummary, now: Int64) -> Bool {
-    guard let last = conversation.lastInboundAt else { return false }
-    return now - last < 24 * 3600
+    conversation.serviceWindow(now: now).isOpen
 }
 
 struct Renderer {
@@ -65,8 +64,9 @@ struct Renderer {
             threadPane(x: listWidth + 1, y: 0, width: width - listWidth - 1, height: bodyHeight)
         }
         statusBar(y: height - 1)
+        if let picker = state.templatePicker { templateOverlay(picker) }
         if state.showHelp { helpOverlay() }
-        return Frame(buffer: buffer, cursor: state.showHelp ? nil : cursor)
+        return Frame(buffer: buffer, cursor: state.showHelp || state.templatePicker != nil ? nil : cursor)
     }
 
     // MARK: - List
@@ -209,7 +209,14 @@ struct Renderer {
         // Compose line and its reply preview at the bottom.
         let composeY = y + height - 1
         var bodyBottom = composeY
-        if let reply = state.replyTo {
+        if let draft = state.templateDraft {
+            bodyBottom -= 1
+            let text = "template \(draft.template.name): " + draft.template.preview(with: draft.values)
+                .replacingOccurrences(of: "\n", with: " ")
+            buffer.fill(x: x, y: bodyBottom, width: width, height: 1, style: theme[.quote])
+            buffer.put(glyphs.quoteBar + " " + TerminalText.truncate(TerminalText.sanitize(text), to: width - 4),
+                       x: x + 1, y: bodyBottom, style: theme[.quote])
+        } else if let reply = state.replyTo {
             bodyBottom -= 1
             let text = "replying to: " + Describe.content(reply.content).replacingOccurrences(of: "\n", with: " ")
             buffer.fill(x: x, y: bodyBottom, width: width, height: 1, style: theme[.quote])
@@ -252,10 +259,21 @@ struct Renderer {
 
     mutating func composeLine(_ open: ConversationSummary, x: Int, y: Int, width: Int) {
         buffer.fill(x: x, y: y, width: width, height: 1, style: theme[.compose])
-        let prompt = glyphs.prompt
+        var prompt = glyphs.prompt
+        if let draft = state.templateDraft {
+            prompt = "{{\(draft.values.count + 1)}} of \(draft.template.parameterCount) " + glyphs.prompt
+        }
         let used = buffer.put(prompt, x: x, y: y, style: theme[.compose])
+        if state.compose.isEmpty, state.templateDraft != nil || !windowIsOpen(open, now: state.now) {
+            let hint = state.templateDraft != nil ? "type the value, Enter for the next, Esc cancels"
+                : "window closed: Ctrl-T picks a template"
+            buffer.put(hint, x: x + used, y: y, style: theme[.notice].merging(background: theme[.compose].background),
+                       maxWidth: width - used)
+            if state.focus == .compose { cursor = (x + used, y) }
+            return
+        }
         if state.compose.isEmpty, state.focus != .compose {
-            let hint = windowIsOpen(open, now: state.now) ? "Enter to write a reply" : "window closed: only templates can be sent"
+            let hint = "Enter to write a reply"
             buffer.put(hint, x: x + used, y: y, style: theme[.notice].merging(background: theme[.compose].background),
                        maxWidth: width - used)
             return
@@ -332,7 +350,15 @@ struct Renderer {
                     block.append(Line(segments: [Segment(text: text, style: theme[.failed])]))
                 }
             } else if outbound, message.status == .uncertain {
-                block.append(Line(segments: [Segment(text: "? outcome unknown after a restart", style: theme[.failed])]))
+                let text = "? may not have gone out (" + TerminalText.sanitize(message.outboxNote ?? "no answer from the Cloud API")
+                    + "): pick it and press R to send again"
+                for text in TerminalText.wrap(text, to: bubble) {
+                    block.append(Line(segments: [Segment(text: text, style: theme[.failed])]))
+                }
+            } else if outbound, message.status == .pending, let note = message.outboxNote {
+                for text in TerminalText.wrap("retrying: " + TerminalText.sanitize(note), to: bubble) {
+                    block.append(Line(segments: [Segment(text: text, style: theme[.notice])]))
+                }
             }
             for var line in block {
                 line.alignRight = outbound
@@ -380,8 +406,14 @@ struct Renderer {
         let left = " " + parts.joined(separator: " · ")
         let hints = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
         let used = buffer.put(left, x: 0, y: y, style: theme[.statusBar])
-        if let problem = listener.problem ?? state.flash {
-            let style = listener.problem != nil ? theme[.statusError] : theme[.statusBar]
+        var problem = listener.problem
+        switch listener.sending {
+        case .halted(let reason): problem = problem ?? reason
+        case .off(let reason) where listener.waitingToSend > 0: problem = problem ?? reason
+        default: break
+        }
+        if let problem = state.flash ?? problem {
+            let style = state.flash == nil ? theme[.statusError] : theme[.statusBar]
             buffer.put(" " + TerminalText.truncate(TerminalText.sanitize(problem), to: max(0, width - used - 2)) + " ",
                        x: used + 1, y: y, style: style)
         } else if width - used > TerminalText.width(of: hints) + 1 {
@@ -397,6 +429,8 @@ struct Renderer {
             ("u", "show unread only"),
             ("s", "search all messages"),
             ("↑ in compose", "pick a message; r replies to it"),
+            ("Ctrl-T  t", "send an approved template"),
+            ("R", "send a message marked ? again"),
             ("Esc", "cancel reply, leave compose, clear filter"),
             ("PgUp PgDn", "scroll the thread"),
             ("Ctrl-A E U W", "edit the line"),
@@ -410,6 +444,37 @@ struct Renderer {
         for (index, (key, what)) in keys.prefix(boxHeight - 3).enumerated() {
             buffer.put(key, x: x0 + 2, y: y0 + 2 + index, style: theme[.help].merging(attributes: .bold), maxWidth: 14)
             buffer.put(what, x: x0 + 17, y: y0 + 2 + index, style: theme[.help], maxWidth: boxWidth - 18)
+        }
+    }
+
+    mutating func templateOverlay(_ picker: TemplatePicker) {
+        let boxWidth = min(state.width - 2, 70)
+        let rows = picker.templates.map { max(1, $0.count) } ?? 1
+        let boxHeight = min(state.height - 2, rows + 5)
+        let x0 = (state.width - boxWidth) / 2, y0 = (state.height - boxHeight) / 2
+        buffer.fill(x: x0, y: y0, width: boxWidth, height: boxHeight, style: theme[.help])
+        buffer.put(" Templates — Enter picks, Esc closes ", x: x0 + 2, y: y0, style: theme[.help].merging(attributes: .bold),
+                   maxWidth: boxWidth - 4)
+        guard let templates = picker.templates, !templates.isEmpty else {
+            let text = picker.error ?? "loading approved templates…"
+            for (index, line) in TerminalText.wrap(TerminalText.sanitize(text), to: boxWidth - 4).prefix(boxHeight - 3).enumerated() {
+                buffer.put(line, x: x0 + 2, y: y0 + 2 + index, style: picker.error == nil ? theme[.help] : theme[.failed])
+            }
+            return
+        }
+        let visible = max(1, boxHeight - 4)
+        let top = max(0, min(picker.selected - visible + 1, templates.count - visible))
+        for (offset, template) in templates[top..<min(templates.count, top + visible)].enumerated() {
+            let index = top + offset
+            let style = index == picker.selected ? theme[.selection] : theme[.help]
+            let row = y0 + 2 + offset
+            buffer.fill(x: x0 + 1, y: row, width: boxWidth - 2, height: 1, style: style)
+            let label = "\(template.name) (\(template.language))"
+            let used = buffer.put(TerminalText.truncate(TerminalText.sanitize(label), to: boxWidth / 2), x: x0 + 2, y: row,
+                                  style: style.merging(attributes: .bold))
+            let body = (template.body ?? "").replacingOccurrences(of: "\n", with: " ")
+            buffer.put(TerminalText.truncate(TerminalText.sanitize(body), to: max(0, boxWidth - used - 6)),
+                       x: x0 + 4 + used, y: row, style: style)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CloudAPI
 import CursesBackend
 import Foundation
 import Hummingbird
@@ -47,52 +48,22 @@ struct Inbox: ParsableCommand {
         }
         let logger = Logs.bootstrapToFile(near: settings.databasePath)
 
-        let status = ListenerState()
-        var listenerTask: Task<Void, Never>?
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
         if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {
             let address = try Serve.parse(settings.listen)
-            status.update { $0.address = "\(Serve.urlHost(address.host)):\(address.port)" }
-            let app = makeWebhookApplication(
-                configuration: WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
-                                                    appSecret: secret),
-                database: database, logger: logger,
-                onServerRunning: { port in
-                    status.update {
-                        $0.isUp = true
-                        $0.address = "\(Serve.urlHost(address.host)):\(port)"
-                    }
-                })
-            listenerTask = Task {
-                do {
-                    try await app.run()
-                } catch {
-                    logger.error("listener stopped: \(error)")
-                    status.update {
-                        $0.isUp = false
-                        $0.problem = "listener not running: \(error) (is another wabox using the port?)"
-                    }
-                }
-            }
+            session.listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
+                                                    appSecret: secret)
         } else if !noListener {
-            status.update { $0.problem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks" }
+            session.initialProblem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks"
         }
-
-        let terminal = CursesTerminal(useColors: selectedTheme.name != "mono")
-        let inbox = InboxApp(
-            database: database, backend: terminal, theme: selectedTheme,
-            configuration: .init(asciiOnly: !terminal.isUTF8),
-            listenerStatus: {
-                var current = status.current
-                current.lastWebhookAt = try? database.lastWebhookAt()
-                current.waitingToSend = (try? database.waitingToSendCount()) ?? 0
-                return current
-            })
-        while !inbox.state.quit {
-            if terminal.pendingSignal() != 0 { break }
-            inbox.step(waitMilliseconds: 40)
+        if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
+            session.client = GraphCloudClient(
+                configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
+                logger: Logger(label: "wabox.cloud-api"))
         }
-        terminal.close()
-        listenerTask?.cancel()
+        session.wabaID = settings[.wabaID]
+        session.markReadOnOpen = settings.markReadOnOpen
+        session.run()
     }
 
     /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.
@@ -119,16 +90,5 @@ struct Inbox: ParsableCommand {
         paths.append("/usr/local/share/wabox/themes")
         paths.append("/usr/share/wabox/themes")
         return paths
-    }
-}
-
-/// The embedded listener's state, shared between its task and the screen.
-final class ListenerState: Sendable {
-    private let state = Mutex(ListenerStatus())
-
-    var current: ListenerStatus { state.withLock { $0 } }
-
-    func update(_ change: (inout ListenerStatus) -> Void) {
-        state.withLock { change(&$0) }
     }
 }

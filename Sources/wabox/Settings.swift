@@ -15,6 +15,7 @@ struct Settings: Sendable {
         case listen
         case db
         case theme
+        case markRead = "mark_read"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .accessToken }
@@ -36,6 +37,8 @@ struct Settings: Sendable {
     var graphURL: String { values[.graphURL] ?? "https://graph.facebook.com" }
     var graphVersion: String { values[.graphVersion] ?? "v26.0" }
     var listen: String { values[.listen] ?? "127.0.0.1:8080" }
+    /// Whether opening a conversation sends a read receipt to the customer.
+    var markReadOnOpen: Bool { values[.markRead] != "never" }
     var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
 
     /// - Parameters:
@@ -55,6 +58,9 @@ struct Settings: Sendable {
         for key in Key.allCases {
             if let value = environment[key.environmentName], !value.isEmpty { values[key] = value }
             if let value = flags[key], !value.isEmpty { values[key] = value }
+        }
+        if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
+            throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
         }
         return Settings(values: values, configFile: configFile)
     }

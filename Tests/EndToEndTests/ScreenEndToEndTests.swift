@@ -2,6 +2,7 @@ import Foundation
 import InboxCore
 import InboxStore
 import InboxTesting
+import Simulator
 import Testing
 
 /// The real binary in tmux on a private socket, fed by real HTTP, read with capture-pane.
@@ -41,6 +42,22 @@ import Testing
                                                 "--data-binary", "@\(file.path)"]).stdout
     }
 
+    /// POSTs a signed body built in the test, as Meta would.
+    private func post(_ body: Data, port: Int) throws -> String {
+        let file = directory.appendingPathComponent("body-\(UUID().uuidString).json")
+        try body.write(to: file)
+        let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
+        return try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                                                "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)",
+                                                "--data-binary", "@\(file.path)"]).stdout
+    }
+
+    private func port(in screen: String) throws -> Int {
+        let text = screen.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression)
+            .map { String(screen[$0].split(separator: ":")[1]) }
+        return try #require(text.flatMap { Int($0) }, "no listener address on the screen:\n\(screen)")
+    }
+
     private func start(width: Int, height: Int, extraEnvironment: String = "") throws {
         let command = """
             env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
@@ -64,8 +81,7 @@ import Testing
         defer { stop() }
         try start(width: 100, height: 30)
         let first = try await waitForScreen("the listener to come up") { $0.range(of: #"● 127\.0\.0\.1:\d+"#, options: .regularExpression) != nil }
-        let portText = first.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression).map { String(first[$0].split(separator: ":")[1]) }
-        let port = try #require(portText.flatMap { Int($0) })
+        let port = try self.port(in: first)
         #expect(first.contains("No conversations yet"))
 
         // Webhooks arrive: the screen updates with no key pressed.
@@ -86,11 +102,31 @@ import Testing
         try tmux("send-keys", "-t", "inbox", "Enter")
         try await waitForScreen("the thread") { $0.contains("Bonjour, ma commande n'est pas") }
 
-        // Type a reply: it shows at once with the pending tick.
+        // The fixtures are old: the window is closed, so Enter offers templates instead of
+        // sending text that would fail; without Cloud API settings it says what to set.
+        try tmux("send-keys", "-t", "inbox", "-l", "Nous vérifions")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try await waitForScreen("the template picker") { $0.contains("Templates") && $0.contains("WABOX_ACCESS_TOKEN") }
+        try tmux("send-keys", "-t", "inbox", "Escape")
+        try tmux("send-keys", "-t", "inbox", "C-u")
+        try tmux("send-keys", "-t", "inbox", "Escape")
+        try tmux("send-keys", "-t", "inbox", "Escape")  // clears the filter
+
+        // A customer writes now: their window is open and a reply goes to the outbox.
+        let builder = WebhookBuilder()
+        let customer = SimulatedCustomer(name: "Zoë Ångström", waID: "46701234567")
+        #expect(try post(builder.message(from: customer, .text("Hej! Är ni öppna idag?")), port: port) == "200")
+        try await waitForScreen("the new customer") { $0.contains("Zoë Ångström") }
+        try tmux("send-keys", "-t", "inbox", "/")
+        try tmux("send-keys", "-t", "inbox", "-l", "zoe")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try await waitForScreen("the open thread") { $0.contains("Är ni öppna idag?") && $0.contains("window 23h") }
         try tmux("send-keys", "-t", "inbox", "-l", "Nous vérifions, un instant 🙏")
         try tmux("send-keys", "-t", "inbox", "Enter")
-        try await waitForScreen("the reply and the outbox count") {
+        try await waitForScreen("the reply, the outbox count and why it waits") {
             $0.contains("Nous vérifions, un instant 🙏") && $0.contains("◷") && $0.contains("1 to send")
+                && $0.contains("replies wait in the outbox")
         }
 
         // Quit restores the terminal and ends the process.
@@ -107,8 +143,7 @@ import Testing
         defer { stop() }
         try start(width: 40, height: 12, extraEnvironment: "LANG= LC_ALL=")
         let first = try await waitForScreen("the listener") { $0.range(of: #"127\.0\.0\.1:\d+"#, options: .regularExpression) != nil }
-        let portText = first.range(of: #"127\.0\.0\.1:(\d+)"#, options: .regularExpression).map { String(first[$0].split(separator: ":")[1]) }
-        let port = try #require(portText.flatMap { Int($0) })
+        let port = try self.port(in: first)
         #expect(try postFixture("multi_entry", port: port) == "200")
         // LANG unset: wabox falls back to C.UTF-8, so wide text still lines up.
         let screen = try await waitForScreen("the list") { $0.contains("李小龙") }
@@ -120,5 +155,73 @@ import Testing
         try await waitForScreen("the typed text") { $0.contains("你好 👩‍💻 ok") || $0.contains("你好 👩") }
         try tmux("send-keys", "-t", "inbox", "C-c")
         try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
+    }
+
+    @Test func replyGetsItsTicksAndClosedWindowSendsATemplate() async throws {
+        defer { stop() }
+        let fake = FakeCloudAPI(accessToken: "test-access-token-4242")
+        fake.addTemplates([
+            .init(id: "1", name: "order_update", language: "en_US",
+                  body: "Hello {{1}}, your order {{2}} is on its way."),
+            .init(id: "2", name: "draft_offer", language: "en_US", status: "PENDING", body: "Not approved yet"),
+        ])
+        try await fake.withRunning { graphURL in
+            try start(width: 100, height: 30, extraEnvironment: """
+                WABOX_ACCESS_TOKEN=test-access-token-4242 WABOX_PHONE_NUMBER_ID=106540352242922 \
+                WABOX_WABA_ID=102290129340398 WABOX_GRAPH_URL=\(graphURL)
+                """)
+            let port = try self.port(in: try await waitForScreen("the listener") { $0.contains("● 127.0.0.1:") })
+            fake.postStatuses(.init(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret,
+                                    delay: .milliseconds(600)))
+            let builder = WebhookBuilder()
+            let customer = SimulatedCustomer(name: "Ana Lima", waID: "5511987654321")
+            #expect(try post(builder.message(from: customer, .text("Oi! Meu pedido chegou quebrado")), port: port) == "200")
+            try await waitForScreen("the customer") { $0.contains("Ana Lima") }
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try tmux("send-keys", "-t", "inbox", "-l", "Sinto muito! Vamos trocar 📦")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            // The ticks advance as the fake's status webhooks come back: sent, delivered, read.
+            try await waitForScreen("the sent tick") { $0.contains("Sinto muito! Vamos trocar 📦") && $0.contains(" ✓\n") }
+            try await waitForScreen("the delivered tick") { $0.contains(" ✓✓\n") }
+            let database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
+            #expect(try await waitUntil(timeout: 10) {
+                try database.messages(in: ConversationID(rawValue: 1)).items.last?.status == .read
+            })
+            // Opening the conversation sent a read receipt for the customer's message.
+            let bodies = { fake.messageRequests.map { String(decoding: $0.body, as: UTF8.self) } }
+            #expect(bodies().contains { $0.contains(#""status":"read""#) })
+            #expect(bodies().contains { $0.contains("Sinto muito! Vamos trocar") })
+
+            // A customer whose last message is days old: Enter offers the approved templates.
+            let old = SimulatedCustomer(name: "Kenji Sato", waID: "819012345678")
+            #expect(try post(builder.message(from: old, .text("まだですか？"), timestamp: Int64(Date().timeIntervalSince1970) - 3 * 86_400),
+                             port: port) == "200")
+            try tmux("send-keys", "-t", "inbox", "Escape")
+            try await waitForScreen("the old customer in the list") { $0.contains("Kenji Sato") }
+            try tmux("send-keys", "-t", "inbox", "/")
+            try tmux("send-keys", "-t", "inbox", "-l", "kenji")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try tmux("send-keys", "-t", "inbox", "-l", "hello")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            let picker = try await waitForScreen("the template picker") { $0.contains("order_update (en_US)") }
+            #expect(!picker.contains("draft_offer"))
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try await waitForScreen("the first parameter") { $0.contains("{{1}} of 2") }
+            try tmux("send-keys", "-t", "inbox", "-l", "Kenji")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try await waitForScreen("the second parameter") { $0.contains("{{2}} of 2") && $0.contains("Hello Kenji, your order") }
+            try tmux("send-keys", "-t", "inbox", "-l", "A-1042")
+            try tmux("send-keys", "-t", "inbox", "Enter")
+            try await waitForScreen("the template in the thread") {
+                $0.contains("[order_update] Hello Kenji, your order A-1042") && $0.contains("is on its way.")
+            }
+            #expect(try await waitUntil(timeout: 10) {
+                bodies().contains { $0.contains(#""name":"order_update""#) && $0.contains(#""text":"A-1042""#) }
+            })
+            #expect(fake.webhookErrors.isEmpty, "status webhooks failed: \(fake.webhookErrors)")
+            try tmux("send-keys", "-t", "inbox", "C-c")
+            try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
+        }
     }
 }

@@ -95,4 +95,78 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
         var s = state()
         #expect(reduce(&s, .databaseChanged) == [.loadConversations(filter: "", unreadOnly: false, limit: 50)])
     }
+
+    private func openConversation(_ s: inout AppState, lastInboundAt: Int64?) -> ConversationSummary {
+        let conversation = ConversationSummary(
+            id: ConversationID(rawValue: 9), business: BusinessNumber(phoneNumberID: "1"),
+            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
+            lastActivityAt: 999_000, lastInboundAt: lastInboundAt, unreadCount: 0, lastMessage: nil)
+        _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
+        _ = reduce(&s, .key(.enter))
+        return conversation
+    }
+
+    @Test func closedWindowOffersTemplatesInsteadOfSendingText() {
+        var s = state()
+        let conversation = openConversation(&s, lastInboundAt: 1_000_000 - 25 * 3600)
+        for character in "hello" { _ = reduce(&s, .key(.character(character))) }
+        #expect(reduce(&s, .key(.enter)) == [.loadTemplates])
+        #expect(s.templatePicker == TemplatePicker())
+        #expect(s.compose.text == "hello")  // kept, not sent
+
+        let template = TemplateChoice(name: "order_update", language: "en_US", body: "Hi {{1}}, order {{2}}", parameterCount: 2)
+        _ = reduce(&s, .templatesLoaded([TemplateChoice(name: "welcome", language: "en", body: "Welcome!", parameterCount: 0), template]))
+        _ = reduce(&s, .key(.down))
+        _ = reduce(&s, .key(.down))  // stays on the last
+        #expect(s.templatePicker?.selected == 1)
+        #expect(reduce(&s, .key(.enter)) == [])
+        #expect(s.templatePicker == nil)
+        #expect(s.templateDraft?.template == template)
+        #expect(s.compose.isEmpty)
+
+        #expect(reduce(&s, .key(.enter)) == [])  // an empty value is refused
+        #expect(s.flash?.contains("{{1}}") == true)
+        for character in "Ana" { _ = reduce(&s, .key(.character(character))) }
+        #expect(reduce(&s, .key(.enter)) == [])
+        #expect(s.templateDraft?.values == ["Ana"])
+        #expect(template.preview(with: ["Ana"]) == "Hi Ana, order {{2}}")
+        for character in "A-1" { _ = reduce(&s, .key(.character(character))) }
+        #expect(reduce(&s, .key(.enter)) == [.sendTemplate(conversation.id, template, values: ["Ana", "A-1"])])
+        #expect(s.templateDraft == nil)
+    }
+
+    @Test func templatePickerShowsWhyItIsEmptyAndEscapeCloses() {
+        var s = state()
+        let conversation = openConversation(&s, lastInboundAt: nil)
+        #expect(reduce(&s, .key(.control("t"))) == [.loadTemplates])
+        _ = reduce(&s, .templatesFailed("set WABOX_WABA_ID"))
+        #expect(s.templatePicker?.error == "set WABOX_WABA_ID")
+        #expect(reduce(&s, .key(.enter)) == [])
+        _ = reduce(&s, .key(.escape))
+        #expect(s.templatePicker == nil)
+        // A template without parameters is sent as soon as it is picked.
+        _ = reduce(&s, .key(.control("t")))
+        let welcome = TemplateChoice(name: "welcome", language: "en", body: "Welcome!", parameterCount: 0)
+        _ = reduce(&s, .templatesLoaded([welcome]))
+        #expect(reduce(&s, .key(.enter)) == [.sendTemplate(conversation.id, welcome, values: [])])
+        // A late answer after the picker closed changes nothing.
+        _ = reduce(&s, .templatesLoaded([welcome]))
+        #expect(s.templatePicker == nil)
+    }
+
+    @Test func uncertainMessageIsResentWithOneKey() {
+        var s = state()
+        let conversation = openConversation(&s, lastInboundAt: 999_000)
+        func message(_ row: Int64, _ status: DeliveryStatus) -> StoredMessage {
+            StoredMessage(rowID: row, wamid: nil, localID: "local-\(row)", conversationID: conversation.id,
+                          direction: .outbound, content: .text(body: "hi"), timestamp: 999_500, status: status,
+                          statusAt: nil, replyTo: nil, forwarded: false, error: nil, reactions: [], outboxNote: nil)
+        }
+        _ = reduce(&s, .threadLoaded(conversation.id, [message(1, .uncertain), message(2, .sent)], hasOlder: false, quoted: [:]))
+        _ = reduce(&s, .key(.up))  // picks the newest
+        #expect(reduce(&s, .key(.character("R"))) == [])
+        #expect(s.flash?.contains("outcome unknown") == true)
+        _ = reduce(&s, .key(.up))
+        #expect(reduce(&s, .key(.character("R"))) == [.resend(localID: "local-1")])
+    }
 }

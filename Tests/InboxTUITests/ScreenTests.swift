@@ -226,6 +226,40 @@ private func addReplies(_ database: InboxDatabase) async throws {
         #expect(!h.screen.contains("Keys — any key closes"))
     }
 
+    @Test func templatePickerAndSendingHaltAreDrawn() {
+        var state = AppState(width: 80, height: 24, now: 1_000_000)
+        let conversation = ConversationSummary(
+            id: ConversationID(rawValue: 1), business: BusinessNumber(phoneNumberID: "1"),
+            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
+            lastActivityAt: 900_000, lastInboundAt: 900_000, unreadCount: 0, lastMessage: nil)
+        _ = reduce(&state, .conversationsLoaded([conversation], hasMore: false))
+        _ = reduce(&state, .key(.enter))
+        _ = reduce(&state, .listenerChanged(ListenerStatus(
+            address: "127.0.0.1:8080", isUp: true, waitingToSend: 2,
+            sending: .halted("sending halted: access token expired or invalid: fix it, then restart wabox"))))
+        var text = render(state, theme: .builtIn).buffer.lines.joined(separator: "\n")
+        #expect(text.contains("window closed: Ctrl-T picks a template"))
+        #expect(text.contains("sending halted: access token expired"))
+
+        _ = reduce(&state, .key(.control("t")))
+        text = render(state, theme: .builtIn).buffer.lines.joined(separator: "\n")
+        #expect(text.contains("loading approved templates"))
+        _ = reduce(&state, .templatesLoaded([
+            TemplateChoice(name: "order_update", language: "en_US", body: "Hello {{1}}, order {{2}} ships", parameterCount: 2),
+            TemplateChoice(name: "\u{1B}]0;pwned\u{07}evil", language: "en", body: "\u{1B}[2J", parameterCount: 0),
+        ]))
+        let frame = render(state, theme: .builtIn)
+        text = frame.buffer.lines.joined(separator: "\n")
+        #expect(text.contains("order_update (en_US)"))
+        #expect(text.contains("Hello {{1}}, order {{2}} ships"))
+        #expect(!text.contains("\u{1B}"))
+        #expect(frame.cursor == nil)
+        _ = reduce(&state, .key(.enter))
+        text = render(state, theme: .builtIn).buffer.lines.joined(separator: "\n")
+        #expect(text.contains("{{1}} of 2"))
+        #expect(text.contains("template order_update: Hello {{1}}, order"))
+    }
+
     @Test func everyThemeLoadsAndRenders() async throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("themes").path

@@ -1,0 +1,198 @@
+import Foundation
+import InboxCore
+
+/// A simulated WhatsApp user writing to the business.
+public struct SimulatedCustomer: Sendable, Hashable {
+    /// The profile name; nil for a customer who set none.
+    public var name: String?
+    /// The phone number; nil for a customer known only by username.
+    public var waID: String?
+    public var userID: String
+    public var username: String?
+
+    public init(name: String?, waID: String?, userID: String? = nil, username: String? = nil) {
+        self.name = name
+        self.waID = waID
+        self.userID = userID ?? "US.\(waID ?? username ?? "0")"
+        self.username = username
+    }
+}
+
+/// What a simulated customer sends.
+public enum SimulatedMessage: Sendable, Hashable {
+    case text(String)
+    case image(caption: String?)
+    case video(caption: String?)
+    case voiceNote
+    case audio
+    case document(filename: String, caption: String?)
+    case sticker
+    case location(latitude: Double, longitude: Double, name: String?, address: String?)
+    case contacts(name: String, phone: String)
+    /// A quick-reply button under a template.
+    case button(text: String, payload: String)
+    /// A reply button or list row of an interactive message.
+    case buttonReply(id: String, title: String)
+    case listReply(id: String, title: String, description: String?)
+    case reaction(to: String, emoji: String)
+    case order(items: Int)
+    /// A type WhatsApp does not pass on (a poll, say): `type` is `unsupported`.
+    case unsupported
+    /// The customer opened the chat for the first time.
+    case requestWelcome
+
+    /// The `--type` names of `wabox simulate`.
+    public static let presetNames = ["text", "image", "video", "voice", "audio", "document", "sticker", "location",
+                                     "contacts", "button", "interactive", "list", "reaction", "order", "unsupported",
+                                     "request_welcome"]
+
+    /// A typical message of a `--type`; `text` and `reactTo` fill in where the type needs them.
+    public static func preset(_ name: String, text: String?, reactTo: String?) -> SimulatedMessage? {
+        switch name {
+        case "text": .text(text ?? "Hello from wabox simulate")
+        case "image": .image(caption: text ?? "A photo of the parcel")
+        case "video": .video(caption: text)
+        case "voice": .voiceNote
+        case "audio": .audio
+        case "document": .document(filename: "invoice-1042.pdf", caption: text)
+        case "sticker": .sticker
+        case "location": .location(latitude: 52.520008, longitude: 13.404954, name: text ?? "Alexanderplatz",
+                                   address: "Alexanderplatz, 10178 Berlin")
+        case "contacts": .contacts(name: text ?? "Ana Lima", phone: "+5511987654321")
+        case "button": .button(text: text ?? "Yes, confirm", payload: "CONFIRM")
+        case "interactive": .buttonReply(id: "track-order", title: text ?? "Track my order")
+        case "list": .listReply(id: "slot-2", title: text ?? "Tuesday 14:00", description: "Afternoon delivery")
+        case "reaction": .reaction(to: reactTo ?? "wamid.unknown", emoji: text ?? "👍")
+        case "order": .order(items: 3)
+        case "unsupported": .unsupported
+        case "request_welcome": .requestWelcome
+        default: nil
+        }
+    }
+}
+
+/// Builds webhook bodies shaped as the Cloud API sends them, for one business number.
+public struct WebhookBuilder: Sendable {
+    public var phoneNumberID: String
+    public var displayPhoneNumber: String
+    public var wabaID: String
+
+    public init(phoneNumberID: String = "106540352242922", displayPhoneNumber: String = "15550783881",
+                wabaID: String = "102290129340398") {
+        self.phoneNumberID = phoneNumberID
+        self.displayPhoneNumber = displayPhoneNumber
+        self.wabaID = wabaID
+    }
+
+    /// A message webhook. `id` defaults to a fresh `wamid.`; `replyTo` quotes an earlier message.
+    public func message(from customer: SimulatedCustomer, _ message: SimulatedMessage, id: String = newMessageID(),
+                        timestamp: Int64 = Int64(Date().timeIntervalSince1970), replyTo: String? = nil) -> Data {
+        var contact: [String: Any] = ["user_id": customer.userID]
+        var profile: [String: Any] = [:]
+        if let name = customer.name { profile["name"] = name }
+        if let username = customer.username { profile["username"] = username }
+        if !profile.isEmpty { contact["profile"] = profile }
+        if let waID = customer.waID { contact["wa_id"] = waID }
+        var body: [String: Any] = ["id": id, "timestamp": String(timestamp), "from_user_id": customer.userID]
+        if let waID = customer.waID { body["from"] = waID }
+        if let replyTo { body["context"] = ["from": displayPhoneNumber, "id": replyTo] }
+        let (type, content) = Self.content(of: message)
+        body["type"] = type
+        if let content { body[type] = content }
+        if case .unsupported = message {
+            body["errors"] = [["code": 131051, "title": "Message type unknown",
+                               "message": "Message type unknown",
+                               "error_data": ["details": "Message type is currently not supported."]]]
+            body["unsupported"] = ["type": "poll"]
+        }
+        return envelope(["contacts": [contact], "messages": [body]])
+    }
+
+    /// A status webhook for an outbound message (`failed` carries `errorCode`).
+    public func status(_ status: DeliveryStatus, of id: String, recipient: String,
+                       timestamp: Int64 = Int64(Date().timeIntervalSince1970), errorCode: Int? = nil,
+                       callbackData: String? = nil) -> Data {
+        var entry: [String: Any] = ["id": id, "status": status.rawValue, "timestamp": String(timestamp),
+                                    "recipient_id": recipient]
+        if let callbackData { entry["biz_opaque_callback_data"] = callbackData }
+        if status == .failed {
+            let code = errorCode ?? 131026
+            entry["errors"] = [["code": code, "title": code == 131047 ? "Re-engagement message" : "Message undeliverable",
+                                "message": "Message failed to send", "error_data": ["details": "Simulated failure"]]]
+        }
+        return envelope(["statuses": [entry]])
+    }
+
+    private func envelope(_ value: [String: Any]) -> Data {
+        var value = value
+        value["messaging_product"] = "whatsapp"
+        value["metadata"] = ["display_phone_number": displayPhoneNumber, "phone_number_id": phoneNumberID]
+        let object: [String: Any] = [
+            "object": "whatsapp_business_account",
+            "entry": [["id": wabaID, "changes": [["field": "messages", "value": value]]]],
+        ]
+        // Only strings, numbers, arrays and dictionaries: serialisation cannot fail.
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+
+    public static func newMessageID() -> String {
+        let bytes = (0..<18).map { _ in UInt8.random(in: 0...255) }
+        return "wamid.SIM" + Data(bytes).base64EncodedString().replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "+", with: "-")
+    }
+
+    private static func mediaID() -> String { String(UInt64.random(in: 1_000_000_000...9_999_999_999)) }
+
+    private static func content(of message: SimulatedMessage) -> (String, Any?) {
+        switch message {
+        case .text(let body):
+            return ("text", ["body": body])
+        case .image(let caption):
+            var image: [String: Any] = ["id": mediaID(), "mime_type": "image/jpeg", "sha256": "c2ltdWxhdGVk"]
+            if let caption { image["caption"] = caption }
+            return ("image", image)
+        case .video(let caption):
+            var video: [String: Any] = ["id": mediaID(), "mime_type": "video/mp4", "sha256": "c2ltdWxhdGVk"]
+            if let caption { video["caption"] = caption }
+            return ("video", video)
+        case .voiceNote:
+            return ("audio", ["id": mediaID(), "mime_type": "audio/ogg; codecs=opus", "sha256": "c2ltdWxhdGVk", "voice": true])
+        case .audio:
+            return ("audio", ["id": mediaID(), "mime_type": "audio/mpeg", "sha256": "c2ltdWxhdGVk", "voice": false])
+        case .document(let filename, let caption):
+            var document: [String: Any] = ["id": mediaID(), "mime_type": "application/pdf", "sha256": "c2ltdWxhdGVk",
+                                           "filename": filename]
+            if let caption { document["caption"] = caption }
+            return ("document", document)
+        case .sticker:
+            return ("sticker", ["id": mediaID(), "mime_type": "image/webp", "sha256": "c2ltdWxhdGVk", "animated": false])
+        case .location(let latitude, let longitude, let name, let address):
+            var location: [String: Any] = ["latitude": latitude, "longitude": longitude]
+            if let name { location["name"] = name }
+            if let address { location["address"] = address }
+            return ("location", location)
+        case .contacts(let name, let phone):
+            return ("contacts", [["name": ["formatted_name": name, "first_name": name],
+                                  "phones": [["phone": phone, "type": "CELL"]]]])
+        case .button(let text, let payload):
+            return ("button", ["text": text, "payload": payload])
+        case .buttonReply(let id, let title):
+            return ("interactive", ["type": "button_reply", "button_reply": ["id": id, "title": title]])
+        case .listReply(let id, let title, let description):
+            var row: [String: Any] = ["id": id, "title": title]
+            if let description { row["description"] = description }
+            return ("interactive", ["type": "list_reply", "list_reply": row])
+        case .reaction(let target, let emoji):
+            return ("reaction", ["message_id": target, "emoji": emoji])
+        case .order(let items):
+            let products = (0..<max(1, items)).map { index -> [String: Any] in
+                ["product_retailer_id": "SKU-\(100 + index)", "quantity": 1, "item_price": 19.9, "currency": "EUR"]
+            }
+            return ("order", ["catalog_id": "4509283746", "text": "Please deliver soon", "product_items": products])
+        case .unsupported:
+            return ("unsupported", nil)
+        case .requestWelcome:
+            return ("request_welcome", nil)
+        }
+    }
+}

@@ -1,0 +1,189 @@
+import CloudAPI
+import CursesBackend
+import Foundation
+import Hummingbird
+import InboxCore
+import InboxStore
+import InboxTUI
+import Logging
+import ServiceLifecycle
+import Synchronization
+import WebhookServer
+
+/// The screen and what runs beside it: the embedded listener, the outbox sender and a
+/// poller that keeps the status bar current. Shared by `wabox` and `wabox demo`.
+struct ScreenSession {
+    var database: InboxDatabase
+    var theme: Theme
+    var logger: Logger
+    /// The embedded listener, when it should run.
+    var listener: WebhookConfiguration?
+    /// The Cloud API, when replies should leave; `offReason` says what to set otherwise.
+    var client: (any CloudMessaging)?
+    var offReason = "replies wait in the outbox: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send them"
+    var wabaID: String?
+    var markReadOnOpen = true
+    var retryPolicy = OutboxSender.RetryPolicy()
+    var isDemo = false
+    /// Extra services (the demo's fake Cloud API and customers); they stop with the screen.
+    var companions: [any Service] = []
+    /// A problem to show from the start (the listener is off, and why).
+    var initialProblem: String?
+
+    /// Runs until the user quits or a signal arrives; then stops the services gracefully.
+    func run() {
+        let status = ListenerState()
+        status.update {
+            $0.isDemo = isDemo
+            $0.problem = initialProblem
+            $0.sending = client == nil ? .off(offReason) : .on
+        }
+        var services: [any Service] = companions
+        if let listener {
+            status.update { $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)" }
+            services.append(makeWebhookApplication(
+                configuration: listener, database: database, logger: logger,
+                onServerRunning: { port in
+                    status.update {
+                        $0.isUp = true
+                        $0.address = "\(Serve.urlHost(listener.host)):\(port)"
+                    }
+                }))
+        }
+        if let client {
+            services.append(OutboxSender(database: database, client: client, policy: retryPolicy,
+                                         logger: Logger(label: "wabox.outbox")))
+        }
+        services.append(StatusPoller(database: database, status: status))
+        let background = BackgroundServices(services: services, logger: logger) { error in
+            status.update {
+                $0.isUp = false
+                $0.problem = "listener not running: \(error) (is another program using the port?)"
+            }
+        }
+        background.start()
+
+        let terminal = CursesTerminal(useColors: theme.name != "mono")
+        let inbox = InboxApp(
+            database: database, backend: terminal, theme: theme,
+            configuration: .init(asciiOnly: !terminal.isUTF8),
+            listenerStatus: { status.current },
+            cloud: cloudServices())
+        while !inbox.state.quit {
+            if terminal.pendingSignal() != 0 { break }
+            inbox.step(waitMilliseconds: 40)
+        }
+        terminal.close()
+        background.stop(timeout: 5)
+    }
+
+    private func cloudServices() -> InboxApp.CloudServices? {
+        guard let client else { return nil }
+        let wabaID = self.wabaID
+        let templates: @Sendable () async throws -> [TemplateChoice] = {
+            guard let wabaID else {
+                throw Failure("set WABOX_WABA_ID (or waba_id in config.toml) to the WhatsApp Business Account id that owns the templates")
+            }
+            let approved: [MessageTemplate]
+            do {
+                approved = try await client.approvedTemplates(of: wabaID)
+            } catch {
+                throw error
+            }
+            return approved.filter { $0.status.uppercased() == "APPROVED" }.map(Self.choice(from:))
+        }
+        var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
+        if markReadOnOpen {
+            markRead = { wamid, business in
+                do {
+                    try await client.markRead(wamid, from: business, typing: false)
+                } catch {
+                    throw error
+                }
+            }
+        }
+        return InboxApp.CloudServices(templates: templates, markRead: markRead)
+    }
+
+    static func choice(from template: MessageTemplate) -> TemplateChoice {
+        TemplateChoice(name: template.name, language: template.language,
+                       body: template.components?.first { $0.type.uppercased() == "BODY" }?.text,
+                       parameterCount: template.bodyParameterCount)
+    }
+}
+
+/// Runs services in a `ServiceGroup` on a background task, and stops them gracefully
+/// from the main thread.
+final class BackgroundServices: Sendable {
+    private let group: ServiceGroup
+    private let finished = DispatchSemaphore(value: 0)
+    private let onFailure: @Sendable (any Error) -> Void
+    private let logger: Logger
+
+    init(services: [any Service], logger: Logger, onFailure: @escaping @Sendable (any Error) -> Void) {
+        group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        self.logger = logger
+        self.onFailure = onFailure
+    }
+
+    func start() {
+        Task { [group, finished, onFailure, logger] in
+            do {
+                try await group.run()
+            } catch {
+                logger.error("background services stopped: \(error)")
+                onFailure(error)
+            }
+            finished.signal()
+        }
+    }
+
+    /// Asks every service to finish (commits in flight, the request being sent) and waits
+    /// up to `timeout` seconds.
+    func stop(timeout: Double) {
+        let group = self.group
+        Task { await group.triggerGracefulShutdown() }
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            logger.warning("background services did not stop within \(timeout) s")
+        }
+    }
+}
+
+/// Keeps the status bar's figures current: last webhook, outbox size, sending halt.
+struct StatusPoller: Service {
+    let database: InboxDatabase
+    let status: ListenerState
+
+    func run() async throws {
+        // Returns normally on shutdown: a service that throws would make the group cancel
+        // the others instead of letting them finish their work.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let last = try? database.lastWebhookAt()
+                let waiting = (try? await database.outboxWaitingCount()) ?? 0
+                let halt = try? await database.sendingHalt()
+                status.update {
+                    $0.lastWebhookAt = last
+                    $0.waitingToSend = waiting
+                    if let halt {
+                        $0.sending = .halted("\(halt.description): fix it, then restart wabox")
+                    } else if case .halted = $0.sending {
+                        $0.sending = .on
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+}
+
+/// The listener's state, shared between the services and the screen.
+final class ListenerState: Sendable {
+    private let state = Mutex(ListenerStatus())
+
+    var current: ListenerStatus { state.withLock { $0 } }
+
+    func update(_ change: (inout ListenerStatus) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}
