@@ -72,8 +72,9 @@ let package = Package(
         .executableTarget(
             name: "wabox",
             dependencies: [
-                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI", "CursesBackend",
+                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "Simulator", "InboxTUI", "CursesBackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

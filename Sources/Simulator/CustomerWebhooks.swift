@@ -137,7 +137,7 @@ public struct WebhookBuilder: Sendable {
 
     public static func newMessageID() -> String {
         let bytes = (0..<18).map { _ in UInt8.random(in: 0...255) }
-        return "wamid.SIM" + Data(bytes).base64EncodedString().replacingOccurrences(of: "/", with: "_")
+        return "wamid.IN" + Data(bytes).base64EncodedString().replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "+", with: "-")
     }
 

@@ -121,6 +121,8 @@ public final class FakeCloudAPI: Sendable {
 
     let state: Mutex<State>
     let phoneNumberDisplay = "15550009999"
+    /// Keeps ids unique across runs on one database (the demo with `--db`).
+    let runTag = String((0..<6).map { _ in "ABCDEFGHJKLMNPQRSTUVWXYZ".randomElement()! })
     let wabaID: String
     let logger: Logger
     let now: @Sendable () -> Int64
@@ -281,7 +283,7 @@ public final class FakeCloudAPI: Sendable {
             state.accepted += 1
             return (state.accepted, state.statusWebhooks)
         }
-        let wamid = "wamid.SIM" + String(format: "%010d", number)
+        let wamid = "wamid.SIM" + runTag + String(format: "%08d", number)
         if let webhooks {
             let plan = StatusPlan(wamid: wamid, phoneNumberID: phoneNumberID, body: body, sentAt: now())
             if webhooks.beforeResponse {

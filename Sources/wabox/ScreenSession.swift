@@ -29,6 +29,8 @@ struct ScreenSession {
     var companions: [any Service] = []
     /// A problem to show from the start (the listener is off, and why).
     var initialProblem: String?
+    /// Told the listener's port once it listens.
+    var onListening: (@Sendable (Int) -> Void)?
 
     /// Runs until the user quits or a signal arrives; then stops the services gracefully.
     func run() {
@@ -40,6 +42,7 @@ struct ScreenSession {
         }
         var services: [any Service] = companions
         if let listener {
+            let onListening = self.onListening
             status.update { $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)" }
             services.append(makeWebhookApplication(
                 configuration: listener, database: database, logger: logger,
@@ -48,6 +51,7 @@ struct ScreenSession {
                         $0.isUp = true
                         $0.address = "\(Serve.urlHost(listener.host)):\(port)"
                     }
+                    onListening?(port)
                 }))
         }
         if let client {

@@ -30,7 +30,7 @@ import Testing
             last = try screen()
             return condition(last)
         }
-        #expect(found, "waited for \(what); the screen was:\n\(last)")
+        try #require(found, "waited for \(what); the screen was:\n\(last)")
         return last
     }
 
@@ -58,12 +58,13 @@ import Testing
         return try #require(text.flatMap { Int($0) }, "no listener address on the screen:\n\(screen)")
     }
 
-    private func start(width: Int, height: Int, extraEnvironment: String = "") throws {
+    private func start(width: Int, height: Int, extraEnvironment: String = "",
+                       arguments: String = "--listen 127.0.0.1:0") throws {
         let command = """
             env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
             XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state" \
             WABOX_APP_SECRET="\(Fixtures.appSecret)" WABOX_VERIFY_TOKEN="\(Fixtures.verifyToken)" \(extraEnvironment) \
-            "\(try waboxBinary())" --db "\(directory.path)/inbox.sqlite" --listen 127.0.0.1:0; \
+            "\(try waboxBinary())" \(arguments) --db "\(directory.path)/inbox.sqlite"; \
             echo "wabox exited with $?"; sleep 30
             """
         let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", "inbox",
@@ -223,5 +224,51 @@ import Testing
             try tmux("send-keys", "-t", "inbox", "C-c")
             try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
         }
+    }
+
+    /// `wabox demo` as a newcomer sees it: customers write in with no key pressed, a reply
+    /// reaches the read ticks, the closed window offers templates, a failure is explained.
+    @Test func demoComesAliveAndAnswers() async throws {
+        defer { stop() }
+        try start(width: 110, height: 34, arguments: "demo --pace 0.3")
+        let screen = try await waitForScreen("the customers", timeout: 30) {
+            $0.contains("DEMO") && $0.contains("[image]") && $0.contains("[location]") && $0.contains("Lucas 🚀 Oliveira")
+                && $0.contains("王芳") && $0.contains("@night.owl") && $0.contains("Kenji Sato")
+        }
+        #expect(screen.contains("ليلى حداد"))
+
+        // A reply to Amélie goes out through the fake Cloud API and comes back read.
+        try tmux("send-keys", "-t", "inbox", "/")
+        try tmux("send-keys", "-t", "inbox", "-l", "amelie")
+        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
+        try await waitForScreen("Amélie's thread") { $0.contains("Ma commande n° 4471") }
+        try tmux("send-keys", "-t", "inbox", "-l", "Je m'en occupe tout de suite.")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try await waitForScreen("the delivered ticks") { $0.contains("Je m'en occupe tout de suite.") && $0.contains("✓✓") }
+        let database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
+        #expect(try await waitUntil(timeout: 15) {
+            try database.searchMessages("occupe", limit: 1).first?.message.status == .read
+        }, "the reply never reached the read ticks")
+
+        // Kenji wrote three days ago: Enter offers the approved templates.
+        try tmux("send-keys", "-t", "inbox", "Escape", "Escape")
+        try tmux("send-keys", "-t", "inbox", "/")
+        try tmux("send-keys", "-t", "inbox", "-l", "kenji")
+        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
+        try tmux("send-keys", "-t", "inbox", "-l", "hello")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try await waitForScreen("the template picker") { $0.contains("order_update (en_US)") && $0.contains("welcome_back") }
+        try tmux("send-keys", "-t", "inbox", "Escape", "C-u", "Escape", "Escape")
+
+        // Ravi's number has no WhatsApp: the reply fails with the reason in plain words.
+        try tmux("send-keys", "-t", "inbox", "/")
+        try tmux("send-keys", "-t", "inbox", "-l", "ravi")
+        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
+        try tmux("send-keys", "-t", "inbox", "-l", "Confirmed!")
+        try tmux("send-keys", "-t", "inbox", "Enter")
+        try await waitForScreen("the failure") { $0.contains("not sent: undeliverable") }
+
+        try tmux("send-keys", "-t", "inbox", "C-c")
+        try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
     }
 }

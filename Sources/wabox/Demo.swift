@@ -1,0 +1,134 @@
+import ArgumentParser
+import CloudAPI
+import Foundation
+import Hummingbird
+import InboxCore
+import InboxStore
+import Logging
+import ServiceLifecycle
+import Simulator
+import Synchronization
+import WebhookServer
+
+/// `wabox demo`: the real screen, listener, store and sender, wired to the fake Cloud API
+/// and to simulated customers. Nothing leaves the machine; no credentials are needed.
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Try wabox with simulated customers and a fake Cloud API: no account, nothing leaves the machine.",
+        discussion: """
+            Customers write in at a human pace; replies get their ticks from the fake Cloud API. \
+            The data lives in a temporary database, removed on quit, unless --db is given.
+            """,
+        version: waboxVersion
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Address for the embedded listener (default: any free loopback port).", valueName: "host:port"))
+    var listen = "127.0.0.1:0"
+
+    @Option(help: ArgumentHelp("Colour theme: a file name in themes/ without .toml (or WABOX_THEME).", valueName: "name"))
+    var theme: String?
+
+    @Option(help: ArgumentHelp("Seconds between two customer messages, on average.", valueName: "seconds"))
+    var pace: Double = 5
+
+    func validate() throws {
+        guard pace > 0, pace <= 600 else { throw ValidationError("--pace must be between 0 and 600 seconds") }
+    }
+
+    func run() throws {
+        var flags: [Settings.Key: String] = [:]
+        if let theme { flags[.theme] = theme }
+        let settings = try global.settings(flags: flags)
+        let selectedTheme = try Inbox.loadTheme(settings[.theme])
+        let address = try Serve.parse(listen)
+
+        // A temporary database unless --db was given.
+        var temporaryDirectory: URL?
+        let databasePath: String
+        if let path = global.db {
+            databasePath = path
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-demo-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            temporaryDirectory = directory
+            databasePath = directory.appendingPathComponent("inbox.sqlite").path
+        }
+        defer { temporaryDirectory.map { try? FileManager.default.removeItem(at: $0) } }
+        let database: InboxDatabase
+        do {
+            database = try InboxDatabase(path: databasePath)
+        } catch {
+            throw Failure(String(describing: error))
+        }
+        let logger = Logs.bootstrapToFile(near: databasePath)
+
+        // Fresh secrets for this run: the listener and the simulated senders share them.
+        let appSecret = "demo-" + UUID().uuidString
+        let accessToken = "demo-token-" + UUID().uuidString
+        let fake = FakeCloudAPI(accessToken: accessToken, logger: Logger(label: "wabox.demo.fake-cloud-api"))
+        fake.addTemplates(DemoScript.templates)
+        let fakeServer = try FakeServer.start(fake, logger: logger)
+        defer { fakeServer.stop() }
+
+        let script = DemoScript(database: database, fake: fake, appSecret: appSecret, pace: pace, logger: logger)
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
+        session.listener = WebhookConfiguration(host: address.host, port: address.port,
+                                                verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
+        session.client = GraphCloudClient(
+            configuration: .init(graphURL: fakeServer.url, graphVersion: "v23.0", accessToken: accessToken, timeout: .seconds(10)),
+            logger: Logger(label: "wabox.demo.cloud-api"))
+        session.wabaID = DemoScript.wabaID
+        session.retryPolicy = .init(baseDelay: 1, maxDelay: 10, maxAttempts: 5)
+        session.isDemo = true
+        session.onListening = { port in script.listening(on: port) }
+        session.companions = [script]
+        session.run()
+    }
+}
+
+/// The fake Cloud API on a loopback port of its own, for the length of the demo.
+final class FakeServer: Sendable {
+    let url: String
+    private let group: ServiceGroup
+
+    private init(url: String, group: ServiceGroup) {
+        self.url = url
+        self.group = group
+    }
+
+    static func start(_ fake: FakeCloudAPI, logger: Logger) throws -> FakeServer {
+        let port = Mutex<Int?>(nil)
+        let started = DispatchSemaphore(value: 0)
+        let app = fake.makeApplication(onServerRunning: { bound in
+            port.withLock { $0 = bound }
+            started.signal()
+        })
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let failure = Mutex<String?>(nil)
+        Task {
+            do {
+                try await group.run()
+            } catch {
+                failure.withLock { $0 = String(describing: error) }
+                started.signal()
+            }
+        }
+        guard started.wait(timeout: .now() + 10) == .success, let bound = port.withLock({ $0 }) else {
+            throw Failure("the demo's fake Cloud API did not start: \(failure.withLock { $0 } ?? "no port after 10 s")")
+        }
+        return FakeServer(url: "http://127.0.0.1:\(bound)", group: group)
+    }
+
+    func stop() {
+        let group = self.group
+        let stopped = DispatchSemaphore(value: 0)
+        Task {
+            await group.triggerGracefulShutdown()
+            stopped.signal()
+        }
+        _ = stopped.wait(timeout: .now() + 3)
+    }
+}
