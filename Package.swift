@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wabox", targets: ["wabox"]),
+        .executable(name: "wabox-screen-bench", targets: ["ScreenBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -64,6 +65,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CNcurses"),
         .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
+        .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI"]),
         .target(
             name: "InboxTesting",
             dependencies: ["InboxCore", "InboxStore"],
