@@ -35,11 +35,24 @@ import Testing
     }
 
     private func postFixture(_ name: String, port: Int) throws -> String {
-        let file = Fixtures.directory.appendingPathComponent("\(name).json")
-        let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: try Data(contentsOf: file))
-        return try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                                                "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)",
-                                                "--data-binary", "@\(file.path)"]).stdout
+        try post(Data(contentsOf: Fixtures.directory.appendingPathComponent("\(name).json")), port: port)
+    }
+
+    /// Presses keys by tmux name (`Enter`, `Escape`, `C-u`, …).
+    private func press(_ keys: String...) throws {
+        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", "inbox"] + keys)
+    }
+
+    /// Types text literally.
+    private func type(_ text: String) throws {
+        try tmux("send-keys", "-t", "inbox", "-l", text)
+    }
+
+    /// Filters the list by `name` and opens the first match.
+    private func open(_ name: String) throws {
+        try press("/")
+        try type(name)
+        try press("Enter", "Enter")
     }
 
     /// POSTs a signed body built in the test, as Meta would.
@@ -94,45 +107,42 @@ import Testing
         }
 
         // Filter by typing part of a name, accents ignored.
-        try tmux("send-keys", "-t", "inbox", "/")
-        try tmux("send-keys", "-t", "inbox", "-l", "amel")
+        try press("/")
+        try type("amel")
         let filtered = try await waitForScreen("the filter") { $0.contains("/amel") && !$0.contains("Jonas Müller") }
         #expect(filtered.contains("Amélie Laurent"))
-        try tmux("send-keys", "-t", "inbox", "Enter")
-        try tmux("send-keys", "-t", "inbox", "Down")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try press("Enter")
+        try press("Down")
+        try press("Enter")
         try await waitForScreen("the thread") { $0.contains("Bonjour, ma commande n'est pas") }
 
         // The fixtures are old: the window is closed, so Enter offers templates instead of
         // sending text that would fail; without Cloud API settings it says what to set.
-        try tmux("send-keys", "-t", "inbox", "-l", "Nous vérifions")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try type("Nous vérifions")
+        try press("Enter")
         try await waitForScreen("the template picker") { $0.contains("Templates") && $0.contains("WABOX_ACCESS_TOKEN") }
-        try tmux("send-keys", "-t", "inbox", "Escape")
-        try tmux("send-keys", "-t", "inbox", "C-u")
-        try tmux("send-keys", "-t", "inbox", "Escape")
-        try tmux("send-keys", "-t", "inbox", "Escape")  // clears the filter
+        try press("Escape")
+        try press("C-u")
+        try press("Escape")
+        try press("Escape")  // clears the filter
 
         // A customer writes now: their window is open and a reply goes to the outbox.
         let builder = WebhookBuilder()
         let customer = SimulatedCustomer(name: "Zoë Ångström", waID: "46701234567")
         #expect(try post(builder.message(from: customer, .text("Hej! Är ni öppna idag?")), port: port) == "200")
         try await waitForScreen("the new customer") { $0.contains("Zoë Ångström") }
-        try tmux("send-keys", "-t", "inbox", "/")
-        try tmux("send-keys", "-t", "inbox", "-l", "zoe")
-        try tmux("send-keys", "-t", "inbox", "Enter")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try open("zoe")
         try await waitForScreen("the open thread") { $0.contains("Är ni öppna idag?") && $0.contains("window 23h") }
-        try tmux("send-keys", "-t", "inbox", "-l", "Nous vérifions, un instant 🙏")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try type("Nous vérifions, un instant 🙏")
+        try press("Enter")
         try await waitForScreen("the reply, the outbox count and why it waits") {
             $0.contains("Nous vérifions, un instant 🙏") && $0.contains("◷") && $0.contains("1 to send")
                 && $0.contains("replies wait in the outbox")
         }
 
         // Quit restores the terminal and ends the process.
-        try tmux("send-keys", "-t", "inbox", "Escape")
-        try tmux("send-keys", "-t", "inbox", "q")
+        try press("Escape")
+        try press("q")
         try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
 
         let database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
@@ -149,12 +159,12 @@ import Testing
         // LANG unset: wabox falls back to C.UTF-8, so wide text still lines up.
         let screen = try await waitForScreen("the list") { $0.contains("李小龙") }
         #expect(screen.contains("你好，我的包裹在哪里？"))
-        try tmux("send-keys", "-t", "inbox", "-l", "jj")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try type("jj")
+        try press("Enter")
         try await waitForScreen("the thread screen") { $0.contains("window") && $0.contains("你好，我的包裹在哪里？") && !$0.contains("Nightowl") }
-        try tmux("send-keys", "-t", "inbox", "-l", "你好 👩‍💻 ok")
+        try type("你好 👩‍💻 ok")
         try await waitForScreen("the typed text") { $0.contains("你好 👩‍💻 ok") || $0.contains("你好 👩") }
-        try tmux("send-keys", "-t", "inbox", "C-c")
+        try press("C-c")
         try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
     }
 
@@ -178,9 +188,9 @@ import Testing
             let customer = SimulatedCustomer(name: "Ana Lima", waID: "5511987654321")
             #expect(try post(builder.message(from: customer, .text("Oi! Meu pedido chegou quebrado")), port: port) == "200")
             try await waitForScreen("the customer") { $0.contains("Ana Lima") }
-            try tmux("send-keys", "-t", "inbox", "Enter")
-            try tmux("send-keys", "-t", "inbox", "-l", "Sinto muito! Vamos trocar 📦")
-            try tmux("send-keys", "-t", "inbox", "Enter")
+            try press("Enter")
+            try type("Sinto muito! Vamos trocar 📦")
+            try press("Enter")
             // The ticks advance as the fake's status webhooks come back: sent, delivered, read.
             try await waitForScreen("the sent tick") { $0.contains("Sinto muito! Vamos trocar 📦") && $0.contains(" ✓\n") }
             try await waitForScreen("the delivered tick") { $0.contains(" ✓✓\n") }
@@ -197,23 +207,20 @@ import Testing
             let old = SimulatedCustomer(name: "Kenji Sato", waID: "819012345678")
             #expect(try post(builder.message(from: old, .text("まだですか？"), timestamp: Int64(Date().timeIntervalSince1970) - 3 * 86_400),
                              port: port) == "200")
-            try tmux("send-keys", "-t", "inbox", "Escape")
+            try press("Escape")
             try await waitForScreen("the old customer in the list") { $0.contains("Kenji Sato") }
-            try tmux("send-keys", "-t", "inbox", "/")
-            try tmux("send-keys", "-t", "inbox", "-l", "kenji")
-            try tmux("send-keys", "-t", "inbox", "Enter")
-            try tmux("send-keys", "-t", "inbox", "Enter")
-            try tmux("send-keys", "-t", "inbox", "-l", "hello")
-            try tmux("send-keys", "-t", "inbox", "Enter")
+            try open("kenji")
+            try type("hello")
+            try press("Enter")
             let picker = try await waitForScreen("the template picker") { $0.contains("order_update (en_US)") }
             #expect(!picker.contains("draft_offer"))
-            try tmux("send-keys", "-t", "inbox", "Enter")
+            try press("Enter")
             try await waitForScreen("the first parameter") { $0.contains("{{1}} of 2") }
-            try tmux("send-keys", "-t", "inbox", "-l", "Kenji")
-            try tmux("send-keys", "-t", "inbox", "Enter")
+            try type("Kenji")
+            try press("Enter")
             try await waitForScreen("the second parameter") { $0.contains("{{2}} of 2") && $0.contains("Hello Kenji, your order") }
-            try tmux("send-keys", "-t", "inbox", "-l", "A-1042")
-            try tmux("send-keys", "-t", "inbox", "Enter")
+            try type("A-1042")
+            try press("Enter")
             try await waitForScreen("the template in the thread") {
                 $0.contains("[order_update] Hello Kenji, your order A-1042") && $0.contains("is on its way.")
             }
@@ -221,7 +228,7 @@ import Testing
                 bodies().contains { $0.contains(#""name":"order_update""#) && $0.contains(#""text":"A-1042""#) }
             })
             #expect(fake.webhookErrors.isEmpty, "status webhooks failed: \(fake.webhookErrors)")
-            try tmux("send-keys", "-t", "inbox", "C-c")
+            try press("C-c")
             try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
         }
     }
@@ -238,12 +245,10 @@ import Testing
         #expect(screen.contains("ليلى حداد"))
 
         // A reply to Amélie goes out through the fake Cloud API and comes back read.
-        try tmux("send-keys", "-t", "inbox", "/")
-        try tmux("send-keys", "-t", "inbox", "-l", "amelie")
-        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
+        try open("amelie")
         try await waitForScreen("Amélie's thread") { $0.contains("Ma commande n° 4471") }
-        try tmux("send-keys", "-t", "inbox", "-l", "Je m'en occupe tout de suite.")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try type("Je m'en occupe tout de suite.")
+        try press("Enter")
         try await waitForScreen("the delivered ticks") { $0.contains("Je m'en occupe tout de suite.") && $0.contains("✓✓") }
         let database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
         #expect(try await waitUntil(timeout: 15) {
@@ -251,24 +256,20 @@ import Testing
         }, "the reply never reached the read ticks")
 
         // Kenji wrote three days ago: Enter offers the approved templates.
-        try tmux("send-keys", "-t", "inbox", "Escape", "Escape")
-        try tmux("send-keys", "-t", "inbox", "/")
-        try tmux("send-keys", "-t", "inbox", "-l", "kenji")
-        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
-        try tmux("send-keys", "-t", "inbox", "-l", "hello")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try press("Escape", "Escape")
+        try open("kenji")
+        try type("hello")
+        try press("Enter")
         try await waitForScreen("the template picker") { $0.contains("order_update (en_US)") && $0.contains("welcome_back") }
-        try tmux("send-keys", "-t", "inbox", "Escape", "C-u", "Escape", "Escape")
+        try press("Escape", "C-u", "Escape", "Escape")
 
         // Ravi's number has no WhatsApp: the reply fails with the reason in plain words.
-        try tmux("send-keys", "-t", "inbox", "/")
-        try tmux("send-keys", "-t", "inbox", "-l", "ravi")
-        try tmux("send-keys", "-t", "inbox", "Enter", "Enter")
-        try tmux("send-keys", "-t", "inbox", "-l", "Confirmed!")
-        try tmux("send-keys", "-t", "inbox", "Enter")
+        try open("ravi")
+        try type("Confirmed!")
+        try press("Enter")
         try await waitForScreen("the failure") { $0.contains("not sent: undeliverable") }
 
-        try tmux("send-keys", "-t", "inbox", "C-c")
+        try press("C-c")
         try await waitForScreen("wabox to exit") { $0.contains("wabox exited with 0") }
     }
 }
