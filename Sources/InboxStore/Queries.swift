@@ -32,12 +32,13 @@ extension InboxDatabase {
 
     static func summaries(_ clauses: String, arguments: StatementArguments, in db: Database) throws
         -> [ConversationSummary] {
-        try Row.fetchAll(db, sql: """
+        // Cached: the screen runs the same few statements on every key press.
+        try Row.fetchAll(db.cachedStatement(sql: """
             SELECT cv.id, cv.phone_number_id, cv.display_phone_number, cv.last_activity_at, cv.last_inbound_at,
                    cv.unread_count, cv.last_message_id, cv.window_closed_at,
                    c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
-            """ + " " + clauses, arguments: arguments).map { row in
+            """ + " " + clauses), arguments: arguments).map { row in
             ConversationSummary(
                 id: ConversationID(rawValue: row["id"]),
                 business: BusinessNumber(phoneNumberID: PhoneNumberID(row["phone_number_id"] as String),
@@ -148,7 +149,7 @@ extension InboxDatabase {
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
-        try Row.fetchOne(db, sql: "SELECT \(messageColumns) FROM message m WHERE m.id = ?", arguments: [rowID])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(messageColumns) FROM message m WHERE m.id = ?"), arguments: [rowID])
             .map { try message(from: $0) }
     }
 

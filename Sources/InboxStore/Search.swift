@@ -50,6 +50,25 @@ extension Schema {
                 END;
                 """)
         }
+        // The filter looks for a substring anywhere in the key: without an index that is a
+        // scan of every contact on each key press. A trigram index answers it directly.
+        migrator.registerMigration("v4: contact trigram index") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE contact_trigram USING fts5(
+                    search_key, content='contact', content_rowid='id', tokenize='trigram');
+                INSERT INTO contact_trigram(contact_trigram) VALUES ('rebuild');
+                -- search_key starts empty and is set by an update, so updates and deletes suffice.
+                CREATE TRIGGER contact_trigram_update AFTER UPDATE OF search_key ON contact BEGIN
+                    INSERT INTO contact_trigram(contact_trigram, rowid, search_key)
+                        SELECT 'delete', old.id, old.search_key WHERE old.search_key <> '';
+                    INSERT INTO contact_trigram(rowid, search_key) SELECT new.id, new.search_key WHERE new.search_key <> '';
+                END;
+                CREATE TRIGGER contact_trigram_delete AFTER DELETE ON contact BEGIN
+                    INSERT INTO contact_trigram(contact_trigram, rowid, search_key)
+                        SELECT 'delete', old.id, old.search_key WHERE old.search_key <> '';
+                END;
+                """)
+        }
     }
 }
 
@@ -66,32 +85,50 @@ extension InboxDatabase {
     /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
     public func conversations(matching filter: String, unreadOnly: Bool = false, after cursor: ConversationCursor? = nil,
                               limit: Int = 50) throws -> Page<ConversationSummary, ConversationCursor> {
-        var conditions: [String] = []
-        var arguments: StatementArguments = []
-        let folded = searchFold(filter.trimmingCharacters(in: .whitespaces))
-        if !folded.isEmpty {
-            var needle = folded
-            // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
-            if folded.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
-                needle = folded.filter(\.isNumber)
-            }
-            conditions.append("c.search_key LIKE ? ESCAPE '\\'")
-            arguments += ["%" + escapeLike(needle) + "%"]
+        var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
+        // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
+        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
+            needle = needle.filter(\.isNumber)
         }
-        if unreadOnly { conditions.append("cv.unread_count > 0") }
-        if let cursor {
-            conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
-            arguments += [cursor.lastActivityAt, cursor.id]
-        }
-        arguments += [limit + 1]
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try writer.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if !needle.isEmpty {
+                let (condition, argument) = try Self.contactCondition(needle, in: db)
+                conditions.append(condition)
+                arguments += [argument]
+            }
+            if unreadOnly { conditions.append("cv.unread_count > 0") }
+            if let cursor {
+                conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
+                arguments += [cursor.lastActivityAt, cursor.id]
+            }
+            arguments += [limit + 1]
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
                                            arguments: arguments, in: db)
             let hasMore = items.count > limit
             if hasMore { items.removeLast() }
             return Page(items: items, next: hasMore ? items.last?.cursor : nil)
         }
+    }
+
+    /// How to find contacts whose search key contains `needle`. Few matches: take them
+    /// from the trigram index and sort them. Many matches (or a needle under three
+    /// characters): walk conversations newest first and test each key, which finds a
+    /// screenful long before the end.
+    private static func contactCondition(_ needle: String, in db: Database) throws -> (String, String) {
+        let fewMatches = 1000
+        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
+            let pattern = "%" + needle + "%"
+            let matches = try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
+                """), arguments: [pattern]) ?? 0
+            if matches < fewMatches {
+                return ("c.id IN (SELECT rowid FROM contact_trigram WHERE search_key LIKE ?)", pattern)
+            }
+        }
+        return ("c.search_key LIKE ? ESCAPE '\\'", "%" + escapeLike(needle) + "%")
     }
 
     /// Messages whose text or caption contain every word of `query` (word prefixes match;
@@ -122,7 +159,7 @@ extension InboxDatabase {
         }
     }
 
-    private func escapeLike(_ text: String) -> String {
+    private static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
     }

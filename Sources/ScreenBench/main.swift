@@ -88,7 +88,9 @@ func run() throws {
     let options = try Options(CommandLine.arguments)
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-screen-bench-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
+    defer {
+        if ProcessInfo.processInfo.environment["WABOX_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(at: directory) }
+    }
     let path = directory.appendingPathComponent("inbox.sqlite").path
 
     let generation = ContinuousClock.now
@@ -131,8 +133,26 @@ func run() throws {
         backend.pendingKeys = [.escape, .character("/")]
         app.step()
     }
+    // Where the time goes: the store's query alone, and drawing alone.
+    let database = try InboxDatabase(path: path)
+    var queryTimes: [Double] = []
+    for query in ["amelie", "garcia 12", "zoe", "bjorn", "336000099", "sato 7", "noor rahman", "francois"] {
+        for end in query.indices {
+            let start = ContinuousClock.now
+            _ = try database.conversations(matching: String(query[...end]), limit: 50)
+            queryTimes.append(milliseconds(since: start))
+        }
+    }
+    var renderTimes: [Double] = []
+    for _ in 0..<20 {
+        let start = ContinuousClock.now
+        _ = render(app.state, theme: .builtIn)
+        renderTimes.append(milliseconds(since: start))
+    }
     print("filter key press (query, reduce, render): median \(format(percentile(keyTimes, 0.5))) ms, "
           + "p99 \(format(percentile(keyTimes, 0.99))) ms, max \(format(keyTimes.max() ?? 0)) ms over \(keyTimes.count) keys  [target < 16 ms]")
+    print("  of which: list query median \(format(percentile(queryTimes, 0.5))) ms (max \(format(queryTimes.max() ?? 0))), "
+          + "render median \(format(percentile(renderTimes, 0.5))) ms")
 }
 
 do {

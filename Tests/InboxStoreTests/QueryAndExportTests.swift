@@ -146,3 +146,26 @@ import Testing
         #expect(after.lastMessage?.status == .pending)
     }
 }
+
+@Suite struct ContactFilterTests {
+    @Test func filterFindsSubstringsThroughTheTrigramIndexAndFollowsRenames() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let database = temp.database
+        _ = try await database.ingest(textWebhook(id: "wamid.f1", from: "4915112345678", name: "Jonas Müller", timestamp: 1_764_400_000))
+        _ = try await database.ingest(textWebhook(id: "wamid.f2", from: "33612345678", name: "Amélie Laurent", timestamp: 1_764_400_100))
+        func names(_ filter: String) throws -> [String] {
+            try database.conversations(matching: filter).items.compactMap(\.contact.name)
+        }
+        #expect(try names("ULLE") == ["Jonas Müller"])      // middle of the name, case and accent folded
+        #expect(try names("élie lau") == ["Amélie Laurent"])
+        #expect(try names("2345678") == ["Amélie Laurent", "Jonas Müller"])
+        #expect(try names("+49 151") == ["Jonas Müller"])
+        #expect(try names("zz") == [])
+        #expect(try names("50%") == [])                     // not a pattern
+        // A new profile name replaces the old one in the index.
+        _ = try await database.ingest(textWebhook(id: "wamid.f3", from: "4915112345678", name: "Jonas Schmidt", timestamp: 1_764_400_200))
+        #expect(try names("muller") == [])
+        #expect(try names("schmid") == ["Jonas Schmidt"])
+    }
+}
