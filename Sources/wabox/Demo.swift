@@ -34,7 +34,7 @@ struct Demo: ParsableCommand {
     var pace: Double = 5
 
     func validate() throws {
-        guard pace > 0, pace <= 600 else { throw ValidationError("--pace must be between 0 and 600 seconds") }
+        guard pace > 0, pace <= 600 else { throw ValidationError("--pace must be more than 0 and at most 600 seconds, for example --pace 2") }
     }
 
     func run() throws {
