@@ -72,7 +72,8 @@ let package = Package(
         .executableTarget(
             name: "wabox",
             dependencies: [
-                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI", "CursesBackend",
+                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI", "CursesBackend", "Simulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
