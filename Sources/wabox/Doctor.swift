@@ -19,8 +19,9 @@ struct Doctor: AsyncParsableCommand {
             Prints one line per check: ✓ in order, ! worth a look, ✗ a problem to fix, each with \
             what to do. Secrets are shown by their last four characters only. Exits 0 when no \
             line is ✗, 1 otherwise. Reads the same settings as every command (flags, WABOX_*, \
-            config.toml); the Graph API check calls GET {graph_url}/{graph_version}/{phone_number_id} \
-            with the access token and changes nothing.
+            config.toml). The Graph API check only reads: GET {graph_url}/{graph_version}/{phone_number_id} \
+            with the access token. An existing database is opened as wabox opens it (pending \
+            migrations run); a missing one is not created.
             """,
         version: waboxVersion
     )

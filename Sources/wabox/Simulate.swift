@@ -19,11 +19,11 @@ struct Simulate: AsyncParsableCommand {
             was 2xx.
 
             Examples:
-              wabox simulate                                   a text from a test customer
-              wabox simulate --type image --text "The parcel"  a photo with a caption
-              wabox simulate --status read --id wamid.…        a read receipt for a sent message
-              wabox simulate --file body.json                  a body of your own, byte for byte
-              wabox simulate --count 500                       a burst, 16 requests in flight
+              wabox simulate                              a text from a test customer
+              wabox simulate --type image --text "Box"    a photo with a caption
+              wabox simulate --status read --id wamid.…   a read receipt
+              wabox simulate --file body.json             your own body, byte for byte
+              wabox simulate --count 500                  a burst, 16 in flight
             """,
         version: waboxVersion
     )
