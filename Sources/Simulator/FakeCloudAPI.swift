@@ -10,7 +10,8 @@ import Synchronization
 
 /// A fake WhatsApp Cloud API on loopback: `POST /{version}/{phone-number-id}/messages`
 /// (send and mark read), `GET /{version}/{waba-id}/message_templates`,
-/// `GET /{version}/{media-id}` and the media download.
+/// `GET /{version}/{phone-number-id}` (the phone number object), `GET /{version}/{media-id}`
+/// and the media download.
 ///
 /// It answers like Meta (ids `wamid.…`, the documented error bodies), can be told to fail,
 /// records every request, and posts signed status webhooks for what it accepted to a
@@ -116,6 +117,7 @@ public final class FakeCloudAPI: Sendable {
         var webhookErrors: [String] = []
         var templates: [Template] = []
         var media: [String: Media] = [:]
+        var phoneNumbers: [String: PhoneNumber] = [PhoneNumber.standard.id: .standard]
         var port: Int?
     }
 
@@ -199,7 +201,11 @@ public final class FakeCloudAPI: Sendable {
             try await self.templates(request, account: context.parameters.require("node"))
         }
         router.get("/:version/:node") { request, context in
-            try await self.mediaInfo(request, mediaID: context.parameters.require("node"))
+            let node = try context.parameters.require("node")
+            if self.state.withLock({ $0.phoneNumbers[node] != nil }) {
+                return try await self.phoneNumber(request, id: node)
+            }
+            return try await self.mediaInfo(request, mediaID: node)
         }
         router.get("/download/media/:id") { request, context in
             try await self.download(request, mediaID: context.parameters.require("id"))
@@ -245,7 +251,7 @@ public final class FakeCloudAPI: Sendable {
 
     // MARK: - Routes
 
-    private func record(_ request: Request, maxBytes: Int = 1 << 20) async throws -> RecordedRequest {
+    func record(_ request: Request, maxBytes: Int = 1 << 20) async throws -> RecordedRequest {
         let buffer = try await request.body.collect(upTo: maxBytes)
         let recorded = RecordedRequest(method: request.method.rawValue, path: request.uri.path,
                                        authorization: request.headers[.authorization], body: Data(buffer.readableBytesView))
@@ -253,7 +259,7 @@ public final class FakeCloudAPI: Sendable {
         return recorded
     }
 
-    private func authorized(_ recorded: RecordedRequest) -> Bool {
+    func authorized(_ recorded: RecordedRequest) -> Bool {
         let token = state.withLock { $0.accessToken }
         return recorded.authorization == "Bearer \(token)"
     }
