@@ -244,7 +244,7 @@ extension InboxDatabase {
     /// The request may have reached the Cloud API but no answer came: the message shows
     /// `uncertain` and is not sent again without the operator's word.
     public func markUncertain(localID: String, reason: String) async throws {
-        try await writer.write { db in
+        _ = try await writer.write { db in
             try Self.makeUncertain(where: "message_id = (SELECT id FROM message WHERE local_id = ?)",
                                    arguments: [localID], reason: reason, in: db)
         }
