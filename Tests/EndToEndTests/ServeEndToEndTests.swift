@@ -6,31 +6,13 @@ import Testing
 
 /// The built binary, driven as an operator would: `wabox serve` on a free loopback port,
 /// real HTTP with curl, then `wabox export`.
-@Suite(.serialized) struct ServeEndToEndTests {
+@Suite(.serialized) struct ServeEndToEndTests: ServeWorkspace {
     let directory: URL
     let databasePath: String
     let environment: [String: String]
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("data/inbox.sqlite").path
-        environment = [
-            "WABOX_APP_SECRET": Fixtures.appSecret,
-            "WABOX_VERIFY_TOKEN": Fixtures.verifyToken,
-            "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
-        ]
-    }
-
-    private func startServe() async throws -> (BackgroundProcess, Int) {
-        let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                          environment: environment,
-                                          logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
-        guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
-            await serve.stop()
-            throw Fixtures.FixtureError(description: "wabox serve did not start:\n\(serve.log)")
-        }
-        return (serve, port)
+        (directory, databasePath, environment) = try Self.makeWorkspace("wabox-e2e")
     }
 
     private func curl(_ arguments: [String]) throws -> (status: Int, body: String) {

@@ -7,34 +7,16 @@ import Testing
 
 /// `wabox simulate` against a running `wabox serve`, and `wabox doctor` against a good and a
 /// broken configuration: the built binary, real HTTP on loopback.
-@Suite(.serialized) struct SimulateDoctorTests {
+@Suite(.serialized) struct SimulateDoctorTests: ServeWorkspace {
     let directory: URL
     let databasePath: String
     let environment: [String: String]
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-tools-e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        databasePath = directory.appendingPathComponent("data/inbox.sqlite").path
-        environment = [
-            "WABOX_APP_SECRET": Fixtures.appSecret,
-            "WABOX_VERIFY_TOKEN": Fixtures.verifyToken,
-            "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
-        ]
+        (directory, databasePath, environment) = try Self.makeWorkspace("wabox-tools-e2e")
     }
 
     // MARK: - Helpers
-
-    private func startServe() async throws -> (BackgroundProcess, Int) {
-        let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                          environment: environment,
-                                          logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
-        guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
-            await serve.stop()
-            throw Fixtures.FixtureError(description: "wabox serve did not start:\n\(serve.log)")
-        }
-        return (serve, port)
-    }
 
     /// Runs the binary on a thread of its own, so that waiting for it never holds a thread
     /// of the cooperative pool that an in-process fake needs.

@@ -1,0 +1,36 @@
+import Foundation
+import InboxTesting
+
+/// A test's own folder, database path and environment, and `wabox serve` started in it.
+protocol ServeWorkspace {
+    var directory: URL { get }
+    var databasePath: String { get }
+    var environment: [String: String] { get }
+}
+
+extension ServeWorkspace {
+    /// A fresh folder under the temporary directory, with the app secret and verify token
+    /// of the fixtures and a config folder of its own.
+    static func makeWorkspace(_ prefix: String) throws -> (URL, String, [String: String]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let environment = [
+            "WABOX_APP_SECRET": Fixtures.appSecret,
+            "WABOX_VERIFY_TOKEN": Fixtures.verifyToken,
+            "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
+        ]
+        return (directory, directory.appendingPathComponent("data/inbox.sqlite").path, environment)
+    }
+
+    /// Starts `wabox serve` on a free loopback port and returns it with the port.
+    func startServe() async throws -> (BackgroundProcess, Int) {
+        let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
+                                          environment: environment,
+                                          logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
+        guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
+            await serve.stop()
+            throw Fixtures.FixtureError(description: "wabox serve did not start:\n\(serve.log)")
+        }
+        return (serve, port)
+    }
+}
