@@ -91,6 +91,7 @@ let package = Package(
                 "WebhookServer", "InboxTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"]),

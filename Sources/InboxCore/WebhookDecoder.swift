@@ -14,12 +14,13 @@ public struct WebhookDecoder: Sendable {
 
     /// - Parameter receivedAt: Unix seconds, used for parts that carry no timestamp.
     public func decode(_ body: Data, receivedAt: Int64) throws(Failure) -> [InboxEvent] {
-        let envelope: WireEnvelope
-        do {
-            envelope = try JSONDecoder().decode(WireEnvelope.self, from: body)
-        } catch {
-            throw Failure(description: "body is not a webhook JSON object: \(describeDecodingError(error))")
+        if let envelope = WireFastReader.envelope(from: body) {
+            return events(from: envelope, receivedAt: receivedAt)
         }
+        return events(from: try foundationEnvelope(body), receivedAt: receivedAt)
+    }
+
+    private func events(from envelope: WireEnvelope, receivedAt: Int64) -> [InboxEvent] {
         guard envelope.object == "whatsapp_business_account" else {
             return [.ignored(reason: "object \(envelope.object.map { "\"\($0)\"" } ?? "missing")")]
         }
@@ -47,6 +48,21 @@ public struct WebhookDecoder: Sendable {
             }
         }
         return events
+    }
+
+    /// The reference reading of a body, for everything `WireFastReader` leaves aside.
+    func foundationEnvelope(_ body: Data) throws(Failure) -> WireEnvelope {
+        do {
+            return try JSONDecoder().decode(WireEnvelope.self, from: body)
+        } catch {
+            throw Failure(description: "body is not a webhook JSON object: \(describeDecodingError(error))")
+        }
+    }
+
+    /// Decodes with `JSONDecoder` only, never the fast reader: the reference the tests
+    /// compare the fast reader with.
+    func decodeWithFoundation(_ body: Data, receivedAt: Int64) throws(Failure) -> [InboxEvent] {
+        try events(from: foundationEnvelope(body), receivedAt: receivedAt)
     }
 
     private func decode(_ value: WireValue, path: String, receivedAt: Int64, into events: inout [InboxEvent]) {

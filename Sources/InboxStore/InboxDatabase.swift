@@ -34,6 +34,8 @@ public final class InboxDatabase: Sendable {
     let writer: any DatabaseWriter
     public let path: String
     private let commits = CommitCounter()
+    /// Nil for a read-only database.
+    let checkpointer: WALCheckpointer?
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only.
@@ -62,12 +64,25 @@ public final class InboxDatabase: Sendable {
         let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if !db.configuration.readonly {
+                // The writer leaves checkpoints to `WALCheckpointer`, off the commit path,
+                // and checkpoints itself only when the WAL outgrows this many pages. A
+                // larger page cache keeps more of the indexes that every webhook touches.
+                try db.execute(sql: """
+                    PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerFallbackPages);
+                    PRAGMA journal_size_limit = \(WALCheckpointer.walSizeLimit);
+                    PRAGMA cache_size = -16384;
+                    """)
+            }
             db.add(function: Schema.foldFunction)
         }
         do {
             let pool = try DatabasePool(path: path, configuration: config)
             if !configuration.readonly {
                 try Schema.migrator.migrate(pool)
+                checkpointer = try WALCheckpointer(path: path)
+            } else {
+                checkpointer = nil
             }
             writer = pool
             pool.add(transactionObserver: commits, extent: .databaseLifetime)
@@ -101,4 +116,59 @@ final class CommitCounter: TransactionObserver, Sendable {
     func databaseDidChange(with event: DatabaseEvent) {}
     func databaseDidCommit(_ db: Database) { value.withLock { $0 += 1 } }
     func databaseDidRollback(_ db: Database) {}
+}
+
+/// Copies the WAL into the database file on a connection and a thread of its own, so that
+/// the writer never waits for a checkpoint (and its `fsync`s) between two group commits.
+///
+/// Started after each ingest commit; at most one checkpoint runs at a time, and one more
+/// follows if commits landed meanwhile. PASSIVE checkpoints never block the writer or
+/// readers. Should they fall behind (a reader holding an old snapshot), the writer's own
+/// automatic checkpoint at `writerFallbackPages` still bounds the WAL.
+final class WALCheckpointer: Sendable {
+    static let writerFallbackPages = 16_384
+    static let walSizeLimit = 64 * 1024 * 1024
+
+    private let connection: DatabaseQueue
+    private let queue = DispatchQueue(label: "wabox.wal-checkpoint", qos: .utility)
+    private let state = Mutex((running: false, again: false))
+
+    init(path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.label = "wabox.wal-checkpoint"
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+    }
+
+    /// A commit landed: checkpoint in the background, unless a checkpoint is already running
+    /// (then it runs once more when done).
+    func commitLanded() {
+        let start = state.withLock { state -> Bool in
+            if state.running {
+                state.again = true
+                return false
+            }
+            state.running = true
+            return true
+        }
+        guard start else { return }
+        queue.async { self.drain() }
+    }
+
+    private func drain() {
+        repeat {
+            do {
+                try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            } catch {
+                // Nothing is lost when a checkpoint fails (the WAL still holds every commit)
+                // and the writer's automatic checkpoint takes over; the next commit retries.
+            }
+        } while state.withLock { state -> Bool in
+            if state.again {
+                state.again = false
+                return true
+            }
+            state.running = false
+            return false
+        }
+    }
 }

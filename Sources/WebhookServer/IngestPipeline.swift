@@ -1,21 +1,38 @@
 import InboxCore
 import InboxStore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
 /// Group commit: verified webhooks wait here, one writer commits everything that arrived
 /// while the previous commit ran in a single transaction, then each request is answered.
 ///
-/// The queue is bounded: when it is full `submit` throws `Overloaded` at once, and the
-/// listener answers 503 so that Meta retries later rather than the process growing.
+/// The queue is bounded: when it is full `enqueue` throws `Overloaded` at once, and the
+/// listener answers 503 with `Retry-After` so that Meta retries later rather than the
+/// process growing. Signature checks and decoding happen before a webhook is queued, on
+/// the caller's thread, never on the writer.
 public final class IngestPipeline: Service, Sendable {
-    public struct Overloaded: Error {}
-    public struct Closed: Error {}
+    public struct Overloaded: Error, CustomStringConvertible {
+        public var description: String { "the ingest queue is full" }
+    }
+
+    public struct Closed: Error, CustomStringConvertible {
+        public var description: String { "the ingest pipeline is shutting down" }
+    }
+
+    /// What a queued webhook's sender waits with.
+    public enum Waiter: Sendable {
+        /// A suspended task, resumed from the writer.
+        case task(CheckedContinuation<IngestOutcome, any Error>)
+        /// A callback run on `eventLoop`: the answers of one commit reach each event loop
+        /// in a single hop, however many connections it serves.
+        case eventLoop(any EventLoop, @Sendable (Result<IngestOutcome, any Error>) -> Void)
+    }
 
     private struct Pending {
         var webhook: IncomingWebhook
-        var continuation: CheckedContinuation<IngestOutcome, any Error>
+        var waiter: Waiter
     }
 
     private struct State {
@@ -30,7 +47,11 @@ public final class IngestPipeline: Service, Sendable {
     private let logger: Logger
     private let state = Mutex(State())
 
+    /// - Parameters:
+    ///   - capacity: webhooks that may wait for a commit before `enqueue` refuses more.
+    ///   - maxBatch: the most webhooks committed in one transaction.
     public init(database: InboxDatabase, capacity: Int = 8192, maxBatch: Int = 1024, logger: Logger) {
+        precondition(capacity > 0 && maxBatch > 0, "the ingest queue needs room for at least one webhook")
         self.database = database
         self.capacity = capacity
         self.maxBatch = maxBatch
@@ -40,31 +61,48 @@ public final class IngestPipeline: Service, Sendable {
     /// Number of webhooks waiting for a commit.
     public var depth: Int { state.withLock { $0.queue.count } }
 
+    /// Queues a webhook; `waiter` hears of the commit. Throws `Overloaded` when the queue is
+    /// full and `Closed` once the pipeline stopped taking webhooks; the waiter is then
+    /// never called.
+    public func enqueue(_ webhook: IncomingWebhook, waiter: Waiter) throws {
+        enum Admission { case accepted(CheckedContinuation<Void, Never>?), full, closed }
+        let admission = state.withLock { state -> Admission in
+            if state.closed { return .closed }
+            if state.queue.count >= capacity { return .full }
+            state.queue.append(Pending(webhook: webhook, waiter: waiter))
+            defer { state.writerWaiting = nil }
+            return .accepted(state.writerWaiting)
+        }
+        switch admission {
+        case .accepted(let writer): writer?.resume()
+        case .full: throw Overloaded()
+        case .closed: throw Closed()
+        }
+    }
+
     /// Queues a webhook and returns once it is committed.
     public func submit(_ webhook: IncomingWebhook) async throws -> IngestOutcome {
         try await withCheckedThrowingContinuation { continuation in
-            enum Admission { case accepted(CheckedContinuation<Void, Never>?), full, closed }
-            let admission = state.withLock { state -> Admission in
-                if state.closed { return .closed }
-                if state.queue.count >= capacity { return .full }
-                state.queue.append(Pending(webhook: webhook, continuation: continuation))
-                defer { state.writerWaiting = nil }
-                return .accepted(state.writerWaiting)
-            }
-            switch admission {
-            case .accepted(let writer): writer?.resume()
-            case .full: continuation.resume(throwing: Overloaded())
-            case .closed: continuation.resume(throwing: Closed())
+            do {
+                try enqueue(webhook, waiter: .task(continuation))
+            } catch {
+                continuation.resume(throwing: error)
             }
         }
     }
 
-    /// The writer loop. On graceful shutdown it stops taking new webhooks, commits those
-    /// already queued and returns.
+    /// The writer loop. On graceful shutdown, or when its task is cancelled, it stops
+    /// taking new webhooks, commits those already queued, answers them and returns.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while let batch = await nextBatch() {
-                await commit(batch)
+            await withTaskCancellationHandler {
+                while let batch = await nextBatch() {
+                    // A commit runs in a task of its own so that cancelling `run` cannot
+                    // interrupt it half-way: what the queue holds is committed and answered.
+                    await Task { await self.commit(batch) }.value
+                }
+            } onCancel: {
+                self.close()
             }
         } onGracefulShutdown: {
             self.close()
@@ -85,13 +123,16 @@ public final class IngestPipeline: Service, Sendable {
         while true {
             enum Next { case batch([Pending]), finished, wait }
             let next = state.withLock { state -> Next in
-                if !state.queue.isEmpty {
-                    let count = min(state.queue.count, maxBatch)
-                    let batch = Array(state.queue.prefix(count))
-                    state.queue.removeFirst(count)
+                if state.queue.isEmpty { return state.closed ? .finished : .wait }
+                if state.queue.count <= maxBatch {
+                    var batch: [Pending] = []
+                    batch.reserveCapacity(maxBatch)
+                    swap(&batch, &state.queue)
                     return .batch(batch)
                 }
-                return state.closed ? .finished : .wait
+                let batch = Array(state.queue.prefix(maxBatch))
+                state.queue.removeFirst(maxBatch)
+                return .batch(batch)
             }
             switch next {
             case .batch(let batch): return batch
@@ -110,15 +151,31 @@ public final class IngestPipeline: Service, Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
+        let results: [Result<IngestOutcome, any Error>]
         do {
-            let outcomes = try await database.ingest(batch.map(\.webhook))
-            for (pending, outcome) in zip(batch, outcomes) {
-                pending.continuation.resume(returning: outcome)
-            }
+            results = try await database.ingest(batch.map(\.webhook)).map { .success($0) }
         } catch {
             logger.error("commit of \(batch.count) webhooks failed, answering 500 so that Meta retries: \(error)")
-            for pending in batch {
-                pending.continuation.resume(throwing: error)
+            results = Array(repeating: .failure(error), count: batch.count)
+        }
+        answer(batch, with: results)
+    }
+
+    /// Resumes tasks directly and hops once to each event loop with all of its answers.
+    private func answer(_ batch: [Pending], with results: [Result<IngestOutcome, any Error>]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, calls: [(@Sendable (Result<IngestOutcome, any Error>) -> Void, Result<IngestOutcome, any Error>)])] = [:]
+        for (pending, result) in zip(batch, results) {
+            switch pending.waiter {
+            case .task(let continuation):
+                continuation.resume(with: result)
+            case .eventLoop(let loop, let callback):
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].calls.append((callback, result))
+            }
+        }
+        for (_, group) in byLoop {
+            let calls = group.calls
+            group.loop.execute {
+                for (callback, result) in calls { callback(result) }
             }
         }
     }

@@ -44,12 +44,15 @@ public func makeWebhookApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let pipeline = IngestPipeline(database: database, capacity: configuration.queueCapacity, logger: logger)
+    let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
     let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database,
-                               logger: logger, now: now)
+                               logger: logger, intake: intake)
     let router = Router()
     routes.register(on: router)
     return Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [WebhookChannelHandler(intake: intake, pipeline: pipeline)])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: nil, reuseAddress: true),
         services: [pipeline],
@@ -59,25 +62,11 @@ public func makeWebhookApplication(
 }
 
 struct WebhookRoutes: Sendable {
-    static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
-
     let configuration: WebhookConfiguration
     let pipeline: IngestPipeline
     let database: InboxDatabase
     let logger: Logger
-    let now: @Sendable () -> Int64
-    let signature: WebhookSignature
-    let decoder = WebhookDecoder()
-
-    init(configuration: WebhookConfiguration, pipeline: IngestPipeline, database: InboxDatabase, logger: Logger,
-         now: @escaping @Sendable () -> Int64) {
-        self.configuration = configuration
-        self.pipeline = pipeline
-        self.database = database
-        self.logger = logger
-        self.now = now
-        signature = WebhookSignature(appSecret: configuration.appSecret)
-    }
+    let intake: WebhookIntake
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/webhook") { request, _ in verify(request) }
@@ -104,46 +93,29 @@ struct WebhookRoutes: Sendable {
 
     // MARK: - Events
 
+    /// `POST /webhook` through the router. The listener serves this route from
+    /// `WebhookChannelHandler` on the event loop; this one answers in-process tests
+    /// (`app.test(.router)`) and is the reference for what the handler does.
     func receive(_ request: Request) async throws -> Response {
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.bodyLimit {
-            return .text(.contentTooLarge, "body of \(length) bytes is over the \(configuration.bodyLimit)-byte limit\n")
+        if let answer = intake.tooLarge(declaredLength: request.headers[.contentLength].flatMap { Int($0) }) {
+            return .answer(answer)
         }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: configuration.bodyLimit)
         } catch is NIOTooManyBytesError {
-            return .text(.contentTooLarge, "body is over the \(configuration.bodyLimit)-byte limit\n")
+            return .answer(intake.tooLarge)
         }
-        let body = Data(buffer.readableBytesView)
-        guard let header = request.headers[Self.signatureHeader] else {
-            return .text(.unauthorized, "missing X-Hub-Signature-256 header: only signed webhooks are accepted\n")
+        switch intake.verdict(signatureHeader: request.headers[WebhookIntake.signatureHeader], body: buffer) {
+        case .answer(let answer):
+            return .answer(answer)
+        case .commit(let webhook):
+            do {
+                return .answer(intake.answer(for: .success(try await pipeline.submit(webhook))))
+            } catch {
+                return .answer(intake.answer(for: .failure(error)))
+            }
         }
-        guard signature.isValid(header: header, body: body) else {
-            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(body.count)"])
-            return .text(.unauthorized, "X-Hub-Signature-256 does not match the body: check that WABOX_APP_SECRET is the app secret of the Meta app\n")
-        }
-        let receivedAt = now()
-        let events = Result { () throws(WebhookDecoder.Failure) in try decoder.decode(body, receivedAt: receivedAt) }
-        let outcome: IngestOutcome
-        do {
-            outcome = try await pipeline.submit(
-                IncomingWebhook(receivedAt: receivedAt, signature: header, body: body, events: events))
-        } catch is IngestPipeline.Overloaded {
-            var response = Response.text(.serviceUnavailable, "ingest queue is full, retry later\n")
-            response.headers[.retryAfter] = "1"
-            return response
-        } catch is IngestPipeline.Closed {
-            var response = Response.text(.serviceUnavailable, "shutting down, retry later\n")
-            response.headers[.retryAfter] = "5"
-            return response
-        } catch {
-            logger.error("webhook not stored, answering 500 so that Meta retries: \(error)")
-            return .text(.internalServerError, "could not store the webhook; it will be retried\n")
-        }
-        if case .deadLetter(let reason) = outcome {
-            logger.warning("webhook stored as a dead letter: \(reason)")
-        }
-        return .text(.ok, "EVENT_RECEIVED\n")
     }
 
     // MARK: - Health
@@ -171,6 +143,12 @@ func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
 }
 
 extension Response {
+    static func answer(_ answer: WebhookIntake.Answer) -> Response {
+        var response = Response.text(answer.status, answer.text)
+        if let retryAfter = answer.retryAfter { response.headers[.retryAfter] = retryAfter }
+        return response
+    }
+
     static func text(_ status: HTTPResponse.Status, _ text: String, contentType: String = "text/plain; charset=utf-8") -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(text)

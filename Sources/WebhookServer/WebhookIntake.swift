@@ -1,0 +1,87 @@
+import Foundation
+import HTTPTypes
+import InboxCore
+import InboxStore
+import Logging
+import NIOCore
+
+/// What `POST /webhook` does with a request, shared by the router route and the channel
+/// handler that serves the route on the event loop (`WebhookChannelHandler`): check the
+/// size and the signature, decode, and turn the commit's outcome into an answer.
+struct WebhookIntake: Sendable {
+    static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
+
+    /// An answer to a webhook request: status, a short plain-text body, and `Retry-After`
+    /// for 503.
+    struct Answer: Sendable, Equatable {
+        var status: HTTPResponse.Status
+        var text: String
+        var retryAfter: String?
+
+        static let received = Answer(status: .ok, text: "EVENT_RECEIVED\n")
+    }
+
+    enum Verdict: Sendable {
+        /// Answer now; nothing is stored.
+        case answer(Answer)
+        /// Signed: commit this, then answer with `answer(for:)`.
+        case commit(IncomingWebhook)
+    }
+
+    let bodyLimit: Int
+    let signature: WebhookSignature
+    let decoder = WebhookDecoder()
+    let logger: Logger
+    let now: @Sendable () -> Int64
+
+    init(configuration: WebhookConfiguration, logger: Logger, now: @escaping @Sendable () -> Int64) {
+        bodyLimit = configuration.bodyLimit
+        signature = WebhookSignature(appSecret: configuration.appSecret)
+        self.logger = logger
+        self.now = now
+    }
+
+    func tooLarge(declaredLength length: Int?) -> Answer? {
+        guard let length, length > bodyLimit else { return nil }
+        return Answer(status: .contentTooLarge, text: "body of \(length) bytes is over the \(bodyLimit)-byte limit\n")
+    }
+
+    var tooLarge: Answer {
+        Answer(status: .contentTooLarge, text: "body is over the \(bodyLimit)-byte limit\n")
+    }
+
+    /// Checks the signature on the raw bytes and decodes them.
+    func verdict(signatureHeader: String?, body buffer: ByteBuffer) -> Verdict {
+        guard let header = signatureHeader else {
+            return .answer(Answer(status: .unauthorized,
+                                  text: "missing X-Hub-Signature-256 header: only signed webhooks are accepted\n"))
+        }
+        let body = Data(buffer.readableBytesView)
+        guard signature.isValid(header: header, body: body) else {
+            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(body.count)"])
+            return .answer(Answer(status: .unauthorized,
+                                  text: "X-Hub-Signature-256 does not match the body: check that WABOX_APP_SECRET is the app secret of the Meta app\n"))
+        }
+        let receivedAt = now()
+        let events = Result { () throws(WebhookDecoder.Failure) in try decoder.decode(body, receivedAt: receivedAt) }
+        return .commit(IncomingWebhook(receivedAt: receivedAt, signature: header, body: body, events: events))
+    }
+
+    /// The answer once the pipeline refused or committed the webhook.
+    func answer(for result: Result<IngestOutcome, any Error>) -> Answer {
+        switch result {
+        case .success(.deadLetter(let reason)):
+            logger.warning("webhook stored as a dead letter: \(reason)")
+            return .received
+        case .success:
+            return .received
+        case .failure(is IngestPipeline.Overloaded):
+            return Answer(status: .serviceUnavailable, text: "ingest queue is full, retry later\n", retryAfter: "1")
+        case .failure(is IngestPipeline.Closed):
+            return Answer(status: .serviceUnavailable, text: "shutting down, retry later\n", retryAfter: "5")
+        case .failure(let error):
+            logger.error("webhook not stored, answering 500 so that Meta retries: \(error)")
+            return Answer(status: .internalServerError, text: "could not store the webhook; it will be retried\n")
+        }
+    }
+}

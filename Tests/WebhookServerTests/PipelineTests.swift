@@ -1,0 +1,195 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import InboxCore
+import InboxStore
+import InboxTesting
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+import WebhookServer
+
+private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+private func textWebhook(_ index: Int) -> Data {
+    Data("""
+        {"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+        "metadata":{"phone_number_id":"1"},"contacts":[{"profile":{"name":"Q"},"wa_id":"15550001"}],
+        "messages":[{"from":"15550001","id":"wamid.queue.\(index)","timestamp":"\(1000 + index)",
+        "type":"text","text":{"body":"n\(index)"}}]}}]}]}
+        """.utf8)
+}
+
+/// A flag shared with escaping closures.
+private final class Flag: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
+}
+
+/// Holds the database's write lock from another connection, as a long checkpoint or a
+/// second writer would, so that the pipeline's writer waits and its queue fills up.
+private final class WriteLock: Sendable {
+    private let queue: DatabaseQueue
+
+    init(path: String) throws {
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+    }
+
+    func release() throws {
+        try queue.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+    }
+}
+
+@Suite struct BackpressureTests {
+    /// A full queue is answered at once with 503 and `Retry-After`, through the listener's
+    /// own connection handling on a real socket; the webhooks it did take are committed and
+    /// answered 200 once the writer can go on.
+    @Test func fullQueueIsAnswered503WithRetryAfter() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let app = makeWebhookApplication(
+            configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
+                                                appSecret: Fixtures.appSecret, queueCapacity: 1),
+            database: temp.database, logger: quiet, now: { 1_764_500_000 })
+        let lock = try WriteLock(path: temp.path)
+        let released = Flag()
+        let answers = try await app.test(.live) { client in
+            let port = try #require(client.port)
+            // The writer can hold one batch and the queue one webhook: of three requests on
+            // three connections, at least one finds the queue full.
+            return try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?, String).self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        try await TestClient.withClient(host: "127.0.0.1", port: port) { connection in
+                            let body = textWebhook(index)
+                            let headers: HTTPFields = [
+                                HTTPField.Name("X-Hub-Signature-256")!: WebhookSignature(appSecret: Fixtures.appSecret).header(for: body),
+                                .contentType: "application/json",
+                            ]
+                            let response = try await connection.execute(
+                                .init("/webhook", method: .post, headers: headers, body: ByteBuffer(bytes: body)))
+                            return (response.status, response.headers[.retryAfter], String(buffer: response.body ?? ByteBuffer()))
+                        }
+                    }
+                }
+                var answers: [(HTTPResponse.Status, String?, String)] = []
+                for try await answer in group {
+                    answers.append(answer)
+                    if answer.0 == .serviceUnavailable, !released.isSet {
+                        released.set()
+                        try lock.release()
+                    }
+                }
+                return answers
+            }
+        }
+        if !released.isSet { try lock.release() }
+        let refused = answers.filter { $0.0 == .serviceUnavailable }
+        let stored = answers.filter { $0.0 == .ok }
+        #expect(refused.count >= 1)
+        #expect(refused.count + stored.count == 3)
+        for answer in refused {
+            #expect(answer.1 == "1")
+            #expect(answer.2.contains("retry later"))
+        }
+        #expect(try temp.database.counts().messages == stored.count)
+    }
+
+    /// The same through the router (`app.test(.router)`), which answers the route in tests.
+    @Test func fullQueueThroughTheRouter() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let app = makeWebhookApplication(
+            configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
+                                                appSecret: Fixtures.appSecret, queueCapacity: 1),
+            database: temp.database, logger: quiet, now: { 1_764_500_000 })
+        let lock = try WriteLock(path: temp.path)
+        let released = Flag()
+        let statuses = try await app.test(.router) { client in
+            try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+                for index in 0..<3 {
+                    group.addTask {
+                        let body = textWebhook(index)
+                        let headers: HTTPFields = [
+                            HTTPField.Name("X-Hub-Signature-256")!: WebhookSignature(appSecret: Fixtures.appSecret).header(for: body),
+                        ]
+                        let response = try await client.execute(uri: "/webhook", method: .post, headers: headers,
+                                                                body: ByteBuffer(bytes: body))
+                        return (response.status, response.headers[.retryAfter])
+                    }
+                }
+                var statuses: [(HTTPResponse.Status, String?)] = []
+                for try await status in group {
+                    statuses.append(status)
+                    if status.0 == .serviceUnavailable, !released.isSet {
+                        released.set()
+                        try lock.release()
+                    }
+                }
+                return statuses
+            }
+        }
+        if !released.isSet { try lock.release() }
+        #expect(statuses.contains { $0.0 == .serviceUnavailable && $0.1 == "1" })
+        #expect(statuses.allSatisfy { $0.0 == .ok || ($0.0 == .serviceUnavailable && $0.1 == "1") })
+    }
+}
+
+@Suite struct PipelineCancellationTests {
+    /// Cancelling the writer's task (without a graceful shutdown, as when the task that runs
+    /// the embedded listener is cancelled) ends `run`, after committing and answering every
+    /// webhook it had queued; later webhooks are refused as `Closed`.
+    @Test func cancellingTheWriterDrainsTheQueueAndReturns() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let pipeline = IngestPipeline(database: temp.database, logger: quiet)
+        let submitted = Task {
+            try await withThrowingTaskGroup(of: IngestOutcome.self) { group in
+                for index in 0..<20 {
+                    group.addTask { try await pipeline.submit(Fixtures.webhook(body: textWebhook(index))) }
+                }
+                var outcomes: [IngestOutcome] = []
+                for try await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+        }
+        #expect(try await waitUntil { pipeline.depth == 20 })
+        let returned = Flag()
+        let writer = Task {
+            try await pipeline.run()
+            returned.set()
+        }
+        writer.cancel()
+        #expect(try await waitUntil { returned.isSet }, "run() did not return after its task was cancelled")
+        let outcomes = try await submitted.value
+        #expect(outcomes.count == 20)
+        #expect(outcomes.allSatisfy { $0 == .stored(events: 1, deadLetters: 0) })
+        #expect(try temp.database.counts().messages == 20)
+        await #expect(throws: IngestPipeline.Closed.self) {
+            _ = try await pipeline.submit(Fixtures.webhook(body: textWebhook(99)))
+        }
+    }
+
+    /// An idle writer, waiting for webhooks, returns as soon as its task is cancelled.
+    @Test func cancellingAnIdleWriterReturns() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let pipeline = IngestPipeline(database: temp.database, logger: quiet)
+        let returned = Flag()
+        let writer = Task {
+            try await pipeline.run()
+            returned.set()
+        }
+        // Once this is answered the writer goes back to waiting for webhooks.
+        _ = try await pipeline.submit(Fixtures.webhook(body: textWebhook(1)))
+        writer.cancel()
+        #expect(try await waitUntil { returned.isSet }, "run() did not return after its task was cancelled")
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Reads a wabox database for the benchmark and the crash test (no sqlite3 CLI needed).
+
+  dbcheck.py counts DB
+      prints `webhooks=N messages=N statuses=N dead_letters=N integrity=ok`
+  dbcheck.py verify DB ACKED_FILE…
+      checks that every acknowledged webhook (lines `KEY<TAB>SIGNATURE`, KEY `m:<wamid>` or
+      `s:<wamid>:<status>`) is in the journal and its event in the message or status table;
+      prints `acked=N journaled=N applied=N missing=N` and exits 1 when anything is missing.
+"""
+
+import sqlite3
+import sys
+
+
+def connect(path):
+    connection = sqlite3.connect(path, timeout=30)
+    connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def counts(path):
+    db = connect(path)
+    one = lambda sql: db.execute(sql).fetchone()[0]
+    print("webhooks=%d messages=%d statuses=%d dead_letters=%d integrity=%s" % (
+        one("SELECT count(*) FROM webhook"), one("SELECT count(*) FROM message"),
+        one("SELECT count(*) FROM status_event"), one("SELECT count(*) FROM dead_letter"),
+        one("PRAGMA quick_check")))
+
+
+def verify(path, acked_files):
+    db = connect(path)
+    acked = journaled = applied = 0
+    missing = []
+    for acked_file in acked_files:
+        with open(acked_file, encoding="ascii") as lines:
+            for line in lines:
+                line = line.rstrip("\n")
+                if not line:
+                    continue
+                key, signature = line.split("\t")
+                acked += 1
+                in_journal = db.execute("SELECT 1 FROM webhook WHERE signature = ?", (signature,)).fetchone()
+                if key.startswith("m:"):
+                    event = db.execute("SELECT 1 FROM message WHERE wamid = ?", (key[2:],)).fetchone()
+                else:
+                    wamid, status = key[2:].rsplit(":", 1)
+                    event = db.execute("SELECT 1 FROM status_event WHERE wamid = ? AND status = ?",
+                                       (wamid, status)).fetchone()
+                journaled += in_journal is not None
+                applied += event is not None
+                if in_journal is None or event is None:
+                    missing.append((key, "journal" if in_journal is None else "event"))
+    print("acked=%d journaled=%d applied=%d missing=%d" % (acked, journaled, applied, len(missing)))
+    for key, what in missing[:20]:
+        print("  acknowledged but not in the database (%s): %s" % (what, key))
+    return 1 if missing else 0
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "counts":
+        counts(sys.argv[2])
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "verify":
+        return verify(sys.argv[2], sys.argv[3:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
