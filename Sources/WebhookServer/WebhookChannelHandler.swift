@@ -45,6 +45,9 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var held = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
     private var quiesceHeld = false
+    /// Parts passed on to the router since the last `channelReadComplete`: the router's
+    /// channel hands what it read to its request loop only on that event.
+    private var forwardedUnflushed = false
 
     init(intake: WebhookIntake, pipeline: IngestPipeline) {
         self.intake = intake
@@ -76,7 +79,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         case (.idle, .head(let head)):
             guard head.method == .post, Self.isWebhookPath(head.path) else {
                 mode = .forwarding(requestEnded: false, responseEnded: false)
-                context.fireChannelRead(wrapInboundOut(part))
+                forward(part, context: context)
                 return
             }
             let declared = head.headerFields[.contentLength].flatMap { Int($0) }
@@ -107,14 +110,24 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             finish(receiving, context: context)
         case (.forwarding(_, let responseEnded), .end):
             mode = .forwarding(requestEnded: true, responseEnded: responseEnded)
-            context.fireChannelRead(wrapInboundOut(part))
+            forward(part, context: context)
             if responseEnded { becomeIdle(context: context) }
         case (.forwarding, _):
-            context.fireChannelRead(wrapInboundOut(part))
+            forward(part, context: context)
         default:
             // Out of order parts: let the router's connection handling report it.
-            context.fireChannelRead(wrapInboundOut(part))
+            forward(part, context: context)
         }
+    }
+
+    private func forward(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        forwardedUnflushed = true
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        forwardedUnflushed = false
+        context.fireChannelReadComplete()
     }
 
     private func finish(_ receiving: Receiving, context: ChannelHandlerContext) {
@@ -184,6 +197,11 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         mode = .idle
         while !held.isEmpty, !isWaitingForAnswer {
             process(held.removeFirst(), context: context)
+        }
+        if forwardedUnflushed {
+            // Held parts went on outside a read: complete the read for the router's channel.
+            forwardedUnflushed = false
+            context.fireChannelReadComplete()
         }
         guard held.isEmpty, !isWaitingForAnswer else { return }
         if case .idle = mode, quiesceHeld {

@@ -193,3 +193,55 @@ private final class WriteLock: Sendable {
         #expect(try await waitUntil { returned.isSet }, "run() did not return after its task was cancelled")
     }
 }
+
+@Suite struct WebhookChannelHandlerTests {
+    /// Requests pipelined on one connection, some served by the channel handler (webhooks)
+    /// and some by the router, are answered in the order they were sent.
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let app = makeWebhookApplication(
+            configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
+                                                appSecret: Fixtures.appSecret),
+            database: temp.database, logger: quiet, now: { 1_764_500_000 })
+        let signature = WebhookSignature(appSecret: Fixtures.appSecret)
+        let field = HTTPField.Name("X-Hub-Signature-256")!
+        try await app.test(.live) { client in
+            // The live test client sends concurrent requests down one connection.
+            try await withThrowingTaskGroup(of: (Int, HTTPResponse.Status, String).self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        let response: TestResponse
+                        switch index % 4 {
+                        case 0:
+                            let body = textWebhook(index)
+                            response = try await client.execute(uri: "/webhook", method: .post,
+                                                                headers: [field: signature.header(for: body)],
+                                                                body: ByteBuffer(bytes: body))
+                        case 1:
+                            response = try await client.execute(uri: "/healthz", method: .get)
+                        case 2:
+                            response = try await client.execute(uri: "/webhook", method: .post,
+                                                                headers: [field: "sha256=00"],
+                                                                body: ByteBuffer(bytes: textWebhook(index)))
+                        default:
+                            response = try await client.execute(
+                                uri: "/webhook?hub.mode=subscribe&hub.verify_token=\(Fixtures.verifyToken)&hub.challenge=c\(index)",
+                                method: .get)
+                        }
+                        return (index, response.status, String(buffer: response.body))
+                    }
+                }
+                for try await (index, status, body) in group {
+                    switch index % 4 {
+                    case 0: #expect(status == .ok && body == "EVENT_RECEIVED\n", "request \(index)")
+                    case 1: #expect(status == .ok && body.contains(#""status":"ok""#), "request \(index)")
+                    case 2: #expect(status == .unauthorized, "request \(index)")
+                    default: #expect(status == .ok && body == "c\(index)", "request \(index)")
+                    }
+                }
+            }
+        }
+        #expect(try temp.database.counts().messages == 3)
+    }
+}
