@@ -55,14 +55,17 @@ import Testing
         try press("Enter", "Enter")
     }
 
-    /// POSTs a signed body built in the test, as Meta would.
+    /// POSTs a signed body built in the test, as Meta would (no `Expect: 100-continue`).
+    /// Returns the status code, followed by curl's complaint when there is one.
     private func post(_ body: Data, port: Int) throws -> String {
         let file = directory.appendingPathComponent("body-\(UUID().uuidString).json")
         try body.write(to: file)
         let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
-        return try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-                                                "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)",
-                                                "--data-binary", "@\(file.path)"]).stdout
+        let result = try runCommand("/usr/bin/curl", [
+            "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
+            "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
+        ])
+        return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
     }
 
     private func port(in screen: String) throws -> Int {
