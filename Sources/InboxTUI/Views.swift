@@ -17,11 +17,6 @@ public func render(_ state: AppState, theme: Theme) -> Frame {
     return renderer.render()
 }
 
-/// The 24-hour customer service window, from the customer's last message.
-func windowIsOpen(_ conversation: ConversationSummary, now: Int64) -> Bool {
-    conversation.serviceWindow(now: now).isOpen
-}
-
 struct Renderer {
     let state: AppState
     let theme: Theme
@@ -129,7 +124,7 @@ struct Renderer {
 
         var previewX = x + 2
         var previewWidth = width - 3
-        if !windowIsOpen(conversation, now: state.now) {
+        if !conversation.serviceWindow(now: state.now).isOpen {
             buffer.put(glyphs.windowClosed, x: x + width - 2, y: y + 1, style: isSelected ? base : theme[.windowClosed])
             previewWidth -= 2
         }
@@ -188,8 +183,8 @@ struct Renderer {
         if open.contact.waID == nil, let userID = open.contact.userID { ids.append(userID.rawValue) }
         let windowText: String
         let windowStyle: Style
-        if windowIsOpen(open, now: state.now), let last = open.lastInboundAt {
-            let left = 24 * 3600 - (state.now - last)
+        if case .open(let closesAt) = open.serviceWindow(now: state.now) {
+            let left = closesAt - state.now
             windowText = "window \(left / 3600)h\((left % 3600) / 60)m"
             windowStyle = theme[.header]
         } else {
@@ -264,7 +259,7 @@ struct Renderer {
             prompt = "{{\(draft.values.count + 1)}} of \(draft.template.parameterCount) " + glyphs.prompt
         }
         let used = buffer.put(prompt, x: x, y: y, style: theme[.compose])
-        if state.compose.isEmpty, state.templateDraft != nil || !windowIsOpen(open, now: state.now) {
+        if state.compose.isEmpty, state.templateDraft != nil || !open.serviceWindow(now: state.now).isOpen {
             let hint = state.templateDraft != nil ? "type the value, Enter for the next, Esc cancels"
                 : "window closed: Ctrl-T picks a template"
             buffer.put(hint, x: x + used, y: y, style: theme[.notice].merging(background: theme[.compose].background),
