@@ -84,8 +84,16 @@ struct ContactResolver {
                 try db.execute(sql: "UPDATE message SET conversation_id = ? WHERE conversation_id = ?",
                                arguments: [targetConversation, sourceConversation])
                 try db.execute(sql: """
-                    UPDATE conversation SET unread_count = unread_count + (SELECT unread_count FROM conversation WHERE id = :source)
-                    WHERE id = :target
+                    UPDATE conversation SET
+                        unread_count = unread_count + (SELECT unread_count FROM conversation WHERE id = :source),
+                        inbound_count = inbound_count + (SELECT inbound_count FROM conversation WHERE id = :source),
+                        assigned_to = coalesce(assigned_to, (SELECT assigned_to FROM conversation WHERE id = :source)),
+                        assigned_at = coalesce(assigned_at, (SELECT assigned_at FROM conversation WHERE id = :source))
+                    WHERE id = :target;
+                    -- Each agent has seen what they saw of both.
+                    INSERT INTO agent_read (agent, conversation_id, inbound_seen)
+                    SELECT agent, :target, inbound_seen FROM agent_read WHERE conversation_id = :source
+                    ON CONFLICT (agent, conversation_id) DO UPDATE SET inbound_seen = inbound_seen + excluded.inbound_seen;
                     """, arguments: ["source": sourceConversation, "target": targetConversation])
                 try db.execute(sql: "DELETE FROM conversation WHERE id = ?", arguments: [sourceConversation])
                 try Self.recomputeSummary(of: targetConversation, in: db)

@@ -33,7 +33,7 @@ public final class InboxDatabase: Sendable {
 
     let writer: any DatabaseWriter
     public let path: String
-    private let commits = CommitCounter()
+    private let changes: ChangeWatcher
     /// Nil for a read-only database.
     let checkpointer: WALCheckpointer?
 
@@ -85,15 +85,16 @@ public final class InboxDatabase: Sendable {
                 checkpointer = nil
             }
             writer = pool
-            pool.add(transactionObserver: commits, extent: .databaseLifetime)
+            changes = try ChangeWatcher(path: path)
         } catch {
             throw OpenError(description: "cannot open the database \(path): \(error). Check the path and its permissions, or pass --db with another file.")
         }
     }
 
-    /// A number that grows with every commit made through this database object: the
-    /// screen polls it to redraw when a webhook lands, without a query.
-    public var changeCount: Int { commits.count }
+    /// A number that changes with every commit to the file, by this process or any other
+    /// (`PRAGMA data_version`): the screen polls it to redraw when a webhook lands or
+    /// another agent acts. One cheap statement on a connection of its own.
+    public var changeCount: Int { changes.version }
 
     /// Whether every migration has run (for `doctor` and the health check).
     public func isMigrated() throws -> Bool {
@@ -106,16 +107,23 @@ public final class InboxDatabase: Sendable {
     }
 }
 
-/// Counts commits on the writer connection.
-final class CommitCounter: TransactionObserver, Sendable {
-    private let value = Mutex(0)
+/// Tells when anything committed to the database file, whichever process or connection
+/// wrote it: `PRAGMA data_version` on a connection that never writes changes exactly when
+/// another connection has committed.
+final class ChangeWatcher: Sendable {
+    private let connection: DatabaseQueue
 
-    var count: Int { value.withLock { $0 } }
+    init(path: String) throws {
+        var configuration = GRDB.Configuration()
+        configuration.label = "wabox.change-watcher"
+        configuration.readonly = true
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+    }
 
-    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
-    func databaseDidChange(with event: DatabaseEvent) {}
-    func databaseDidCommit(_ db: Database) { value.withLock { $0 += 1 } }
-    func databaseDidRollback(_ db: Database) {}
+    /// The current version; -1 if the file cannot be read right now (the next poll retries).
+    var version: Int {
+        (try? connection.inDatabase { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }) ?? -1
+    }
 }
 
 /// Copies the WAL into the database file on a connection and a thread of its own, so that

@@ -218,7 +218,10 @@ struct EventApplier {
                 last_message_id = CASE WHEN :ts >= last_activity_at THEN :mid ELSE last_message_id END,
                 last_activity_at = max(last_activity_at, :ts),
                 last_inbound_at = CASE WHEN :inbound THEN max(coalesce(last_inbound_at, 0), :ts) ELSE last_inbound_at END,
-                unread_count = unread_count + :unread
+                unread_count = unread_count + :unread,
+                inbound_count = inbound_count + :unread,
+                -- The customer writing again reopens a resolved conversation.
+                resolved_at = CASE WHEN :unread AND :ts >= resolved_at THEN NULL ELSE resolved_at END
             WHERE id = :cid
             """).execute(arguments: ["ts": timestamp, "mid": messageRowID, "inbound": inbound,
                                      "unread": unread ? 1 : 0, "cid": conversation.rawValue])

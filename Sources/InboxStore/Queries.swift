@@ -6,62 +6,54 @@ extension InboxDatabase {
     // MARK: - Conversations
 
     /// Conversations by last activity, newest first, `limit` at a time.
-    public func conversations(after cursor: ConversationCursor? = nil, limit: Int = 50) throws
+    public func conversations(after cursor: ConversationCursor? = nil, limit: Int = 50, viewer: Viewer = .team) throws
         -> Page<ConversationSummary, ConversationCursor> {
+        try conversations(matching: "", after: cursor, limit: limit, viewer: viewer)
+    }
+
+    public func conversation(_ id: ConversationID, viewer: Viewer = .team) throws -> ConversationSummary? {
         try writer.read { db in
-            var filter = ""
-            var arguments: StatementArguments = []
-            if let cursor {
-                filter = "WHERE (cv.last_activity_at, cv.id) < (?, ?)"
-                arguments += [cursor.lastActivityAt, cursor.id]
-            }
-            arguments += [limit + 1]
-            var items = try Self.summaries(
-                filter + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?", arguments: arguments, in: db)
-            let hasMore = items.count > limit
-            if hasMore { items.removeLast() }
-            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
+            try Self.summaries("WHERE cv.id = ?", arguments: [id.rawValue], viewer: viewer, in: db).first
         }
     }
 
-    public func conversation(_ id: ConversationID) throws -> ConversationSummary? {
-        try writer.read { db in
-            try Self.summaries("WHERE cv.id = ?", arguments: [id.rawValue], in: db).first
-        }
-    }
-
-    static func summaries(_ clauses: String, arguments: StatementArguments, in db: Database) throws
-        -> [ConversationSummary] {
+    /// Conversation rows as `viewer` sees them; `clauses` (WHERE, ORDER BY, LIMIT) may
+    /// use `viewer_unread`.
+    static func summaries(_ clauses: String, arguments: StatementArguments, viewer: Viewer = .team,
+                          in db: Database) throws -> [ConversationSummary] {
         // Cached: the screen runs the same few statements on every key press.
-        try Row.fetchAll(db.cachedStatement(sql: """
+        let viewerArguments: StatementArguments = [viewer.agent, viewer.nowMilliseconds, viewer.agent, viewer.agent]
+        return try Row.fetchAll(db.cachedStatement(sql: """
             SELECT cv.id, cv.phone_number_id, cv.display_phone_number, cv.last_activity_at, cv.last_inbound_at,
-                   cv.unread_count, cv.last_message_id, cv.window_closed_at,
+                   cv.last_message_id, cv.window_closed_at, cv.assigned_to, cv.resolved_at,
+                   CASE WHEN ? IS NULL THEN cv.unread_count
+                        ELSE cv.inbound_count - coalesce(ar.inbound_seen, 0) END AS viewer_unread,
+                   (SELECT json_group_array(json_object('agent', t.agent, 'until', t.until_ms)) FROM agent_typing t
+                    WHERE t.conversation_id = cv.id AND t.until_ms > ? AND t.agent IS NOT ?) AS typing,
                    c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
-            """ + " " + clauses), arguments: arguments).map { row in
-            ConversationSummary(
+            LEFT JOIN agent_read ar ON ar.agent = ? AND ar.conversation_id = cv.id
+            """ + " " + clauses), arguments: viewerArguments + arguments).map { row in
+            let typing: String = row["typing"] ?? "[]"
+            return ConversationSummary(
                 id: ConversationID(rawValue: row["id"]),
                 business: BusinessNumber(phoneNumberID: PhoneNumberID(row["phone_number_id"] as String),
                                          displayPhoneNumber: row["display_phone_number"]),
                 contact: contact(from: row),
                 lastActivityAt: row["last_activity_at"],
                 lastInboundAt: row["last_inbound_at"],
-                unreadCount: row["unread_count"],
+                unreadCount: max(0, row["viewer_unread"] as Int),
                 lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) },
-                windowClosedAt: row["window_closed_at"])
+                windowClosedAt: row["window_closed_at"],
+                assignee: row["assigned_to"],
+                resolvedAt: row["resolved_at"],
+                typing: typing == "[]" ? [] : try StoredJSON.decode([TypingNote].self, from: typing))
         }
     }
 
     /// Total unread messages over all conversations.
     public func unreadTotal() throws -> Int {
         try writer.read { db in try Int.fetchOne(db, sql: "SELECT coalesce(sum(unread_count), 0) FROM conversation") ?? 0 }
-    }
-
-    /// Marks everything in a conversation as read by the agent.
-    public func markRead(_ conversation: ConversationID) async throws {
-        try await writer.write { db in
-            try db.execute(sql: "UPDATE conversation SET unread_count = 0 WHERE id = ?", arguments: [conversation.rawValue])
-        }
     }
 
     // MARK: - Messages

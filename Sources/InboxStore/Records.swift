@@ -43,9 +43,19 @@ public struct ConversationSummary: Sendable, Hashable {
     public var lastMessage: StoredMessage?
     /// When the Cloud API last refused a message because the window was closed (131047).
     public var windowClosedAt: Int64?
+    /// The agent who claimed the conversation.
+    public var assignee: String?
+    /// When an agent resolved it; nil while open.
+    public var resolvedAt: Int64?
+    /// Other agents typing a reply here (expired notes are for the reader to ignore).
+    public var typing: [TypingNote]
 
     public init(id: ConversationID, business: BusinessNumber, contact: ContactRecord, lastActivityAt: Int64,
-                lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?, windowClosedAt: Int64? = nil) {
+                lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?, windowClosedAt: Int64? = nil,
+                assignee: String? = nil, resolvedAt: Int64? = nil, typing: [TypingNote] = []) {
+        self.assignee = assignee
+        self.resolvedAt = resolvedAt
+        self.typing = typing
         self.id = id
         self.business = business
         self.contact = contact
@@ -66,6 +76,11 @@ public struct ConversationSummary: Sendable, Hashable {
     }
 
     public var cursor: ConversationCursor { ConversationCursor(lastActivityAt: lastActivityAt, id: id.rawValue) }
+
+    /// The agents typing here at `nowMilliseconds`.
+    public func typingAgents(nowMilliseconds: Int64) -> [String] {
+        typing.filter { $0.until > nowMilliseconds }.map(\.agent)
+    }
 }
 
 /// A position in the conversation list, newest activity first.

@@ -149,6 +149,7 @@ enum Schema {
                 """)
         }
         registerSearch(in: &migrator)
+        registerSharedInbox(in: &migrator)
         return migrator
     }
 }

@@ -83,8 +83,9 @@ public struct MessageHit: Sendable, Equatable {
 extension InboxDatabase {
     /// Conversations whose contact matches `filter` (name, username, number or user id;
     /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
-    public func conversations(matching filter: String, unreadOnly: Bool = false, after cursor: ConversationCursor? = nil,
-                              limit: Int = 50) throws -> Page<ConversationSummary, ConversationCursor> {
+    public func conversations(matching filter: String, unreadOnly: Bool = false, scope: ConversationScope = .all,
+                              after cursor: ConversationCursor? = nil, limit: Int = 50,
+                              viewer: Viewer = .team) throws -> Page<ConversationSummary, ConversationCursor> {
         var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
         // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
         if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
@@ -98,7 +99,15 @@ extension InboxDatabase {
                 conditions.append(condition)
                 arguments += [argument]
             }
-            if unreadOnly { conditions.append("cv.unread_count > 0") }
+            if unreadOnly { conditions.append("viewer_unread > 0") }
+            switch scope {
+            case .all: break
+            case .mine:
+                conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
+                arguments += [viewer.agent]
+            case .unassigned:
+                conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
+            }
             if let cursor {
                 conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
                 arguments += [cursor.lastActivityAt, cursor.id]
@@ -106,7 +115,7 @@ extension InboxDatabase {
             arguments += [limit + 1]
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
-                                           arguments: arguments, in: db)
+                                           arguments: arguments, viewer: viewer, in: db)
             let hasMore = items.count > limit
             if hasMore { items.removeLast() }
             return Page(items: items, next: hasMore ? items.last?.cursor : nil)

@@ -153,6 +153,12 @@ public struct SearchHit: Sendable, Equatable {
     }
 }
 
+/// Where and when (seconds) an agent last said they were typing.
+public struct TypingNoted: Sendable, Equatable {
+    public var conversation: ConversationID
+    public var at: Int64
+}
+
 /// Everything the screen shows. Views read it; only `reduce` changes it.
 public struct AppState: Sendable, Equatable {
     public var width: Int
@@ -192,6 +198,15 @@ public struct AppState: Sendable, Equatable {
     public var searchQuery = ComposeLine()
     public var searchHits: [SearchHit] = []
     public var searchSelected = 0
+
+    /// Who works this screen: unread counts, claims and typing notes are theirs.
+    public var agent: String?
+    /// Which conversations the list shows: all, mine, unassigned.
+    public var scope: ConversationScope = .all
+    /// Where and when (seconds) this agent last told the others they are typing.
+    public var typingNoted: TypingNoted?
+    /// A conversation someone else holds, which `a` pressed again takes over.
+    public var pendingTakeover: ConversationID?
 
     public var listener = ListenerStatus()
     /// A one-line notice (what just happened or went wrong), cleared by the next key.

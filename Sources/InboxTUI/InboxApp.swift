@@ -12,12 +12,15 @@ public final class InboxApp {
         public var asciiOnly: Bool
         /// How long one loop waits for a key: also how soon a webhook shows.
         public var pollMilliseconds: Int
+        /// The agent at this screen; nil shows the team's unread counts and no claims.
+        public var agent: String?
 
         public init(utcOffset: Int = TimeZone.current.secondsFromGMT(), asciiOnly: Bool = false,
-                    pollMilliseconds: Int = 40) {
+                    pollMilliseconds: Int = 40, agent: String? = nil) {
             self.utcOffset = utcOffset
             self.asciiOnly = asciiOnly
             self.pollMilliseconds = pollMilliseconds
+            self.agent = agent
         }
     }
 
@@ -73,6 +76,7 @@ public final class InboxApp {
         let size = backend.size
         state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,
                          asciiOnly: configuration.asciiOnly)
+        state.agent = configuration.agent
     }
 
     /// Runs until the user quits.
@@ -141,8 +145,9 @@ public final class InboxApp {
     private func perform(_ effect: Effect) {
         do {
             switch effect {
-            case .loadConversations(let filter, let unreadOnly, let limit):
-                let page = try database.conversations(matching: filter, unreadOnly: unreadOnly, limit: limit)
+            case .loadConversations(let filter, let unreadOnly, let scope, let limit):
+                let page = try database.conversations(matching: filter, unreadOnly: unreadOnly, scope: scope,
+                                                      limit: limit, viewer: viewer)
                 dispatch(.conversationsLoaded(page.items, hasMore: page.next != nil))
             case .loadThread(let id, let limit):
                 let page = try database.messages(in: id, limit: limit)
@@ -159,12 +164,13 @@ public final class InboxApp {
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
             case .markRead(let id):
                 let database = self.database
+                let agent = configuration.agent
                 let latest = cloud?.markRead == nil ? nil : try database.latestInboundMessage(in: id)
                 let business = state.conversations.first { $0.id == id }?.business.phoneNumberID ?? state.open?.business.phoneNumberID
                 let markRemote = cloud?.markRead
                 Task { [completed] in
                     do {
-                        try await database.markRead(id)
+                        try await database.markRead(id, by: agent)
                     } catch {
                         completed.post(.failed("could not mark as read: \(error)"))
                     }
@@ -230,9 +236,62 @@ public final class InboxApp {
                     SearchHit(conversation: $0.conversation, message: $0.message, snippet: $0.snippet)
                 }
                 dispatch(.searchLoaded(query: query, hits))
+            case .claim(let id, let takeOver):
+                guard let agent = configuration.agent else { return }
+                let now = clock()
+                background("could not claim the conversation") { [completed] database in
+                    switch try await database.claim(id, for: agent, takeOver: takeOver, at: now) {
+                    case .claimed: completed.post(.notice("claimed: the others see it is yours (a gives it back)"))
+                    case .alreadyYours: break
+                    case .heldBy(let holder): completed.post(.claimRefused(id, holder: holder))
+                    }
+                }
+            case .release(let id):
+                guard let agent = configuration.agent else { return }
+                background("could not give the conversation back") { [completed] database in
+                    if try await database.release(id, by: agent) {
+                        completed.post(.notice("given back: unassigned"))
+                    }
+                }
+            case .resolve(let id):
+                let now = clock()
+                background("could not resolve the conversation") { [completed] database in
+                    try await database.resolve(id, at: now)
+                    completed.post(.notice("resolved: the customer's next message reopens it (x reopens now)"))
+                }
+            case .reopen(let id):
+                background("could not reopen the conversation") { database in try await database.reopen(id) }
+            case .typing(let id):
+                guard let agent = configuration.agent else { return }
+                let until = (clock() + typingRenewSeconds * 2) * 1000
+                background("could not tell the others you are typing") { database in
+                    try await database.noteTyping(in: id, by: agent, until: until)
+                }
+            case .stopTyping(let id):
+                guard let agent = configuration.agent else { return }
+                background("could not tell the others you stopped typing") { database in
+                    try await database.stopTyping(by: agent, in: id)
+                }
             }
         } catch {
             dispatch(.failed("database: \(error)"))
+        }
+    }
+}
+
+extension InboxApp {
+    /// How the list looks to this screen's agent right now.
+    var viewer: Viewer { Viewer(agent: configuration.agent, nowMilliseconds: clock() * 1000) }
+
+    /// Runs a database write off the main thread; a failure shows as `what: error`.
+    private func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
+        let database = self.database
+        Task { [completed] in
+            do {
+                try await work(database)
+            } catch {
+                completed.post(.failed("\(what): \(error)"))
+            }
         }
     }
 }

@@ -14,13 +14,15 @@ public enum Action: Sendable, Equatable {
     case queued(StoredMessage)
     case templatesLoaded([TemplateChoice])
     case templatesFailed(String)
+    /// Another agent holds the conversation the agent tried to claim.
+    case claimRefused(ConversationID, holder: String)
     case failed(String)
     case notice(String)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
 public enum Effect: Sendable, Equatable {
-    case loadConversations(filter: String, unreadOnly: Bool, limit: Int)
+    case loadConversations(filter: String, unreadOnly: Bool, scope: ConversationScope, limit: Int)
     case loadThread(ConversationID, limit: Int)
     case markRead(ConversationID)
     case send(ConversationID, text: String, replyTo: MessageID?)
@@ -28,6 +30,13 @@ public enum Effect: Sendable, Equatable {
     case loadTemplates
     case resend(localID: String)
     case search(String)
+    case claim(ConversationID, takeOver: Bool)
+    case release(ConversationID)
+    case resolve(ConversationID)
+    case reopen(ConversationID)
+    /// Tell the other agents this one is typing here (for a few seconds).
+    case typing(ConversationID)
+    case stopTyping(ConversationID)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -90,6 +99,10 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         guard state.templatePicker != nil else { return [] }
         state.templatePicker = TemplatePicker(error: reason)
         return []
+    case .claimRefused(let id, let holder):
+        state.flash = "\(holder) has this conversation: press a again to take it over"
+        state.pendingTakeover = id
+        return []
     case .failed(let message), .notice(let message):
         state.flash = message
         return []
@@ -108,13 +121,25 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
         return []
     }
     if state.templatePicker != nil { return pickerKey(key, &state) }
-    switch state.focus {
-    case .list: return listKey(key, &state)
-    case .filter: return filterKey(key, &state)
-    case .compose: return composeKey(key, &state)
-    case .thread: return threadKey(key, &state)
-    case .search: return searchKey(key, &state)
+    // A take-over waits for `a` pressed right after the warning, nothing else.
+    let takeover = state.pendingTakeover
+    state.pendingTakeover = nil
+    if key == .character("a"), state.focus == .list || state.focus == .thread {
+        return claimKey(takeover: takeover, &state)
     }
+    if key == .character("x"), state.focus == .list || state.focus == .thread {
+        return resolveKey(&state)
+    }
+    let effects = switch state.focus {
+    case .list: listKey(key, &state)
+    case .filter: filterKey(key, &state)
+    case .compose: composeKey(key, &state)
+    case .thread: threadKey(key, &state)
+    case .search: searchKey(key, &state)
+    }
+    // Typing starts a note; sending, leaving the compose line or opening another
+    // conversation ends it.
+    return effects + typingEffects(&state)
 }
 
 private func listKey(_ key: Key, _ state: inout AppState) -> [Effect] {
@@ -138,6 +163,16 @@ private func listKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     case .character("u"):
         state.unreadOnly.toggle()
         state.selected = nil
+        return [loadConversations(state)]
+    case .character("v"):
+        let scopes = ConversationScope.allCases
+        state.scope = scopes[(scopes.firstIndex(of: state.scope)! + 1) % scopes.count]
+        state.selected = nil
+        state.flash = switch state.scope {
+        case .all: "showing all conversations"
+        case .mine: "showing open conversations claimed by you"
+        case .unassigned: "showing open conversations nobody has claimed"
+        }
         return [loadConversations(state)]
     case .character("?"):
         state.showHelp = true
@@ -229,6 +264,56 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         _ = edit(&state.compose, with: key)
         return []
     }
+}
+
+/// Keeps the others told whether this agent is typing in the open conversation: at most
+/// one note every few seconds while the line holds text, and one when it empties.
+private func typingEffects(_ state: inout AppState) -> [Effect] {
+    guard state.agent != nil else { return [] }
+    var effects: [Effect] = []
+    let typingHere = state.focus == .compose && !state.compose.isEmpty ? state.open?.id : nil
+    if let noted = state.typingNoted, noted.conversation != typingHere {
+        effects.append(.stopTyping(noted.conversation))
+        state.typingNoted = nil
+    }
+    if let typingHere, state.typingNoted.map({ state.now - $0.at >= typingRenewSeconds }) ?? true {
+        effects.append(.typing(typingHere))
+        state.typingNoted = TypingNoted(conversation: typingHere, at: state.now)
+    }
+    return effects
+}
+
+/// How often a typing note is renewed while the agent types; the app makes each note last
+/// a little longer than this.
+public let typingRenewSeconds: Int64 = 3
+
+// MARK: - Claims
+
+/// The conversation `a` and `x` act on: the open one in the thread, else the selected one.
+private func targetConversation(_ state: AppState) -> ConversationSummary? {
+    if state.focus == .thread, let open = state.open { return open }
+    return state.selectedIndex.map { state.conversations[$0] }
+}
+
+private func claimKey(takeover: ConversationID?, _ state: inout AppState) -> [Effect] {
+    guard let agent = state.agent, let conversation = targetConversation(state) else { return [] }
+    switch conversation.assignee {
+    case agent?:
+        return [.release(conversation.id)]
+    case let holder? where takeover != conversation.id:
+        state.flash = "\(TerminalText.sanitize(holder)) has this conversation: press a again to take it over"
+        state.pendingTakeover = conversation.id
+        return []
+    case _?:
+        return [.claim(conversation.id, takeOver: true)]
+    case nil:
+        return [.claim(conversation.id, takeOver: false)]
+    }
+}
+
+private func resolveKey(_ state: inout AppState) -> [Effect] {
+    guard let conversation = targetConversation(state) else { return [] }
+    return [conversation.resolvedAt == nil ? .resolve(conversation.id) : .reopen(conversation.id)]
 }
 
 private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
@@ -440,7 +525,8 @@ private func clampListTop(_ state: inout AppState) {
 }
 
 private func loadConversations(_ state: AppState) -> Effect {
-    .loadConversations(filter: state.filter.text, unreadOnly: state.unreadOnly, limit: state.conversationLimit)
+    .loadConversations(filter: state.filter.text, unreadOnly: state.unreadOnly, scope: state.scope,
+                       limit: state.conversationLimit)
 }
 
 private func threadLimit(_ state: AppState) -> Int {

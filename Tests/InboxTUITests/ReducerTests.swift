@@ -33,12 +33,12 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
         #expect(reduce(&s, .key(.character("/"))) == [])
         #expect(s.focus == .filter)
         let effects = reduce(&s, .key(.character("é")))
-        #expect(effects == [.loadConversations(filter: "é", unreadOnly: false, limit: 50)])
+        #expect(effects == [.loadConversations(filter: "é", unreadOnly: false, scope: .all, limit: 50)])
         _ = reduce(&s, .key(.escape))
         #expect(s.focus == .list)
         #expect(s.filter.isEmpty)
         let unread = reduce(&s, .key(.character("u")))
-        #expect(unread == [.loadConversations(filter: "", unreadOnly: true, limit: 50)])
+        #expect(unread == [.loadConversations(filter: "", unreadOnly: true, scope: .all, limit: 50)])
     }
 
     @Test func enterInComposeSendsAndClears() {
@@ -93,7 +93,7 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
 
     @Test func databaseChangeReloadsWhatIsShown() {
         var s = state()
-        #expect(reduce(&s, .databaseChanged) == [.loadConversations(filter: "", unreadOnly: false, limit: 50)])
+        #expect(reduce(&s, .databaseChanged) == [.loadConversations(filter: "", unreadOnly: false, scope: .all, limit: 50)])
     }
 
     private func openConversation(_ s: inout AppState, lastInboundAt: Int64?) -> ConversationSummary {

@@ -1,0 +1,176 @@
+import Foundation
+import InboxCore
+import InboxStore
+import InboxTesting
+import Testing
+
+@Suite struct SharedInboxTests {
+    private func viewer(_ agent: String) -> Viewer { Viewer(agent: agent, nowMilliseconds: 1_000_000) }
+
+    @Test func unreadIsCountedPerAgent() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.a2", from: "111", name: "Ana", timestamp: 101))
+        try db.registerAgent("alice", at: 200)
+        try db.registerAgent("bob", at: 200)
+        let ana = try #require(try db.conversations(viewer: viewer("alice")).items.first)
+        #expect(ana.unreadCount == 2)
+
+        try await db.markRead(ana.id, by: "alice")
+        #expect(try db.conversation(ana.id, viewer: viewer("alice"))?.unreadCount == 0)
+        #expect(try db.conversation(ana.id, viewer: viewer("bob"))?.unreadCount == 2)
+
+        _ = try await db.ingest(textWebhook(id: "wamid.a3", from: "111", name: "Ana", timestamp: 102))
+        #expect(try db.conversation(ana.id, viewer: viewer("alice"))?.unreadCount == 1)
+        #expect(try db.conversation(ana.id, viewer: viewer("bob"))?.unreadCount == 3)
+        #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("alice")).items.count == 1)
+        try await db.markRead(ana.id, by: "alice")
+        #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("alice")).items.isEmpty)
+        #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("bob")).items.count == 1)
+    }
+
+    @Test func aNewAgentStartsFromWhatTheTeamHasNotRead() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.b1", from: "222", name: "Ben", timestamp: 100))
+        try db.registerAgent("alice", at: 150)
+        let ana = try #require(try db.conversations(matching: "ana").items.first)
+        try await db.markRead(ana.id, by: "alice")
+        _ = try await db.ingest(textWebhook(id: "wamid.c1", from: "333", name: "Cho", timestamp: 160))
+
+        try db.registerAgent("carol", at: 200)
+        let unread = try db.conversations(viewer: viewer("carol")).items.map { ($0.contact.name ?? "", $0.unreadCount) }
+        #expect(unread.sorted { $0.0 < $1.0 }.map(\.1) == [0, 1, 1])
+    }
+
+    @Test func claimsAreVisibleAndTakingOverIsDeliberate() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.b1", from: "222", name: "Ben", timestamp: 101))
+        let ana = try #require(try db.conversations(matching: "ana").items.first)
+
+        #expect(try await db.claim(ana.id, for: "alice", at: 300) == .claimed)
+        #expect(try await db.claim(ana.id, for: "alice", at: 301) == .alreadyYours)
+        #expect(try await db.claim(ana.id, for: "bob", at: 302) == .heldBy("alice"))
+        #expect(try db.conversation(ana.id)?.assignee == "alice")
+        #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("alice")).items.map(\.id) == [ana.id])
+        #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("bob")).items.isEmpty)
+        #expect(try db.conversations(matching: "", scope: .unassigned, viewer: viewer("bob")).items.map { $0.contact.name } == ["Ben"])
+
+        #expect(try await db.release(ana.id, by: "bob") == false)
+        #expect(try await db.claim(ana.id, for: "bob", takeOver: true, at: 303) == .claimed)
+        #expect(try db.conversation(ana.id)?.assignee == "bob")
+        #expect(try await db.release(ana.id, by: "bob"))
+        #expect(try db.conversation(ana.id)?.assignee == nil)
+    }
+
+    @Test func theCustomersNextMessageReopensAResolvedConversation() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        let ana = try #require(try db.conversations().items.first)
+        _ = try await db.claim(ana.id, for: "alice", at: 110)
+        try await db.resolve(ana.id, at: 120)
+        #expect(try db.conversation(ana.id)?.resolvedAt == 120)
+        #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("alice")).items.isEmpty)
+        #expect(try db.conversations(matching: "", scope: .all, viewer: viewer("alice")).items.count == 1)
+
+        // A late copy of an older message does not reopen it; a new one does.
+        _ = try await db.ingest(textWebhook(id: "wamid.a0", from: "111", name: "Ana", timestamp: 90))
+        #expect(try db.conversation(ana.id)?.resolvedAt == 120)
+        _ = try await db.ingest(textWebhook(id: "wamid.a2", from: "111", name: "Ana", timestamp: 130))
+        let reopened = try #require(try db.conversation(ana.id))
+        #expect(reopened.resolvedAt == nil)
+        #expect(reopened.assignee == "alice")
+        #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("alice")).items.count == 1)
+    }
+
+    @Test func typingNotesShowToOthersUntilTheyExpire() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        let ana = try #require(try db.conversations().items.first)
+        try await db.noteTyping(in: ana.id, by: "alice", until: 5_000)
+
+        let seenByBob = try #require(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 1_000)))
+        #expect(seenByBob.typingAgents(nowMilliseconds: 1_000) == ["alice"])
+        #expect(seenByBob.typingAgents(nowMilliseconds: 6_000).isEmpty)
+        #expect(try db.conversation(ana.id, viewer: Viewer(agent: "alice", nowMilliseconds: 1_000))?.typing == [])
+        #expect(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 5_001))?.typing == [])
+
+        try await db.stopTyping(by: "alice")
+        #expect(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 1_000))?.typing == [])
+    }
+
+    @Test func mergingContactsKeepsEachAgentsReadMarkAndTheClaim() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        // Known first by user id only, then by number only; a later webhook links the two.
+        _ = try await db.ingest(textWebhook(id: "wamid.u1", userID: "US.1", name: "Ana", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.n1", from: "111", name: "Ana", timestamp: 101))
+        _ = try await db.ingest(textWebhook(id: "wamid.n2", from: "111", name: "Ana", timestamp: 102))
+        try db.registerAgent("alice", at: 103)
+        let byUser = try #require(try db.contacts(matching: "US.1").first)
+        let conversations = try db.conversations(viewer: viewer("alice")).items
+        #expect(conversations.count == 2)
+        let userConversation = try #require(conversations.first { $0.contact.id == byUser.id })
+        try await db.markRead(userConversation.id, by: "alice")
+        _ = try await db.claim(userConversation.id, for: "alice", at: 104)
+
+        _ = try await db.ingest(textWebhook(id: "wamid.both", from: "111", userID: "US.1", name: "Ana", timestamp: 105))
+        let merged = try db.conversations(viewer: viewer("alice")).items
+        #expect(merged.count == 1)
+        #expect(merged.first?.unreadCount == 3)
+        #expect(merged.first?.assignee == "alice")
+    }
+
+    @Test func oneProcessHoldsTheListenerLease() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        let serve = ListenerLease(pid: 10, host: "box", role: .serve, address: "127.0.0.1:8080", sending: true,
+                                  startedAt: 1_000, heartbeatAt: 1_000)
+        let inbox = ListenerLease(pid: 20, host: "box", role: .inbox, agent: "alice", address: nil, sending: true,
+                                  startedAt: 2_000, heartbeatAt: 2_000)
+        #expect(try await db.acquireLease(serve, isAlive: { _ in true }) == .acquired)
+        #expect(try await db.acquireLease(inbox, isAlive: { _ in true }) == .heldBy(serve))
+        // The holder itself may take it again (a restart with the same pid).
+        #expect(try await db.acquireLease(serve, isAlive: { _ in true }) == .acquired)
+
+        #expect(try await db.renewLease(pid: 10, host: "box", at: 3_000))
+        #expect(try db.currentLease()?.heartbeatAt == 3_000)
+        // A dead holder is replaced; the old one then learns it lost the lease.
+        #expect(try await db.acquireLease(inbox, isAlive: { _ in false }) == .acquired)
+        #expect(try await db.renewLease(pid: 10, host: "box", at: 4_000) == false)
+        #expect(try db.currentLease()?.holderDescription == "wabox of alice (pid 20 on box)")
+        try await db.releaseLease(pid: 10, host: "box")
+        #expect(try db.currentLease()?.pid == 20)
+        try await db.releaseLease(pid: 20, host: "box")
+        #expect(try db.currentLease() == nil)
+    }
+
+    @Test func commitsByAnotherProcessChangeTheChangeCount() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        // A second database object is a second set of connections, as another process has.
+        let other = try InboxDatabase(path: temp.path)
+        let before = temp.database.changeCount
+        #expect(temp.database.changeCount == before)
+        _ = try await other.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        let afterIngest = temp.database.changeCount
+        #expect(afterIngest != before)
+        #expect(temp.database.changeCount == afterIngest)
+        let ana = try #require(try other.conversations().items.first)
+        _ = try await other.claim(ana.id, for: "bob", at: 1)
+        #expect(temp.database.changeCount != afterIngest)
+    }
+}
