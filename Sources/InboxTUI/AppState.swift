@@ -80,6 +80,9 @@ public struct ListenerStatus: Sendable, Equatable {
     public var problem: String?
     public var isDemo: Bool
     public var sending: SendingState
+    /// Another process (`wabox serve`) holds the listener: its description, and `address`
+    /// is where it listens.
+    public var attachedTo: String?
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {

@@ -129,6 +129,16 @@ enum Describe {
     }
 
     /// "5s", "3m", "2h", "4d" ago.
+    /// "alice is typing…", "alice and bob are typing…".
+    static func typing(_ agents: [String]) -> String {
+        switch agents.count {
+        case 0: ""
+        case 1: "\(agents[0]) is typing…"
+        case 2: "\(agents[0]) and \(agents[1]) are typing…"
+        default: "\(agents[0]) and \(agents.count - 1) others are typing…"
+        }
+    }
+
     static func age(_ seconds: Int64) -> String {
         switch max(0, seconds) {
         case ..<60: return "\(max(0, seconds))s"

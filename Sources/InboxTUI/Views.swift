@@ -81,15 +81,21 @@ struct Renderer {
             buffer.fill(x: x, y: y, width: width, height: 1, style: theme[.header])
             buffer.put(title, x: x + 1, y: y, style: theme[.header], maxWidth: width - 1)
         }
-        if state.unreadOnly {
-            let label = "[unread]"
+        var labels: [String] = []
+        if state.scope != .all { labels.append(state.scope.rawValue) }
+        if state.unreadOnly { labels.append("unread") }
+        if !labels.isEmpty {
+            let label = "[" + labels.joined(separator: " ") + "]"
             buffer.put(label, x: x + width - TerminalText.width(of: label), y: y, style: theme[.unread])
         }
         let rows = height - 1
         guard !state.conversations.isEmpty else {
-            let message = state.filter.isEmpty && !state.unreadOnly
-                ? "No conversations yet. Webhooks that arrive show up here."
-                : "Nothing matches. Esc clears the filter."
+            let message = switch (state.scope, state.filter.isEmpty && !state.unreadOnly) {
+            case (.all, true): "No conversations yet. Webhooks that arrive show up here."
+            case (.mine, true): "Nothing open is claimed by you. a claims the selected conversation; v shows the others."
+            case (.unassigned, true): "Every open conversation is claimed. v shows the others."
+            default: "Nothing matches. Esc clears the filter."
+            }
             for (index, line) in TerminalText.wrap(message, to: width - 2).prefix(rows).enumerated() {
                 buffer.put(line, x: x + 1, y: y + 2 + index, style: theme[.notice])
             }
@@ -110,17 +116,29 @@ struct Renderer {
         let unread = conversation.unreadCount > 0
         let time = Describe.relative(conversation.lastActivityAt, now: state.now, offset: state.utcOffset)
         let badge = unread ? " (\(conversation.unreadCount))" : ""
-        let right = badge + " " + time
+        // Who holds it, or that it is resolved: the name keeps at least a few cells.
+        var owner = ""
+        if conversation.resolvedAt != nil {
+            owner = " done"
+        } else if let assignee = conversation.assignee {
+            owner = " " + TerminalText.truncate(TerminalText.sanitize(assignee), to: max(1, width / 4))
+        }
+        let right = owner + badge + " " + time
         let rightWidth = TerminalText.width(of: right)
         let nameStyle = unread && !isSelected ? theme[.unread] : base
         buffer.put(unread ? glyphs.unreadDot : " ", x: x, y: y, style: unread && !isSelected ? theme[.unread] : base)
         buffer.put(TerminalText.truncate(TerminalText.sanitize(conversation.contact.displayName), to: width - rightWidth - 3),
                    x: x + 2, y: y, style: nameStyle.merging(attributes: unread ? .bold : []))
-        let timeX = x + width - rightWidth
-        if unread {
-            buffer.put(badge, x: timeX, y: y, style: isSelected ? base : theme[.unread])
+        var rightX = x + width - rightWidth
+        if !owner.isEmpty {
+            let mine = conversation.assignee == state.agent && conversation.resolvedAt == nil
+            rightX += buffer.put(owner, x: rightX, y: y,
+                                 style: isSelected ? base : theme[.time].merging(attributes: mine ? .bold : []))
         }
-        buffer.put(" " + time, x: timeX + TerminalText.width(of: badge), y: y, style: isSelected ? base : theme[.time])
+        if unread {
+            rightX += buffer.put(badge, x: rightX, y: y, style: isSelected ? base : theme[.unread])
+        }
+        buffer.put(" " + time, x: rightX, y: y, style: isSelected ? base : theme[.time])
 
         var previewX = x + 2
         var previewWidth = width - 3
@@ -128,7 +146,11 @@ struct Renderer {
             buffer.put(glyphs.windowClosed, x: x + width - 2, y: y + 1, style: isSelected ? base : theme[.windowClosed])
             previewWidth -= 2
         }
-        if let message = conversation.lastMessage {
+        let typing = conversation.typingAgents(nowMilliseconds: state.now * 1000)
+        if !typing.isEmpty {
+            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing)), to: previewWidth),
+                       x: previewX, y: y + 1, style: isSelected ? base : theme[.notice])
+        } else if let message = conversation.lastMessage {
             if message.direction == .outbound, let status = message.status {
                 let (tick, style) = tickGlyph(status)
                 let used = buffer.put(tick, x: previewX, y: y + 1, style: isSelected ? base : style)
@@ -181,7 +203,7 @@ struct Renderer {
         if let waID = open.contact.waID { ids.append("+" + waID.rawValue) }
         if let username = open.contact.username, open.contact.name != nil { ids.append("@" + username) }
         if open.contact.waID == nil, let userID = open.contact.userID { ids.append(userID.rawValue) }
-        let windowText: String
+        var windowText: String
         let windowStyle: Style
         if case .open(let closesAt) = open.serviceWindow(now: state.now) {
             let left = closesAt - state.now
@@ -190,6 +212,11 @@ struct Renderer {
         } else {
             windowText = "window closed: template only"
             windowStyle = theme[.windowClosed]
+        }
+        if open.resolvedAt != nil {
+            windowText = "resolved · " + windowText
+        } else if let assignee = open.assignee {
+            windowText = (assignee == state.agent ? "yours" : TerminalText.sanitize(assignee) + "'s") + " · " + windowText
         }
         let windowWidth = TerminalText.width(of: windowText)
         let used = buffer.put(TerminalText.truncate(TerminalText.sanitize(open.contact.displayName), to: max(1, width - windowWidth - 3)),
@@ -217,6 +244,12 @@ struct Renderer {
             buffer.fill(x: x, y: bodyBottom, width: width, height: 1, style: theme[.quote])
             buffer.put(glyphs.quoteBar + " " + TerminalText.truncate(TerminalText.sanitize(text), to: width - 4),
                        x: x + 1, y: bodyBottom, style: theme[.quote])
+        }
+        let typing = open.typingAgents(nowMilliseconds: state.now * 1000)
+        if !typing.isEmpty, bodyBottom - 1 > y + 1 {
+            bodyBottom -= 1
+            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing)), to: width - 2),
+                       x: x + 1, y: bodyBottom, style: theme[.notice])
         }
         composeLine(open, x: x, y: composeY, width: width)
 
@@ -391,7 +424,10 @@ struct Renderer {
         var parts: [String] = []
         let listener = state.listener
         if listener.isDemo { parts.append("DEMO") }
-        if let address = listener.address {
+        if let agent = state.agent { parts.append(TerminalText.sanitize(agent)) }
+        if let attached = listener.attachedTo {
+            parts.append((listener.isUp ? glyphs.up : glyphs.down) + " via " + TerminalText.sanitize(attached))
+        } else if let address = listener.address {
             parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address)
         }
         if let last = listener.lastWebhookAt {
@@ -422,6 +458,9 @@ struct Renderer {
             ("Enter", "open the conversation / send"),
             ("/", "filter by name, number or username"),
             ("u", "show unread only"),
+            ("v", "show all / mine / unassigned"),
+            ("a", "claim the conversation (again: give back)"),
+            ("x", "resolve (reopens when the customer writes)"),
             ("s", "search all messages"),
             ("↑ in compose", "pick a message; r replies to it"),
             ("Ctrl-T  t", "send an approved template"),

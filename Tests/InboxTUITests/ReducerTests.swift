@@ -169,4 +169,46 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
         _ = reduce(&s, .key(.up))
         #expect(reduce(&s, .key(.character("R"))) == [.resend(localID: "local-1")])
     }
+
+    @Test func typingNotesAreThrottledAndEndWhenTheLineEmpties() {
+        var s = state()
+        s.agent = "alice"
+        let conversation = ConversationSummary(
+            id: ConversationID(rawValue: 7), business: BusinessNumber(phoneNumberID: "1"),
+            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
+            lastActivityAt: 999_000, lastInboundAt: 999_000, unreadCount: 0, lastMessage: nil)
+        _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
+        _ = reduce(&s, .key(.enter))
+        #expect(reduce(&s, .key(.character("O"))) == [.typing(conversation.id)])
+        #expect(reduce(&s, .key(.character("i"))) == [])
+        _ = reduce(&s, .tick(now: s.now + typingRenewSeconds))
+        #expect(reduce(&s, .key(.character("!"))) == [.typing(conversation.id)])
+        #expect(reduce(&s, .key(.enter)) == [.send(conversation.id, text: "Oi!", replyTo: nil), .stopTyping(conversation.id)])
+        _ = reduce(&s, .key(.character("x")))
+        #expect(reduce(&s, .key(.backspace)) == [.stopTyping(conversation.id)])
+        // Without an agent name nobody is told anything.
+        s.agent = nil
+        #expect(reduce(&s, .key(.character("y"))) == [])
+    }
+
+    @Test func claimingSomeoneElsesConversationTakesTwoPresses() {
+        var s = state()
+        s.agent = "bob"
+        var conversation = ConversationSummary(
+            id: ConversationID(rawValue: 7), business: BusinessNumber(phoneNumberID: "1"),
+            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
+            lastActivityAt: 999_000, lastInboundAt: 999_000, unreadCount: 0, lastMessage: nil)
+        conversation.assignee = "alice"
+        _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
+        #expect(reduce(&s, .key(.character("a"))) == [])
+        #expect(s.flash == "alice has this conversation: press a again to take it over")
+        #expect(reduce(&s, .key(.character("j"))) == [])
+        #expect(reduce(&s, .key(.character("a"))) == [])  // the warning again: j came between
+        #expect(reduce(&s, .key(.character("a"))) == [.claim(conversation.id, takeOver: true)])
+        conversation.assignee = "bob"
+        _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
+        #expect(reduce(&s, .key(.character("a"))) == [.release(conversation.id)])
+        #expect(reduce(&s, .key(.character("x"))) == [.resolve(conversation.id)])
+        #expect(reduce(&s, .key(.character("v"))) == [.loadConversations(filter: "", unreadOnly: false, scope: .mine, limit: 50)])
+    }
 }

@@ -11,16 +11,36 @@ final class ScreenHarness {
     let app: InboxApp
     nonisolated(unsafe) static var fixedNow: Int64 = 1_764_405_600  // Sat 29 Nov 2025 08:40 UTC
 
+    /// Whether this harness made the database (and removes it).
+    private let ownsDatabase: Bool
+
     init(width: Int = 80, height: Int = 24, theme: Theme = .builtIn, fixtures: [String] = [],
-         now: Int64 = ScreenHarness.fixedNow, listener: ListenerStatus = ListenerStatus()) async throws {
+         now: Int64 = ScreenHarness.fixedNow, listener: ListenerStatus = ListenerStatus(),
+         agent: String? = nil) async throws {
         temp = try TemporaryDatabase()
+        ownsDatabase = true
         for name in fixtures {
             _ = try await temp.database.ingest(Fixtures.webhook(name))
         }
         backend = InMemoryBackend(width: width, height: height)
         app = InboxApp(database: temp.database, backend: backend, theme: theme,
-                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0),
+                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent),
                        clock: { now }, listenerStatus: { listener })
+        app.step()
+    }
+
+    /// A second screen on the same database file, through connections of its own, as
+    /// another agent's `wabox` in another SSH session has.
+    init(sharing other: ScreenHarness, agent: String, width: Int = 80, height: Int = 24,
+         now: Int64 = ScreenHarness.fixedNow) throws {
+        temp = other.temp
+        ownsDatabase = false
+        let database = try InboxDatabase(path: other.temp.path)
+        try database.registerAgent(agent, at: now)
+        backend = InMemoryBackend(width: width, height: height)
+        app = InboxApp(database: database, backend: backend, theme: .builtIn,
+                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent),
+                       clock: { now })
         app.step()
     }
 
@@ -50,5 +70,5 @@ final class ScreenHarness {
     var screen: String { backend.text }
     var lines: [String] { backend.lines }
 
-    deinit { temp.remove() }
+    deinit { if ownsDatabase { temp.remove() } }
 }
