@@ -122,7 +122,7 @@ final class ChangeWatcher: Sendable {
 
     /// The current version; -1 if the file cannot be read right now (the next poll retries).
     var version: Int {
-        (try? connection.inDatabase { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }) ?? -1
+        (try? connection.inDatabase { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) }) ?? -1
     }
 }
 

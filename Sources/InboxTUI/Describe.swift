@@ -128,7 +128,6 @@ enum Describe {
         return "\(months[then.month - 1]) \(then.year)"
     }
 
-    /// "5s", "3m", "2h", "4d" ago.
     /// "alice is typing…", "alice and bob are typing…".
     static func typing(_ agents: [String]) -> String {
         switch agents.count {
@@ -139,6 +138,7 @@ enum Describe {
         }
     }
 
+    /// "5s", "3m", "2h", "4d" ago.
     static func age(_ seconds: Int64) -> String {
         switch max(0, seconds) {
         case ..<60: return "\(max(0, seconds))s"

@@ -426,12 +426,16 @@ struct Renderer {
         if listener.isDemo { parts.append("DEMO") }
         if let agent = state.agent { parts.append(TerminalText.sanitize(agent)) }
         if let attached = listener.attachedTo {
-            parts.append((listener.isUp ? glyphs.up : glyphs.down) + " via " + TerminalText.sanitize(attached))
+            let address = listener.address.map { $0 + " " } ?? ""
+            parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address + "via " + TerminalText.sanitize(attached))
         } else if let address = listener.address {
             parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address)
         }
         if let last = listener.lastWebhookAt {
-            parts.append("webhook \(Describe.age(state.now - last)) ago")
+            // Minutes, not seconds: a status bar that changes every second would redraw
+            // (and cost bytes over SSH) every second.
+            let age = state.now - last
+            parts.append(age < 60 ? "webhook <1m ago" : "webhook \(Describe.age(age)) ago")
         }
         if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
         let left = " " + parts.joined(separator: " · ")

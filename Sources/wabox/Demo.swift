@@ -74,7 +74,8 @@ struct Demo: ParsableCommand {
         defer { fakeServer.stop() }
 
         let script = DemoScript(database: database, fake: fake, appSecret: appSecret, pace: pace, logger: logger)
-        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger,
+                                    agent: Settings.loginName(environment: ProcessInfo.processInfo.environment))
         session.listener = WebhookConfiguration(host: address.host, port: address.port,
                                                 verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
         session.client = GraphCloudClient(

@@ -18,6 +18,9 @@ struct Inbox: ParsableCommand {
         discussion: """
             Shows conversations live as webhooks arrive. The listener starts when WABOX_APP_SECRET and \
             WABOX_VERIFY_TOKEN are set; without them the screen still shows what the database holds. \
+            When a `wabox serve` (or another agent's wabox) already runs the listener for the same \
+            database, this screen attaches to it instead, and changes from every agent show within \
+            a fraction of a second. \
             Logs go to $XDG_STATE_HOME/wabox/wabox.log while the screen owns the terminal.
             """,
         version: waboxVersion
@@ -31,6 +34,9 @@ struct Inbox: ParsableCommand {
     @Option(help: ArgumentHelp("Colour theme: a file name in themes/ without .toml (or WABOX_THEME).", valueName: "name"))
     var theme: String?
 
+    @Option(help: ArgumentHelp("Your name as the other agents see it (default: WABOX_AGENT, else your login name).", valueName: "name"))
+    var agent: String?
+
     @Flag(help: "Do not start the embedded listener.")
     var noListener = false
 
@@ -38,6 +44,7 @@ struct Inbox: ParsableCommand {
         var flags: [Settings.Key: String] = [:]
         if let listen { flags[.listen] = listen }
         if let theme { flags[.theme] = theme }
+        if let agent { flags[.agent] = agent }
         let settings = try global.settings(flags: flags)
         let selectedTheme = try Self.loadTheme(settings[.theme])
         let database: InboxDatabase
@@ -48,7 +55,7 @@ struct Inbox: ParsableCommand {
         }
         let logger = Logs.bootstrapToFile(near: settings.databasePath)
 
-        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger, agent: settings.agent)
         if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {
             let address = try Serve.parse(settings.listen)
             session.listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,

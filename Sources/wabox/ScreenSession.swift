@@ -31,8 +31,19 @@ struct ScreenSession {
     var initialProblem: String?
     /// Told the listener's port once it listens.
     var onListening: (@Sendable (Int) -> Void)?
+    /// The agent at this screen.
+    var agent: String
+
+    /// How long the screen waits for a key before it looks for changes in the database:
+    /// what another process commits shows within this (plus a query and a draw). Keys are
+    /// handled as they come, whatever this is.
+    static let pollMilliseconds = 100
 
     /// Runs until the user quits or a signal arrives; then stops the services gracefully.
+    ///
+    /// When another process (a `wabox serve`, or another agent's `wabox`) holds the
+    /// listener lease of the database, this screen attaches to it: it neither listens nor
+    /// sends, and shows what that process receives and sends through the shared database.
     func run() {
         let status = ListenerState()
         status.update {
@@ -40,25 +51,59 @@ struct ScreenSession {
             $0.problem = initialProblem
             $0.sending = client == nil ? .off(offReason) : .on
         }
-        var services: [any Service] = companions
-        if let listener {
+        do {
+            try database.registerAgent(agent, at: Int64(Date().timeIntervalSince1970))
+        } catch {
+            logger.warning("could not record agent \(agent): \(error)")
+        }
+        let holder = LeaseHolder()
+        var attached = false
+        var services: [any Service] = []
+        if listener == nil, client == nil {
+            // Nothing to run here; still show a running daemon's state if there is one.
+            if let lease = try? database.currentLease(), holder.isAlive(lease) {
+                attached = true
+                status.update { $0.attach(to: lease, isAlive: true) }
+            }
+        } else {
+            let address = listener.map { "\(Serve.urlHost($0.host)):\($0.port)" }
+            let lease = holder.lease(role: .inbox, agent: agent, address: address, sending: client != nil)
+            let database = self.database
+            let outcome = runBlocking { try await database.acquireLease(lease, isAlive: holder.isAlive) }
+            switch outcome {
+            case .success(.acquired):
+                services.append(LeaseKeeper(database: database, holder: holder, logger: logger))
+            case .success(.heldBy(let other)):
+                attached = true
+                status.update { $0.attach(to: other, isAlive: true) }
+                logger.info("attached to \(other.holderDescription): not listening or sending here")
+            case .failure(let error):
+                status.update { $0.problem = "could not check for a running wabox serve: \(error)" }
+                logger.error("listener lease: \(error)")
+            }
+        }
+        services += companions
+        if let listener, !attached {
             let onListening = self.onListening
+            let database = self.database
             status.update { $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)" }
             services.append(makeWebhookApplication(
                 configuration: listener, database: database, logger: logger,
                 onServerRunning: { port in
+                    let address = "\(Serve.urlHost(listener.host)):\(port)"
                     status.update {
                         $0.isUp = true
-                        $0.address = "\(Serve.urlHost(listener.host)):\(port)"
+                        $0.address = address
                     }
+                    try? await database.updateLeaseAddress(address, pid: holder.pid, host: holder.host)
                     onListening?(port)
                 }))
         }
-        if let client {
+        if let client, !attached {
             services.append(OutboxSender(database: database, client: client, policy: retryPolicy,
                                          logger: Logger(label: "wabox.outbox")))
         }
-        services.append(StatusPoller(database: database, status: status))
+        services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil))
         let background = BackgroundServices(services: services, logger: logger) { error in
             status.update {
                 $0.isUp = false
@@ -70,14 +115,16 @@ struct ScreenSession {
         let terminal = CursesTerminal(useColors: theme.name != "mono")
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme,
-            configuration: .init(asciiOnly: !terminal.isUTF8),
+            configuration: .init(asciiOnly: !terminal.isUTF8, pollMilliseconds: Self.pollMilliseconds, agent: agent),
             listenerStatus: { status.current },
-            cloud: cloudServices())
+            cloud: attached ? nil : cloudServices())
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
-            inbox.step(waitMilliseconds: 40)
+            inbox.step(waitMilliseconds: Self.pollMilliseconds)
         }
         terminal.close()
+        let database = self.database, agent = self.agent
+        _ = runBlocking { try await database.stopTyping(by: agent) }
         background.stop(timeout: 5)
     }
 
@@ -153,10 +200,13 @@ final class BackgroundServices: Sendable {
     }
 }
 
-/// Keeps the status bar's figures current: last webhook, outbox size, sending halt.
+/// Keeps the status bar's figures current: last webhook, outbox size, sending halt, and
+/// for an attached screen whether the process holding the listener still runs.
 struct StatusPoller: Service {
     let database: InboxDatabase
     let status: ListenerState
+    /// Set when attached: this process's identity, to judge the holder's liveness.
+    let holder: LeaseHolder?
 
     func run() async throws {
         // Returns normally on shutdown: a service that throws would make the group cancel
@@ -166,19 +216,62 @@ struct StatusPoller: Service {
                 let last = try? database.lastWebhookAt()
                 let waiting = (try? await database.outboxWaitingCount()) ?? 0
                 let halt = try? await database.sendingHalt()
+                let lease = holder == nil ? nil : try? database.currentLease()
                 status.update {
                     $0.lastWebhookAt = last
                     $0.waitingToSend = waiting
+                    if let holder {
+                        if let lease, holder.isAlive(lease) {
+                            $0.attach(to: lease, isAlive: true)
+                        } else {
+                            $0.isUp = false
+                            $0.problem = """
+                                the listener is gone (\($0.attachedTo ?? "wabox serve") stopped): webhooks are not \
+                                received. Start wabox serve again, or quit and restart wabox to listen here
+                                """
+                        }
+                    }
                     if let halt {
                         $0.sending = .halted("\(halt.description): fix it, then restart wabox")
                     } else if case .halted = $0.sending {
                         $0.sending = .on
                     }
                 }
-                try await Task.sleep(for: .milliseconds(500))
+                try await Task.sleep(for: .seconds(1))
             }
         }
     }
+}
+
+extension ListenerStatus {
+    /// Shows the process that holds the listener lease.
+    mutating func attach(to lease: ListenerLease, isAlive: Bool) {
+        attachedTo = lease.holderDescription
+        address = lease.address
+        isUp = isAlive
+        problem = nil
+        sending = lease.sending ? .on : .off("""
+            replies wait in the outbox: \(lease.holderDescription) has no access token; set WABOX_ACCESS_TOKEN \
+            and WABOX_PHONE_NUMBER_ID for it
+            """)
+    }
+}
+
+/// Runs async work from the main thread and waits for it (only the main thread blocks).
+func runBlocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+    let result = Mutex<Result<T, any Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        do {
+            let value = try await work()
+            result.withLock { $0 = .success(value) }
+        } catch {
+            result.withLock { $0 = .failure(error) }
+        }
+        done.signal()
+    }
+    done.wait()
+    return result.withLock { $0! }
 }
 
 /// The listener's state, shared between the services and the screen.

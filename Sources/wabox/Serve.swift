@@ -58,6 +58,17 @@ struct Serve: AsyncParsableCommand {
             throw Failure(String(describing: error))
         }
         let path = settings.databasePath
+        let sending = settings.accessToken != nil && settings[.phoneNumberID] != nil
+        let holder = LeaseHolder()
+        let lease = holder.lease(role: .serve, agent: nil, address: "\(Self.urlHost(address.host)):\(address.port)",
+                                 sending: sending)
+        if case .heldBy(let other) = try await database.acquireLease(lease, isAlive: holder.isAlive) {
+            throw Failure("""
+                \(other.holderDescription) already runs the listener\(other.address.map { " on \($0)" } ?? "") \
+                and the outbox sender for \(path). Stop it first (agents' screens attach to a running \
+                wabox serve by themselves), or give this one another --db.
+                """)
+        }
         let app = makeWebhookApplication(
             configuration: WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
                                                 appSecret: appSecret, bodyLimit: bodyLimit),
@@ -65,10 +76,13 @@ struct Serve: AsyncParsableCommand {
             logger: logger,
             onServerRunning: { port in
                 logger.info("wabox serve listening on http://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
+                try? await database.updateLeaseAddress("\(Self.urlHost(address.host)):\(port)", pid: holder.pid,
+                                                       host: holder.host)
             }
         )
-        var services: [any Service] = [app]
-        if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
+        // The lease keeper is first so that it stops last, once nothing runs any more.
+        var services: [any Service] = [LeaseKeeper(database: database, holder: holder, logger: logger), app]
+        if let accessToken = settings.accessToken, sending {
             let client = GraphCloudClient(
                 configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
                 logger: Logger(label: "wabox.cloud-api"))

@@ -1,4 +1,5 @@
 import Foundation
+import InboxStore
 import TOMLKit
 
 /// wabox's settings, resolved from (highest first) command-line flags, the environment,
@@ -16,6 +17,7 @@ struct Settings: Sendable {
         case db
         case theme
         case markRead = "mark_read"
+        case agent
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .accessToken }
@@ -39,6 +41,8 @@ struct Settings: Sendable {
     var listen: String { values[.listen] ?? "127.0.0.1:8080" }
     /// Whether opening a conversation sends a read receipt to the customer.
     var markReadOnOpen: Bool { values[.markRead] != "never" }
+    /// The agent at this screen: `agent`, else the login name.
+    var agent: String { values[.agent] ?? Self.loginName(environment: ProcessInfo.processInfo.environment) }
     var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
 
     /// - Parameters:
@@ -62,7 +66,20 @@ struct Settings: Sendable {
         if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
             throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
         }
+        if let agent = values[.agent], let problem = AgentName.validate(agent) {
+            throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")
+        }
         return Settings(values: values, configFile: configFile)
+    }
+
+    /// The login name when it makes a valid agent name, else `agent`.
+    static func loginName(environment: [String: String]) -> String {
+        var name = environment["USER"] ?? environment["LOGNAME"]
+        if name == nil, let entry = getpwuid(getuid()), let login = entry.pointee.pw_name {
+            name = String(cString: login)
+        }
+        guard let name, AgentName.validate(name) == nil else { return "agent" }
+        return name
     }
 
     static func defaultConfigPath(environment: [String: String]) -> String {

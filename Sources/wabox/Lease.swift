@@ -1,0 +1,78 @@
+import Foundation
+import InboxStore
+import Logging
+import ServiceLifecycle
+
+/// This process as a holder of the listener lease.
+struct LeaseHolder: Sendable {
+    /// How often the holder renews the lease. Each renewal is a commit that every attached
+    /// screen notices, so not more often than this.
+    static let heartbeatSeconds: Int64 = 5
+    /// A lease not renewed for this long belongs to a process that is gone or stuck.
+    static let staleSeconds: Int64 = 15
+
+    let pid = getpid()
+    let host = LeaseHolder.hostName()
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The lease this process would hold.
+    func lease(role: ListenerLease.Role, agent: String?, address: String?, sending: Bool) -> ListenerLease {
+        let now = Self.nowMilliseconds()
+        return ListenerLease(pid: pid, host: host, role: role, agent: agent, address: address, sending: sending,
+                             startedAt: now, heartbeatAt: now)
+    }
+
+    /// Whether the holder of `lease` still runs: its heartbeat is recent and, on this
+    /// machine, its process exists.
+    func isAlive(_ lease: ListenerLease) -> Bool {
+        let now = Self.nowMilliseconds()
+        guard now - lease.heartbeatAt < Self.staleSeconds * 1000 else { return false }
+        if lease.host == host {
+            return kill(lease.pid, 0) == 0 || errno == EPERM
+        }
+        return true
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Renews the listener lease while the listener and the sender run, and gives it up when
+/// they have stopped. List it first in a service group: groups stop services in reverse
+/// order, so it is released last.
+struct LeaseKeeper: Service {
+    let database: InboxDatabase
+    let holder: LeaseHolder
+    let logger: Logger
+    /// Told when another process has taken the lease (this one was stuck for too long).
+    var onLost: @Sendable () -> Void = {}
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var warned = false
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(LeaseHolder.heartbeatSeconds))
+                do {
+                    let held = try await database.renewLease(pid: holder.pid, host: holder.host,
+                                                             at: LeaseHolder.nowMilliseconds())
+                    if !held, !warned {
+                        warned = true
+                        logger.error("another wabox took over the listener lease of \(database.path) while this one was unresponsive")
+                        onLost()
+                    }
+                } catch {
+                    logger.warning("could not renew the listener lease: \(error)")
+                }
+            }
+        }
+        do {
+            try await database.releaseLease(pid: holder.pid, host: holder.host)
+        } catch {
+            logger.warning("could not release the listener lease (it expires in \(LeaseHolder.staleSeconds) s): \(error)")
+        }
+    }
+}

@@ -1,0 +1,231 @@
+import Foundation
+import InboxCore
+import InboxStore
+import InboxTesting
+import Simulator
+import Testing
+
+/// An OpenSSH server on a free loopback port with a host key and an authorized key of its
+/// own, for the current user: agents log in with `ssh -t` as they would on a real server.
+struct SSHServer {
+    let folder: URL
+    let port: Int
+    let clientKey: String
+    let user: String
+
+    static func start(in directory: URL) async throws -> SSHServer {
+        let folder = directory.appendingPathComponent("ssh")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["host_key", "client_key"] {
+            let made = try runCommand("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "wabox-test",
+                                                                "-f", folder.appendingPathComponent(name).path])
+            try #require(made.status == 0, "ssh-keygen failed: \(made.stderr)")
+        }
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("client_key.pub"),
+                                         to: folder.appendingPathComponent("authorized_keys"))
+        // sshd insists on its privilege separation folder, which a fresh machine may lack.
+        try? FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
+        let user = String(cString: getpwuid(getuid())!.pointee.pw_name)
+        let log = folder.appendingPathComponent("sshd.log")
+        for _ in 0..<5 {
+            let port = Int.random(in: 20_000..<60_000)
+            let config = folder.appendingPathComponent("sshd_config")
+            try """
+                Port \(port)
+                ListenAddress 127.0.0.1
+                HostKey \(folder.path)/host_key
+                AuthorizedKeysFile \(folder.path)/authorized_keys
+                PidFile \(folder.path)/sshd.pid
+                StrictModes no
+                UsePAM no
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+                PubkeyAuthentication yes
+                PermitRootLogin prohibit-password
+                PrintMotd no
+                PrintLastLog no
+                LogLevel ERROR
+
+                """.write(to: config, atomically: true, encoding: .utf8)
+            // sshd puts itself in the background (as tmux does), so it is started the way
+            // tmux is, and stopped through its pid file.
+            let status = try runLeavingDaemon("/usr/sbin/sshd", ["-f", config.path, "-E", log.path])
+            let server = SSHServer(folder: folder, port: port,
+                                   clientKey: folder.appendingPathComponent("client_key").path, user: user)
+            if status == 0, try await waitUntil(timeout: 10, { canConnect(port: port) }) { return server }
+            server.stop()
+        }
+        throw Fixtures.FixtureError(description: "sshd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+    }
+
+    func stop() {
+        guard let text = try? String(contentsOf: folder.appendingPathComponent("sshd.pid"), encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+        kill(pid, SIGTERM)
+    }
+
+    private static func canConnect(port: Int) -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// The shell command that logs in with a terminal and runs `remote` there.
+    func login(running remote: String) -> String {
+        "ssh -t -p \(port) -i \(clientKey) -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null " +
+            "-o LogLevel=ERROR -o BatchMode=yes \(user)@127.0.0.1 '\(remote)'"
+    }
+}
+
+/// A team's setup: `wabox serve` holds the listener; two agents log in over SSH and run
+/// `wabox` in their own terminals against the same database.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SharedInboxEndToEndTests: ServeWorkspace {
+    let directory: URL
+    let databasePath: String
+    let environment: [String: String]
+    let socket = "wabox-ssh-\(UUID().uuidString.prefix(8))"
+
+    init() throws {
+        (directory, databasePath, environment) = try Self.makeWorkspace("wabox-shared")
+    }
+
+    private func tmux(_ arguments: String...) throws -> CommandResult {
+        try runCommand("/usr/bin/tmux", ["-L", socket] + arguments)
+    }
+
+    private func screen(_ agent: String) throws -> String { try tmux("capture-pane", "-p", "-t", agent).stdout }
+
+    @discardableResult
+    private func waitForScreen(_ agent: String, _ what: String, timeout: Double = 15,
+                               _ condition: (String) -> Bool) async throws -> String {
+        var last = ""
+        let found = try await waitUntil(timeout: timeout) {
+            last = try screen(agent)
+            return condition(last)
+        }
+        try #require(found, "waited for \(what) on \(agent)'s screen; it was:\n\(last)")
+        return last
+    }
+
+    /// Starts an agent's terminal: ssh into this machine and run wabox there.
+    private func startAgent(_ name: String, ssh: SSHServer, term: String, lang: String?) throws {
+        let remote = [
+            "env -i PATH=/usr/bin:/bin HOME=\(directory.path) TERM=\(term)", lang.map { "LANG=\($0)" } ?? "",
+            "XDG_CONFIG_HOME=\(directory.path)/config XDG_STATE_HOME=\(directory.path)/state-\(name)",
+            "\(try waboxBinary()) --agent \(name) --db \(databasePath)",
+        ].joined(separator: " ")
+        let command = ssh.login(running: remote) + "; echo \"ssh exited with $?\"; sleep 60"
+        let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", name,
+                                                             "-x", "100", "-y", "24", command])
+        try #require(status == 0, "tmux new-session failed")
+    }
+
+    private func post(_ body: Data, port: Int) throws -> String {
+        let file = directory.appendingPathComponent("body-\(UUID().uuidString).json")
+        try body.write(to: file)
+        let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
+        let result = try runCommand("/usr/bin/curl", [
+            "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
+            "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
+        ])
+        return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+    }
+
+    /// Process ids whose command line holds `--agent name`.
+    private func agentProcesses(_ name: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard arguments.first?.hasSuffix("/wabox") == true,
+                  let index = arguments.firstIndex(of: "--agent"), arguments.indices.contains(index + 1),
+                  arguments[index + 1] == name else { return nil }
+            return pid
+        }
+    }
+
+    private func stopAll() {
+        _ = try? runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "kill-server"])
+        try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
+    }
+
+    @Test func twoAgentsOverSSHWorkOneInboxBesideTheDaemon() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (serve, port) = try await startServe()
+        let ssh = try await SSHServer.start(in: directory)
+        defer {
+            stopAll()
+            ssh.stop()
+        }
+
+        // A second daemon on the same database is refused, and says who holds it.
+        let second = try runCommand(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
+                                    environment: environment)
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("wabox serve (pid \(serve.process.processIdentifier)"), "\(second.stderr)")
+
+        // Alice on a UTF-8 xterm; Bob on screen-256color with no locale at all, as many SSH setups are.
+        try startAgent("alice", ssh: ssh, term: "xterm-256color", lang: "C.UTF-8")
+        try startAgent("bob", ssh: ssh, term: "screen-256color", lang: nil)
+        for agent in ["alice", "bob"] {
+            try await waitForScreen(agent, "the screen to attach to the daemon") {
+                $0.contains("via wabox serve") && $0.contains("127.0.0.1:\(port)") && $0.contains(agent)
+            }
+        }
+
+        // A customer writes: both screens show it, with no key pressed.
+        let builder = WebhookBuilder()
+        let customer = SimulatedCustomer(name: "Inês Araújo", waID: "351912345678")
+        #expect(try post(builder.message(from: customer, .text("Olá, a minha encomenda?")), port: port) == "200")
+        for agent in ["alice", "bob"] {
+            try await waitForScreen(agent, "the new conversation") { $0.contains("Inês Araújo") && $0.contains("(1)") }
+        }
+
+        // Alice claims it: Bob sees her name on it.
+        _ = try tmux("send-keys", "-t", "alice", "a")
+        try await waitForScreen("bob", "Alice's claim") { screen in
+            screen.components(separatedBy: "\n").contains { $0.contains("Inês Araújo") && $0.contains("alice") }
+        }
+
+        // Alice opens it and starts typing: Bob sees that she is typing, and her unread
+        // count is gone while his stays.
+        _ = try tmux("send-keys", "-t", "alice", "Enter")
+        _ = try tmux("send-keys", "-t", "alice", "-l", "Bom dia Inês")
+        let bobSees = try await waitForScreen("bob", "alice is typing") { $0.contains("alice is typing") }
+        #expect(bobSees.contains("(1)"))
+        try await waitForScreen("alice", "her unread count to clear") { !$0.contains("(1)") }
+
+        // Bob's connection drops: his wabox ends, the daemon goes on.
+        #expect(!agentProcesses("bob").isEmpty)
+        _ = try tmux("kill-session", "-t", "bob")
+        let bobGone = try await waitUntil(timeout: 10) { agentProcesses("bob").isEmpty }
+        #expect(bobGone, "bob's wabox still runs after his connection dropped")
+        let later = SimulatedCustomer(name: "Kofi Mensah", waID: "233241234567")
+        #expect(try post(builder.message(from: later, .text("Hello, anyone there?")), port: port) == "200")
+        try await waitForScreen("alice", "the next customer") { $0.contains("Kofi Mensah") }
+
+        // Alice sends her reply and quits; nothing of her typing is left behind.
+        _ = try tmux("send-keys", "-t", "alice", "Enter")
+        _ = try tmux("send-keys", "-t", "alice", "Escape")
+        _ = try tmux("send-keys", "-t", "alice", "q")
+        try await waitForScreen("alice", "wabox to exit") { $0.contains("ssh exited with 0") }
+
+        #expect(await serve.stop() == 0)
+        let database = try InboxDatabase(path: databasePath)
+        #expect(try database.integrityCheck() == "ok")
+        let conversations = try database.conversations(viewer: Viewer(agent: "bob", nowMilliseconds: 0)).items
+        #expect(Set(conversations.compactMap(\.contact.name)) == ["Inês Araújo", "Kofi Mensah"])
+        let ines = try #require(conversations.first { $0.contact.name == "Inês Araújo" })
+        #expect(ines.assignee == "alice")
+        #expect(ines.typing.isEmpty)
+        #expect(ines.lastMessage?.content.text == "Bom dia Inês")
+        #expect(try database.currentLease() == nil)
+    }
+}
