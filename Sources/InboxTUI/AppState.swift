@@ -80,6 +80,8 @@ public struct ListenerStatus: Sendable, Equatable {
     public var problem: String?
     public var isDemo: Bool
     public var sending: SendingState
+    /// The listener accepts webhooks without checking signatures (`--insecure-skip-signature`).
+    public var isInsecure = false
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {

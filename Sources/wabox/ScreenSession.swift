@@ -43,7 +43,10 @@ struct ScreenSession {
         var services: [any Service] = companions
         if let listener {
             let onListening = self.onListening
-            status.update { $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)" }
+            status.update {
+                $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)"
+                $0.isInsecure = listener.insecureSkipSignature
+            }
             services.append(makeWebhookApplication(
                 configuration: listener, database: database, logger: logger,
                 onServerRunning: { port in
