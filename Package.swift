@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "wabox", targets: ["wabox"]),
         .executable(name: "wabox-screen-bench", targets: ["ScreenBench"]),
+        // For the fuzz targets in Fuzz/, a package of their own built with libFuzzer.
+        .library(name: "InboxCore", targets: ["InboxCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
