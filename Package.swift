@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "wabox", targets: ["wabox"]),
         .executable(name: "wabox-screen-bench", targets: ["ScreenBench"]),
+        // For the fuzz targets in Fuzz/, a package of their own built with libFuzzer.
+        .library(name: "InboxCore", targets: ["InboxCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
@@ -18,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
     ],
     targets: [
         .target(
@@ -33,6 +36,8 @@ let package = Package(
             dependencies: [
                 "InboxCore", "InboxStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),

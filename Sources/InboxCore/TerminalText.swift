@@ -19,6 +19,16 @@ public enum TerminalText {
         return String(out)
     }
 
+    /// `sanitize` line by line: newlines are kept (a `\r\n` becomes one), everything else
+    /// that could drive the terminal is replaced. For multi-line messages printed by the
+    /// command-line tools (errors from the Cloud API, answers from a listener).
+    public static func sanitizeKeepingLines(_ text: String) -> String {
+        // "\r\n" is one Character in Swift: split on both.
+        text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { sanitize(String($0)) }
+            .joined(separator: "\n")
+    }
+
     private static func needsReplacement(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return value < 0x20 || (0x7f...0x9f).contains(value) || isBidiControl(value)

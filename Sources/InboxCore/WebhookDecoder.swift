@@ -12,12 +12,57 @@ public struct WebhookDecoder: Sendable {
         public var description: String
     }
 
+    /// The deepest nesting of arrays and objects accepted. Real webhooks nest about ten
+    /// levels; the limit keeps a hostile body from exhausting the stack of a recursive
+    /// decoder (`JSONDecoder`, `JSONValue`) on the event loop.
+    public static let maximumDepth = 64
+
     /// - Parameter receivedAt: Unix seconds, used for parts that carry no timestamp.
     public func decode(_ body: Data, receivedAt: Int64) throws(Failure) -> [InboxEvent] {
         if let envelope = WireFastReader.envelope(from: body) {
             return events(from: envelope, receivedAt: receivedAt)
         }
+        try Self.checkShape(body)
         return events(from: try foundationEnvelope(body), receivedAt: receivedAt)
+    }
+
+    /// Refuses what no webhook is and what recursive decoders must never see: invalid
+    /// UTF-8, and arrays or objects nested deeper than `maximumDepth`. One pass over the
+    /// bytes, without recursion, so that any size and depth is safe to check.
+    static func checkShape(_ body: Data) throws(Failure) {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        var offset = 0
+        for byte in body {
+            defer { offset += 1 }
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""):
+                inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maximumDepth {
+                    throw Failure(description: "body nests arrays or objects deeper than \(maximumDepth) levels (at byte \(offset)); no webhook does")
+                }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth -= 1
+            default:
+                break
+            }
+        }
+        if String(validating: body, as: UTF8.self) == nil {
+            throw Failure(description: "body is not valid UTF-8; webhooks are UTF-8 JSON")
+        }
     }
 
     private func events(from envelope: WireEnvelope, receivedAt: Int64) -> [InboxEvent] {
@@ -62,7 +107,8 @@ public struct WebhookDecoder: Sendable {
     /// Decodes with `JSONDecoder` only, never the fast reader: the reference the tests
     /// compare the fast reader with.
     func decodeWithFoundation(_ body: Data, receivedAt: Int64) throws(Failure) -> [InboxEvent] {
-        try events(from: foundationEnvelope(body), receivedAt: receivedAt)
+        try Self.checkShape(body)
+        return try events(from: foundationEnvelope(body), receivedAt: receivedAt)
     }
 
     private func decode(_ value: WireValue, path: String, receivedAt: Int64, into events: inout [InboxEvent]) {

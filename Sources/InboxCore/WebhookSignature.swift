@@ -9,9 +9,14 @@ import Foundation
 // `SymmetricKey` is immutable once made but not marked Sendable by swift-crypto 3.
 public struct WebhookSignature: @unchecked Sendable {
     private let key: SymmetricKey
+    /// The secret being rotated out, still accepted until the operator removes it.
+    private let previousKey: SymmetricKey?
 
-    public init(appSecret: String) {
+    /// - Parameter previousAppSecret: during a rotation, the old secret: a body signed
+    ///   with either secret is valid. `header(for:)` always signs with `appSecret`.
+    public init(appSecret: String, previousAppSecret: String? = nil) {
         key = SymmetricKey(data: Array(appSecret.utf8))
+        previousKey = previousAppSecret.flatMap { $0.isEmpty ? nil : SymmetricKey(data: Array($0.utf8)) }
     }
 
     /// The header value Meta would send for `body`: `sha256=` and lowercase hex.
@@ -20,10 +25,18 @@ public struct WebhookSignature: @unchecked Sendable {
         return "sha256=" + Hex.encode(Array(code))
     }
 
-    /// Whether `header` is a well-formed signature of `body`, compared in constant time.
+    /// Whether `header` is a well-formed signature of `body` by the app secret (or the
+    /// previous one), compared in constant time.
+    ///
+    /// - Important: With a previous secret both codes are always computed and compared, and
+    ///   the results combined without a branch, so the answer's timing does not tell which
+    ///   secret matched or where a forged code first differs.
     public func isValid<Bytes: DataProtocol>(header: String?, body: Bytes) -> Bool {
         guard let header, let digest = Self.digest(fromHeader: header) else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(digest, authenticating: body, using: key)
+        let current = HMAC<SHA256>.isValidAuthenticationCode(digest, authenticating: body, using: key)
+        guard let previousKey else { return current }
+        let previous = HMAC<SHA256>.isValidAuthenticationCode(digest, authenticating: body, using: previousKey)
+        return current || previous
     }
 
     /// The 32 bytes of a `sha256=<hex>` header, or nil when it is not one.

@@ -83,6 +83,8 @@ public struct ListenerStatus: Sendable, Equatable {
     /// Another process (`wabox serve`) holds the listener: its description, and `address`
     /// is where it listens.
     public var attachedTo: String?
+    /// The listener accepts webhooks without checking signatures (`--insecure-skip-signature`).
+    public var isInsecure = false
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {

@@ -440,7 +440,9 @@ struct Renderer {
         if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
         let left = " " + parts.joined(separator: " · ")
         let hints = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
-        let used = buffer.put(left, x: 0, y: y, style: theme[.statusBar])
+        // Never hidden by a problem or a notice: anyone can write into this inbox.
+        let warning = listener.isInsecure ? buffer.put(" INSECURE: signatures not checked ", x: 0, y: y, style: theme[.statusError]) : 0
+        let used = warning + buffer.put(left, x: warning, y: y, style: theme[.statusBar])
         var problem = listener.problem
         switch listener.sending {
         case .halted(let reason): problem = problem ?? reason

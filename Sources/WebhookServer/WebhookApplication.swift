@@ -2,10 +2,13 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import InboxCore
 import InboxStore
 import Logging
 import NIOCore
+import NIOSSL
 
 /// Everything the listener needs to know.
 public struct WebhookConfiguration: Sendable {
@@ -19,6 +22,22 @@ public struct WebhookConfiguration: Sendable {
     public var bodyLimit: Int
     /// Webhooks waiting for a commit before the listener answers 503.
     public var queueCapacity: Int
+    /// The app secret being rotated out: bodies signed with it are still accepted.
+    public var previousAppSecret: String?
+    /// Accept webhooks whatever their signature: for local experiments only.
+    public var insecureSkipSignature = false
+    /// How many requests with a missing or bad signature an address may send (429 beyond).
+    var unauthenticatedLimit = TokenBuckets.Configuration()
+    /// Longest time from a request's first byte to its last (slow clients are cut off).
+    public var requestTimeout: Duration = .seconds(15)
+    /// Longest time a connection may stay open without a request.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Largest request head (request line and headers) accepted; beyond, 400 and close.
+    public var headerLimit = 16 * 1024
+    /// Most header fields in a request.
+    public var headerCountLimit = 100
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    public var tls: ListenerTLS?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, verifyToken: String, appSecret: String,
                 bodyLimit: Int = 4 * 1024 * 1024, queueCapacity: Int = 8192) {
@@ -28,6 +47,56 @@ public struct WebhookConfiguration: Sendable {
         self.appSecret = appSecret
         self.bodyLimit = bodyLimit
         self.queueCapacity = queueCapacity
+    }
+
+    /// Limits failed-signature requests per client address: `burst` at once, then
+    /// `perSecond`; `addresses` bounds the memory the table takes.
+    public mutating func limitUnauthenticated(burst: Double, perSecond: Double, addresses: Int = 10_000) {
+        unauthenticatedLimit = .init(burst: burst, perSecond: perSecond, capacity: addresses)
+    }
+}
+
+/// TLS termination for deployments without a reverse proxy: PEM files, TLS 1.2 or newer.
+public struct ListenerTLS: Sendable {
+    public var certificatePath: String
+    public var privateKeyPath: String
+
+    public init(certificatePath: String, privateKeyPath: String) {
+        self.certificatePath = certificatePath
+        self.privateKeyPath = privateKeyPath
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads the files and checks that they make a usable server context; errors name the
+    /// file and what to do.
+    public func load() throws(Failure) -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+        } catch {
+            throw Failure(description: "cannot read the TLS certificate \(certificatePath): \(error); give --tls-cert a PEM file (the certificate, then any intermediates)")
+        }
+        guard !chain.isEmpty else {
+            throw Failure(description: "the TLS certificate file \(certificatePath) holds no PEM certificate; give --tls-cert a PEM file")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
+        } catch {
+            throw Failure(description: "cannot read the TLS private key \(privateKeyPath): \(error); give --tls-key an unencrypted PEM private key")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        do {
+            _ = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw Failure(description: "the TLS certificate \(certificatePath) and key \(privateKeyPath) do not work together: \(error); check that the key belongs to the certificate")
+        }
+        return configuration
     }
 }
 
@@ -49,10 +118,28 @@ public func makeWebhookApplication(
                                logger: logger, intake: intake)
     let router = Router()
     routes.register(on: router)
+    if configuration.insecureSkipSignature {
+        logger.critical("""
+            INSECURE: --insecure-skip-signature is on: webhooks are accepted WITHOUT checking X-Hub-Signature-256, \
+            so anyone who can reach the listener can write into the inbox. Use it only for local experiments.
+            """)
+    }
+    let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: [WebhookChannelHandler(intake: intake, pipeline: pipeline)],
+        httpDecoderConfiguration: .init(maxHeaderFieldSize: configuration.headerLimit,
+                                        maxHeaderListSize: configuration.headerLimit,
+                                        maxHeaderFieldCount: configuration.headerCountLimit))
+    let timeouts = ConnectionGuard.Timeouts(requestTimeout: TimeAmount(configuration.requestTimeout),
+                                            idleTimeout: TimeAmount(configuration.idleTimeout))
+    let tls = configuration.tls
+    let server = HTTPServerBuilder { responder -> any ServerChildChannel in
+        let plain = HTTP1Channel(responder: responder, configuration: http1)
+        guard let tls else { return GuardedChannel(base: plain, timeouts: timeouts) }
+        return GuardedChannel(base: try TLSChannel(plain, tlsConfiguration: try tls.load()), timeouts: timeouts)
+    }
     return Application(
         router: router,
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: [WebhookChannelHandler(intake: intake, pipeline: pipeline)])),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: nil, reuseAddress: true),
         services: [pipeline],
@@ -106,7 +193,8 @@ struct WebhookRoutes: Sendable {
         } catch is NIOTooManyBytesError {
             return .answer(intake.tooLarge)
         }
-        switch intake.verdict(signatureHeader: request.headers[WebhookIntake.signatureHeader], body: buffer) {
+        switch intake.verdict(signatureHeader: request.headers[WebhookIntake.signatureHeader], body: buffer,
+                              client: "in-process") {
         case .answer(let answer):
             return .answer(answer)
         case .commit(let webhook):

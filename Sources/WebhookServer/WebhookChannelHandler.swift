@@ -40,6 +40,8 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private let intake: WebhookIntake
     private let pipeline: IngestPipeline
+    /// The peer's address as the rate limit of unauthenticated requests keys it.
+    private var client = "unknown"
     private var mode = Mode.idle
     /// Parts that arrived while an earlier request still waited for its answer.
     private var held = CircularBuffer<HTTPRequestPart>()
@@ -55,6 +57,15 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     // MARK: - Inbound
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        client = UnauthenticatedLimiter.key(for: context.channel.remoteAddress)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        client = UnauthenticatedLimiter.key(for: context.channel.remoteAddress)
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
@@ -107,8 +118,10 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
             mode = .receiving(receiving)
         case (.receiving(let receiving), .end):
+            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
             finish(receiving, context: context)
         case (.forwarding(_, let responseEnded), .end):
+            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
             mode = .forwarding(requestEnded: true, responseEnded: responseEnded)
             forward(part, context: context)
             if responseEnded { becomeIdle(context: context) }
@@ -136,7 +149,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         let body = receiving.body ?? ByteBuffer()
-        switch intake.verdict(signatureHeader: receiving.signature, body: body) {
+        switch intake.verdict(signatureHeader: receiving.signature, body: body, client: client) {
         case .answer(let answer):
             write(answer, close: receiving.closeAfter, context: context)
         case .commit(let webhook):
@@ -189,6 +202,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
         becomeIdle(context: context)
     }
 
@@ -219,6 +233,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
         if case .forwarding(let requestEnded, false) = mode, case .end = unwrapOutboundIn(data) {
+            context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
             mode = .forwarding(requestEnded: requestEnded, responseEnded: true)
             if requestEnded {
                 // Not from inside the write: handling held requests may write again.

@@ -30,13 +30,19 @@ struct WebhookIntake: Sendable {
 
     let bodyLimit: Int
     let signature: WebhookSignature
+    let skipSignature: Bool
+    let limiter: UnauthenticatedLimiter
     let decoder = WebhookDecoder()
     let logger: Logger
     let now: @Sendable () -> Int64
 
-    init(configuration: WebhookConfiguration, logger: Logger, now: @escaping @Sendable () -> Int64) {
+    init(configuration: WebhookConfiguration, logger: Logger, now: @escaping @Sendable () -> Int64,
+         limiter: UnauthenticatedLimiter? = nil) {
         bodyLimit = configuration.bodyLimit
-        signature = WebhookSignature(appSecret: configuration.appSecret)
+        signature = WebhookSignature(appSecret: configuration.appSecret,
+                                     previousAppSecret: configuration.previousAppSecret)
+        skipSignature = configuration.insecureSkipSignature
+        self.limiter = limiter ?? UnauthenticatedLimiter(configuration: configuration.unauthenticatedLimit)
         self.logger = logger
         self.now = now
     }
@@ -50,21 +56,31 @@ struct WebhookIntake: Sendable {
         Answer(status: .contentTooLarge, text: "body is over the \(bodyLimit)-byte limit\n")
     }
 
-    /// Checks the signature on the raw bytes and decodes them.
-    func verdict(signatureHeader: String?, body buffer: ByteBuffer) -> Verdict {
-        guard let header = signatureHeader else {
-            return .answer(Answer(status: .unauthorized,
-                                  text: "missing X-Hub-Signature-256 header: only signed webhooks are accepted\n"))
-        }
+    static let tooManyFailures = Answer(
+        status: .tooManyRequests,
+        text: "too many requests without a valid X-Hub-Signature-256 from this address; slow down\n", retryAfter: "1")
+
+    /// Checks the signature on the raw bytes and decodes them. `client` keys the rate limit
+    /// of requests that fail the check; signed requests never spend from it.
+    func verdict(signatureHeader: String?, body buffer: ByteBuffer, client: String) -> Verdict {
         let body = Data(buffer.readableBytesView)
-        guard signature.isValid(header: header, body: body) else {
-            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(body.count)"])
+        let valid = signature.isValid(header: signatureHeader, body: body)
+        if !valid && !skipSignature {
+            guard limiter.allow(client) else { return .answer(Self.tooManyFailures) }
+            guard signatureHeader != nil else {
+                return .answer(Answer(status: .unauthorized,
+                                      text: "missing X-Hub-Signature-256 header: only signed webhooks are accepted\n"))
+            }
+            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(body.count)", "peer": "\(client)"])
             return .answer(Answer(status: .unauthorized,
                                   text: "X-Hub-Signature-256 does not match the body: check that WABOX_APP_SECRET is the app secret of the Meta app\n"))
         }
         let receivedAt = now()
         let events = Result { () throws(WebhookDecoder.Failure) in try decoder.decode(body, receivedAt: receivedAt) }
-        return .commit(IncomingWebhook(receivedAt: receivedAt, signature: header, body: body, events: events))
+        // Only a valid signature may key the journal's replay check: a forged one could
+        // otherwise take the place of a real webhook's and have it dropped as a replay.
+        return .commit(IncomingWebhook(receivedAt: receivedAt, signature: valid ? signatureHeader : nil,
+                                       body: body, events: events))
     }
 
     /// The answer once the pipeline refused or committed the webhook.

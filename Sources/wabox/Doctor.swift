@@ -152,7 +152,9 @@ struct Doctor: AsyncParsableCommand {
             missing.append("verify_token is not set, so Meta cannot subscribe the webhook: pick a hard-to-guess string, \(sources.howToSet(.verifyToken)), and enter the same string in Meta's webhook settings")
         }
         if missing.isEmpty {
-            report.pass("receiving", "\(sources.describe(.appSecret)), \(sources.describe(.verifyToken))")
+            let rotation = settings[.appSecretPrevious] == nil ? ""
+                : ", \(sources.describe(.appSecretPrevious)): both secrets are accepted until you remove it"
+            report.pass("receiving", "\(sources.describe(.appSecret)), \(sources.describe(.verifyToken))\(rotation)")
         } else {
             report.fail("receiving", missing.joined(separator: "; "))
         }
@@ -515,7 +517,8 @@ struct DoctorReport {
         case .fail: failures += 1
         }
         let label = check.padding(toLength: max(check.count, 12), withPad: " ", startingAt: 0)
-        print(scrub("\(verdict.rawValue) \(label)\(detail)"))
+        // Details quote the Graph API's error messages and file contents: sanitised.
+        print(scrub("\(verdict.rawValue) \(label)\(TerminalText.sanitizeKeepingLines(detail))"))
     }
 
     /// Replaces any secret that found its way into a line.

@@ -40,6 +40,8 @@ struct Inbox: ParsableCommand {
     @Flag(help: "Do not start the embedded listener.")
     var noListener = false
 
+    @OptionGroup var security: ListenerSecurityOptions
+
     func run() throws {
         var flags: [Settings.Key: String] = [:]
         if let listen { flags[.listen] = listen }
@@ -53,13 +55,15 @@ struct Inbox: ParsableCommand {
         } catch {
             throw Failure(String(describing: error))
         }
-        let logger = Logs.bootstrapToFile(near: settings.databasePath)
+        let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets)
 
         var session = ScreenSession(database: database, theme: selectedTheme, logger: logger, agent: settings.agent)
         if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {
             let address = try Serve.parse(settings.listen)
-            session.listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
-                                                    appSecret: secret)
+            var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
+                                                appSecret: secret)
+            try security.apply(to: &listener, settings: settings)
+            session.listener = listener
         } else if !noListener {
             session.initialProblem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks"
         }

@@ -86,7 +86,10 @@ struct ScreenSession {
         if let listener, !attached {
             let onListening = self.onListening
             let database = self.database
-            status.update { $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)" }
+            status.update {
+                $0.address = "\(Serve.urlHost(listener.host)):\(listener.port)"
+                $0.isInsecure = listener.insecureSkipSignature
+            }
             services.append(makeWebhookApplication(
                 configuration: listener, database: database, logger: logger,
                 onServerRunning: { port in

@@ -31,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest webhook body accepted, in bytes.", valueName: "bytes"))
     var bodyLimit: Int = 4 * 1024 * 1024
 
+    @OptionGroup var security: ListenerSecurityOptions
+
     func run() async throws {
         var flags: [Settings.Key: String] = [:]
         if let listen { flags[.listen] = listen }
@@ -49,7 +51,7 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         let address = try Self.parse(settings.listen)
-        Logs.bootstrapToStandardError()
+        Logs.bootstrapToStandardError(secrets: settings.secrets)
         let logger = Logger(label: "wabox.serve")
         let database: InboxDatabase
         do {
@@ -69,13 +71,16 @@ struct Serve: AsyncParsableCommand {
                 wabox serve by themselves), or give this one another --db.
                 """)
         }
+        var configuration = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
+                                                 appSecret: appSecret, bodyLimit: bodyLimit)
+        try security.apply(to: &configuration, settings: settings)
+        let scheme = configuration.tls == nil ? "http" : "https"
         let app = makeWebhookApplication(
-            configuration: WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
-                                                appSecret: appSecret, bodyLimit: bodyLimit),
+            configuration: configuration,
             database: database,
             logger: logger,
             onServerRunning: { port in
-                logger.info("wabox serve listening on http://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
+                logger.info("wabox serve listening on \(scheme)://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
                 try? await database.updateLeaseAddress("\(Self.urlHost(address.host)):\(port)", pid: holder.pid,
                                                        host: holder.host)
             }
@@ -110,3 +115,48 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension InboxDatabase.Configuration.Durability: ExpressibleByArgument {}
+
+/// The listener's hardening options, shared by `wabox serve` and the inbox.
+struct ListenerSecurityOptions: ParsableArguments {
+    @Flag(help: ArgumentHelp("Accept webhooks without checking their signature. For local experiments only: anyone who can reach the listener can then write into the inbox."))
+    var insecureSkipSignature = false
+
+    @Option(help: ArgumentHelp("Serve HTTPS with this PEM certificate chain (needs --tls-key; TLS 1.2 or newer).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("Seconds a client may take to send one request (headers and body) before it is cut off.", valueName: "seconds"))
+    var requestTimeout: Double = 15
+
+    @Option(help: ArgumentHelp("Seconds a connection may stay open without a request.", valueName: "seconds"))
+    var idleTimeout: Double = 60
+
+    func validate() throws {
+        guard requestTimeout > 0, idleTimeout > 0 else {
+            throw ValidationError("--request-timeout and --idle-timeout must be more than 0 seconds")
+        }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together: give both to serve HTTPS, or neither for plain HTTP behind a proxy")
+        }
+    }
+
+    /// Sets the options on `configuration`, loading the TLS files now so that a bad one
+    /// stops the start with its name rather than failing the first connection.
+    func apply(to configuration: inout WebhookConfiguration, settings: Settings) throws {
+        configuration.previousAppSecret = settings.previousAppSecret
+        configuration.insecureSkipSignature = insecureSkipSignature
+        configuration.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
+        configuration.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        if let tlsCert, let tlsKey {
+            let tls = ListenerTLS(certificatePath: tlsCert, privateKeyPath: tlsKey)
+            do {
+                _ = try tls.load()
+            } catch {
+                throw Failure(error.description)
+            }
+            configuration.tls = tls
+        }
+    }
+}

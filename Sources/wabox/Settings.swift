@@ -8,6 +8,8 @@ struct Settings: Sendable {
     enum Key: String, CaseIterable, Sendable {
         case verifyToken = "verify_token"
         case appSecret = "app_secret"
+        /// The app secret being rotated out, accepted beside `app_secret` until removed.
+        case appSecretPrevious = "app_secret_previous"
         case accessToken = "access_token"
         case phoneNumberID = "phone_number_id"
         case wabaID = "waba_id"
@@ -20,7 +22,7 @@ struct Settings: Sendable {
         case agent
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
-        var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .accessToken }
+        var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
     }
 
     struct Error: Swift.Error, CustomStringConvertible {
@@ -35,6 +37,9 @@ struct Settings: Sendable {
 
     var verifyToken: String? { values[.verifyToken] }
     var appSecret: String? { values[.appSecret] }
+    var previousAppSecret: String? { values[.appSecretPrevious] }
+    /// Every secret that is set, for the log handler to redact.
+    var secrets: [String] { Key.allCases.filter(\.isSecret).compactMap { values[$0] } }
     var accessToken: String? { values[.accessToken] }
     var graphURL: String { values[.graphURL] ?? "https://graph.facebook.com" }
     var graphVersion: String { values[.graphVersion] ?? "v26.0" }

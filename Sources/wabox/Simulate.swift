@@ -152,7 +152,8 @@ struct Simulate: AsyncParsableCommand {
         await poster.shutdown()
 
         let report = SimulateReport(answers: answers)
-        for line in report.lines(single: count == 1) { print(line) }
+        // The lines quote the listener's answers, which may come from anywhere (--url).
+        for line in report.lines(single: count == 1) { print(TerminalText.sanitizeKeepingLines(line)) }
         if count > 1 {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print(String(format: "%d requests in %.2f s: %.0f requests/s", count, seconds, Double(count) / max(seconds, 1e-6)))
