@@ -226,6 +226,11 @@ public struct AppState: Sendable, Equatable {
         self.asciiOnly = asciiOnly
     }
 
+    /// Whether another agent's typing note is on screen (it expires by the second).
+    var showsTypingNotes: Bool {
+        open?.typing.isEmpty == false || conversations.contains { !$0.typing.isEmpty }
+    }
+
     /// Narrow terminals show the list and the thread as two screens.
     public var isNarrow: Bool { width < 70 }
 

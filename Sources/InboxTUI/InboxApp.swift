@@ -111,8 +111,13 @@ public final class InboxApp {
         }
         let now = clock()
         if now != lastTick {
+            // The screen shows time to the minute; only typing notes (the others', which
+            // expire, and this agent's, which are renewed) need the clock every second.
+            // An idle screen then draws nothing and costs nothing between minutes.
+            if now / 60 != lastTick / 60 || state.typingNoted != nil || state.showsTypingNotes {
+                dispatch(.tick(now: now))
+            }
             lastTick = now
-            dispatch(.tick(now: now))
             let status = listenerStatus()
             if status != state.listener { dispatch(.listenerChanged(status)) }
         }

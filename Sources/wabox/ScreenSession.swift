@@ -215,7 +215,18 @@ struct StatusPoller: Service {
         // Returns normally on shutdown: a service that throws would make the group cancel
         // the others instead of letting them finish their work.
         try? await cancelWhenGracefulShutdown {
+            var seenVersion: Int?
+            var lastFullPoll = ContinuousClock.now
             while !Task.isCancelled {
+                // Nothing changed in the database: only the holder's liveness can have, and
+                // that is worth a look every few seconds, not every second.
+                let version = database.changeCount
+                if version == seenVersion, ContinuousClock.now - lastFullPoll < .seconds(LeaseHolder.heartbeatSeconds) {
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                seenVersion = version
+                lastFullPoll = .now
                 let last = try? database.lastWebhookAt()
                 let waiting = (try? await database.outboxWaitingCount()) ?? 0
                 let halt = try? await database.sendingHalt()
