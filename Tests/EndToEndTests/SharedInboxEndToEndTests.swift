@@ -171,13 +171,21 @@ struct SSHServer {
         #expect(second.status != 0)
         #expect(second.stderr.contains("wabox serve (pid \(serve.process.processIdentifier)"), "\(second.stderr)")
 
-        // Alice on a UTF-8 xterm; Bob on screen-256color with no locale at all, as many SSH setups are.
+        // Alice on a UTF-8 xterm; Bob on screen-256color with no locale at all, as many SSH
+        // setups are; Carol on the Linux console and Dan inside tmux look in too.
         try startAgent("alice", ssh: ssh, term: "xterm-256color", lang: "C.UTF-8")
         try startAgent("bob", ssh: ssh, term: "screen-256color", lang: nil)
-        for agent in ["alice", "bob"] {
+        try startAgent("carol", ssh: ssh, term: "linux", lang: "C.UTF-8")
+        try startAgent("dan", ssh: ssh, term: "tmux-256color", lang: "C.UTF-8")
+        for agent in ["alice", "bob", "carol", "dan"] {
             try await waitForScreen(agent, "the screen to attach to the daemon") {
                 $0.contains("via wabox serve") && $0.contains("127.0.0.1:\(port)") && $0.contains(agent)
             }
+        }
+        // Carol and Dan leave with q; their shells report a clean exit.
+        for agent in ["carol", "dan"] {
+            _ = try tmux("send-keys", "-t", agent, "q")
+            try await waitForScreen(agent, "wabox to exit") { $0.contains("ssh exited with 0") }
         }
 
         // A customer writes: both screens show it, with no key pressed.
@@ -187,6 +195,14 @@ struct SSHServer {
         for agent in ["alice", "bob"] {
             try await waitForScreen(agent, "the new conversation") { $0.contains("Inês Araújo") && $0.contains("(1)") }
         }
+
+        // Alice's terminal shrinks: the list becomes a screen of its own.
+        _ = try tmux("resize-window", "-t", "alice", "-x", "50", "-y", "16")
+        try await waitForScreen("alice", "the narrow layout") { screen in
+            screen.contains("Inês Araújo") && !screen.contains("│")
+        }
+        _ = try tmux("resize-window", "-t", "alice", "-x", "100", "-y", "24")
+        try await waitForScreen("alice", "the wide layout again") { $0.contains("│") && $0.contains("Inês Araújo") }
 
         // Alice claims it: Bob sees her name on it.
         _ = try tmux("send-keys", "-t", "alice", "a")
