@@ -38,7 +38,8 @@ public final class InboxDatabase: Sendable {
     let checkpointer: WALCheckpointer?
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
-    /// A new file and its folder are made readable by the owner only.
+    /// A new file and its folder are made readable by the owner only, unless the folder
+    /// already exists and its group may write it: then the group may use the file too.
     public init(path: String, configuration: Configuration = .init()) throws {
         self.path = path
         let fileManager = FileManager.default
@@ -53,7 +54,13 @@ public final class InboxDatabase: Sendable {
         }
         let isNew = !fileManager.fileExists(atPath: path)
         if isNew, !configuration.readonly {
-            guard fileManager.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            // A folder its group may write (a shared inbox: `chmod 2770`, group of the agents)
+            // gets a file the group may write too; anywhere else the owner alone.
+            let folderMode = (try? fileManager.attributesOfItem(atPath: directory.isEmpty ? "." : directory))?[.posixPermissions]
+                as? NSNumber
+            let shared = (folderMode?.intValue ?? 0) & 0o070 == 0o070
+            guard fileManager.createFile(atPath: path, contents: nil,
+                                         attributes: [.posixPermissions: shared ? 0o660 : 0o600]) else {
                 throw OpenError(description: "cannot create the database file \(path): check that its folder is writable, or pass --db with another path.")
             }
         }

@@ -173,4 +173,26 @@ import Testing
         _ = try await other.claim(ana.id, for: "bob", at: 1)
         #expect(temp.database.changeCount != afterIngest)
     }
+
+    @Test func aDatabaseInAGroupFolderIsSharedWithTheGroupOnly() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let mode = { (path: String) in
+            ((try FileManager.default.attributesOfItem(atPath: path))[.posixPermissions] as? NSNumber)?.intValue ?? -1
+        }
+        #expect(try mode(temp.path) & 0o777 == 0o600)
+
+        let team = temp.directory.appendingPathComponent("team")
+        try FileManager.default.createDirectory(at: team, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o2770], ofItemAtPath: team.path)
+        let shared = try InboxDatabase(path: team.appendingPathComponent("inbox.sqlite").path)
+        _ = try await shared.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
+        #expect(try mode(shared.path) & 0o777 == 0o660)
+        #expect(try mode(shared.path + "-wal") & 0o777 == 0o660)
+
+        let fresh = temp.directory.appendingPathComponent("new/inbox.sqlite").path
+        _ = try InboxDatabase(path: fresh)
+        #expect(try mode(fresh) & 0o777 == 0o600)
+        #expect(try mode((fresh as NSString).deletingLastPathComponent) & 0o777 == 0o700)
+    }
 }
