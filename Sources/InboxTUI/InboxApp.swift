@@ -53,7 +53,7 @@ public final class InboxApp {
     let cloud: CloudServices?
     private let completed = ActionInbox()
     private var lastChangeCount = -1
-    private var lastTick: Int64 = 0
+    private var lastStatusCheck: Int64 = 0
     private var dirty = true
     private var lastFrame: Frame?
 
@@ -89,7 +89,17 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        if let key = backend.readKey(timeoutMilliseconds: waitMilliseconds) {
+        let key = backend.readKey(timeoutMilliseconds: waitMilliseconds)
+        let changes = database.changeCount
+        // The screen shows time to the minute, so an idle screen takes the clock once a
+        // minute and draws nothing in between. Keys and new data see the exact time (a
+        // window's closing, a typing note's age), and typing notes need it every second.
+        let now = clock()
+        if now != state.now, key != nil || changes != lastChangeCount || now / 60 != state.now / 60
+            || state.typingNoted != nil || state.showsTypingNotes {
+            dispatch(.tick(now: now))
+        }
+        if let key {
             handle(key)
             var burst = 0
             while burst < 256, let next = backend.readKey(timeoutMilliseconds: 0) {
@@ -101,7 +111,6 @@ public final class InboxApp {
         if size.width != state.width || size.height != state.height {
             dispatch(.resized(width: size.width, height: size.height))
         }
-        let changes = database.changeCount
         if changes != lastChangeCount {
             lastChangeCount = changes
             dispatch(.databaseChanged)
@@ -109,15 +118,8 @@ public final class InboxApp {
         for action in completed.takeAll() {
             dispatch(action)
         }
-        let now = clock()
-        if now != lastTick {
-            // The screen shows time to the minute; only typing notes (the others', which
-            // expire, and this agent's, which are renewed) need the clock every second.
-            // An idle screen then draws nothing and costs nothing between minutes.
-            if now / 60 != lastTick / 60 || state.typingNoted != nil || state.showsTypingNotes {
-                dispatch(.tick(now: now))
-            }
-            lastTick = now
+        if now != lastStatusCheck {
+            lastStatusCheck = now
             let status = listenerStatus()
             if status != state.listener { dispatch(.listenerChanged(status)) }
         }

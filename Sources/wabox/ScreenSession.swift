@@ -120,7 +120,9 @@ struct ScreenSession {
             database: database, backend: terminal, theme: theme,
             configuration: .init(asciiOnly: !terminal.isUTF8, pollMilliseconds: Self.pollMilliseconds, agent: agent),
             listenerStatus: { status.current },
-            cloud: attached ? nil : cloudServices())
+            // Attached or not, a token of this screen's own lists templates and sends read
+            // receipts (direct calls); replies always go through the outbox.
+            cloud: cloudServices())
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
             inbox.step(waitMilliseconds: Self.pollMilliseconds)

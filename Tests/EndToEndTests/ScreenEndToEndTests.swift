@@ -55,17 +55,8 @@ import Testing
         try press("Enter", "Enter")
     }
 
-    /// POSTs a signed body built in the test, as Meta would (no `Expect: 100-continue`).
-    /// Returns the status code, followed by curl's complaint when there is one.
     private func post(_ body: Data, port: Int) throws -> String {
-        let file = directory.appendingPathComponent("body-\(UUID().uuidString).json")
-        try body.write(to: file)
-        let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
-        let result = try runCommand("/usr/bin/curl", [
-            "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
-            "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
-        ])
-        return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+        try postSigned(body, port: port, via: directory)
     }
 
     private func port(in screen: String) throws -> Int {

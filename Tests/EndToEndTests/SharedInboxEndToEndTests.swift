@@ -127,14 +127,7 @@ struct SSHServer {
     }
 
     private func post(_ body: Data, port: Int) throws -> String {
-        let file = directory.appendingPathComponent("body-\(UUID().uuidString).json")
-        try body.write(to: file)
-        let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
-        let result = try runCommand("/usr/bin/curl", [
-            "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
-            "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
-        ])
-        return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+        try postSigned(body, port: port, via: directory)
     }
 
     /// Process ids whose command line holds `--agent name`.

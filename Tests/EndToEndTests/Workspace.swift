@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import InboxTesting
 
 /// A test's own folder, database path and environment, and `wabox serve` started in it.
@@ -33,4 +34,17 @@ extension ServeWorkspace {
         }
         return (serve, port)
     }
+}
+
+/// POSTs a signed body with curl, as Meta would (no `Expect: 100-continue`), writing it to
+/// a file in `folder` first. Returns the status code, then curl's complaint if it has one.
+func postSigned(_ body: Data, port: Int, via folder: URL) throws -> String {
+    let file = folder.appendingPathComponent("body-\(UUID().uuidString).json")
+    try body.write(to: file)
+    let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
+    let result = try runCommand("/usr/bin/curl", [
+        "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
+        "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
+    ])
+    return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
 }
