@@ -12,6 +12,8 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <wchar.h>

@@ -54,6 +54,10 @@ public final class InboxApp {
     private let completed = ActionInbox()
     private var lastChangeCount = -1
     private var lastStatusCheck: Int64 = 0
+    private var lastReload = ContinuousClock.now - .seconds(1)
+    /// A commit seen but not reloaded yet (the last reload was too recent).
+    private var changeWaiting = false
+    static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
     private var lastFrame: Frame?
 
@@ -89,7 +93,12 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        let key = backend.readKey(timeoutMilliseconds: waitMilliseconds)
+        var wait = waitMilliseconds
+        if changeWaiting {
+            let due = lastReload + Self.reloadInterval - ContinuousClock.now
+            wait = min(wait, max(0, Int(due.components.attoseconds / 1_000_000_000_000_000)))
+        }
+        let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
         // minute and draws nothing in between. Keys and new data see the exact time (a
@@ -111,8 +120,13 @@ public final class InboxApp {
         if size.width != state.width || size.height != state.height {
             dispatch(.resized(width: size.width, height: size.height))
         }
-        if changes != lastChangeCount {
+        // Under a stream of commits (a busy listener) the screen reloads at most ten
+        // times a second; a lone change shows at once.
+        changeWaiting = changes != lastChangeCount
+        if changeWaiting, ContinuousClock.now - lastReload >= Self.reloadInterval {
             lastChangeCount = changes
+            lastReload = .now
+            changeWaiting = false
             dispatch(.databaseChanged)
         }
         for action in completed.takeAll() {

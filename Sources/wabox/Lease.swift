@@ -5,11 +5,13 @@ import ServiceLifecycle
 
 /// This process as a holder of the listener lease.
 struct LeaseHolder: Sendable {
-    /// How often the holder renews the lease. Each renewal is a commit that every attached
-    /// screen notices, so not more often than this.
-    static let heartbeatSeconds: Int64 = 5
+    /// How often the holder renews the lease. Each renewal is a commit that wakes every
+    /// attached screen, so rarely: SQLite in WAL mode only works between processes of one
+    /// machine, where a dead holder is seen at once by its process id. The heartbeat only
+    /// catches a holder that hangs, or a process id taken over by another program.
+    static let heartbeatSeconds: Int64 = 30
     /// A lease not renewed for this long belongs to a process that is gone or stuck.
-    static let staleSeconds: Int64 = 15
+    static let staleSeconds: Int64 = 120
 
     let pid = getpid()
     let host = LeaseHolder.hostName()
@@ -29,7 +31,11 @@ struct LeaseHolder: Sendable {
         let now = Self.nowMilliseconds()
         guard now - lease.heartbeatAt < Self.staleSeconds * 1000 else { return false }
         if lease.host == host {
-            return kill(lease.pid, 0) == 0 || errno == EPERM
+            guard kill(lease.pid, 0) == 0 || errno == EPERM else { return false }
+            // A process id reused by another program is not the holder.
+            if let name = try? String(contentsOfFile: "/proc/\(lease.pid)/comm", encoding: .utf8) {
+                return name.trimmingCharacters(in: .whitespacesAndNewlines) == "wabox"
+            }
         }
         return true
     }

@@ -34,10 +34,13 @@ struct ScreenSession {
     /// The agent at this screen.
     var agent: String
 
-    /// How long the screen waits for a key before it looks for changes in the database:
-    /// what another process commits shows within this (plus a query and a draw). Keys are
+    /// How long the screen waits for a key before it looks for changes in the database,
+    /// when nothing wakes it sooner: inotify on the database's folder wakes it as soon as
+    /// any process commits (an idle screen then wakes once a second); without inotify it
+    /// polls often enough that another process's commit shows within this. Keys are
     /// handled as they come, whatever this is.
     static let pollMilliseconds = 100
+    static let wokenPollMilliseconds = 1000
 
     /// Runs until the user quits or a signal arrives; then stops the services gracefully.
     ///
@@ -116,16 +119,17 @@ struct ScreenSession {
         background.start()
 
         let terminal = CursesTerminal(useColors: theme.name != "mono")
+        let wait = terminal.wakeOnChanges(toDatabaseAt: database.path) ? Self.wokenPollMilliseconds : Self.pollMilliseconds
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme,
-            configuration: .init(asciiOnly: !terminal.isUTF8, pollMilliseconds: Self.pollMilliseconds, agent: agent),
+            configuration: .init(asciiOnly: !terminal.isUTF8, pollMilliseconds: wait, agent: agent),
             listenerStatus: { status.current },
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.
             cloud: cloudServices())
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
-            inbox.step(waitMilliseconds: Self.pollMilliseconds)
+            inbox.step(waitMilliseconds: wait)
         }
         terminal.close()
         let database = self.database, agent = self.agent
@@ -223,7 +227,7 @@ struct StatusPoller: Service {
                 // Nothing changed in the database: only the holder's liveness can have, and
                 // that is worth a look every few seconds, not every second.
                 let version = database.changeCount
-                if version == seenVersion, ContinuousClock.now - lastFullPoll < .seconds(LeaseHolder.heartbeatSeconds) {
+                if version == seenVersion, ContinuousClock.now - lastFullPoll < .seconds(5) {
                     try await Task.sleep(for: .seconds(1))
                     continue
                 }
