@@ -118,6 +118,7 @@ public final class OutboxSender: Service, Sendable {
             while !stopping.isSet, !Task.isCancelled {
                 do {
                     _ = try await sendDue()
+                    try await sendReadReceipts()
                 } catch {
                     logger.error("outbox pass failed: \(error)")
                 }
@@ -153,6 +154,22 @@ public final class OutboxSender: Service, Sendable {
             if case .halted = outcome { break }
         }
         return outcomes
+    }
+
+    /// Sends the read receipts that screens without a token of their own queued. One that
+    /// fails is tried on the next passes, three times at most, and dropped after an hour.
+    public func sendReadReceipts() async throws {
+        if clock.now() < pausedUntil.withLock({ $0 }) { return }
+        let due = try await database.dueReadReceipts(staleBefore: clock.now() - 3_600_000, maxAttempts: 3)
+        for (message, business) in due {
+            do {
+                try await client.markRead(message, from: business, typing: false)
+                try await database.finishReadReceipt(message, done: true)
+            } catch {
+                logger.notice("read receipt for \(message) not taken: \(error)")
+                try await database.finishReadReceipt(message, done: false)
+            }
+        }
     }
 
     /// Sends one outbox row now, whether due or not, retrying in place (with real waits

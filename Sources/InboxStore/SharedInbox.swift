@@ -142,6 +142,15 @@ extension Schema {
                     PRIMARY KEY (conversation_id, agent)
                 ) WITHOUT ROWID;
 
+                -- Read receipts asked for by screens that have no Cloud API token of their
+                -- own (agents attached to wabox serve); the sender sends them.
+                CREATE TABLE read_receipt (
+                    wamid TEXT PRIMARY KEY,
+                    phone_number_id TEXT NOT NULL,
+                    requested_at INTEGER NOT NULL, -- Unix milliseconds
+                    attempts INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+
                 CREATE TABLE listener_lease (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
                     pid INTEGER NOT NULL,
@@ -251,6 +260,46 @@ extension InboxDatabase {
                                arguments: [agent, conversation.rawValue])
             } else {
                 try db.execute(sql: "DELETE FROM agent_typing WHERE agent = ?", arguments: [agent])
+            }
+        }
+    }
+
+    // MARK: - Read receipts
+
+    /// Asks the sender (the process holding the listener lease) to mark a customer's
+    /// message read on WhatsApp.
+    public func queueReadReceipt(for message: MessageID, from business: PhoneNumberID, at now: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO read_receipt (wamid, phone_number_id, requested_at) VALUES (?, ?, ?)
+                ON CONFLICT (wamid) DO NOTHING
+                """, arguments: [message.rawValue, business.rawValue, now])
+        }
+    }
+
+    /// Queued read receipts, oldest first. Those asked for before `staleBefore` (Unix
+    /// milliseconds) or tried `maxAttempts` times are dropped: a receipt is a courtesy,
+    /// late is as good as never.
+    public func dueReadReceipts(staleBefore: Int64, maxAttempts: Int, limit: Int = 20) async throws
+        -> [(message: MessageID, business: PhoneNumberID)] {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM read_receipt WHERE requested_at < ? OR attempts >= ?",
+                           arguments: [staleBefore, maxAttempts])
+            return try Row.fetchAll(db, sql: "SELECT wamid, phone_number_id FROM read_receipt ORDER BY requested_at LIMIT ?",
+                                    arguments: [limit]).map {
+                (MessageID($0["wamid"] as String), PhoneNumberID($0["phone_number_id"] as String))
+            }
+        }
+    }
+
+    /// A queued receipt was sent (`done`), or failed and counts one attempt more.
+    public func finishReadReceipt(_ message: MessageID, done: Bool) async throws {
+        try await writer.write { db in
+            if done {
+                try db.execute(sql: "DELETE FROM read_receipt WHERE wamid = ?", arguments: [message.rawValue])
+            } else {
+                try db.execute(sql: "UPDATE read_receipt SET attempts = attempts + 1 WHERE wamid = ?",
+                               arguments: [message.rawValue])
             }
         }
     }

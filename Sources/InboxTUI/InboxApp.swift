@@ -29,13 +29,13 @@ public final class InboxApp {
 
     /// What the screen asks of the Cloud API directly (sending goes through the outbox).
     public struct CloudServices: Sendable {
-        /// The account's approved templates.
-        public var templates: @Sendable () async throws -> [TemplateChoice]
+        /// The account's approved templates; nil without a Cloud API token.
+        public var templates: (@Sendable () async throws -> [TemplateChoice])?
         /// Marks a customer's message read on WhatsApp (blue ticks on their phone); nil
         /// when the `mark_read` setting is `never`.
         public var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
 
-        public init(templates: @escaping @Sendable () async throws -> [TemplateChoice],
+        public init(templates: (@Sendable () async throws -> [TemplateChoice])?,
                     markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?) {
             self.templates = templates
             self.markRead = markRead
@@ -227,7 +227,7 @@ public final class InboxApp {
                     }
                 }
             case .loadTemplates:
-                guard let cloud else {
+                guard let templates = cloud?.templates else {
                     dispatch(.templatesFailed("""
                         templates come from the Cloud API: set WABOX_ACCESS_TOKEN, WABOX_PHONE_NUMBER_ID and WABOX_WABA_ID \
                         (or access_token, phone_number_id and waba_id in config.toml), then restart wabox
@@ -236,7 +236,7 @@ public final class InboxApp {
                 }
                 Task { [completed] in
                     do {
-                        completed.post(.templatesLoaded(try await cloud.templates()))
+                        completed.post(.templatesLoaded(try await templates()))
                     } catch {
                         completed.post(.templatesFailed("could not load templates: \(error)"))
                     }

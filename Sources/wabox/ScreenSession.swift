@@ -61,11 +61,13 @@ struct ScreenSession {
         }
         let holder = LeaseHolder()
         var attached = false
+        var daemonSends = false
         var services: [any Service] = []
         if listener == nil, client == nil {
             // Nothing to run here; still show a running daemon's state if there is one.
             if let lease = try? database.currentLease(), holder.isAlive(lease) {
                 attached = true
+                daemonSends = lease.sending
                 status.update { $0.attach(to: lease, isAlive: true) }
             }
         } else {
@@ -78,6 +80,7 @@ struct ScreenSession {
                 services.append(LeaseKeeper(database: database, holder: holder, logger: logger))
             case .success(.heldBy(let other)):
                 attached = true
+                daemonSends = other.sending
                 status.update { $0.attach(to: other, isAlive: true) }
                 logger.info("attached to \(other.holderDescription): not listening or sending here")
             case .failure(let error):
@@ -126,7 +129,7 @@ struct ScreenSession {
             listenerStatus: { status.current },
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.
-            cloud: cloudServices())
+            cloud: cloudServices(receiptsThroughDaemon: daemonSends))
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
             inbox.step(waitMilliseconds: wait)
@@ -137,23 +140,26 @@ struct ScreenSession {
         background.stop(timeout: 5)
     }
 
-    private func cloudServices() -> InboxApp.CloudServices? {
-        guard let client else { return nil }
-        let wabaID = self.wabaID
-        let templates: @Sendable () async throws -> [TemplateChoice] = {
-            guard let wabaID else {
-                throw Failure("set WABOX_WABA_ID (or waba_id in config.toml) to the WhatsApp Business Account id that owns the templates")
-            }
-            let approved: [MessageTemplate]
-            do {
-                approved = try await client.approvedTemplates(of: wabaID)
-            } catch {
-                throw error
-            }
-            return approved.filter { $0.status.uppercased() == "APPROVED" }.map(Self.choice(from:))
-        }
+    /// Templates and read receipts: straight from the Cloud API with a token of this
+    /// screen's own; without one, read receipts go through the database to the attached
+    /// daemon's sender (`receiptsThroughDaemon`).
+    private func cloudServices(receiptsThroughDaemon: Bool) -> InboxApp.CloudServices? {
         var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
-        if markReadOnOpen {
+        var templates: (@Sendable () async throws -> [TemplateChoice])?
+        if let client {
+            let wabaID = self.wabaID
+            templates = {
+                guard let wabaID else {
+                    throw Failure("set WABOX_WABA_ID (or waba_id in config.toml) to the WhatsApp Business Account id that owns the templates")
+                }
+                let approved: [MessageTemplate]
+                do {
+                    approved = try await client.approvedTemplates(of: wabaID)
+                } catch {
+                    throw error
+                }
+                return approved.filter { $0.status.uppercased() == "APPROVED" }.map(Self.choice(from:))
+            }
             markRead = { wamid, business in
                 do {
                     try await client.markRead(wamid, from: business, typing: false)
@@ -161,7 +167,14 @@ struct ScreenSession {
                     throw error
                 }
             }
+        } else if receiptsThroughDaemon {
+            let database = self.database
+            markRead = { wamid, business in
+                try await database.queueReadReceipt(for: wamid, from: business, at: Int64(Date().timeIntervalSince1970 * 1000))
+            }
         }
+        if !markReadOnOpen { markRead = nil }
+        guard templates != nil || markRead != nil else { return nil }
         return InboxApp.CloudServices(templates: templates, markRead: markRead)
     }
 

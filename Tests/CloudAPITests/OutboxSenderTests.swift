@@ -332,4 +332,33 @@ import Testing
         guard case .retryScheduled = try #require(outcomes.first) else { Issue.record("\(outcomes)"); return }
         #expect(try await temp.database.outboundMessage(localID: "l-1")?.status == .pending)
     }
+
+    @Test func readReceiptsQueuedByAttachedScreensAreSentOnceAndStaleOnesDropped() async throws {
+        let (temp, _) = try await inboxWithConversation()
+        defer { temp.remove() }
+        let clock = ManualClock()
+        let database = temp.database
+        let business = PhoneNumberID("106540352242922")
+        try await database.queueReadReceipt(for: "wamid.old", from: business, at: clock.now - 2 * 3_600_000)
+        try await database.queueReadReceipt(for: "wamid.IN.1", from: business, at: clock.now)
+        try await database.queueReadReceipt(for: "wamid.IN.1", from: business, at: clock.now)  // asked twice
+        try await database.queueReadReceipt(for: "wamid.IN.2", from: business, at: clock.now)
+
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        try await fake.withRunning { url in
+            let sender = sender(database, url, clock: clock)
+            try await sender.sendReadReceipts()
+            try await sender.sendReadReceipts()  // nothing left to send
+            // A receipt the Cloud API refuses is tried three times, then given up.
+            try await database.queueReadReceipt(for: "wamid.IN.3", from: business, at: clock.now)
+            fake.setAccessToken("a-token-that-was-rotated")
+            for _ in 0..<4 { try await sender.sendReadReceipts() }
+        }
+        let receipts = fake.messageRequests.compactMap {
+            (try? JSONSerialization.jsonObject(with: $0.body) as? [String: Any])?["message_id"] as? String
+        }
+        // The receipt asked for two hours ago was dropped; the one asked twice went once.
+        #expect(receipts == ["wamid.IN.1", "wamid.IN.2", "wamid.IN.3", "wamid.IN.3", "wamid.IN.3"])
+        #expect(try await database.dueReadReceipts(staleBefore: 0, maxAttempts: 3).isEmpty)
+    }
 }
