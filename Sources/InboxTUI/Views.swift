@@ -206,7 +206,8 @@ struct Renderer {
         var windowText: String
         let windowStyle: Style
         if case .open(let closesAt) = open.serviceWindow(now: state.now) {
-            let left = closesAt - state.now
+            // Rounded down, and never the full 24h0m: the clock may lag the message by a second.
+            let left = max(0, closesAt - state.now - 1)
             windowText = "window \(left / 3600)h\((left % 3600) / 60)m"
             windowStyle = theme[.header]
         } else {
