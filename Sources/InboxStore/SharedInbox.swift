@@ -83,6 +83,11 @@ public struct ListenerLease: Sendable, Equatable {
         self.heartbeatAt = heartbeatAt
     }
 
+    /// "wabox serve" or "alice's wabox", for the status bar.
+    public var shortDescription: String {
+        role == .serve ? "wabox serve" : (agent.map { "\($0)'s wabox" } ?? "another wabox")
+    }
+
     /// "wabox serve (pid 42 on box)" for messages.
     public var holderDescription: String {
         let who = role == .serve ? "wabox serve" : "wabox" + (agent.map { " of \($0)" } ?? "")

@@ -260,7 +260,7 @@ struct StatusPoller: Service {
                             $0.isUp = false
                             $0.problem = """
                                 the listener is gone (\($0.attachedTo ?? "wabox serve") stopped): webhooks are not \
-                                received. Start wabox serve again, or quit and restart wabox to listen here
+                                received. Start wabox serve again, or restart wabox to listen here
                                 """
                         }
                     }
@@ -279,7 +279,7 @@ struct StatusPoller: Service {
 extension ListenerStatus {
     /// Shows the process that holds the listener lease.
     mutating func attach(to lease: ListenerLease, isAlive: Bool) {
-        attachedTo = lease.holderDescription
+        attachedTo = lease.shortDescription
         address = lease.address
         isUp = isAlive
         problem = nil

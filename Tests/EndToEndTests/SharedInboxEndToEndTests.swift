@@ -237,4 +237,42 @@ struct SSHServer {
         #expect(ines.lastMessage?.content.text == "Bom dia Inês")
         #expect(try database.currentLease() == nil)
     }
+
+    @Test func aSecondEmbeddedInboxAttachesToTheFirstInsteadOfFightingForThePort() async throws {
+        defer {
+            stopAll()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        func start(_ agent: String) throws {
+            let command = """
+                env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
+                XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state-\(agent)" \
+                WABOX_APP_SECRET="\(Fixtures.appSecret)" WABOX_VERIFY_TOKEN="\(Fixtures.verifyToken)" \
+                "\(try waboxBinary())" --agent \(agent) --listen 127.0.0.1:0 --db "\(databasePath)"; \
+                echo "wabox exited with $?"; sleep 30
+                """
+            let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", agent,
+                                                                 "-x", "100", "-y", "24", command])
+            try #require(status == 0, "tmux new-session failed")
+        }
+        try start("alice")
+        let first = try await waitForScreen("alice", "the embedded listener") {
+            $0.range(of: #"● 127\.0\.0\.1:\d+"#, options: .regularExpression) != nil
+        }
+        try start("bob")
+        let second = try await waitForScreen("bob", "bob's screen to attach to alice's") { $0.contains("via alice's wabox") }
+        let address = try #require(first.range(of: #"127\.0\.0\.1:\d+"#, options: .regularExpression).map { String(first[$0]) })
+        #expect(second.contains(address))
+        let port = try #require(Int(address.split(separator: ":")[1]))
+
+        // What reaches Alice's listener shows on Bob's screen too.
+        let customer = SimulatedCustomer(name: "Mbali Dlamini", waID: "27821234567")
+        #expect(try post(WebhookBuilder().message(from: customer, .text("Sawubona")), port: port) == "200")
+        try await waitForScreen("bob", "the message on the attached screen") { $0.contains("Mbali Dlamini") }
+
+        // Alice quits: the lease is released, and Bob's screen says the listener is gone.
+        _ = try tmux("send-keys", "-t", "alice", "q")
+        try await waitForScreen("alice", "alice's wabox to exit") { $0.contains("wabox exited with 0") }
+        try await waitForScreen("bob", "the listener gone") { $0.contains("the listener is gone") }
+    }
 }

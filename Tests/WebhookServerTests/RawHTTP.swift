@@ -48,7 +48,14 @@ struct RawConnection {
 
         /// Reads more bytes; false once the server closed.
         private mutating func fill() async throws -> Bool {
-            guard var chunk = try await iterator.next() else {
+            let next: ByteBuffer?
+            do {
+                next = try await iterator.next()
+            } catch let error as IOError where error.errnoCode == ECONNRESET {
+                // Closed while the client still had bytes in flight: a reset, still a close.
+                next = nil
+            }
+            guard var chunk = next else {
                 closed = true
                 return false
             }
