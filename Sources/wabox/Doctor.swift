@@ -237,6 +237,15 @@ struct Doctor: AsyncParsableCommand {
             } else {
                 report.pass("database", summary)
             }
+            let holder = LeaseHolder()
+            if let lease = try database.currentLease() {
+                let listening = lease.address.map { " on \($0)" } ?? ""
+                if holder.isAlive(lease) {
+                    report.pass("listener", "\(lease.holderDescription) runs the listener\(listening)\(lease.sending ? " and the sender" : ""); screens on this database attach to it")
+                } else {
+                    report.warn("listener", "\(lease.holderDescription) held the listener\(listening) but is gone: webhooks are not received until `wabox serve` (or `wabox`) starts again")
+                }
+            }
         } catch {
             report.fail("database", "\(error)")
         }
