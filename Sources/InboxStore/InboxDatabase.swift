@@ -20,10 +20,15 @@ public final class InboxDatabase: Sendable {
 
         public var durability: Durability
         public var readonly: Bool
+        /// Whether this process indexes new messages for full-text search after its commits
+        /// (and catches up when it opens the database). Off only in tests that need messages
+        /// left unindexed; another process or `indexMessagesForSearch()` does it then.
+        public var indexesSearch: Bool
 
-        public init(durability: Durability = .normal, readonly: Bool = false) {
+        public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true) {
             self.durability = durability
             self.readonly = readonly
+            self.indexesSearch = indexesSearch
         }
     }
 
@@ -36,6 +41,8 @@ public final class InboxDatabase: Sendable {
     private let changes: ChangeWatcher
     /// Nil for a read-only database.
     let checkpointer: WALCheckpointer?
+    /// Nil for a read-only database, or when `indexesSearch` is off.
+    let searchIndexer: SearchIndexer?
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only, unless the folder
@@ -91,11 +98,20 @@ public final class InboxDatabase: Sendable {
             } else {
                 checkpointer = nil
             }
+            searchIndexer = configuration.readonly || !configuration.indexesSearch ? nil : SearchIndexer(writer: pool)
             writer = pool
             changes = try ChangeWatcher(path: path)
         } catch {
             throw OpenError(description: "cannot open the database \(path): \(error). Check the path and its permissions, or pass --db with another file.")
         }
+        // Messages a crash left unindexed (or another process's latest) are indexed now.
+        searchIndexer?.messagesLanded()
+    }
+
+    /// A commit that may have added messages landed.
+    func committed() {
+        checkpointer?.commitLanded()
+        searchIndexer?.messagesLanded()
     }
 
     /// A number that changes with every commit to the file, by this process or any other

@@ -38,7 +38,7 @@ extension InboxDatabase {
     /// Each webhook is applied inside its own savepoint: one that fails to apply is kept
     /// as a dead letter without disturbing the others.
     public func ingest(_ webhooks: [IncomingWebhook]) async throws -> [IngestOutcome] {
-        defer { checkpointer?.commitLanded() }
+        defer { committed() }
         do {
             return try await writer.write { db in try Self.ingestUnguarded(webhooks, in: db) }
         } catch is DatabaseError {
@@ -55,7 +55,7 @@ extension InboxDatabase {
 
     /// Blocking variant for callers outside Swift concurrency (tools, tests).
     public func ingestSync(_ webhooks: [IncomingWebhook]) throws -> [IngestOutcome] {
-        defer { checkpointer?.commitLanded() }
+        defer { committed() }
         do {
             return try writer.write { db in try Self.ingestUnguarded(webhooks, in: db) }
         } catch is DatabaseError {

@@ -78,7 +78,8 @@ extension InboxDatabase {
     @discardableResult
     public func enqueueOutbound(in conversation: ConversationID, content: MessageContent, replyTo: MessageID? = nil,
                                 localID: String, at timestamp: Int64) async throws -> StoredMessage {
-        try await writer.write { db in
+        defer { searchIndexer?.messagesLanded() }
+        return try await writer.write { db in
             try Self.insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
                                     payload: nil, localID: localID, at: timestamp, in: db)
         }
@@ -88,7 +89,8 @@ extension InboxDatabase {
     @discardableResult
     public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String? = nil,
                                 localID: String, at timestamp: Int64) async throws -> StoredMessage {
-        try await writer.write { db in
+        defer { searchIndexer?.messagesLanded() }
+        return try await writer.write { db in
             try Self.insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
                                     replyTo: nil, payload: try StoredJSON.encode(template), localID: localID,
                                     at: timestamp, in: db)

@@ -150,6 +150,7 @@ enum Schema {
         }
         registerSearch(in: &migrator)
         registerSharedInbox(in: &migrator)
+        registerDeferredSearch(in: &migrator)
         return migrator
     }
 }

@@ -142,30 +142,72 @@ extension InboxDatabase {
 
     /// Messages whose text or caption contain every word of `query` (word prefixes match;
     /// accents and case ignored), newest first.
+    ///
+    /// Messages the indexer has not reached yet (those above `message_fts_progress`, about
+    /// the last second's under load) are scanned and matched the same way, in the same
+    /// snapshot, so a message is found as soon as it is committed.
     public func searchMessages(_ query: String, limit: Int = 50) throws -> [MessageHit] {
         let words = query.split(whereSeparator: { $0.isWhitespace }).map { word in
             "\"" + word.replacingOccurrences(of: "\"", with: "\"\"") + "\"*"
         }
         guard !words.isEmpty else { return [] }
+        let tokens = Self.searchTokens(query)
         return try writer.read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT m.id, m.conversation_id,
-                       snippet(message_fts, -1, '', '', '…', 10) AS snippet
-                FROM message_fts JOIN message m ON m.id = message_fts.rowid
-                WHERE message_fts MATCH ?
-                ORDER BY m.timestamp DESC, m.id DESC LIMIT ?
-                """, arguments: [words.joined(separator: " "), limit])
-            var conversations: [Int64: ConversationSummary] = [:]
-            return try rows.compactMap { row in
-                let conversationID: Int64 = row["conversation_id"]
-                if conversations[conversationID] == nil {
-                    conversations[conversationID] = try Self.summaries("WHERE cv.id = ?", arguments: [conversationID], in: db).first
+            // Newest by row id, which FTS5 walks backwards and stops after `limit`; ordering
+            // by timestamp made it fetch and sort every match (a second for a one-letter
+            // prefix under load). Ids follow arrival, so the two orders rarely differ.
+            var found = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT m.id, m.conversation_id, m.timestamp, f.snippet
+                FROM (SELECT rowid, snippet(message_fts, -1, '', '', '…', 10) AS snippet FROM message_fts
+                      WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f
+                JOIN message m ON m.id = f.rowid
+                """), arguments: [words.joined(separator: " "), limit]).map { row in
+                (id: row["id"] as Int64, conversationID: row["conversation_id"] as Int64,
+                 timestamp: row["timestamp"] as Int64, snippet: row["snippet"] as String? ?? "")
+            }
+            if !tokens.isEmpty {
+                // LIKE narrows the scan to candidates; the word-prefix test decides.
+                let condition = Array(repeating: "wabox_fold(coalesce(text, '') || ' ' || coalesce(caption, '')) LIKE ? ESCAPE '\\'",
+                                      count: tokens.count).joined(separator: " AND ")
+                let pending = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT id, conversation_id, timestamp, text, caption FROM message
+                    WHERE id > (SELECT indexed_through FROM message_fts_progress) AND \(condition)
+                    """), arguments: StatementArguments(tokens.map { "%" + Self.escapeLike(String($0)) + "%" }))
+                for row in pending {
+                    let text = [row["text"] as String?, row["caption"] as String?].compactMap { $0 }.joined(separator: " ")
+                    guard let snippet = Self.pendingSnippet(text, tokens: tokens) else { continue }
+                    found.append((id: row["id"], conversationID: row["conversation_id"], timestamp: row["timestamp"],
+                                  snippet: snippet))
                 }
-                guard let conversation = conversations[conversationID],
-                      let message = try Self.message(rowID: row["id"], in: db) else { return nil }
-                return MessageHit(conversation: conversation, message: message, snippet: row["snippet"] ?? "")
+            }
+            found.sort { ($0.timestamp, $0.id) > ($1.timestamp, $1.id) }
+            found = Array(found.prefix(limit))
+            var conversations: [Int64: ConversationSummary] = [:]
+            return try found.compactMap { hit in
+                if conversations[hit.conversationID] == nil {
+                    conversations[hit.conversationID] = try Self.summaries("WHERE cv.id = ?", arguments: [hit.conversationID], in: db).first
+                }
+                guard let conversation = conversations[hit.conversationID],
+                      let message = try Self.message(rowID: hit.id, in: db) else { return nil }
+                return MessageHit(conversation: conversation, message: message, snippet: hit.snippet)
             }
         }
+    }
+
+    /// Words as the full-text index sees them: folded, split at anything but letters and digits.
+    static func searchTokens(_ text: String) -> [Substring] {
+        Substring(searchFold(text)).split { !($0.isLetter || $0.isNumber) }
+    }
+
+    /// For a message not indexed yet: nil unless every query token starts one of its words
+    /// (as the index's prefix query would match), else about ten words around the first match.
+    static func pendingSnippet(_ text: String, tokens: [Substring]) -> String? {
+        let words = searchTokens(text)
+        guard tokens.allSatisfy({ token in words.contains { $0.hasPrefix(token) } }) else { return nil }
+        let original = text.split(whereSeparator: { $0.isWhitespace })
+        let first = original.firstIndex { word in searchTokens(String(word)).contains { $0.hasPrefix(tokens[0]) } } ?? 0
+        let from = max(0, first - 3), to = min(original.count, from + 10)
+        return (from > 0 ? "…" : "") + original[from..<to].joined(separator: " ") + (to < original.count ? "…" : "")
     }
 
     private static func escapeLike(_ text: String) -> String {

@@ -3,6 +3,10 @@
 // Prints the time to the first frame and the time to redraw after a filter key press.
 //
 //     scripts/bench-screen [--conversations N] [--messages-per-conversation M]
+//
+// Two more modes serve scripts/bench-screen-under-load: `--populate PATH` fills a database
+// file and exits; `--attach PATH --seconds S` runs the screen on a database that another
+// process (a `wabox serve` under load) writes to, and times each key press (UnderLoad.swift).
 import Foundation
 import InboxCore
 import InboxStore
@@ -13,19 +17,36 @@ struct Options {
     var messagesPerConversation = 20
     var width = 200
     var height = 50
+    /// Fill this database file and exit.
+    var populatePath: String?
+    /// Run the screen attached to this database file, which another process writes to.
+    var attachPath: String?
+    var seconds = 15
+    /// Mean time between two key presses in `--attach` mode (a person typing steadily).
+    var keyIntervalMilliseconds = 150
 
     init(_ arguments: [String]) throws {
         var rest = arguments.dropFirst()
         while let flag = rest.popFirst() {
-            guard let value = rest.popFirst().flatMap(Int.init), value > 0 else {
-                throw BenchError("\(flag) needs a positive number")
+            guard let text = rest.popFirst() else { throw BenchError("\(flag) needs a value") }
+            switch flag {
+            case "--populate": populatePath = text; continue
+            case "--attach": attachPath = text; continue
+            default: break
             }
+            guard let value = Int(text), value > 0 else { throw BenchError("\(flag) needs a positive number") }
             switch flag {
             case "--conversations": conversations = value
             case "--messages-per-conversation": messagesPerConversation = value
             case "--width": width = value
             case "--height": height = value
-            default: throw BenchError("unknown option \(flag); use --conversations N, --messages-per-conversation M, --width W, --height H")
+            case "--seconds": seconds = value
+            case "--key-interval-ms": keyIntervalMilliseconds = value
+            default:
+                throw BenchError("""
+                    unknown option \(flag); use --conversations N, --messages-per-conversation M, --width W, --height H, \
+                    --populate PATH, --attach PATH, --seconds S, --key-interval-ms MS
+                    """)
             }
         }
     }
@@ -86,6 +107,17 @@ func populate(_ database: InboxDatabase, options: Options) throws {
 
 func run() throws {
     let options = try Options(CommandLine.arguments)
+    if let path = options.populatePath {
+        let generation = ContinuousClock.now
+        try populate(try InboxDatabase(path: path), options: options)
+        print("populated \(path): \(options.conversations) conversations, "
+              + "\(options.conversations * options.messagesPerConversation) messages in \(format(milliseconds(since: generation) / 1000)) s")
+        return
+    }
+    if let path = options.attachPath {
+        try measureAttached(path: path, options: options)
+        return
+    }
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-screen-bench-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer {

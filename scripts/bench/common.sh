@@ -3,7 +3,7 @@
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/../.." && pwd)"
-WABOX="$REPO_DIR/.build/release/wabox"
+WABOX="${WABOX_BINARY:-$REPO_DIR/.build/release/wabox}"
 
 die() { echo "error: $*" >&2; exit 2; }
 
