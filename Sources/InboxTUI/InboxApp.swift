@@ -57,6 +57,8 @@ public final class InboxApp {
     private var lastReload = ContinuousClock.now - .seconds(1)
     /// A commit seen but not reloaded yet (the last reload was too recent).
     private var changeWaiting = false
+    private var batching = false
+    private var queued: [Effect] = []
     static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
     private var lastFrame: Frame?
@@ -108,6 +110,19 @@ public final class InboxApp {
             || state.typingNoted != nil || state.showsTypingNotes {
             dispatch(.tick(now: now))
         }
+        coalescingEffects {
+            turn(key: key, changes: changes)
+        }
+        if now != lastStatusCheck {
+            lastStatusCheck = now
+            let status = listenerStatus()
+            if status != state.listener { dispatch(.listenerChanged(status)) }
+        }
+        drawIfNeeded()
+    }
+
+    /// Keys, a resize, the database's changes and finished work, in that order.
+    private func turn(key: Key?, changes: Int) {
         if let key {
             handle(key)
             var burst = 0
@@ -132,12 +147,6 @@ public final class InboxApp {
         for action in completed.takeAll() {
             dispatch(action)
         }
-        if now != lastStatusCheck {
-            lastStatusCheck = now
-            let status = listenerStatus()
-            if status != state.listener { dispatch(.listenerChanged(status)) }
-        }
-        drawIfNeeded()
     }
 
     private func handle(_ key: Key) {
@@ -148,7 +157,25 @@ public final class InboxApp {
         let before = state
         let effects = reduce(&state, action)
         if state != before { dirty = true }
-        for effect in effects { perform(effect) }
+        if batching {
+            queued += effects
+        } else {
+            for effect in effects { perform(effect) }
+        }
+    }
+
+    /// Runs `body` with the effects it asks for held back, then performs them with the
+    /// loads that later ones make stale left out: a key and a commit in one turn make one
+    /// list query, not two (under a busy listener, that is what keeps keys fast).
+    private func coalescingEffects(_ body: () -> Void) {
+        batching = true
+        body()
+        batching = false
+        let effects = queued
+        queued = []
+        for (index, effect) in effects.enumerated() where !effects[(index + 1)...].contains(where: { effect.isReplaced(by: $0) }) {
+            perform(effect)
+        }
     }
 
     private func drawIfNeeded() {
@@ -313,6 +340,19 @@ extension InboxApp {
             } catch {
                 completed.post(.failed("\(what): \(error)"))
             }
+        }
+    }
+}
+
+extension Effect {
+    /// Whether performing `later` makes this effect's result stale before it is seen: a
+    /// newer load of the same list, thread or search.
+    func isReplaced(by later: Effect) -> Bool {
+        switch (self, later) {
+        case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
+        case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
+        case (.search, .search): true
+        default: false
         }
     }
 }
