@@ -160,19 +160,40 @@ final class WALCheckpointer: Sendable {
     static let writerFallbackPages = 16_384
     static let walSizeLimit = 64 * 1024 * 1024
 
-    private let connection: DatabaseQueue
-    private let queue = DispatchQueue(label: "wabox.wal-checkpoint", qos: .utility)
-    private let state = Mutex((running: false, again: false))
+    private let worker: CoalescingWorker
 
     init(path: String) throws {
         var configuration = GRDB.Configuration()
         configuration.label = "wabox.wal-checkpoint"
-        connection = try DatabaseQueue(path: path, configuration: configuration)
+        let connection = try DatabaseQueue(path: path, configuration: configuration)
+        worker = CoalescingWorker(label: "wabox.wal-checkpoint") {
+            do {
+                try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            } catch {
+                // Nothing is lost when a checkpoint fails (the WAL still holds every commit)
+                // and the writer's automatic checkpoint takes over; the next commit retries.
+            }
+        }
     }
 
     /// A commit landed: checkpoint in the background, unless a checkpoint is already running
     /// (then it runs once more when done).
-    func commitLanded() {
+    func commitLanded() { worker.request() }
+}
+
+/// Runs a piece of work on a thread of its own when asked. Asked again while it runs, it
+/// runs once more when done, however many times it was asked meanwhile.
+final class CoalescingWorker: Sendable {
+    private let queue: DispatchQueue
+    private let state = Mutex((running: false, again: false))
+    private let work: @Sendable () -> Void
+
+    init(label: String, work: @escaping @Sendable () -> Void) {
+        queue = DispatchQueue(label: label, qos: .utility)
+        self.work = work
+    }
+
+    func request() {
         let start = state.withLock { state -> Bool in
             if state.running {
                 state.again = true
@@ -187,12 +208,7 @@ final class WALCheckpointer: Sendable {
 
     private func drain() {
         repeat {
-            do {
-                try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-            } catch {
-                // Nothing is lost when a checkpoint fails (the WAL still holds every commit)
-                // and the writer's automatic checkpoint takes over; the next commit retries.
-            }
+            work()
         } while state.withLock { state -> Bool in
             if state.again {
                 state.again = false

@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 
 extension Schema {
     /// v6 takes full-text indexing off the commit path: the insert trigger of v3 cost about
@@ -50,46 +49,22 @@ final class SearchIndexer: Sendable {
     /// chunks merge less; smaller ones hold the writer for less time (about 5 ms here).
     static let chunk = 512
 
-    private let writer: any DatabaseWriter
-    private let queue = DispatchQueue(label: "wabox.search-indexer", qos: .utility)
-    private let state = Mutex((running: false, again: false))
+    private let worker: CoalescingWorker
 
     init(writer: any DatabaseWriter) {
-        self.writer = writer
-    }
-
-    /// Messages were committed: index them in the background, unless a run is already
-    /// going (then it looks again when done).
-    func messagesLanded() {
-        let start = state.withLock { state -> Bool in
-            if state.running {
-                state.again = true
-                return false
-            }
-            state.running = true
-            return true
-        }
-        guard start else { return }
-        queue.async { self.drain() }
-    }
-
-    private func drain() {
-        repeat {
+        worker = CoalescingWorker(label: "wabox.search-indexer") {
             do {
                 while try writer.write({ db in try Self.indexNext(limit: Self.chunk, in: db) }) == Self.chunk {}
             } catch {
                 // The mark did not move: these messages are still found by the scan, and the
                 // next commit (or the next start) tries again.
             }
-        } while state.withLock { state -> Bool in
-            if state.again {
-                state.again = false
-                return true
-            }
-            state.running = false
-            return false
         }
     }
+
+    /// Messages were committed: index them in the background, unless a run is already
+    /// going (then it looks again when done).
+    func messagesLanded() { worker.request() }
 
     /// Indexes up to `limit` messages above the mark and moves the mark past them, in the
     /// caller's transaction. Returns how many it indexed.
