@@ -170,13 +170,18 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
         #expect(reduce(&s, .key(.character("R"))) == [.resend(localID: "local-1")])
     }
 
+    /// Ana's conversation, whose window is open at `state()`'s time.
+    private func ana(assignee: String? = nil) -> ConversationSummary {
+        ConversationSummary(
+            id: ConversationID(rawValue: 7), business: BusinessNumber(phoneNumberID: "1"),
+            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
+            lastActivityAt: 999_000, lastInboundAt: 999_000, unreadCount: 0, lastMessage: nil, assignee: assignee)
+    }
+
     @Test func typingNotesAreThrottledAndEndWhenTheLineEmpties() {
         var s = state()
         s.agent = "alice"
-        let conversation = ConversationSummary(
-            id: ConversationID(rawValue: 7), business: BusinessNumber(phoneNumberID: "1"),
-            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
-            lastActivityAt: 999_000, lastInboundAt: 999_000, unreadCount: 0, lastMessage: nil)
+        let conversation = ana()
         _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
         _ = reduce(&s, .key(.enter))
         #expect(reduce(&s, .key(.character("O"))) == [.typing(conversation.id)])
@@ -194,11 +199,7 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
     @Test func claimingSomeoneElsesConversationTakesTwoPresses() {
         var s = state()
         s.agent = "bob"
-        var conversation = ConversationSummary(
-            id: ConversationID(rawValue: 7), business: BusinessNumber(phoneNumberID: "1"),
-            contact: ContactRecord(id: ContactID(rawValue: 1), waID: "15550001", name: "Ana"),
-            lastActivityAt: 999_000, lastInboundAt: 999_000, unreadCount: 0, lastMessage: nil)
-        conversation.assignee = "alice"
+        var conversation = ana(assignee: "alice")
         _ = reduce(&s, .conversationsLoaded([conversation], hasMore: false))
         #expect(reduce(&s, .key(.character("a"))) == [])
         #expect(s.flash == "alice has this conversation: press a again to take it over")
