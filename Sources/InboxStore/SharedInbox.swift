@@ -156,6 +156,14 @@ extension Schema {
                     attempts INTEGER NOT NULL DEFAULT 0
                 ) WITHOUT ROWID;
 
+                -- The approved templates as the sender last fetched them (Cloud API JSON), for
+                -- screens without a token of their own.
+                CREATE TABLE template_cache (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    fetched_at INTEGER NOT NULL,
+                    templates TEXT NOT NULL
+                );
+
                 CREATE TABLE listener_lease (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
                     pid INTEGER NOT NULL,
@@ -305,6 +313,25 @@ extension InboxDatabase {
             } else {
                 try db.execute(sql: "UPDATE read_receipt SET attempts = attempts + 1 WHERE wamid = ?",
                                arguments: [message.rawValue])
+            }
+        }
+    }
+
+    // MARK: - Templates
+
+    /// Keeps the approved templates (as JSON) for screens that cannot ask the Cloud API.
+    public func cacheTemplates(_ json: String, at now: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO template_cache (id, fetched_at, templates) VALUES (1, ?, ?)",
+                           arguments: [now, json])
+        }
+    }
+
+    /// The templates last cached and when (Unix seconds), if ever.
+    public func cachedTemplates() throws -> (fetchedAt: Int64, json: String)? {
+        try writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT fetched_at, templates FROM template_cache WHERE id = 1").map {
+                ($0["fetched_at"], $0["templates"])
             }
         }
     }

@@ -111,6 +111,10 @@ struct ScreenSession {
         if let client, !attached {
             services.append(OutboxSender(database: database, client: client, policy: retryPolicy,
                                          logger: Logger(label: "wabox.outbox")))
+            if let wabaID {
+                services.append(TemplateCacheRefresher(database: database, client: client, account: wabaID,
+                                                       logger: Logger(label: "wabox.templates")))
+            }
         }
         services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil))
         let background = BackgroundServices(services: services, logger: logger) { error in
@@ -129,7 +133,7 @@ struct ScreenSession {
             listenerStatus: { status.current },
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.
-            cloud: cloudServices(receiptsThroughDaemon: daemonSends))
+            cloud: cloudServices(attachedToSender: daemonSends))
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
             inbox.step(waitMilliseconds: wait)
@@ -141,9 +145,9 @@ struct ScreenSession {
     }
 
     /// Templates and read receipts: straight from the Cloud API with a token of this
-    /// screen's own; without one, read receipts go through the database to the attached
-    /// daemon's sender (`receiptsThroughDaemon`).
-    private func cloudServices(receiptsThroughDaemon: Bool) -> InboxApp.CloudServices? {
+    /// screen's own; without one, through the database from and to the sender of the
+    /// process this screen is attached to (`attachedToSender`).
+    private func cloudServices(attachedToSender: Bool) -> InboxApp.CloudServices? {
         var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
         var templates: (@Sendable () async throws -> [TemplateChoice])?
         if let client {
@@ -167,10 +171,19 @@ struct ScreenSession {
                     throw error
                 }
             }
-        } else if receiptsThroughDaemon {
+        } else if attachedToSender {
             let database = self.database
             markRead = { wamid, business in
                 try await database.queueReadReceipt(for: wamid, from: business, at: Int64(Date().timeIntervalSince1970 * 1000))
+            }
+            templates = {
+                guard let cached = try TemplateCacheRefresher.cached(in: database) else {
+                    throw Failure("""
+                        templates come from wabox serve, which has not fetched any: set WABOX_WABA_ID (waba_id) \
+                        for it and restart it; it fetches them every 10 minutes
+                        """)
+                }
+                return cached.templates.map(Self.choice(from:))
             }
         }
         if !markReadOnOpen { markRead = nil }

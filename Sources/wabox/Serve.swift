@@ -93,6 +93,13 @@ struct Serve: AsyncParsableCommand {
                 logger: Logger(label: "wabox.cloud-api"))
             services.append(OutboxSender(database: database, client: client, logger: Logger(label: "wabox.outbox")))
             logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
+            if let account = settings[.wabaID] {
+                // Agents' screens have no token: they offer the templates fetched here.
+                services.append(TemplateCacheRefresher(database: database, client: client, account: account,
+                                                       logger: Logger(label: "wabox.templates")))
+            } else {
+                logger.notice("set WABOX_WABA_ID so that agents' screens can offer the approved templates")
+            }
         } else {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }

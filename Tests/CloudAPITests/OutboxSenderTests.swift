@@ -361,4 +361,26 @@ import Testing
         #expect(receipts == ["wamid.IN.1", "wamid.IN.2", "wamid.IN.3", "wamid.IN.3", "wamid.IN.3"])
         #expect(try await database.dueReadReceipts(staleBefore: 0, maxAttempts: 3).isEmpty)
     }
+
+    @Test func approvedTemplatesAreCachedForScreensWithoutAToken() async throws {
+        let (temp, _) = try await inboxWithConversation()
+        defer { temp.remove() }
+        #expect(try TemplateCacheRefresher.cached(in: temp.database) == nil)
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        fake.addTemplates([
+            .init(id: "1", name: "order_update", language: "fr", body: "Bonjour {{1}}, votre commande {{2}} est partie."),
+            .init(id: "2", name: "old_promo", language: "en", status: "REJECTED", body: "Hi"),
+        ])
+        try await fake.withRunning { url in
+            let refresher = TemplateCacheRefresher(database: temp.database, client: client(url), account: "102290129340398",
+                                                   logger: quiet)
+            await refresher.refresh()
+            // A failed fetch keeps what the cache had.
+            fake.setAccessToken("rotated")
+            await refresher.refresh()
+        }
+        let cached = try #require(try TemplateCacheRefresher.cached(in: temp.database))
+        #expect(cached.templates.map(\.name) == ["order_update"])
+        #expect(cached.templates.first?.bodyParameterCount == 2)
+    }
 }
