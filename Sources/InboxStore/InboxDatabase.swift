@@ -168,7 +168,7 @@ final class WALCheckpointer: Sendable {
         let connection = try DatabaseQueue(path: path, configuration: configuration)
         worker = CoalescingWorker(label: "wabox.wal-checkpoint") {
             do {
-                try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                _ = try connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
             } catch {
                 // Nothing is lost when a checkpoint fails (the WAL still holds every commit)
                 // and the writer's automatic checkpoint takes over; the next commit retries.

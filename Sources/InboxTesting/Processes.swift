@@ -101,7 +101,7 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String], logFile: URL) throws {
         self.logFile = logFile
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let handle = try FileHandle(forWritingTo: logFile)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -96,7 +96,7 @@ final class DemoScript: Service, Sendable {
     }
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             let port = await self.port()
             let url = "http://127.0.0.1:\(port)/webhook"
             // Replies tick at human-looking delays: sent, delivered, then read.

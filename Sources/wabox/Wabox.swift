@@ -56,7 +56,7 @@ enum Logs {
         }
         let path = (directory as NSString).appendingPathComponent("wabox.log")
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         let handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
