@@ -39,6 +39,8 @@ private final class WriteLock: Sendable {
     init(path: String) throws {
         var configuration = Configuration()
         configuration.allowsUnsafeTransactions = true
+        // The search indexer of a freshly opened database may hold the lock for a moment.
+        configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
     }
