@@ -231,27 +231,16 @@ public final class InboxApp {
                 }
             case .send(let id, let text, let replyTo):
                 let sender = self.sender
-                Task { [completed] in
-                    do {
-                        let message = try await sender(id, text, replyTo)
-                        completed.post(.queued(message))
-                    } catch {
-                        completed.post(.failed("reply not saved: \(error)"))
-                    }
+                background("reply not saved") { [completed] _ in
+                    completed.post(.queued(try await sender(id, text, replyTo)))
                 }
             case .sendTemplate(let id, let template, let values):
-                let database = self.database
                 let message = TemplateMessage(name: template.name, languageCode: template.language, bodyParameters: values)
                 let display = template.body == nil ? nil : "[\(template.name)] " + template.preview(with: values)
                 let now = clock()
-                Task { [completed] in
-                    do {
-                        let stored = try await database.enqueueTemplate(in: id, template: message, displayText: display,
-                                                                        localID: UUID().uuidString.lowercased(), at: now)
-                        completed.post(.queued(stored))
-                    } catch {
-                        completed.post(.failed("template not saved: \(error)"))
-                    }
+                background("template not saved") { [completed] database in
+                    completed.post(.queued(try await database.enqueueTemplate(
+                        in: id, template: message, displayText: display, localID: UUID().uuidString.lowercased(), at: now)))
                 }
             case .loadTemplates:
                 guard let templates = cloud?.templates else {
@@ -269,15 +258,10 @@ public final class InboxApp {
                     }
                 }
             case .resend(let localID):
-                let database = self.database
                 let now = clock() * 1000
-                Task { [completed] in
-                    do {
-                        try await database.resendUncertain(localID: localID, atMilliseconds: now)
-                        completed.post(.notice("sending again; it may reach the customer twice"))
-                    } catch {
-                        completed.post(.failed("could not resend: \(error)"))
-                    }
+                background("could not resend") { [completed] database in
+                    try await database.resendUncertain(localID: localID, atMilliseconds: now)
+                    completed.post(.notice("sending again; it may reach the customer twice"))
                 }
             case .search(let query):
                 let hits = try database.searchMessages(query, limit: 50).map {

@@ -60,16 +60,12 @@ struct ScreenSession {
             logger.warning("could not record agent \(agent): \(error)")
         }
         let holder = LeaseHolder()
-        var attached = false
-        var daemonSends = false
+        // The process that runs the listener and the sender when it is not this one.
+        var elsewhere: ListenerLease?
         var services: [any Service] = []
         if listener == nil, client == nil {
             // Nothing to run here; still show a running daemon's state if there is one.
-            if let lease = try? database.currentLease(), holder.isAlive(lease) {
-                attached = true
-                daemonSends = lease.sending
-                status.update { $0.attach(to: lease, isAlive: true) }
-            }
+            if let lease = try? database.currentLease(), holder.isAlive(lease) { elsewhere = lease }
         } else {
             let address = listener.map { "\(Serve.urlHost($0.host)):\($0.port)" }
             let lease = holder.lease(role: .inbox, agent: agent, address: address, sending: client != nil)
@@ -79,15 +75,15 @@ struct ScreenSession {
             case .success(.acquired):
                 services.append(LeaseKeeper(database: database, holder: holder, logger: logger))
             case .success(.heldBy(let other)):
-                attached = true
-                daemonSends = other.sending
-                status.update { $0.attach(to: other, isAlive: true) }
+                elsewhere = other
                 logger.info("attached to \(other.holderDescription): not listening or sending here")
             case .failure(let error):
                 status.update { $0.problem = "could not check for a running wabox serve: \(error)" }
                 logger.error("listener lease: \(error)")
             }
         }
+        if let elsewhere { status.update { $0.attach(to: elsewhere) } }
+        let attached = elsewhere != nil
         services += companions
         if let listener, !attached {
             let onListening = self.onListening
@@ -133,7 +129,7 @@ struct ScreenSession {
             listenerStatus: { status.current },
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.
-            cloud: cloudServices(attachedToSender: daemonSends))
+            cloud: cloudServices(attachedToSender: elsewhere?.sending == true))
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
             inbox.step(waitMilliseconds: wait)
@@ -268,7 +264,7 @@ struct StatusPoller: Service {
                     $0.waitingToSend = waiting
                     if let holder {
                         if let lease, holder.isAlive(lease) {
-                            $0.attach(to: lease, isAlive: true)
+                            $0.attach(to: lease)
                         } else {
                             $0.isUp = false
                             $0.problem = """
@@ -290,11 +286,11 @@ struct StatusPoller: Service {
 }
 
 extension ListenerStatus {
-    /// Shows the process that holds the listener lease.
-    mutating func attach(to lease: ListenerLease, isAlive: Bool) {
+    /// Shows the live process that holds the listener lease.
+    mutating func attach(to lease: ListenerLease) {
         attachedTo = lease.shortDescription
         address = lease.address
-        isUp = isAlive
+        isUp = true
         problem = nil
         sending = lease.sending ? .on : .off("""
             replies wait in the outbox: \(lease.holderDescription) has no access token; set WABOX_ACCESS_TOKEN \
