@@ -29,7 +29,8 @@ let package = Package(
         ),
         .target(
             name: "InboxStore",
-            dependencies: ["InboxCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["InboxCore", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         .target(
             name: "WebhookServer",

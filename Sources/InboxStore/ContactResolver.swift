@@ -5,45 +5,64 @@ import InboxCore
 /// they are the same customer (a phone number and a user id seen apart before).
 struct ContactResolver {
     let db: Database
+    let statements: IngestStatements
 
     func resolve(_ identity: ContactIdentity, at timestamp: Int64) throws -> ContactID {
-        let byWaID = try identity.waID.flatMap { try contactID(column: "wa_id", value: $0.rawValue) }
-        let byUserID = try identity.userID.flatMap { try contactID(column: "user_id", value: $0.rawValue) }
-        let id: Int64
+        let byWaID = try identity.waID.flatMap { try contact(.contactByWaID, $0.rawValue) }
+        let byUserID = try identity.userID.flatMap { try contact(.contactByUserID, $0.rawValue) }
+        let current: StoredContact
         switch (byWaID, byUserID) {
-        case let (wa?, user?) where wa != user:
-            id = min(wa, user)
-            try merge(max(wa, user), into: id)
+        case let (wa?, user?) where wa.id != user.id:
+            let id = min(wa.id, user.id)
+            try merge(max(wa.id, user.id), into: id)
+            guard let merged = try contact(.contactByID, id) else { return ContactID(rawValue: id) }
+            current = merged
         case let (wa?, _):
-            id = wa
+            current = wa
         case let (nil, user?):
-            id = user
+            current = user
         case (nil, nil):
-            try db.cachedStatement(sql: """
-                INSERT INTO contact (wa_id, user_id, parent_user_id, username, name, profile_at, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [identity.waID?.rawValue, identity.userID?.rawValue,
-                                         identity.parentUserID?.rawValue, identity.username, identity.name,
-                                         timestamp, timestamp])
+            try statements(.insertContact).execute(identity.waID?.rawValue, identity.userID?.rawValue,
+                                                   identity.parentUserID?.rawValue, identity.username, identity.name,
+                                                   timestamp, timestamp)
             return ContactID(rawValue: db.lastInsertedRowID)
         }
-        // Identifiers fill in when missing and change only when this event is the newest
-        // word on the profile; names and usernames likewise.
-        try db.cachedStatement(sql: """
-            UPDATE contact SET
-                wa_id = CASE WHEN :wa IS NOT NULL AND (wa_id IS NULL OR :at >= profile_at) THEN :wa ELSE wa_id END,
-                user_id = CASE WHEN :user IS NOT NULL AND (user_id IS NULL OR :at >= profile_at) THEN :user ELSE user_id END,
-                parent_user_id = coalesce(:parent, parent_user_id),
-                username = CASE WHEN :username IS NOT NULL AND (username IS NULL OR :at >= profile_at) THEN :username ELSE username END,
-                name = CASE WHEN :name IS NOT NULL AND (name IS NULL OR :at >= profile_at) THEN :name ELSE name END,
-                profile_at = max(profile_at, :at)
-            WHERE id = :id
-            """).execute(arguments: [
-                "wa": identity.waID?.rawValue, "user": identity.userID?.rawValue,
-                "parent": identity.parentUserID?.rawValue, "username": identity.username,
-                "name": identity.name, "at": timestamp, "id": id,
-            ])
-        return ContactID(rawValue: id)
+        try update(current, with: identity, at: timestamp)
+        return ContactID(rawValue: current.id)
+    }
+
+    /// A contact's row as `resolve` compares it with what a webhook says.
+    private struct StoredContact {
+        var id: Int64
+        var waID: String?
+        var userID: String?
+        var parentUserID: String?
+        var username: String?
+        var name: String?
+        var profileAt: Int64
+    }
+
+    /// Identifiers fill in when missing and change only when this event is the newest word
+    /// on the profile; names and usernames likewise. Nearly every webhook repeats what the
+    /// row already says: then only `profile_at` moves, or nothing is written at all. (An
+    /// update of the searched columns fires the search-key triggers, which costs a statement
+    /// journal and a savepoint of each full-text index; it is kept for real changes.)
+    private func update(_ row: StoredContact, with identity: ContactIdentity, at timestamp: Int64) throws {
+        let newest = timestamp >= row.profileAt
+        func changed(_ new: String?, _ old: String?) -> String? {
+            guard let new, new != old, old == nil || newest else { return nil }
+            return new
+        }
+        let waID = changed(identity.waID?.rawValue, row.waID)
+        let userID = changed(identity.userID?.rawValue, row.userID)
+        let username = changed(identity.username, row.username)
+        let name = changed(identity.name, row.name)
+        let parent = identity.parentUserID?.rawValue == row.parentUserID ? nil : identity.parentUserID?.rawValue
+        if waID != nil || userID != nil || username != nil || name != nil || parent != nil {
+            try statements(.updateContact).execute(waID, userID, parent, username, name, timestamp, row.id)
+        } else if timestamp > row.profileAt {
+            try statements(.contactProfileAt).execute(timestamp, row.id)
+        }
     }
 
     /// `user_changed_number`: the contact keeps its history and takes the new number. A
@@ -69,6 +88,13 @@ struct ContactResolver {
 
     private func contactID(column: String, value: String) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contact WHERE \(column) = ?"), arguments: [value])
+    }
+
+    private func contact(_ query: IngestStatements.Query, _ value: some RawBindable) throws -> StoredContact? {
+        try statements(query).row(value) { row in
+            StoredContact(id: row.int64(0), waID: row.string(1), userID: row.string(2), parentUserID: row.string(3),
+                          username: row.string(4), name: row.string(5), profileAt: row.int64(6))
+        }
     }
 
     /// Moves everything of contact `source` to `target` and deletes `source`.

@@ -68,20 +68,23 @@ extension InboxDatabase {
     /// journal first; per webhook, that was most of a commit's cost. Any `DatabaseError`
     /// aborts the whole batch: the caller rolls back and goes the guarded way.
     static func ingestUnguarded(_ webhooks: [IncomingWebhook], in db: Database) throws -> [IngestOutcome] {
-        try webhooks.map { webhook in
-            guard let webhookID = try journal(webhook, in: db) else { return .duplicate }
-            return try apply(webhook, webhookID: webhookID, in: db)
+        let statements = IngestStatements(db)
+        return try webhooks.map { webhook in
+            guard let webhookID = try journal(webhook, with: statements) else { return .duplicate }
+            return try apply(webhook, webhookID: webhookID, with: statements)
         }
     }
 
-    private static func apply(_ webhook: IncomingWebhook, webhookID: Int64, in db: Database) throws -> IngestOutcome {
+    private static func apply(_ webhook: IncomingWebhook, webhookID: Int64,
+                              with statements: IngestStatements) throws -> IngestOutcome {
+        let db = statements.db
         switch webhook.events {
         case .failure(let failure):
             try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil,
                            reason: failure.description, raw: nil, in: db)
             return .deadLetter(reason: failure.description)
         case .success(let events):
-            var applier = EventApplier(db: db, webhookID: webhookID, receivedAt: webhook.receivedAt)
+            var applier = EventApplier(statements: statements, webhookID: webhookID, receivedAt: webhook.receivedAt)
             for event in events {
                 try applier.apply(event)
             }
@@ -91,19 +94,20 @@ extension InboxDatabase {
 
     static func ingest(_ webhook: IncomingWebhook, in db: Database) throws -> IngestOutcome {
         var outcome = IngestOutcome.duplicate
+        let statements = IngestStatements(db)
         do {
             try db.inSavepoint {
-                guard let webhookID = try journal(webhook, in: db) else {
+                guard let webhookID = try journal(webhook, with: statements) else {
                     outcome = .duplicate
                     return .commit
                 }
-                outcome = try apply(webhook, webhookID: webhookID, in: db)
+                outcome = try apply(webhook, webhookID: webhookID, with: statements)
                 return .commit
             }
         } catch let error as DatabaseError {
             // The savepoint rolled back: keep the body as a dead letter so nothing is lost.
             let reason = "could not apply: \(error.message ?? error.description)"
-            let webhookID = try journal(webhook, in: db, force: true)
+            let webhookID = try journal(webhook, with: statements, force: true)
             try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil, reason: reason, raw: nil, in: db)
             outcome = .deadLetter(reason: reason)
         }
@@ -111,11 +115,11 @@ extension InboxDatabase {
     }
 
     /// Writes the raw body to the journal; nil when the same signed body is already there.
-    private static func journal(_ webhook: IncomingWebhook, in db: Database, force: Bool = false) throws -> Int64? {
+    private static func journal(_ webhook: IncomingWebhook, with statements: IngestStatements,
+                                force: Bool = false) throws -> Int64? {
         let signature = force ? nil : webhook.signature
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO webhook (received_at, signature, body) VALUES (?, ?, ?)")
-            .execute(arguments: [webhook.receivedAt, signature, webhook.body])
-        return db.changesCount == 0 ? nil : db.lastInsertedRowID
+        try statements(.journal).execute(webhook.receivedAt, signature, webhook.body)
+        return statements.db.changesCount == 0 ? nil : statements.db.lastInsertedRowID
     }
 
     static func deadLetter(webhookID: Int64?, at: Int64, path: String?, reason: String, raw: String?,
@@ -129,12 +133,14 @@ extension InboxDatabase {
 /// Applies decoded events to the database, each one idempotently.
 struct EventApplier {
     let db: Database
+    let statements: IngestStatements
     let webhookID: Int64?
     let receivedAt: Int64
     private(set) var deadLetters = 0
 
-    init(db: Database, webhookID: Int64?, receivedAt: Int64) {
-        self.db = db
+    init(statements: IngestStatements, webhookID: Int64?, receivedAt: Int64) {
+        self.db = statements.db
+        self.statements = statements
         self.webhookID = webhookID
         self.receivedAt = receivedAt
     }
@@ -167,32 +173,24 @@ struct EventApplier {
     // MARK: - Messages
 
     private func apply(_ message: InboundMessage) throws {
-        let exists = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM message WHERE wamid = ?"),
-                                        arguments: [message.id.rawValue]) != nil
-        if exists { return }
-        let contactID = try ContactResolver(db: db).resolve(message.sender, at: message.timestamp)
+        if try statements(.messageExists).int64(message.id.rawValue) != nil { return }
+        let contactID = try ContactResolver(db: db, statements: statements).resolve(message.sender, at: message.timestamp)
         let conversationID = try conversation(for: message.business, contact: contactID)
         let isCustomerWriting: Bool
         if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
         let error = message.errors.first
-        try db.cachedStatement(sql: """
-            INSERT INTO message (wamid, conversation_id, direction, type, text, caption, content, timestamp,
-                                 status, reply_to, forwarded, referral, group_id,
-                                 error_code, error_title, error_message, error_details)
-            VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                message.id.rawValue, conversationID.rawValue, message.content.typeName,
-                message.content.text, message.content.caption, try StoredJSON.encode(message.content),
-                message.timestamp, message.context?.repliedTo?.rawValue,
-                (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false),
-                try message.referral.map(StoredJSON.encode), message.groupID,
-                error?.code, error?.title, error?.message, error?.details,
-            ])
+        try statements(.insertMessage).execute(
+            message.id.rawValue, conversationID.rawValue, message.content.typeName,
+            message.content.text, message.content.caption, try StoredJSON.encode(message.content),
+            message.timestamp, message.context?.repliedTo?.rawValue,
+            (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false),
+            try message.referral.map(StoredJSON.encode), message.groupID,
+            error?.code, error?.title, error?.message, error?.details)
         let messageRowID = db.lastInsertedRowID
         try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
                            inbound: isCustomerWriting, unread: isCustomerWriting)
         if case .system(let notice) = message.content {
-            let resolver = ContactResolver(db: db)
+            let resolver = ContactResolver(db: db, statements: statements)
             if let newWaID = notice.newWaID {
                 try resolver.changeNumber(of: contactID, to: newWaID, at: message.timestamp)
             }
@@ -202,35 +200,30 @@ struct EventApplier {
         }
     }
 
+    /// The conversation of a contact with one of our numbers, made on its first message.
+    /// Read first: the usual case changes nothing, and a write would cost a page.
     private func conversation(for business: BusinessNumber, contact: ContactID) throws -> ConversationID {
-        try ConversationID(rawValue: Int64.fetchOne(db.cachedStatement(sql: """
-            INSERT INTO conversation (phone_number_id, display_phone_number, contact_id) VALUES (?, ?, ?)
-            ON CONFLICT (phone_number_id, contact_id) DO UPDATE
-                SET display_phone_number = coalesce(excluded.display_phone_number, display_phone_number)
-            RETURNING id
-            """), arguments: [business.phoneNumberID.rawValue, business.displayPhoneNumber, contact.rawValue])!)
+        if let (id, storedDisplay) = try statements(.conversation).row(business.phoneNumberID.rawValue, contact.rawValue,
+                                                                       read: { ($0.int64(0), $0.string(1)) }) {
+            if let display = business.displayPhoneNumber, display != storedDisplay {
+                try statements(.conversationDisplay).execute(display, id)
+            }
+            return ConversationID(rawValue: id)
+        }
+        try statements(.insertConversation).execute(business.phoneNumberID.rawValue, business.displayPhoneNumber,
+                                                    contact.rawValue)
+        return ConversationID(rawValue: db.lastInsertedRowID)
     }
 
     private func noteNewMessage(_ messageRowID: Int64, in conversation: ConversationID, timestamp: Int64,
                                 inbound: Bool, unread: Bool) throws {
-        try db.cachedStatement(sql: """
-            UPDATE conversation SET
-                last_message_id = CASE WHEN :ts >= last_activity_at THEN :mid ELSE last_message_id END,
-                last_activity_at = max(last_activity_at, :ts),
-                last_inbound_at = CASE WHEN :inbound THEN max(coalesce(last_inbound_at, 0), :ts) ELSE last_inbound_at END,
-                unread_count = unread_count + :unread,
-                inbound_count = inbound_count + :unread,
-                -- The customer writing again reopens a resolved conversation.
-                resolved_at = CASE WHEN :unread AND :ts >= resolved_at THEN NULL ELSE resolved_at END
-            WHERE id = :cid
-            """).execute(arguments: ["ts": timestamp, "mid": messageRowID, "inbound": inbound,
-                                     "unread": unread ? 1 : 0, "cid": conversation.rawValue])
+        try statements(.noteNewMessage).execute(timestamp, messageRowID, inbound, unread ? 1 : 0, conversation.rawValue)
     }
 
     // MARK: - Reactions
 
     private func apply(_ reaction: Reaction) throws {
-        let contactID = try ContactResolver(db: db).resolve(reaction.sender, at: reaction.timestamp)
+        let contactID = try ContactResolver(db: db, statements: statements).resolve(reaction.sender, at: reaction.timestamp)
         // A newer reaction (or removal) replaces an older one; an older one arriving late
         // changes nothing.
         try db.cachedStatement(sql: """
@@ -247,19 +240,12 @@ struct EventApplier {
 
     private func apply(_ update: StatusUpdate) throws {
         let error = update.errors.first
-        try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO status_event (wamid, status, timestamp, phone_number_id, recipient, callback_data,
-                                                error_code, error_title, error_message, error_details)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [
-                update.messageID.rawValue, update.rawStatus, update.timestamp, update.business.phoneNumberID.rawValue,
-                update.recipient.flatMap { $0.waID?.rawValue ?? $0.userID?.rawValue }, update.callbackData,
-                error?.code, error?.title, error?.message, error?.details,
-            ])
+        try statements(.insertStatusEvent).execute(
+            update.messageID.rawValue, update.rawStatus, update.timestamp, update.business.phoneNumberID.rawValue,
+            update.recipient.flatMap { $0.waID?.rawValue ?? $0.userID?.rawValue }, update.callbackData,
+            error?.code, error?.title, error?.message, error?.details)
         guard db.changesCount > 0, let status = update.status else { return }
-        let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'
-            """), arguments: [update.messageID.rawValue])
+        let row = try statements(.outboundMessage).row(update.messageID.rawValue) { ($0.int64(0), $0.string(1) ?? "") }
         if row == nil, let localID = update.callbackData {
             // The status came before the send call returned: our local id travels as
             // biz_opaque_callback_data, so the message can take its wamid now.
@@ -274,7 +260,7 @@ struct EventApplier {
             }
         }
         guard let row else { return }  // kept in status_event until the message appears
-        try OutboundStatus.advance(messageRowID: row["id"], current: row["status"], to: status,
+        try OutboundStatus.advance(messageRowID: row.0, current: row.1, to: status,
                                    at: update.timestamp, error: error, in: db)
     }
 }
@@ -318,6 +304,44 @@ enum OutboundStatus {
 }
 
 enum StoredJSON {
+    /// A message's content as stored. Text, nearly every message, is written directly: the
+    /// same JSON `JSONEncoder` writes for it, at a twentieth of the cost.
+    static func encode(_ content: MessageContent) throws -> String {
+        guard case .text(let body) = content else { return try encodeWithFoundation(content) }
+        var json: [UInt8] = []
+        json.reserveCapacity(body.utf8.count + 32)
+        json.append(contentsOf: #"{"text":{"body":""#.utf8)
+        appendEscaped(body, to: &json)
+        json.append(contentsOf: #""}}"#.utf8)
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    /// `text` as the inside of a JSON string: quotes, backslashes and control characters
+    /// escaped as `JSONEncoder` escapes them, everything else (slashes too) as it is. Every
+    /// byte escaped is ASCII, so the UTF-8 of the rest passes through untouched.
+    static func appendEscaped(_ text: String, to json: inout [UInt8]) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                json.append(UInt8(ascii: "\\"))
+                json.append(byte)
+            case UInt8(ascii: "\n"): json.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): json.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): json.append(contentsOf: #"\t"#.utf8)
+            case 0x08: json.append(contentsOf: #"\b"#.utf8)
+            case 0x0C: json.append(contentsOf: #"\f"#.utf8)
+            case ..<0x20: json.append(contentsOf: #"\u00"#.utf8 + [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]])
+            default: json.append(byte)
+            }
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func encodeWithFoundation<T: Encodable>(_ value: T) throws -> String {
+        try encode(value)
+    }
+
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
