@@ -181,15 +181,19 @@ final class WALCheckpointer: Sendable {
     func commitLanded() { worker.request() }
 }
 
-/// Runs a piece of work on a thread of its own when asked. Asked again while it runs, it
-/// runs once more when done, however many times it was asked meanwhile.
+/// Runs a piece of work on a thread of its own when asked. Asked again while it runs, or
+/// within `pause` after it ran, it runs once more after that, however many times it was
+/// asked meanwhile: under a stream of requests the work runs at most once per `pause`
+/// and each run covers more.
 final class CoalescingWorker: Sendable {
     private let queue: DispatchQueue
+    private let pause: Duration
     private let state = Mutex((running: false, again: false))
     private let work: @Sendable () -> Void
 
-    init(label: String, work: @escaping @Sendable () -> Void) {
+    init(label: String, pause: Duration = .zero, work: @escaping @Sendable () -> Void) {
         queue = DispatchQueue(label: label, qos: .utility)
+        self.pause = pause
         self.work = work
     }
 
@@ -203,13 +207,22 @@ final class CoalescingWorker: Sendable {
             return true
         }
         guard start else { return }
-        queue.async { self.drain() }
+        queue.async { self.run() }
     }
 
-    private func drain() {
-        repeat {
-            work()
-        } while state.withLock { state -> Bool in
+    private func run() {
+        work()
+        if pause > .zero {
+            let (seconds, attoseconds) = pause.components
+            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+            queue.asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { self.finish() }
+        } else {
+            finish()
+        }
+    }
+
+    private func finish() {
+        let again = state.withLock { state -> Bool in
             if state.again {
                 state.again = false
                 return true
@@ -217,5 +230,6 @@ final class CoalescingWorker: Sendable {
             state.running = false
             return false
         }
+        if again { queue.async { self.run() } }
     }
 }

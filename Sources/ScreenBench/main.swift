@@ -22,6 +22,9 @@ struct Options {
     /// Run the screen attached to this database file, which another process writes to.
     var attachPath: String?
     var seconds = 15
+    var storeIngest = 0
+    var storeIngestPath = "/tmp/store-ingest.sqlite"
+    var batch = 256
     /// Mean time between two key presses in `--attach` mode (a person typing steadily).
     var keyIntervalMilliseconds = 150
 
@@ -32,6 +35,7 @@ struct Options {
             switch flag {
             case "--populate": populatePath = text; continue
             case "--attach": attachPath = text; continue
+            case "--store-ingest-db": storeIngestPath = text; continue
             default: break
             }
             guard let value = Int(text), value > 0 else { throw BenchError("\(flag) needs a positive number") }
@@ -41,6 +45,8 @@ struct Options {
             case "--width": width = value
             case "--height": height = value
             case "--seconds": seconds = value
+            case "--store-ingest": storeIngest = value
+            case "--batch": batch = value
             case "--key-interval-ms": keyIntervalMilliseconds = value
             default:
                 throw BenchError("""
@@ -112,6 +118,10 @@ func run() throws {
         try populate(try InboxDatabase(path: path), options: options)
         print("populated \(path): \(options.conversations) conversations, "
               + "\(options.conversations * options.messagesPerConversation) messages in \(format(milliseconds(since: generation) / 1000)) s")
+        return
+    }
+    if options.storeIngest > 0 {
+        try measureStoreIngest(count: options.storeIngest, batchSize: options.batch, path: options.storeIngestPath)
         return
     }
     if let path = options.attachPath {
