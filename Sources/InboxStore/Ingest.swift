@@ -174,10 +174,11 @@ struct EventApplier {
 
     private func apply(_ message: InboundMessage) throws {
         if try statements(.messageExists).int64(message.id.rawValue) != nil { return }
-        let contactID = try ContactResolver(db: db, statements: statements).resolve(message.sender, at: message.timestamp)
-        let conversationID = try conversation(for: message.business, contact: contactID)
         let isCustomerWriting: Bool
         if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
+        let contactID = try ContactResolver(db: db, statements: statements)
+            .resolve(message.sender, at: message.timestamp, timestampIsInboundMessage: isCustomerWriting)
+        let conversationID = try conversation(for: message.business, contact: contactID)
         let error = message.errors.first
         try statements(.insertMessage).execute(
             message.id.rawValue, conversationID.rawValue, message.content.typeName,

@@ -141,7 +141,7 @@ extension Optional: RawBindable where Wrapped: RawBindable {
 final class IngestStatements {
     enum Query: Int, CaseIterable {
         case journal, messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
-        case contactProfileAt, conversation, insertConversation, conversationDisplay, insertMessage
+        case contactProfileAt, contactLastInbound, conversation, insertConversation, conversationDisplay, insertMessage
         case noteNewMessage, insertStatusEvent, outboundMessage, advanceStatus
 
         var sql: String {
@@ -171,6 +171,8 @@ final class IngestStatements {
                 """
             case .contactProfileAt:
                 "UPDATE contact SET profile_at = ? WHERE id = ?"
+            case .contactLastInbound:
+                "SELECT max(last_inbound_at) FROM conversation WHERE contact_id = ?"
             case .conversation:
                 "SELECT id, display_phone_number FROM conversation WHERE phone_number_id = ? AND contact_id = ?"
             case .insertConversation:

@@ -34,6 +34,26 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
 }
 
 @Suite struct IngestTests {
+
+    /// A profile is only as new as the newest event that carried it: messages that repeat
+    /// the name write nothing, yet a late copy of an older name does not come back.
+    @Test func aLateMessageDoesNotBringBackAnOlderName() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        func name() throws -> String? { try db.conversations().items.first?.contact.name }
+        _ = try await db.ingest(textWebhook(id: "wamid.n1", from: "33611111111", name: "Old Name", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.n2", from: "33611111111", name: "New Name", timestamp: 200))
+        _ = try await db.ingest(textWebhook(id: "wamid.n3", from: "33611111111", name: "New Name", timestamp: 300))
+        #expect(try name() == "New Name")
+        _ = try await db.ingest(textWebhook(id: "wamid.n4", from: "33611111111", name: "Old Name", timestamp: 250))
+        _ = try await db.ingest(textWebhook(id: "wamid.n0", from: "33611111111", name: "Old Name", timestamp: 150))
+        #expect(try name() == "New Name")
+        // A newer message with another name does change it.
+        _ = try await db.ingest(textWebhook(id: "wamid.n5", from: "33611111111", name: "Newest", timestamp: 301))
+        #expect(try name() == "Newest")
+        #expect(try db.messages(in: try #require(db.conversations().items.first).id).items.count == 6)
+    }
     @Test func replayingAWebhookChangesNothing() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
