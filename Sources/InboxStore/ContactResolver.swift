@@ -56,11 +56,17 @@ struct ContactResolver {
     /// full-text index: it is kept for real changes.
     private func update(_ row: StoredContact, with identity: ContactIdentity, at timestamp: Int64,
                         bumpProfileTime: Bool) throws {
+        // Compared byte for byte, as SQL compares: Swift's `==` would take a name that only
+        // changed its Unicode normalisation for the same one.
+        func differ(_ new: String?, _ old: String?) -> Bool {
+            guard let new else { return false }
+            guard let old else { return true }
+            return !new.utf8.elementsEqual(old.utf8)
+        }
         let waID = identity.waID?.rawValue, userID = identity.userID?.rawValue
-        let parent = identity.parentUserID?.rawValue == row.parentUserID ? nil : identity.parentUserID?.rawValue
-        let differs = (waID != nil && waID != row.waID) || (userID != nil && userID != row.userID)
-            || (identity.username != nil && identity.username != row.username)
-            || (identity.name != nil && identity.name != row.name)
+        let parent = differ(identity.parentUserID?.rawValue, row.parentUserID) ? identity.parentUserID?.rawValue : nil
+        let differs = differ(waID, row.waID) || differ(userID, row.userID)
+            || differ(identity.username, row.username) || differ(identity.name, row.name)
         guard differs || parent != nil else {
             if bumpProfileTime, timestamp > row.profileAt {
                 try statements(.contactProfileAt).execute(timestamp, row.id)
@@ -72,7 +78,7 @@ struct ContactResolver {
             newest = timestamp >= lastInbound
         }
         func changed(_ new: String?, _ old: String?) -> String? {
-            guard let new, new != old, old == nil || newest else { return nil }
+            guard differ(new, old), old == nil || newest else { return nil }
             return new
         }
         let username = changed(identity.username, row.username)
@@ -120,6 +126,8 @@ struct ContactResolver {
     /// Moves everything of contact `source` to `target` and deletes `source`.
     private func merge(_ source: Int64, into target: Int64) throws {
         guard let old = try Row.fetchOne(db, sql: "SELECT * FROM contact WHERE id = ?", arguments: [source]) else { return }
+        // How new each side's profile is, before their conversations move.
+        let sourceProfileAt = try profileTime(of: source), targetProfileAt = try profileTime(of: target)
         let conversations = try Row.fetchAll(db, sql: "SELECT id, phone_number_id FROM conversation WHERE contact_id = ?",
                                              arguments: [source])
         for conversation in conversations {
@@ -156,17 +164,26 @@ struct ContactResolver {
             UPDATE contact SET
                 wa_id = coalesce(wa_id, :wa), user_id = coalesce(user_id, :user),
                 parent_user_id = coalesce(parent_user_id, :parent),
-                username = CASE WHEN username IS NULL OR :at > profile_at THEN coalesce(:username, username) ELSE username END,
-                name = CASE WHEN name IS NULL OR :at > profile_at THEN coalesce(:name, name) ELSE name END,
-                profile_at = max(profile_at, :at),
+                username = CASE WHEN username IS NULL OR :at > :targetAt THEN coalesce(:username, username) ELSE username END,
+                name = CASE WHEN name IS NULL OR :at > :targetAt THEN coalesce(:name, name) ELSE name END,
+                profile_at = max(:targetAt, :at),
                 created_at = min(created_at, :created)
             WHERE id = :id
             """, arguments: [
                 "wa": old["wa_id"] as String?, "user": old["user_id"] as String?,
                 "parent": old["parent_user_id"] as String?, "username": old["username"] as String?,
-                "name": old["name"] as String?, "at": old["profile_at"] as Int64,
+                "name": old["name"] as String?, "at": sourceProfileAt, "targetAt": targetProfileAt,
                 "created": old["created_at"] as Int64, "id": target,
             ])
+    }
+
+    /// The time of the newest event that spoke for a contact's profile: `profile_at`, or the
+    /// newest inbound message, which does not write `profile_at` (see `resolve`).
+    private func profileTime(of contact: Int64) throws -> Int64 {
+        try Int64.fetchOne(db, sql: """
+            SELECT max(profile_at, coalesce((SELECT max(last_inbound_at) FROM conversation WHERE contact_id = :id), 0))
+            FROM contact WHERE id = :id
+            """, arguments: ["id": contact]) ?? 0
     }
 
     /// Recomputes a conversation's last activity, last message and service-window start

@@ -9,7 +9,9 @@ import GRDBSQLite
 /// SQLite's own work: measured with `wabox-screen-bench --store-ingest`, a contact lookup
 /// through `Row.fetchOne` took about 39,000 instructions. GRDB still prepares, caches and
 /// finalizes the statement; only binding, stepping and reading columns happen here.
-/// Bound strings and blobs are copied by SQLite (`SQLITE_TRANSIENT`).
+/// Bound strings and blobs are copied by SQLite (`SQLITE_TRANSIENT`), strings with their
+/// full length. GRDB's transaction observers do not see these statements (wabox has none;
+/// other processes learn of commits through `PRAGMA data_version`).
 struct RawStatement {
     private let statement: Statement
     private var handle: OpaquePointer { statement.sqliteStatement }
@@ -20,15 +22,15 @@ struct RawStatement {
 
     /// Runs the statement to completion.
     func execute<each Value: RawBindable>(_ values: repeat each Value) throws {
+        defer { clear() }
         try bind(repeat each values)
-        defer { sqlite3_reset(handle) }
         while try step() {}
     }
 
     /// The first column of the first row, if there is a row and it is not NULL.
     func int64<each Value: RawBindable>(_ values: repeat each Value) throws -> Int64? {
+        defer { clear() }
         try bind(repeat each values)
-        defer { sqlite3_reset(handle) }
         guard try step(), sqlite3_column_type(handle, 0) != SQLITE_NULL else { return nil }
         return sqlite3_column_int64(handle, 0)
     }
@@ -36,19 +38,33 @@ struct RawStatement {
     /// Reads the first row, if any, with `read`.
     func row<each Value: RawBindable, Result>(_ values: repeat each Value,
                                               read: (RawRow) throws -> Result) throws -> Result? {
+        defer { clear() }
         try bind(repeat each values)
-        defer { sqlite3_reset(handle) }
         guard try step() else { return nil }
         return try read(RawRow(handle: handle))
     }
 
+    /// Leaves the statement as GRDB expects to find it, without the last values (a cached
+    /// statement would otherwise hold a whole webhook body until the next use).
+    private func clear() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
     private func bind<each Value: RawBindable>(_ values: repeat each Value) throws {
+        // These statements belong to an ingest transaction. Some errors make SQLite roll it
+        // back by itself; a statement stepped after that would commit on its own, outside
+        // the batch. GRDB refuses the same way ("Transaction was aborted").
+        guard let connection = sqlite3_db_handle(handle), sqlite3_get_autocommit(connection) == 0 else {
+            throw DatabaseError(resultCode: .SQLITE_ABORT, message: "Transaction was aborted", sql: statement.sql)
+        }
         var index: Int32 = 1
         for value in repeat each values {
             let code = value.bind(to: handle, at: index)
             guard code == SQLITE_OK else { throw error(code) }
             index += 1
         }
+        assert(index - 1 == sqlite3_bind_parameter_count(handle), "\(index - 1) values for the parameters of \(statement.sql)")
     }
 
     /// Whether a row is available; throws SQLite's error as a `DatabaseError`, as GRDB
@@ -142,7 +158,7 @@ final class IngestStatements {
     enum Query: Int, CaseIterable {
         case journal, messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
         case contactProfileAt, contactLastInbound, conversation, insertConversation, conversationDisplay, insertMessage
-        case noteNewMessage, insertStatusEvent, outboundMessage, advanceStatus
+        case noteNewMessage, insertStatusEvent, outboundMessage
 
         var sql: String {
             switch self {
@@ -206,8 +222,6 @@ final class IngestStatements {
                 """
             case .outboundMessage:
                 "SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'"
-            case .advanceStatus:
-                "UPDATE message SET status = ?, status_at = ? WHERE id = ?"
             }
         }
     }

@@ -54,6 +54,25 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
         #expect(try name() == "Newest")
         #expect(try db.messages(in: try #require(db.conversations().items.first).id).items.count == 6)
     }
+
+    /// Two contacts merged by a late webhook keep the profile of the one that spoke last,
+    /// although its repeated messages wrote nothing to its contact row.
+    @Test func aMergeKeepsTheProfileThatSpokeLast() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.m1", from: "33622222222", name: "Ann", timestamp: 100))
+        _ = try await db.ingest(textWebhook(id: "wamid.m2", userID: "FR.42", name: "Annie", timestamp: 200))
+        for time in stride(from: 300, through: 1000, by: 100) {
+            _ = try await db.ingest(textWebhook(id: "wamid.m\(time)", from: "33622222222", name: "Ann", timestamp: Int64(time)))
+        }
+        _ = try await db.ingest(textWebhook(id: "wamid.late", from: "33622222222", userID: "FR.42", name: "Annie",
+                                            timestamp: 250))
+        let conversations = try db.conversations().items
+        #expect(conversations.count == 1)
+        #expect(conversations.first?.contact.name == "Ann")
+        #expect(conversations.first?.contact.userID == "FR.42")
+    }
     @Test func replayingAWebhookChangesNothing() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
