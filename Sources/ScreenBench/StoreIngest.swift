@@ -2,8 +2,9 @@ import Foundation
 import InboxCore
 import InboxStore
 
-/// `--store-ingest N`: the cost of each step of ingest without HTTP, on a fresh database
-/// file: signature check, decoding, and the group commit in batches.
+/// `--store-ingest N [--batch B] [--store-ingest-db PATH]`: the cost of each step of ingest
+/// without HTTP: signature check, decoding, and the group commit in batches of B (default
+/// 256) on a fresh database file at PATH (default /tmp/store-ingest.sqlite, replaced).
 func measureStoreIngest(count: Int, batchSize: Int, path: String) throws {
     let customers = 1000
     var generator = SystemRandomNumberGenerator()
@@ -33,6 +34,9 @@ func measureStoreIngest(count: Int, batchSize: Int, path: String) throws {
                         events: Result { () throws(WebhookDecoder.Failure) in try decoder.decode(body, receivedAt: 1764400000) })
     }
     let decode = milliseconds(since: start) * 1000 / Double(count)
+    for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+        try FileManager.default.removeItem(atPath: path + suffix)
+    }
     let database = try InboxDatabase(path: path)
     print("\(count) webhooks (\(valid) valid), mean body \(bodies.map(\.count).reduce(0, +) / count) bytes")
     print("sign+verify \(format(verify)) µs each, decode \(format(decode)) µs each")

@@ -7,6 +7,7 @@
 // Two more modes serve scripts/bench-screen-under-load: `--populate PATH` fills a database
 // file and exits; `--attach PATH --seconds S` runs the screen on a database that another
 // process (a `wabox serve` under load) writes to, and times each key press (UnderLoad.swift).
+// `--store-ingest N` measures the store's side of webhook ingest without HTTP (StoreIngest.swift).
 import Foundation
 import InboxCore
 import InboxStore
@@ -51,7 +52,8 @@ struct Options {
             default:
                 throw BenchError("""
                     unknown option \(flag); use --conversations N, --messages-per-conversation M, --width W, --height H, \
-                    --populate PATH, --attach PATH, --seconds S, --key-interval-ms MS
+                    --populate PATH, --attach PATH, --seconds S, --key-interval-ms MS, \
+                    --store-ingest N, --batch B, --store-ingest-db PATH
                     """)
             }
         }
