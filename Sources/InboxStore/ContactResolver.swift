@@ -4,8 +4,8 @@ import InboxCore
 /// Finds or creates the contact for an identity, merging two contacts when a webhook shows
 /// they are the same customer (a phone number and a user id seen apart before).
 struct ContactResolver {
-    let db: Database
     let statements: IngestStatements
+    private var db: Database { statements.db }
 
     /// - Parameter timestampIsInboundMessage: the event is a customer's message, whose
     ///   timestamp its conversation keeps as `last_inbound_at`: then that column already
@@ -63,27 +63,26 @@ struct ContactResolver {
             guard let old else { return true }
             return !new.utf8.elementsEqual(old.utf8)
         }
-        let waID = identity.waID?.rawValue, userID = identity.userID?.rawValue
-        let parent = differ(identity.parentUserID?.rawValue, row.parentUserID) ? identity.parentUserID?.rawValue : nil
-        let differs = differ(waID, row.waID) || differ(userID, row.userID)
-            || differ(identity.username, row.username) || differ(identity.name, row.name)
-        guard differs || parent != nil else {
-            if bumpProfileTime, timestamp > row.profileAt {
-                try statements(.contactProfileAt).execute(timestamp, row.id)
+        // Asked only when a value differs from one already set, which is rare.
+        var knownNewest: Bool?
+        func isNewest() throws -> Bool {
+            if let knownNewest { return knownNewest }
+            var newest = timestamp >= row.profileAt
+            if newest, let lastInbound = try statements(.contactLastInbound).int64(row.id) {
+                newest = timestamp >= lastInbound
             }
-            return
+            knownNewest = newest
+            return newest
         }
-        var newest = timestamp >= row.profileAt
-        if newest, let lastInbound = try statements(.contactLastInbound).int64(row.id) {
-            newest = timestamp >= lastInbound
+        func changed(_ new: String?, _ old: String?) throws -> String? {
+            guard differ(new, old) else { return nil }
+            return try old == nil || isNewest() ? new : nil
         }
-        func changed(_ new: String?, _ old: String?) -> String? {
-            guard differ(new, old), old == nil || newest else { return nil }
-            return new
-        }
-        let username = changed(identity.username, row.username)
-        let name = changed(identity.name, row.name)
-        let newWaID = changed(waID, row.waID), newUserID = changed(userID, row.userID)
+        let parent = differ(identity.parentUserID?.rawValue, row.parentUserID) ? identity.parentUserID?.rawValue : nil
+        let username = try changed(identity.username, row.username)
+        let name = try changed(identity.name, row.name)
+        let newWaID = try changed(identity.waID?.rawValue, row.waID)
+        let newUserID = try changed(identity.userID?.rawValue, row.userID)
         if newWaID != nil || newUserID != nil || username != nil || name != nil || parent != nil {
             try statements(.updateContact).execute(newWaID, newUserID, parent, username, name, timestamp, row.id)
         } else if bumpProfileTime, timestamp > row.profileAt {
@@ -95,7 +94,7 @@ struct ContactResolver {
     /// contact already known by the new number is merged in.
     func changeNumber(of contact: ContactID, to newWaID: WaID, at timestamp: Int64) throws {
         try db.execute(sql: "UPDATE contact SET wa_id = NULL WHERE id = ?", arguments: [contact.rawValue])
-        if let other = try contactID(column: "wa_id", value: newWaID.rawValue), other != contact.rawValue {
+        if let other = try self.contact(.contactByWaID, newWaID.rawValue)?.id, other != contact.rawValue {
             try merge(other, into: contact.rawValue)
         } else {
             try db.execute(sql: "UPDATE contact SET wa_id = ? WHERE id = ?", arguments: [newWaID.rawValue, contact.rawValue])
@@ -105,15 +104,11 @@ struct ContactResolver {
     /// `user_changed_user_id`: as `changeNumber`, for the business-scoped user id.
     func changeUserID(of contact: ContactID, to newUserID: UserID, at timestamp: Int64) throws {
         try db.execute(sql: "UPDATE contact SET user_id = NULL WHERE id = ?", arguments: [contact.rawValue])
-        if let other = try contactID(column: "user_id", value: newUserID.rawValue), other != contact.rawValue {
+        if let other = try self.contact(.contactByUserID, newUserID.rawValue)?.id, other != contact.rawValue {
             try merge(other, into: contact.rawValue)
         } else {
             try db.execute(sql: "UPDATE contact SET user_id = ? WHERE id = ?", arguments: [newUserID.rawValue, contact.rawValue])
         }
-    }
-
-    private func contactID(column: String, value: String) throws -> Int64? {
-        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM contact WHERE \(column) = ?"), arguments: [value])
     }
 
     private func contact(_ query: IngestStatements.Query, _ value: some RawBindable) throws -> StoredContact? {

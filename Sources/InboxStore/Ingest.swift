@@ -132,14 +132,13 @@ extension InboxDatabase {
 
 /// Applies decoded events to the database, each one idempotently.
 struct EventApplier {
-    let db: Database
     let statements: IngestStatements
     let webhookID: Int64?
     let receivedAt: Int64
     private(set) var deadLetters = 0
+    private var db: Database { statements.db }
 
     init(statements: IngestStatements, webhookID: Int64?, receivedAt: Int64) {
-        self.db = statements.db
         self.statements = statements
         self.webhookID = webhookID
         self.receivedAt = receivedAt
@@ -176,7 +175,7 @@ struct EventApplier {
         if try statements(.messageExists).int64(message.id.rawValue) != nil { return }
         let isCustomerWriting: Bool
         if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
-        let contactID = try ContactResolver(db: db, statements: statements)
+        let contactID = try ContactResolver(statements: statements)
             .resolve(message.sender, at: message.timestamp, timestampIsInboundMessage: isCustomerWriting)
         let conversationID = try conversation(for: message.business, contact: contactID)
         let error = message.errors.first
@@ -191,7 +190,7 @@ struct EventApplier {
         try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
                            inbound: isCustomerWriting, unread: isCustomerWriting)
         if case .system(let notice) = message.content {
-            let resolver = ContactResolver(db: db, statements: statements)
+            let resolver = ContactResolver(statements: statements)
             if let newWaID = notice.newWaID {
                 try resolver.changeNumber(of: contactID, to: newWaID, at: message.timestamp)
             }
@@ -224,7 +223,7 @@ struct EventApplier {
     // MARK: - Reactions
 
     private func apply(_ reaction: Reaction) throws {
-        let contactID = try ContactResolver(db: db, statements: statements).resolve(reaction.sender, at: reaction.timestamp)
+        let contactID = try ContactResolver(statements: statements).resolve(reaction.sender, at: reaction.timestamp)
         // A newer reaction (or removal) replaces an older one; an older one arriving late
         // changes nothing.
         try db.cachedStatement(sql: """
@@ -253,8 +252,7 @@ struct EventApplier {
             try db.cachedStatement(sql: """
                 UPDATE message SET wamid = ? WHERE local_id = ? AND wamid IS NULL AND direction = 'out'
                 """).execute(arguments: [update.messageID.rawValue, localID])
-            if db.changesCount > 0, let linked = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT id FROM message WHERE wamid = ?"), arguments: [update.messageID.rawValue]) {
+            if db.changesCount > 0, let linked = try statements(.messageExists).int64(update.messageID.rawValue) {
                 // This status and any that waited for the id apply now.
                 try OutboundStatus.applyWaiting(messageRowID: linked, wamid: update.messageID, in: db)
                 return
