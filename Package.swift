@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "InboxCore",
+                "InboxCore", "CloudAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -68,6 +68,15 @@ let package = Package(
         .target(
             name: "InboxTUI",
             dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        .target(
+            name: "InboxServices",
+            dependencies: [
+                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .systemLibrary(name: "CNcurses"),
         .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
@@ -81,9 +90,7 @@ let package = Package(
             name: "wabox",
             dependencies: [
                 "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "Simulator", "InboxTUI", "CursesBackend",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "InboxServices",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -106,9 +113,16 @@ let package = Package(
             dependencies: [
                 "CloudAPI", "Simulator", "WebhookServer", "InboxTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "InboxServicesTests",
+            dependencies: ["InboxServices", "Simulator", "InboxTesting",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox"]),
     ]

@@ -13,7 +13,6 @@
 #include <locale.h>
 #include <signal.h>
 #include <poll.h>
-#include <sys/inotify.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <wchar.h>

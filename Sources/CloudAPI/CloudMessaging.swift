@@ -16,6 +16,10 @@ public protocol CloudMessaging: Sendable {
     /// The account's approved templates (`GET /{waba-id}/message_templates`).
     func approvedTemplates(of account: String) async throws(CloudFailure) -> [MessageTemplate]
 
+    /// The business phone number (`GET /{phone-number-id}`): proves the token and the id,
+    /// and tells the number's quality rating.
+    func phoneNumber(_ id: PhoneNumberID) async throws(CloudFailure) -> PhoneNumberInfo
+
     /// The metadata of an uploaded or received media item; its `url` is valid for minutes.
     func mediaInfo(_ mediaID: String) async throws(CloudFailure) -> MediaInfo
 
@@ -73,6 +77,26 @@ public struct MessageTemplate: Sendable, Hashable, Codable {
     }
 }
 
+/// `GET /{phone-number-id}?fields=verified_name,display_phone_number,quality_rating`.
+public struct PhoneNumberInfo: Sendable, Hashable, Decodable {
+    public var verifiedName: String?
+    public var displayPhoneNumber: String?
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    public var qualityRating: String?
+
+    public init(verifiedName: String?, displayPhoneNumber: String?, qualityRating: String?) {
+        self.verifiedName = verifiedName
+        self.displayPhoneNumber = displayPhoneNumber
+        self.qualityRating = qualityRating
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case verifiedName = "verified_name"
+        case displayPhoneNumber = "display_phone_number"
+        case qualityRating = "quality_rating"
+    }
+}
+
 /// `GET /{media-id}`: `{url, mime_type, sha256, file_size, id}`.
 public struct MediaInfo: Sendable, Hashable, Codable {
     public var id: String
@@ -102,9 +126,9 @@ public enum CloudFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case api(CloudAPIError)
     /// A 5xx (or other non-2xx) answer without an error body.
     case http(status: Int, snippet: String)
-    /// No answer. `requestMayHaveArrived` is false when the connection was never made, so a
-    /// retry cannot send the message twice.
-    case network(String, requestMayHaveArrived: Bool)
+    /// No answer. Its `requestMayHaveArrived` is false when the connection was never made,
+    /// so a retry cannot send the message twice.
+    case network(TransportFailure)
     /// A 2xx answer that is not what the API documents.
     case invalidResponse(String)
 
@@ -113,10 +137,10 @@ public enum CloudFailure: Error, Sendable, Hashable, CustomStringConvertible {
         case .api(let error): error.description
         case .http(let status, let snippet):
             "the Cloud API answered HTTP \(status)" + (snippet.isEmpty ? "" : ": \(snippet)")
-        case .network(let reason, let mayHaveArrived):
-            mayHaveArrived
-                ? "no answer from the Cloud API (\(reason)); the message may or may not have been sent"
-                : "cannot reach the Cloud API (\(reason)): check WABOX_GRAPH_URL and the network"
+        case .network(let failure):
+            failure.requestMayHaveArrived
+                ? "no answer from the Cloud API (\(failure)); the message may or may not have been sent"
+                : "cannot reach the Cloud API (\(failure)): check WABOX_GRAPH_URL and the network"
         case .invalidResponse(let reason): "unexpected answer from the Cloud API: \(reason)"
         }
     }

@@ -77,6 +77,10 @@ public struct GraphCloudClient: CloudMessaging {
         return templates
     }
 
+    public func phoneNumber(_ id: PhoneNumberID) async throws(CloudFailure) -> PhoneNumberInfo {
+        try await call(.GET, "\(base)/\(id.rawValue)?fields=verified_name,display_phone_number,quality_rating", body: nil)
+    }
+
     public func mediaInfo(_ mediaID: String) async throws(CloudFailure) -> MediaInfo {
         try await call(.GET, "\(base)/\(mediaID)", body: nil)
     }
@@ -140,24 +144,6 @@ public struct GraphCloudClient: CloudMessaging {
     /// Whether the request can have reached the server decides whether a retry is safe.
     static func networkFailure(_ error: any Error) -> CloudFailure {
         if let error = error as? CloudFailure { return error }
-        if error is NIOConnectionError {
-            return .network("connection refused or unreachable", requestMayHaveArrived: false)
-        }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .connectTimeout, .getConnectionFromPoolTimeout, .tlsHandshakeTimeout, .invalidURL, .emptyHost,
-                 .emptyScheme, .socksHandshakeTimeout, .httpProxyHandshakeTimeout:
-                return .network(error.description, requestMayHaveArrived: false)
-            default:
-                return .network(error.description, requestMayHaveArrived: true)
-            }
-        }
-        if let error = error as? IOError, [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode) {
-            return .network("connection refused or unreachable", requestMayHaveArrived: false)
-        }
-        if let error = error as? ChannelError, case .connectTimeout = error {
-            return .network("connect timeout", requestMayHaveArrived: false)
-        }
-        return .network(String(describing: error), requestMayHaveArrived: true)
+        return .network(TransportFailure.classify(error))
     }
 }

@@ -268,7 +268,7 @@ public final class OutboxSender: Service, Sendable {
             let detail = APIErrorDetail(code: nil, title: failure.description)
             try await database.markFailed(localID: localID, error: detail, at: nowSeconds)
             return .failed(localID: localID, reason: failure.description, code: nil)
-        case .network(_, requestMayHaveArrived: false):
+        case .network(let transport) where !transport.requestMayHaveArrived:
             return try await retry(item, reason: failure.description, limit: policy.maxAttempts,
                                    detail: APIErrorDetail(code: nil, title: failure.description), pauseAll: true)
         case .network, .invalidResponse:

@@ -18,8 +18,8 @@ public final class CursesTerminal: TerminalBackend {
     private var nextPair: Int32 = 1
     private var isOpen = true
     private let colorCount: Int
-    /// inotify on the database's folder: `readKey` also returns when it fires.
-    private var changeWatch: Int32?
+    /// A descriptor `readKey` also returns for, and what empties it.
+    private var wakeup: (descriptor: Int32, drain: () -> Void)?
 
     private struct PairKey: Hashable {
         var foreground: Int16
@@ -55,36 +55,18 @@ public final class CursesTerminal: TerminalBackend {
 
     deinit { close() }
 
-    /// Makes `readKey` return early when a file in the folder of the SQLite database at
-    /// `databasePath` (the database, its WAL) is written, by this process or another, so that a screen can wait long for keys and
-    /// still show a change at once. False where inotify is unavailable.
-    public func wakeOnChanges(toDatabaseAt databasePath: String) -> Bool {
-        let url = URL(fileURLWithPath: databasePath)
-        let descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard descriptor >= 0 else { return false }
-        // The folder, not the files: SQLite deletes and recreates the WAL.
-        let mask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO)
-        guard inotify_add_watch(descriptor, url.deletingLastPathComponent().path, mask) >= 0 else {
-            Glibc.close(descriptor)
-            return false
-        }
-        changeWatch = descriptor
-        return true
-    }
-
-    /// Reads every pending inotify event. Which file changed does not matter: the screen
-    /// asks SQLite whether anything was committed.
-    private func drainChanges(_ descriptor: Int32) {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+    /// Makes `readKey` return early when `descriptor` becomes readable, calling `drain`
+    /// then, so that a screen can wait long for keys and still show a change at once. The
+    /// caller owns the descriptor.
+    public func wake(on descriptor: Int32, drain: @escaping () -> Void) {
+        wakeup = (descriptor, drain)
     }
 
     /// Leaves curses mode and gives the terminal back as it was.
     public func close() {
         guard isOpen else { return }
         isOpen = false
-        if let changeWatch { Glibc.close(changeWatch) }
-        changeWatch = nil
+        wakeup = nil
         endwin()
     }
 
@@ -180,14 +162,14 @@ public final class CursesTerminal: TerminalBackend {
     // MARK: - Input
 
     public func readKey(timeoutMilliseconds: Int) -> Key? {
-        if timeoutMilliseconds > 0, let watch = changeWatch {
-            // Keys curses already holds come first; then wait for a key, a change to the
-            // database, or a signal (a resize, a hang-up), whichever is first.
+        if timeoutMilliseconds > 0, let wakeup {
+            // Keys curses already holds come first; then wait for a key, the wake-up
+            // descriptor, or a signal (a resize, a hang-up), whichever is first.
             if let key = readKey(timeoutMilliseconds: 0) { return key }
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: watch, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: wakeup.descriptor, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, Int32(timeoutMilliseconds))
-            if fds[1].revents != 0 { drainChanges(watch) }
+            if fds[1].revents != 0 { wakeup.drain() }
             return readKey(timeoutMilliseconds: 0)
         }
         timeout(Int32(timeoutMilliseconds))

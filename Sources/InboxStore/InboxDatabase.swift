@@ -130,25 +130,6 @@ public final class InboxDatabase: Sendable {
     }
 }
 
-/// Tells when anything committed to the database file, whichever process or connection
-/// wrote it: `PRAGMA data_version` on a connection that never writes changes exactly when
-/// another connection has committed.
-final class ChangeWatcher: Sendable {
-    private let connection: DatabaseQueue
-
-    init(path: String) throws {
-        var configuration = GRDB.Configuration()
-        configuration.label = "wabox.change-watcher"
-        configuration.readonly = true
-        connection = try DatabaseQueue(path: path, configuration: configuration)
-    }
-
-    /// The current version; -1 if the file cannot be read right now (the next poll retries).
-    var version: Int {
-        (try? connection.inDatabase { db in try Int.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) }) ?? -1
-    }
-}
-
 /// Copies the WAL into the database file on a connection and a thread of its own, so that
 /// the writer never waits for a checkpoint (and its `fsync`s) between two group commits.
 ///

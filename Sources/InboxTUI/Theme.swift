@@ -138,6 +138,30 @@ public struct Theme: Sendable {
         }
     }
 
+    /// The theme a screen uses: `name` (`--theme`, `WABOX_THEME`), else `mono` when
+    /// `NO_COLOR` is set, else `default`; found by `searchPaths(environment:executable:)`.
+    public static func choose(named name: String?, environment: [String: String],
+                              executable: String) throws(LoadError) -> Theme {
+        let chosen = name ?? (environment["NO_COLOR"].map { _ in "mono" } ?? "default")
+        return try load(named: chosen, searchPaths: searchPaths(environment: environment, executable: executable))
+    }
+
+    /// The user's themes folder (`$XDG_CONFIG_HOME/wabox/themes`), then `themes/` beside
+    /// the installation of `executable` (up to four folders up), then the system's.
+    public static func searchPaths(environment: [String: String], executable: String) -> [String] {
+        let configBase = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
+        var paths = ["\(configBase)/wabox/themes"]
+        var directory = URL(fileURLWithPath: executable).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            paths.append(directory.appendingPathComponent("themes").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        paths.append("/usr/local/share/wabox/themes")
+        paths.append("/usr/share/wabox/themes")
+        return paths
+    }
+
     /// Theme names found in `searchPaths`, plus the built-in ones.
     public static func available(in searchPaths: [String]) -> [String] {
         var names: Set<String> = ["default", "mono"]

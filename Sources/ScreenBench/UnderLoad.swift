@@ -1,6 +1,6 @@
 // `--attach PATH`: the screen as an agent's `wabox` runs it while a `wabox serve` in
 // another process commits webhooks to the same file. The real `InboxApp` loop (key wait,
-// `PRAGMA data_version` poll, list and thread reloads, render) runs on a terminal in memory
+// change-count poll, list and thread reloads, render) runs on a terminal in memory
 // whose keys arrive at a person's pace; each key press is timed from the moment the loop
 // receives it to the end of the loop turn that drew its frame.
 import Foundation
@@ -89,7 +89,7 @@ func measureAttached(path: String, options: Options) throws {
     let database = try InboxDatabase(path: path)
     try database.registerAgent(agent, at: Int64(Date().timeIntervalSince1970))
 
-    let pollMilliseconds = 100  // ScreenSession.pollMilliseconds
+    let pollMilliseconds = ChangeWake.pollingWaitMilliseconds
     let start = ContinuousClock.now.advanced(by: .milliseconds(500))
     let keyCount = options.seconds * 1000 / options.keyIntervalMilliseconds
     let keys = humanKeys(count: keyCount)

@@ -60,6 +60,16 @@ public final class FakeCloudAPI: Sendable {
         }
     }
 
+    /// A status webhook the fake posted and the listener took.
+    public struct PostedStatus: Sendable, Hashable {
+        public var wamid: String
+        /// The wa_id, or the user id of a customer addressed by user id.
+        public var recipient: String
+        public var status: DeliveryStatus
+        /// Whether it is about the newest message the fake accepted for that recipient.
+        public var isLatestToRecipient: Bool
+    }
+
     /// A request the fake received.
     public struct RecordedRequest: Sendable, Hashable {
         public var method: String
@@ -119,6 +129,9 @@ public final class FakeCloudAPI: Sendable {
         var media: [String: Media] = [:]
         var phoneNumbers: [String: PhoneNumber] = [PhoneNumber.standard.id: .standard]
         var port: Int?
+        /// The newest message accepted for each recipient (wa_id or user id).
+        var latestAccepted: [String: String] = [:]
+        var statusObservers: [@Sendable (PostedStatus) -> Void] = []
     }
 
     let state: Mutex<State>
@@ -162,6 +175,11 @@ public final class FakeCloudAPI: Sendable {
 
     public func postStatuses(_ webhooks: StatusWebhooks?) {
         state.withLock { $0.statusWebhooks = webhooks }
+    }
+
+    /// Tells `observer` of every status webhook the listener took (answered 200).
+    public func observeStatuses(_ observer: @escaping @Sendable (PostedStatus) -> Void) {
+        state.withLock { $0.statusObservers.append(observer) }
     }
 
     public func addTemplates(_ templates: [Template]) {
@@ -285,11 +303,12 @@ public final class FakeCloudAPI: Sendable {
             return nil
         }
         if let failure { return Self.error(failure) }
-        let (number, webhooks) = state.withLock { state -> (Int, StatusWebhooks?) in
+        let (wamid, webhooks) = state.withLock { state -> (String, StatusWebhooks?) in
             state.accepted += 1
-            return (state.accepted, state.statusWebhooks)
+            let wamid = "wamid.SIM" + runTag + String(format: "%08d", state.accepted)
+            state.latestAccepted[recipient] = wamid
+            return (wamid, state.statusWebhooks)
         }
-        let wamid = "wamid.SIM" + runTag + String(format: "%08d", number)
         if let webhooks {
             let plan = StatusPlan(wamid: wamid, phoneNumberID: phoneNumberID, body: body, sentAt: now())
             if webhooks.beforeResponse {

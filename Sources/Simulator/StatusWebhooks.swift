@@ -1,7 +1,5 @@
-import AsyncHTTPClient
 import Foundation
 import InboxCore
-import NIOCore
 
 /// The status webhooks owed for one accepted message.
 struct StatusPlan: Sendable {
@@ -22,27 +20,33 @@ extension FakeCloudAPI {
         case .reversed: statuses.reverse()
         case .shuffled: statuses.shuffle()
         }
-        let signature = WebhookSignature(appSecret: webhooks.appSecret)
+        let poster = WebhookPoster(url: webhooks.url, appSecret: webhooks.appSecret, userAgent: "wabox-fake-cloud-api")
         for (index, entry) in statuses.enumerated() {
             if index > 0 { try? await Task.sleep(for: webhooks.delay) }
+            let body: Data
             do {
-                let body = try CloudJSON.encode(statusWebhook(plan, status: entry.status, at: plan.sentAt + entry.offset))
-                var request = HTTPClientRequest(url: webhooks.url)
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.headers.add(name: "X-Hub-Signature-256", value: signature.header(for: body))
-                request.body = .bytes(ByteBuffer(bytes: body))
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-                _ = try await response.body.collect(upTo: 1 << 16)
-                if response.status == .ok {
-                    state.withLock { $0.postedWebhooks += 1 }
-                } else {
-                    state.withLock { $0.webhookErrors.append("HTTP \(response.status.code) for \(entry.status)") }
-                }
+                body = try CloudJSON.encode(statusWebhook(plan, status: entry.status, at: plan.sentAt + entry.offset))
             } catch {
                 state.withLock { $0.webhookErrors.append("\(entry.status): \(error)") }
+                continue
+            }
+            let answer = await poster.post(body)
+            if answer.status == 200 {
+                state.withLock { $0.postedWebhooks += 1 }
+                onStatusPosted(plan, entry.status)
+            } else if let status = answer.status {
+                state.withLock { $0.webhookErrors.append("HTTP \(status) for \(entry.status)") }
+            } else {
+                state.withLock { $0.webhookErrors.append("\(entry.status): \(answer.text)") }
             }
         }
+    }
+
+    private func onStatusPosted(_ plan: StatusPlan, _ status: DeliveryStatus) {
+        let recipient = plan.body.to ?? plan.body.recipient ?? ""
+        let (observers, isLatest) = state.withLock { ($0.statusObservers, $0.latestAccepted[recipient] == plan.wamid) }
+        let posted = PostedStatus(wamid: plan.wamid, recipient: recipient, status: status, isLatestToRecipient: isLatest)
+        for observer in observers { observer(posted) }
     }
 
     /// A status webhook in the current shape: `contacts[]` with `user_id`, the callback

@@ -1,13 +1,11 @@
 import ArgumentParser
 import CloudAPI
+import CursesBackend
 import Foundation
-import Hummingbird
-import InboxCore
+import InboxServices
 import InboxStore
 import Logging
-import ServiceLifecycle
 import Simulator
-import Synchronization
 import WebhookServer
 
 /// `wabox demo`: the real screen, listener, store and sender, wired to the fake Cloud API
@@ -70,66 +68,27 @@ struct Demo: ParsableCommand {
         let accessToken = "demo-token-" + UUID().uuidString
         let fake = FakeCloudAPI(accessToken: accessToken, logger: Logger(label: "wabox.demo.fake-cloud-api"))
         fake.addTemplates(DemoScript.templates)
-        let fakeServer = try FakeServer.start(fake, logger: logger)
+        let fakeServer: FakeCloudServer
+        do {
+            fakeServer = try FakeCloudServer.start(fake, logger: logger)
+        } catch {
+            throw Failure("\(error)")
+        }
         defer { fakeServer.stop() }
 
-        let script = DemoScript(database: database, fake: fake, appSecret: appSecret, pace: pace, logger: logger)
+        let script = DemoScript(fake: fake, appSecret: appSecret, pace: pace, logger: logger)
         var session = ScreenSession(database: database, theme: selectedTheme, logger: logger,
                                     agent: Settings.loginName(environment: ProcessInfo.processInfo.environment))
-        session.listener = WebhookConfiguration(host: address.host, port: address.port,
-                                                verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
-        session.client = GraphCloudClient(
+        session.services.listener = WebhookConfiguration(host: address.host, port: address.port,
+                                                         verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
+        session.services.client = GraphCloudClient(
             configuration: .init(graphURL: fakeServer.url, graphVersion: "v23.0", accessToken: accessToken, timeout: .seconds(10)),
             logger: Logger(label: "wabox.demo.cloud-api"))
-        session.wabaID = DemoScript.wabaID
-        session.retryPolicy = .init(baseDelay: 1, maxDelay: 10, maxAttempts: 5)
-        session.isDemo = true
-        session.onListening = { port in script.listening(on: port) }
-        session.companions = [script]
-        session.run()
-    }
-}
-
-/// The fake Cloud API on a loopback port of its own, for the length of the demo.
-final class FakeServer: Sendable {
-    let url: String
-    private let group: ServiceGroup
-
-    private init(url: String, group: ServiceGroup) {
-        self.url = url
-        self.group = group
-    }
-
-    static func start(_ fake: FakeCloudAPI, logger: Logger) throws -> FakeServer {
-        let port = Mutex<Int?>(nil)
-        let started = DispatchSemaphore(value: 0)
-        let app = fake.makeApplication(onServerRunning: { bound in
-            port.withLock { $0 = bound }
-            started.signal()
-        })
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let failure = Mutex<String?>(nil)
-        Task {
-            do {
-                try await group.run()
-            } catch {
-                failure.withLock { $0 = String(describing: error) }
-                started.signal()
-            }
-        }
-        guard started.wait(timeout: .now() + 10) == .success, let bound = port.withLock({ $0 }) else {
-            throw Failure("the demo's fake Cloud API did not start: \(failure.withLock { $0 } ?? "no port after 10 s")")
-        }
-        return FakeServer(url: "http://127.0.0.1:\(bound)", group: group)
-    }
-
-    func stop() {
-        let group = self.group
-        let stopped = DispatchSemaphore(value: 0)
-        Task {
-            await group.triggerGracefulShutdown()
-            stopped.signal()
-        }
-        _ = stopped.wait(timeout: .now() + 3)
+        session.services.wabaID = DemoScript.wabaID
+        session.services.retryPolicy = .init(baseDelay: 1, maxDelay: 10, maxAttempts: 5)
+        session.services.isDemo = true
+        session.services.onListening = { port in script.listening(on: port) }
+        session.services.companions = [script]
+        session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

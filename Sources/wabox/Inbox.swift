@@ -2,12 +2,10 @@ import ArgumentParser
 import CloudAPI
 import CursesBackend
 import Foundation
-import Hummingbird
-import InboxCore
+import InboxServices
 import InboxStore
 import InboxTUI
 import Logging
-import Synchronization
 import WebhookServer
 
 /// `wabox`: the terminal inbox, with the webhook listener embedded.
@@ -63,43 +61,29 @@ struct Inbox: ParsableCommand {
             var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
                                                 appSecret: secret)
             try security.apply(to: &listener, settings: settings)
-            session.listener = listener
+            session.services.listener = listener
         } else if !noListener {
-            session.initialProblem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks"
+            session.services.initialProblem = "listener off: set WABOX_APP_SECRET and WABOX_VERIFY_TOKEN to receive webhooks"
         }
         if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
-            session.client = GraphCloudClient(
+            session.services.client = GraphCloudClient(
                 configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
                 logger: Logger(label: "wabox.cloud-api"))
         }
-        session.wabaID = settings[.wabaID]
+        session.services.wabaID = settings[.wabaID]
         session.markReadOnOpen = settings.markReadOnOpen
-        session.run()
+        session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 
     /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.
     static func loadTheme(_ name: String?) throws -> Theme {
-        let environment = ProcessInfo.processInfo.environment
-        let chosen = name ?? (environment["NO_COLOR"].map { _ in "mono" } ?? "default")
         do {
-            return try Theme.load(named: chosen, searchPaths: themeSearchPaths(environment: environment))
+            return try Theme.choose(named: name, environment: ProcessInfo.processInfo.environment,
+                                    executable: CommandLine.arguments[0])
         } catch {
             throw Failure(error.description)
         }
     }
-
-    /// The user's themes folder, then `themes/` beside the installation.
-    static func themeSearchPaths(environment: [String: String]) -> [String] {
-        let configBase = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
-        var paths = ["\(configBase)/wabox/themes"]
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            paths.append(directory.appendingPathComponent("themes").path)
-            directory = directory.deletingLastPathComponent()
-        }
-        paths.append("/usr/local/share/wabox/themes")
-        paths.append("/usr/share/wabox/themes")
-        return paths
-    }
 }
+
+extension CursesTerminal: SessionTerminal {}

@@ -1,10 +1,9 @@
 import ArgumentParser
 import CloudAPI
 import Foundation
-import Hummingbird
+import InboxServices
 import InboxStore
 import Logging
-import ServiceLifecycle
 import WebhookServer
 
 struct Serve: AsyncParsableCommand {
@@ -60,54 +59,37 @@ struct Serve: AsyncParsableCommand {
             throw Failure(String(describing: error))
         }
         let path = settings.databasePath
-        let sending = settings.accessToken != nil && settings[.phoneNumberID] != nil
-        let holder = LeaseHolder()
-        let lease = holder.lease(role: .serve, agent: nil, address: "\(Self.urlHost(address.host)):\(address.port)",
-                                 sending: sending)
-        if case .heldBy(let other) = try await database.acquireLease(lease, isAlive: holder.isAlive) {
-            throw Failure("""
-                \(other.holderDescription) already runs the listener\(other.address.map { " on \($0)" } ?? "") \
-                and the outbox sender for \(path). Stop it first (agents' screens attach to a running \
-                wabox serve by themselves), or give this one another --db.
-                """)
+        var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
+                                            appSecret: appSecret, bodyLimit: bodyLimit)
+        try security.apply(to: &listener, settings: settings)
+        var services = ServiceAssembly.Configuration(role: .serve)
+        services.listener = listener
+        let scheme = listener.tls == nil ? "http" : "https"
+        services.onListening = { port in
+            logger.info("wabox serve listening on \(scheme)://\(urlHost(address.host)):\(port)/webhook (database \(path))")
         }
-        var configuration = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
-                                                 appSecret: appSecret, bodyLimit: bodyLimit)
-        try security.apply(to: &configuration, settings: settings)
-        let scheme = configuration.tls == nil ? "http" : "https"
-        let app = makeWebhookApplication(
-            configuration: configuration,
-            database: database,
-            logger: logger,
-            onServerRunning: { port in
-                logger.info("wabox serve listening on \(scheme)://\(Self.urlHost(address.host)):\(port)/webhook (database \(path))")
-                try? await database.updateLeaseAddress("\(Self.urlHost(address.host)):\(port)", pid: holder.pid,
-                                                       host: holder.host)
-            }
-        )
-        // The lease keeper is first so that it stops last, once nothing runs any more.
-        var services: [any Service] = [LeaseKeeper(database: database, holder: holder, logger: logger), app]
-        if let accessToken = settings.accessToken, sending {
-            let client = GraphCloudClient(
+        if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
+            services.client = GraphCloudClient(
                 configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
                 logger: Logger(label: "wabox.cloud-api"))
-            services.append(OutboxSender(database: database, client: client, logger: Logger(label: "wabox.outbox")))
+            services.wabaID = settings[.wabaID]
             logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
-            if let account = settings[.wabaID] {
-                // Agents' screens have no token: they offer the templates fetched here.
-                services.append(TemplateCacheRefresher(database: database, client: client, account: account,
-                                                       logger: Logger(label: "wabox.templates")))
-            } else {
+            if services.wabaID == nil {
                 logger.notice("set WABOX_WABA_ID so that agents' screens can offer the approved templates")
             }
         } else {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }
-        // The sender is listed last so that it stops first on SIGTERM, finishing the request
-        // in flight; then the listener drains its commits.
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
-        try await group.run()
+        let assembly: ServiceAssembly
+        do {
+            assembly = try await ServiceAssembly.assemble(services, database: database, logger: logger)
+        } catch let held as ServiceAssembly.ListenerHeld {
+            throw Failure("""
+                \(held) for \(path). Stop it first (agents' screens attach to a running \
+                wabox serve by themselves), or give this one another --db.
+                """)
+        }
+        try await assembly.runUntilTerminated(logger: logger)
     }
 
     static func parse(_ listen: String) throws -> (host: String, port: Int) {
@@ -118,7 +100,6 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    static func urlHost(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 }
 
 extension InboxDatabase.Configuration.Durability: ExpressibleByArgument {}

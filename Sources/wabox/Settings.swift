@@ -1,4 +1,5 @@
 import Foundation
+import InboxServices
 import InboxStore
 import TOMLKit
 
@@ -149,8 +150,5 @@ struct Settings: Sendable {
     }
 
     /// The last four characters of a secret, for messages that must show which one is set.
-    static func redacted(_ secret: String?) -> String {
-        guard let secret, !secret.isEmpty else { return "(not set)" }
-        return secret.count <= 8 ? "****" : "…" + secret.suffix(4)
-    }
+    static func redacted(_ secret: String?) -> String { Redaction.shown(secret) }
 }

@@ -1,9 +1,7 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import InboxCore
-import NIOCore
-import NIOPosix
+import InboxServices
 import Simulator
 
 /// `wabox simulate`: posts signed webhooks to a listener, as Meta would.
@@ -138,20 +136,18 @@ struct Simulate: AsyncParsableCommand {
             throw Failure("--url \(target) is not an http:// or https:// address like http://127.0.0.1:8080/webhook")
         }
         let bodies = try makeBodies(phoneNumberID: phoneNumberID ?? settings[.phoneNumberID])
-        let signature = WebhookSignature(appSecret: appSecret)
         let what = describe(bodies: bodies)
         print("→ POST \(target): \(what), signed with app secret \(Settings.redacted(appSecret))")
 
-        let poster = WebhookPoster(url: target, concurrency: min(concurrency, count))
         let started = ContinuousClock.now
-        let answers = await poster.post(count: count) { index in
-            let body = bodies.body(index)
-            return (body, signature.header(for: body))
+        let inFlight = min(concurrency, count), total = count
+        let answers = await WebhookPoster.withDirectClient(url: target, appSecret: appSecret, connections: inFlight,
+                                                           userAgent: "wabox-simulate/\(waboxVersion)") { poster in
+            await poster.post(count: total, concurrency: inFlight, body: bodies.body)
         }
         let elapsed = ContinuousClock.now - started
-        await poster.shutdown()
 
-        let report = SimulateReport(answers: answers)
+        let report = PostReport(answers: answers)
         // The lines quote the listener's answers, which may come from anywhere (--url).
         for line in report.lines(single: count == 1) { print(TerminalText.sanitizeKeepingLines(line)) }
         if count > 1 {
@@ -161,7 +157,7 @@ struct Simulate: AsyncParsableCommand {
         if report.allSucceeded { return }
         if report.nothingListened {
             let port = parsed.port ?? (scheme == "https" ? 443 : 80)
-            throw Failure("nothing listens on \(Serve.urlHost(host)):\(port): start `wabox serve` or `wabox`, or pass --url with the listener's address")
+            throw Failure("nothing listens on \(urlHost(host)):\(port): start `wabox serve` or `wabox`, or pass --url with the listener's address")
         }
         throw Failure(report.advice(secret: Settings.redacted(appSecret)))
     }
@@ -172,16 +168,7 @@ struct Simulate: AsyncParsableCommand {
         guard address.port != 0 else {
             throw Failure("the listen setting \(listen) picks any free port, so simulate cannot guess it: pass --url with the address `wabox serve` printed")
         }
-        return "http://\(Serve.urlHost(Self.connectableHost(address.host))):\(address.port)/webhook"
-    }
-
-    /// A wildcard listen address is reached on loopback.
-    static func connectableHost(_ host: String) -> String {
-        switch host {
-        case "0.0.0.0", "": "127.0.0.1"
-        case "::", "[::]": "::1"
-        default: host
-        }
+        return "http://\(urlHost(connectableHost(address.host))):\(address.port)/webhook"
     }
 
     // MARK: - Bodies
@@ -239,191 +226,3 @@ struct Simulate: AsyncParsableCommand {
     }
 }
 
-// MARK: - Posting
-
-/// What the listener answered to one request.
-struct ListenerAnswer: Sendable {
-    /// The HTTP status, or nil when no answer came.
-    var status: Int?
-    /// The answer's body, sanitised for the terminal; or why no answer came.
-    var text: String
-    /// The connection was refused: nothing listens there.
-    var refused = false
-}
-
-/// Posts signed bodies with a bounded number of requests in flight.
-struct WebhookPoster: Sendable {
-    let url: String
-    let concurrency: Int
-    let client: HTTPClient
-
-    init(url: String, concurrency: Int) {
-        self.url = url
-        self.concurrency = max(1, concurrency)
-        client = ToolHTTP.makeClient(connections: self.concurrency)
-    }
-
-    func shutdown() async {
-        try? await client.shutdown()
-    }
-
-    /// Posts `count` requests, `concurrency` at a time; answers in request order.
-    func post(count: Int, body: @escaping @Sendable (Int) -> (Data, String)) async -> [ListenerAnswer] {
-        await withTaskGroup(of: (Int, ListenerAnswer).self) { group in
-            var answers = [ListenerAnswer?](repeating: nil, count: count)
-            var next = 0, inFlight = 0
-            while next < count || inFlight > 0 {
-                // Keep `concurrency` requests in flight; collect one answer to make room.
-                if next < count, inFlight < concurrency {
-                    let index = next
-                    next += 1
-                    inFlight += 1
-                    group.addTask {
-                        let (bytes, signature) = body(index)
-                        return (index, await postOne(bytes, signature: signature))
-                    }
-                    continue
-                }
-                guard let (index, answer) = await group.next() else { break }
-                answers[index] = answer
-                inFlight -= 1
-            }
-            return answers.map { $0 ?? ListenerAnswer(status: nil, text: "not sent") }
-        }
-    }
-
-    func postOne(_ body: Data, signature: String) async -> ListenerAnswer {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-Hub-Signature-256", value: signature)
-        request.headers.add(name: "User-Agent", value: "wabox-simulate/\(waboxVersion)")
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await client.execute(request, timeout: .seconds(30))
-            let bytes = try await response.body.collect(upTo: 64 * 1024)
-            return ListenerAnswer(status: Int(response.status.code), text: ToolHTTP.printable(Data(bytes.readableBytesView)))
-        } catch {
-            return ToolHTTP.networkAnswer(error)
-        }
-    }
-}
-
-/// The answers of a run, grouped for printing.
-struct SimulateReport {
-    let answers: [ListenerAnswer]
-
-    var allSucceeded: Bool { answers.allSatisfy { ($0.status ?? 0) >= 200 && ($0.status ?? 0) < 300 } }
-    var nothingListened: Bool { !answers.isEmpty && answers.allSatisfy(\.refused) }
-
-    /// `← 200 OK: EVENT_RECEIVED`, or for a burst one line per status with its count.
-    func lines(single: Bool) -> [String] {
-        var groups: [(key: String, count: Int, text: String)] = []
-        for answer in answers {
-            let key = answer.status.map { "\($0) \(ToolHTTP.reason($0))" } ?? "no answer"
-            if let index = groups.firstIndex(where: { $0.key == key }) {
-                groups[index].count += 1
-            } else {
-                groups.append((key, 1, answer.text))
-            }
-        }
-        return groups.map { group in
-            let said = group.text.isEmpty ? "" : ": \(group.text)"
-            return single ? "← \(group.key)\(said)" : "← \(group.count) × \(group.key)\(said)"
-        }
-    }
-
-    /// What to do about the first failed answer.
-    func advice(secret: String) -> String {
-        let failed = answers.filter { !(200..<300).contains($0.status ?? 0) }
-        let prefix = answers.count > 1 ? "\(failed.count) of \(answers.count) webhooks were not accepted" : "the webhook was not accepted"
-        guard let first = failed.first else { return prefix }
-        switch first.status {
-        case 401:
-            return "\(prefix): the listener refused the signature. simulate signed with app secret \(secret); give it the same app_secret as the listener (WABOX_APP_SECRET or app_secret in config.toml)"
-        case 404:
-            return "\(prefix): nothing answers at that path. The listener takes POST /webhook: check --url"
-        case 413:
-            return "\(prefix): the body is over the listener's limit (wabox serve --body-limit)"
-        case 429, 503:
-            return "\(prefix): the listener is busy; Meta would retry. Try a smaller --count or --concurrency"
-        case nil:
-            return "\(prefix): \(first.text)"
-        default:
-            return "\(prefix): see the listener's answer above and its log"
-        }
-    }
-}
-
-// MARK: - HTTP for the operator tools
-
-/// The HTTP client `simulate` and `doctor` use: AsyncHTTPClient, without redirects and
-/// without the shared client's connection retries, so that a closed port is reported at
-/// once rather than after the request deadline.
-enum ToolHTTP {
-    static func makeClient(connections: Int = 8, connectTimeout: TimeAmount = .seconds(5)) -> HTTPClient {
-        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(30),
-                                                          concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
-        pool.retryConnectionEstablishment = false
-        let configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: connectTimeout, read: .seconds(30)),
-            connectionPool: pool)
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
-    /// A body fit for one terminal line: sanitised, trimmed, at most 300 characters.
-    static func printable(_ data: Data) -> String {
-        let text = TerminalText.sanitize(String(decoding: data.prefix(4096), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines))
-        return text.count > 300 ? String(text.prefix(300)) + "…" : text
-    }
-
-    /// Why no answer came, in plain words.
-    static func networkAnswer(_ error: any Error) -> ListenerAnswer {
-        if let error = error as? NIOConnectionError {
-            if let dns = error.dnsAError ?? error.dnsAAAAError {
-                return ListenerAnswer(status: nil, text: "cannot resolve \(error.host): \(dns)")
-            }
-            let refused = error.connectionErrors.contains { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }
-            if refused || error.connectionErrors.isEmpty {
-                return ListenerAnswer(status: nil, text: "connection refused by \(error.host):\(error.port)", refused: true)
-            }
-            return ListenerAnswer(status: nil, text: "cannot connect to \(error.host):\(error.port): \(error)")
-        }
-        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
-            return ListenerAnswer(status: nil, text: "connection refused", refused: true)
-        }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .connectTimeout: return ListenerAnswer(status: nil, text: "no connection within the connect timeout")
-            case .deadlineExceeded, .readTimeout: return ListenerAnswer(status: nil, text: "no answer in time")
-            case .remoteConnectionClosed: return ListenerAnswer(status: nil, text: "the server closed the connection without answering")
-            default: return ListenerAnswer(status: nil, text: error.description)
-            }
-        }
-        return ListenerAnswer(status: nil, text: TerminalText.sanitize(String(describing: error)))
-    }
-
-    static func reason(_ status: Int) -> String {
-        switch status {
-        case 200: "OK"
-        case 201: "Created"
-        case 202: "Accepted"
-        case 204: "No Content"
-        case 301, 302, 307, 308: "Redirect"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 413: "Content Too Large"
-        case 429: "Too Many Requests"
-        case 500: "Internal Server Error"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        default: ""
-        }
-    }
-}

@@ -116,8 +116,8 @@ import Testing
             ).send(
                 OutboundMessage(recipient: .waID(WaID(customer)), kind: .text(body: "x")), from: businessNumber)
         }
-        guard case .failure(.network(_, let mayHaveArrived)) = result else { Issue.record("\(result)"); return }
-        #expect(!mayHaveArrived)
+        guard case .failure(.network(let transport)) = result else { Issue.record("\(result)"); return }
+        #expect(!transport.requestMayHaveArrived)
     }
 
     @Test func templatesAndMedia() async throws {

@@ -4,22 +4,29 @@ import Logging
 import ServiceLifecycle
 
 /// This process as a holder of the listener lease.
-struct LeaseHolder: Sendable {
+public struct LeaseHolder: Sendable {
     /// How often the holder renews the lease. Each renewal is a commit that wakes every
     /// attached screen, so rarely: SQLite in WAL mode only works between processes of one
     /// machine, where a dead holder is seen at once by its process id. The heartbeat only
     /// catches a holder that hangs, or a process id taken over by another program.
-    static let heartbeatSeconds: Int64 = 30
+    public static let heartbeatSeconds: Int64 = 30
     /// A lease not renewed for this long belongs to a process that is gone or stuck.
-    static let staleSeconds: Int64 = 120
+    public static let staleSeconds: Int64 = 120
 
-    let pid = getpid()
-    let host = LeaseHolder.hostName()
+    public let pid = getpid()
+    public let host = LeaseHolder.hostName()
+    /// The name a holder's process has (`/proc/PID/comm`): a live process id under
+    /// another name was reused by another program and does not hold the lease.
+    public let processName: String
+
+    public init(processName: String = "wabox") {
+        self.processName = processName
+    }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// The lease this process would hold.
-    func lease(role: ListenerLease.Role, agent: String?, address: String?, sending: Bool) -> ListenerLease {
+    public func lease(role: ListenerLease.Role, agent: String?, address: String?, sending: Bool) -> ListenerLease {
         let now = Self.nowMilliseconds()
         return ListenerLease(pid: pid, host: host, role: role, agent: agent, address: address, sending: sending,
                              startedAt: now, heartbeatAt: now)
@@ -27,20 +34,20 @@ struct LeaseHolder: Sendable {
 
     /// Whether the holder of `lease` still runs: its heartbeat is recent and, on this
     /// machine, its process exists.
-    func isAlive(_ lease: ListenerLease) -> Bool {
+    public func isAlive(_ lease: ListenerLease) -> Bool {
         let now = Self.nowMilliseconds()
         guard now - lease.heartbeatAt < Self.staleSeconds * 1000 else { return false }
         if lease.host == host {
             guard kill(lease.pid, 0) == 0 || errno == EPERM else { return false }
             // A process id reused by another program is not the holder.
             if let name = try? String(contentsOfFile: "/proc/\(lease.pid)/comm", encoding: .utf8) {
-                return name.trimmingCharacters(in: .whitespacesAndNewlines) == "wabox"
+                return name.trimmingCharacters(in: .whitespacesAndNewlines) == processName
             }
         }
         return true
     }
 
-    static func hostName() -> String {
+    public static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

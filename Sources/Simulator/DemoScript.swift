@@ -1,19 +1,20 @@
-import AsyncHTTPClient
 import Foundation
 import InboxCore
-import InboxStore
 import Logging
-import NIOCore
 import ServiceLifecycle
-import Simulator
 import Synchronization
 
 /// The demo's customers: they write in over real signed webhooks, at a human pace, and
-/// answer back (or react) once the agent's reply is read.
-final class DemoScript: Service, Sendable {
-    static let wabaID = "102290129340398"
+/// answer back (or react) once the agent's latest reply to them is read.
+///
+/// The conversation on top when the screen opens is a happy one (Amélie: a reply goes
+/// sent, delivered, read within seconds, and she reacts); the customers who show a
+/// failure (Ravi) and a closed window (Kenji) come later or lower, each with a hint.
+public final class DemoScript: Service, Sendable {
+    public static let wabaID = "102290129340398"
+    public static let phoneNumberID = "106540352242922"
 
-    static let templates: [FakeCloudAPI.Template] = [
+    public static let templates: [FakeCloudAPI.Template] = [
         .init(id: "9001", name: "order_update", language: "en_US", body: "Hello {{1}}, your order {{2}} is on its way."),
         .init(id: "9002", name: "follow_up", language: "en_US",
               body: "Hi {{1}}, we are following up on your message. Reply here and we will help right away."),
@@ -36,6 +37,13 @@ final class DemoScript: Service, Sendable {
 
     static let cast = [amelie, wang, layla, lucas, owl, jonas, kenji, ravi]
 
+    /// What the demo's hint line says while a customer's conversation is selected, by
+    /// wa_id: the customers whose replies do not simply go through.
+    public static let hints: [String: String] = [
+        ravi.waID!: "this customer's number is not on WhatsApp: see how a failure is explained",
+        kenji.waID!: "wrote 3 days ago, the 24-hour window is closed: Enter offers the approved templates",
+    ]
+
     /// What each customer says when they write again or answer a reply.
     static let chatter: [String: [String]] = [
         amelie.userID: ["Merci beaucoup !", "D'accord, j'attends votre retour.", "Parfait, bonne journée !"],
@@ -51,31 +59,26 @@ final class DemoScript: Service, Sendable {
     private struct State {
         var port: Int?
         var portWaiters: [CheckedContinuation<Int, Never>] = []
-        var answered: Set<Int64> = []
-        var sentIDs: [String: String] = [:]
+        var answered: Set<String> = []
         var turn = 0
     }
 
-    private let database: InboxDatabase
     private let fake: FakeCloudAPI
-    private let signature: WebhookSignature
     private let appSecret: String
     private let pace: Double
     private let logger: Logger
-    private let builder = WebhookBuilder(phoneNumberID: "106540352242922", displayPhoneNumber: "15550783881", wabaID: wabaID)
+    private let builder = WebhookBuilder(phoneNumberID: phoneNumberID, displayPhoneNumber: "15550783881", wabaID: wabaID)
     private let state = Mutex(State())
 
-    init(database: InboxDatabase, fake: FakeCloudAPI, appSecret: String, pace: Double, logger: Logger) {
-        self.database = database
+    public init(fake: FakeCloudAPI, appSecret: String, pace: Double, logger: Logger) {
         self.fake = fake
         self.appSecret = appSecret
-        self.signature = WebhookSignature(appSecret: appSecret)
         self.pace = pace
         self.logger = logger
     }
 
     /// Called once the embedded listener has its port.
-    func listening(on port: Int) {
+    public func listening(on port: Int) {
         let waiters = state.withLock { state in
             state.port = port
             defer { state.portWaiters = [] }
@@ -95,18 +98,24 @@ final class DemoScript: Service, Sendable {
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             let port = await self.port()
             let url = "http://127.0.0.1:\(port)/webhook"
+            let poster = WebhookPoster(url: url, appSecret: self.appSecret, userAgent: "wabox-demo")
             // Replies tick at human-looking delays: sent, delivered, then read.
             self.fake.postStatuses(.init(url: url, appSecret: self.appSecret, statuses: [.sent, .delivered, .read],
                                          delay: .milliseconds(Int64(max(300, min(2_500, self.pace * 400))))))
             self.fake.closeWindow(for: Self.kenji.waID!)
             self.fake.makeUndeliverable(Self.ravi.waID!)
+            let reads = AsyncStream<FakeCloudAPI.PostedStatus> { continuation in
+                self.fake.observeStatuses { posted in
+                    if posted.status == .read, posted.isLatestToRecipient { continuation.yield(posted) }
+                }
+            }
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.script(url: url) }
-                group.addTask { await self.answerReadReplies(url: url) }
+                group.addTask { await self.script(poster) }
+                group.addTask { await self.answer(reads, poster) }
                 await group.waitForAll()
             }
         }
@@ -114,29 +123,31 @@ final class DemoScript: Service, Sendable {
 
     // MARK: - The script
 
-    private func script(url: String) async {
+    private func script(_ poster: WebhookPoster) async {
         let now = Int64(Date().timeIntervalSince1970)
-        // History: Kenji wrote three days ago, Ravi a few minutes ago.
-        await post(builder.message(from: Self.kenji, .text("まだ届いていません。追跡番号を教えてください。"), timestamp: now - 3 * 86_400 - 600), to: url)
-        await post(builder.message(from: Self.ravi, .text("Hi, can you confirm my delivery address please?"), timestamp: now - 240), to: url)
-
+        // History: Kenji wrote three days ago. Amélie writes now, so that her conversation
+        // is on top when the screen opens: the first reply a newcomer tries goes through.
+        await post(builder.message(from: Self.kenji, .text("まだ届いていません。追跡番号を教えてください。"), timestamp: now - 3 * 86_400 - 600), poster)
         let firstID = WebhookBuilder.newMessageID()
-        let steps: [(SimulatedCustomer, SimulatedMessage, String?, String?)] = [
-            (Self.amelie, .text("Bonjour ! Ma commande n° 4471 n'est toujours pas arrivée 😕"), firstID, nil),
-            (Self.wang, .image(caption: "包裹外箱破损了，请看照片"), nil, nil),
-            (Self.layla, .voiceNote, nil, nil),
-            (Self.layla, .text("مرحبا، هل يمكنني تغيير عنوان التوصيل؟"), nil, nil),
+        await post(builder.message(from: Self.amelie, .text("Bonjour ! Ma commande n° 4471 n'est toujours pas arrivée 😕"),
+                                   id: firstID), poster)
+
+        let steps: [(SimulatedCustomer, SimulatedMessage, String?)] = [
+            (Self.wang, .image(caption: "包裹外箱破损了，请看照片"), nil),
+            (Self.layla, .voiceNote, nil),
+            (Self.layla, .text("مرحبا، هل يمكنني تغيير عنوان التوصيل؟"), nil),
             (Self.lucas, .location(latitude: -23.561414, longitude: -46.655881, name: "Avenida Paulista, 1578",
-                                   address: "Bela Vista, São Paulo"), nil, nil),
-            (Self.owl, .text("hey, is anyone there at night? 🌙"), nil, nil),
-            (Self.jonas, .buttonReply(id: "track-order", title: "Track my order"), nil, nil),
-            (Self.amelie, .text("Et aussi : pouvez-vous me renvoyer la facture ?"), nil, firstID),
-            (Self.wang, .text("今天能发货吗？"), nil, nil),
-            (Self.lucas, .document(filename: "nota-fiscal-4471.pdf", caption: "Segue a nota fiscal"), nil, nil),
+                                   address: "Bela Vista, São Paulo"), nil),
+            (Self.owl, .text("hey, is anyone there at night? 🌙"), nil),
+            (Self.jonas, .buttonReply(id: "track-order", title: "Track my order"), nil),
+            (Self.ravi, .text("Hi, can you confirm my delivery address please?"), nil),
+            (Self.amelie, .text("Et aussi : pouvez-vous me renvoyer la facture ?"), firstID),
+            (Self.wang, .text("今天能发货吗？"), nil),
+            (Self.lucas, .document(filename: "nota-fiscal-4471.pdf", caption: "Segue a nota fiscal"), nil),
         ]
-        for (customer, message, id, replyTo) in steps {
+        for (customer, message, replyTo) in steps {
             guard await pause(pace) else { return }
-            await post(builder.message(from: customer, message, id: id ?? WebhookBuilder.newMessageID(), replyTo: replyTo), to: url)
+            await post(builder.message(from: customer, message, replyTo: replyTo), poster)
         }
         // Then now and then someone writes again, so the inbox stays alive.
         let talkative = [Self.amelie, Self.wang, Self.layla, Self.lucas, Self.owl, Self.jonas]
@@ -144,34 +155,29 @@ final class DemoScript: Service, Sendable {
             guard await pause(pace * 3) else { return }
             let customer = talkative.randomElement()!
             let text = Self.chatter[customer.userID]?.randomElement() ?? "Hello?"
-            await post(builder.message(from: customer, .text(text)), to: url)
+            await post(builder.message(from: customer, .text(text)), poster)
         }
     }
 
-    /// Once the agent's latest reply in a conversation is read, the customer reacts to it
-    /// or answers, turn about.
-    private func answerReadReplies(url: String) async {
+    /// Once the agent's latest reply to a customer is read, the customer reacts to it or
+    /// answers, turn about.
+    private func answer(_ reads: AsyncStream<FakeCloudAPI.PostedStatus>, _ poster: WebhookPoster) async {
         let byContact = Dictionary(uniqueKeysWithValues: Self.cast.map { ($0.waID ?? $0.userID, $0) })
-        while !Task.isCancelled {
-            guard await pause(0.5, jitter: false) else { return }
-            guard let conversations = try? database.conversations(limit: 50).items else { continue }
-            for conversation in conversations {
-                guard let last = conversation.lastMessage, last.direction == .outbound, last.status == .read,
-                      let wamid = last.wamid,
-                      let customer = byContact[conversation.contact.waID?.rawValue ?? conversation.contact.userID?.rawValue ?? ""],
-                      state.withLock({ $0.answered.insert(last.rowID).inserted }) else { continue }
-                let turn = state.withLock { state in
-                    defer { state.turn += 1 }
-                    return state.turn
-                }
-                Task {
-                    guard await self.pause(self.pace / 2) else { return }
-                    if turn % 2 == 0 {
-                        await self.post(self.builder.message(from: customer, .reaction(to: wamid.rawValue, emoji: ["👍", "❤️", "🙏"][turn / 2 % 3])), to: url)
-                    } else {
-                        let text = Self.chatter[customer.userID]?.randomElement() ?? "Thanks!"
-                        await self.post(self.builder.message(from: customer, .text(text)), to: url)
-                    }
+        for await read in reads {
+            guard let customer = byContact[read.recipient],
+                  state.withLock({ $0.answered.insert(read.wamid).inserted }) else { continue }
+            let turn = state.withLock { state in
+                defer { state.turn += 1 }
+                return state.turn
+            }
+            Task {
+                guard await self.pause(self.pace / 2) else { return }
+                if turn % 2 == 0 {
+                    let emoji = ["👍", "❤️", "🙏"][turn / 2 % 3]
+                    await self.post(self.builder.message(from: customer, .reaction(to: read.wamid, emoji: emoji)), poster)
+                } else {
+                    let text = Self.chatter[customer.userID]?.randomElement() ?? "Thanks!"
+                    await self.post(self.builder.message(from: customer, .text(text)), poster)
                 }
             }
         }
@@ -188,18 +194,12 @@ final class DemoScript: Service, Sendable {
         }
     }
 
-    private func post(_ body: Data, to url: String) async {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "X-Hub-Signature-256", value: signature.header(for: body))
-        request.body = .bytes(ByteBuffer(bytes: body))
-        do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            _ = try await response.body.collect(upTo: 1 << 16)
-            if response.status != .ok { logger.warning("demo webhook answered \(response.status.code)") }
-        } catch {
-            logger.warning("demo webhook not delivered: \(error)")
+    private func post(_ body: Data, _ poster: WebhookPoster) async {
+        let answer = await poster.post(body)
+        if answer.status == nil {
+            logger.warning("demo webhook not delivered: \(answer.text)")
+        } else if answer.status != 200 {
+            logger.warning("demo webhook answered \(answer.status!)")
         }
     }
 }

@@ -1,0 +1,245 @@
+import CloudAPI
+import Foundation
+import InboxCore
+import InboxStore
+import InboxTUI
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The checks of `wabox doctor` that stand on their own: the database, the Graph API's
+/// answers in plain words, the locale and the terminal. Each adds verdict lines to a
+/// `DoctorReport`; the executable adds the checks of its settings.
+public enum Diagnosis {
+    /// The file's permission bits, 0 when it cannot be read.
+    public static func permissions(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// The database file: can it be created or opened, is it sound and migrated, who may
+    /// read it, and which process runs its listener. A missing file is not created.
+    public static func checkDatabase(at path: String, holder: LeaseHolder = LeaseHolder(), _ report: inout DoctorReport) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let fileManager = FileManager.default
+        guard fileManager.fileExists(atPath: path) else {
+            var existing = folder.isEmpty ? "." : folder
+            var isFolder: ObjCBool = false
+            while !fileManager.fileExists(atPath: existing, isDirectory: &isFolder), existing != "/", !existing.isEmpty {
+                existing = (existing as NSString).deletingLastPathComponent
+            }
+            if !isFolder.boolValue {
+                report.fail("database", "cannot be created at \(path): \(existing) is a file, not a folder. Set WABOX_DB or db, or pass --db, to a path in a folder")
+            } else if access(existing, W_OK) == 0 {
+                report.pass("database", "none yet at \(path); `wabox serve` or `wabox` creates it (\(existing) is writable)")
+            } else {
+                report.fail("database", "cannot be created at \(path): \(existing) is not writable. Set WABOX_DB or db, or pass --db, to a path in a writable folder")
+            }
+            return
+        }
+        if access(path, R_OK | W_OK) != 0 {
+            report.fail("database", "\(path) is not writable by this user: fix its owner (chown) or permissions, or pass --db with another file")
+            return
+        }
+        if access(folder.isEmpty ? "." : folder, W_OK) != 0, !fileManager.fileExists(atPath: path + "-wal") {
+            report.fail("database", "the folder \(folder) is not writable, and SQLite must create \(path)-wal there: make the folder writable for this user")
+            return
+        }
+        do {
+            let database = try InboxDatabase(path: path)
+            let migrated = try database.isMigrated()
+            let integrity = try database.integrityCheck()
+            let counts = try database.counts()
+            guard integrity == "ok" else {
+                let first = integrity.split(separator: "\n").first.map(String.init) ?? integrity
+                report.fail("database", "\(path) is damaged (integrity_check: \(TerminalText.sanitize(first))): stop wabox, keep a copy of the file, then recover it with `sqlite3 \(path) .recover` or restore a backup")
+                return
+            }
+            guard migrated else {
+                report.fail("database", "\(path) is missing migrations after opening: it was made by a newer wabox; run that version, or pass --db with another file")
+                return
+            }
+            let summary = "\(path): migrated, integrity ok, \(counts.messages) messages from \(counts.contacts) contacts"
+            let mode = permissions(of: path)
+            if mode & 0o007 != 0 {
+                report.warn("database", "\(summary); but every user of this machine can read it (mode \(String(mode & 0o777, radix: 8))): run `chmod 600 \(path)` (or 660 for a shared group)")
+            } else {
+                report.pass("database", summary)
+            }
+            if let lease = try database.currentLease() {
+                let listening = lease.address.map { " on \($0)" } ?? ""
+                if holder.isAlive(lease) {
+                    report.pass("listener", "\(lease.holderDescription) runs the listener\(listening)\(lease.sending ? " and the sender" : ""); screens on this database attach to it")
+                } else {
+                    report.warn("listener", "\(lease.holderDescription) held the listener\(listening) but is gone: webhooks are not received until `wabox serve` (or `wabox`) starts again")
+                }
+            }
+        } catch {
+            report.fail("database", "\(error)")
+        }
+    }
+
+    /// An error the Graph API answered, in plain words with what to do.
+    public static func explain(_ error: CloudAPIError, token: String, phoneNumberID: String) -> String {
+        let said = [error.message, error.details].compactMap { $0 }.filter { !$0.isEmpty }
+            .map { TerminalText.sanitize($0) }.joined(separator: " — ")
+        let quoted = said.isEmpty ? "" : " (\(said))"
+        switch error.code {
+        case 190:
+            return "the access token \(token) was refused: error 190 means it has expired or is invalid\(quoted). Generate a new one (Meta Business settings → System users → Generate token) and set WABOX_ACCESS_TOKEN or access_token"
+        case 100, 803:
+            return "phone_number_id \(phoneNumberID) is unknown, or this token cannot see it (error \(error.code))\(quoted). Copy the Phone number ID from the app's WhatsApp → API Setup page, and assign the WhatsApp account to the token's system user"
+        case 10, 200...299:
+            return "the token \(token) lacks a permission (error \(error.code))\(quoted). Generate it with whatsapp_business_management and whatsapp_business_messaging"
+        case 4, 17, 32, 613, 80007:
+            return "the Graph API is rate limiting this app (error \(error.code))\(quoted). Wait a few minutes and run `wabox doctor` again"
+        case 368, 131031:
+            return "the account is restricted or locked (error \(error.code))\(quoted). Check WhatsApp Manager → Account quality"
+        default:
+            return "the Graph API refused the request: \(error.meaning.explanation) (error \(error.code))\(quoted)"
+        }
+    }
+
+    /// Why the Graph API could not be reached, in plain words with what to do.
+    public static func explain(_ failure: TransportFailure, base: String, url: String) -> String {
+        switch failure.kind {
+        case .unresolvable(let host, _):
+            return "cannot resolve \(host) for \(base): check the network and DNS (`getent hosts \(host)`)"
+        case .refused, .unreachable:
+            let parsed = URL(string: url)
+            let port = parsed?.port ?? (parsed?.scheme == "http" ? 80 : 443)
+            return "cannot connect to \(parsed?.host ?? base):\(port) for \(base): connection refused or unreachable. Check the network and firewall, or the graph_url setting"
+        case .connectTimeout:
+            return "no connection to \(base) within 5 s: check the network and firewall (outgoing HTTPS must be allowed)"
+        case .noAnswer:
+            return "no answer from \(base) within 10 s: check the network, or try again later"
+        case .invalidURL:
+            return "\(base) is not a URL like https://graph.facebook.com: fix WABOX_GRAPH_URL or graph_url"
+        case .tls(let detail):
+            return "the TLS handshake with \(base) failed (\(detail)): check the system clock and that the ca-certificates package is installed"
+        case .closedWithoutAnswer, .other:
+            return "cannot reach \(base): \(failure). Check the network, or the graph_url setting"
+        }
+    }
+
+    /// Whether the locale is UTF-8, as the screen needs.
+    public static func checkLocale(_ environment: [String: String], _ report: inout DoctorReport) {
+        let deciding = ["LC_ALL", "LC_CTYPE", "LANG"].first { !(environment[$0] ?? "").isEmpty }
+        let named = deciding.map { "\($0)=\(environment[$0]!)" } ?? "LANG is not set"
+        let accepted = setlocale(LC_ALL, "") != nil
+        if accepted, Self.codesetIsUTF8() {
+            report.pass("locale", "UTF-8 (\(named))")
+            return
+        }
+        let fallback = setlocale(LC_ALL, "C.UTF-8") != nil && Self.codesetIsUTF8()
+        let problem = accepted ? "\(named) is not UTF-8" : "\(named), but that locale is not installed"
+        if fallback {
+            report.warn("locale", "\(problem); wabox falls back to C.UTF-8 for its screen, but other programs here will garble non-Latin text: `export LANG=C.UTF-8` (or install yours with locale-gen)")
+        } else {
+            report.fail("locale", "\(problem), and C.UTF-8 is missing too: wabox can only draw ASCII. Install a UTF-8 locale (apt-get install locales; locale-gen en_US.UTF-8) and export LANG=en_US.UTF-8")
+        }
+        setlocale(LC_ALL, "C")
+    }
+
+    static func codesetIsUTF8() -> Bool {
+        guard let codeset = nl_langinfo(nl_item(CODESET)) else { return false }
+        let name = String(cString: codeset).uppercased()
+        return name == "UTF-8" || name == "UTF8"
+    }
+
+    /// Whether the terminal can draw the screen, with the theme `loadTheme` finds.
+    public static func checkTerminal(loadTheme: () throws -> Theme, _ environment: [String: String],
+                                     _ report: inout DoctorReport) {
+        let themeName: String
+        do {
+            themeName = try loadTheme().name
+        } catch {
+            report.fail("terminal", "\(error): set WABOX_THEME or theme to one of those, or drop it for the default")
+            return
+        }
+        let noColor = environment["NO_COLOR"] != nil
+        let colours = noColor ? "colours off (NO_COLOR is set)" : "colours on"
+        guard let term = environment["TERM"], !term.isEmpty else {
+            report.warn("terminal", "TERM is not set: the screen (`wabox`) needs a terminal, `wabox serve` does not. In a terminal, `export TERM=xterm-256color`; \(colours), theme \(themeName)")
+            return
+        }
+        if term == "dumb" {
+            report.warn("terminal", "TERM=dumb cannot draw the screen: run `wabox` in a real terminal, or `export TERM=xterm-256color`")
+            return
+        }
+        guard Self.hasTerminfo(term, environment: environment) else {
+            report.fail("terminal", "TERM=\(term) has no terminfo entry, so the screen cannot start: `apt-get install ncurses-term`, or `export TERM=xterm-256color`")
+            return
+        }
+        let depth = term.contains("256color") || ["truecolor", "24bit"].contains(environment["COLORTERM"] ?? "")
+            ? "256 colours" : "maybe only 8 colours (TERM=xterm-256color shows themes best)"
+        report.pass("terminal", "TERM=\(term), \(noColor ? colours : "\(colours), \(depth)"), theme \(themeName)")
+    }
+
+    /// Whether a compiled terminfo entry for `term` exists where ncurses looks.
+    static func hasTerminfo(_ term: String, environment: [String: String]) -> Bool {
+        guard let first = term.first, !term.contains("/") else { return false }
+        var directories: [String] = []
+        if let dir = environment["TERMINFO"], !dir.isEmpty { directories.append(dir) }
+        directories.append((NSHomeDirectory() as NSString).appendingPathComponent(".terminfo"))
+        if let dirs = environment["TERMINFO_DIRS"] { directories += dirs.split(separator: ":").map(String.init) }
+        directories += ["/etc/terminfo", "/lib/terminfo", "/usr/share/terminfo", "/usr/lib/terminfo", "/usr/share/lib/terminfo"]
+        let hex = String(first.asciiValue ?? 0, radix: 16)
+        return directories.contains { directory in
+            [String(first), hex].contains { FileManager.default.fileExists(atPath: "\(directory)/\($0)/\(term)") }
+        }
+    }
+}
+
+// MARK: - Report
+
+/// The lines of a `doctor` run, printed as they are made.
+public struct DoctorReport {
+    public enum Verdict: String, Sendable {
+        case pass = "✓"
+        case warn = "!"
+        case fail = "✗"
+    }
+
+    /// Values never to print, replaced by their last four characters wherever they appear.
+    public var secrets: [String] = []
+    public private(set) var failures = 0
+    public private(set) var warnings = 0
+    public private(set) var passes = 0
+    /// Where each line goes as it is made.
+    private let emit: (String) -> Void
+
+    public init(emit: @escaping (String) -> Void = { print($0) }) {
+        self.emit = emit
+    }
+
+    public mutating func pass(_ check: String, _ detail: String) { add(.pass, check, detail) }
+    public mutating func warn(_ check: String, _ detail: String) { add(.warn, check, detail) }
+    public mutating func fail(_ check: String, _ detail: String) { add(.fail, check, detail) }
+
+    private mutating func add(_ verdict: Verdict, _ check: String, _ detail: String) {
+        switch verdict {
+        case .pass: passes += 1
+        case .warn: warnings += 1
+        case .fail: failures += 1
+        }
+        let label = check.padding(toLength: max(check.count, 12), withPad: " ", startingAt: 0)
+        // Details quote the Graph API's error messages and file contents: sanitised.
+        emit(scrub("\(verdict.rawValue) \(label)\(TerminalText.sanitizeKeepingLines(detail))"))
+    }
+
+    /// Replaces any secret that found its way into a line.
+    public func scrub(_ line: String) -> String {
+        secrets.filter { $0.count >= 4 }.reduce(line) { $0.replacingOccurrences(of: $1, with: Redaction.shown($1)) }
+    }
+
+    public func summarise() {
+        emit("")
+        let warningText = warnings == 0 ? "" : " and \(warnings) warning\(warnings == 1 ? "" : "s") (!)"
+        if failures == 0 {
+            emit("No problems found\(warningText).")
+        } else {
+            emit("\(failures) problem\(failures == 1 ? "" : "s") (✗)\(warningText): do what the ✗ lines say, then run `wabox doctor` again.")
+        }
+    }
+}
+

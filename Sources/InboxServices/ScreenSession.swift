@@ -1,0 +1,148 @@
+import CloudAPI
+import Foundation
+import InboxCore
+import InboxStore
+import InboxTUI
+import Logging
+
+/// A terminal a screen session can run on: the curses terminal in the program, one in
+/// memory in tests.
+public protocol SessionTerminal: TerminalBackend {
+    /// Whether the locale is UTF-8; when false the screen is drawn in ASCII.
+    var isUTF8: Bool { get }
+    /// SIGINT, SIGTERM or SIGHUP received since the last call, or 0.
+    func pendingSignal() -> Int32
+    /// Makes waiting for a key end early when `descriptor` becomes readable.
+    func wake(on descriptor: Int32, drain: @escaping () -> Void)
+    /// Gives the terminal back.
+    func close()
+}
+
+/// The screen and what runs beside it (the services of `ServiceAssembly`), from the
+/// first frame to the last: shared by `wabox` and `wabox demo`.
+public struct ScreenSession: Sendable {
+    public var database: InboxDatabase
+    public var theme: Theme
+    public var logger: Logger
+    /// The agent at this screen.
+    public var agent: String
+    /// What runs beside the screen; its role is `.inbox`.
+    public var services: ServiceAssembly.Configuration
+    /// Whether opening a conversation sends read receipts (`mark_read`).
+    public var markReadOnOpen = true
+    /// Seconds east of UTC for the clock; the machine's zone unless set.
+    public var utcOffset = TimeZone.current.secondsFromGMT()
+    /// How long services get to finish on quit.
+    public var stopTimeout: Double = 5
+
+    public init(database: InboxDatabase, theme: Theme, logger: Logger, agent: String) {
+        self.database = database
+        self.theme = theme
+        self.logger = logger
+        self.agent = agent
+        services = ServiceAssembly.Configuration(role: .inbox)
+        services.agent = agent
+    }
+
+    /// Runs until the user quits or a signal arrives; then stops the services gracefully.
+    /// Blocks the calling thread, which must not be one of the cooperative pool's: the
+    /// main thread in the program, a thread of its own in tests.
+    ///
+    /// - Parameter makeTerminal: called once the services run; the screen draws on it.
+    public func run<Terminal: SessionTerminal>(on makeTerminal: () -> Terminal) {
+        do {
+            try database.registerAgent(agent, at: Int64(Date().timeIntervalSince1970))
+        } catch {
+            logger.warning("could not record agent \(agent): \(error)")
+        }
+        let configuration = services, database = self.database, logger = self.logger
+        let assembly: ServiceAssembly
+        switch runBlocking({ try await ServiceAssembly.assemble(configuration, database: database, logger: logger) }) {
+        case .success(let assembled): assembly = assembled
+        case .failure(let error):
+            // Only `.serve` throws; keep the screen usable all the same.
+            logger.error("services: \(error)")
+            return
+        }
+        let background = assembly.startInBackground(logger: logger)
+
+        let terminal = makeTerminal()
+        let wake = database.openChangeWake()
+        if let descriptor = wake.descriptor { terminal.wake(on: descriptor) { wake.drain() } }
+        let status = assembly.status
+        let inbox = InboxApp(
+            database: database, backend: terminal, theme: theme,
+            configuration: .init(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
+                                 pollMilliseconds: wake.waitMilliseconds, agent: agent),
+            listenerStatus: { status.current },
+            // Attached or not, a token of this screen's own lists templates and sends read
+            // receipts (direct calls); replies always go through the outbox.
+            cloud: cloudServices(attachedToSender: assembly.attachedTo?.sending == true))
+        while !inbox.state.quit {
+            if terminal.pendingSignal() != 0 { break }
+            inbox.step(waitMilliseconds: wake.waitMilliseconds)
+        }
+        terminal.close()
+        wake.close()
+        let agent = self.agent
+        _ = runBlocking { try await database.stopTyping(by: agent) }
+        background.stop(timeout: stopTimeout)
+    }
+
+    /// Templates and read receipts: straight from the Cloud API with a token of this
+    /// screen's own; without one, through the database from and to the sender of the
+    /// process this screen is attached to (`attachedToSender`).
+    func cloudServices(attachedToSender: Bool) -> InboxApp.CloudServices? {
+        var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
+        var templates: (@Sendable () async throws -> [TemplateChoice])?
+        if let client = services.client {
+            let wabaID = services.wabaID
+            templates = {
+                guard let wabaID else { throw SessionError.noTemplateAccount }
+                let approved = try await client.approvedTemplates(of: wabaID)
+                return approved.filter { $0.status.uppercased() == "APPROVED" }.map(Self.choice(from:))
+            }
+            markRead = { wamid, business in
+                try await client.markRead(wamid, from: business, typing: false)
+            }
+        } else if attachedToSender {
+            let database = self.database
+            markRead = { wamid, business in
+                try await database.queueReadReceipt(for: wamid, from: business, at: Int64(Date().timeIntervalSince1970 * 1000))
+            }
+            templates = {
+                guard let cached = try TemplateCacheRefresher.cached(in: database) else {
+                    throw SessionError.noCachedTemplates
+                }
+                return cached.templates.map(Self.choice(from:))
+            }
+        }
+        if !markReadOnOpen { markRead = nil }
+        guard templates != nil || markRead != nil else { return nil }
+        return InboxApp.CloudServices(templates: templates, markRead: markRead)
+    }
+
+    static func choice(from template: MessageTemplate) -> TemplateChoice {
+        TemplateChoice(name: template.name, language: template.language,
+                       body: template.components?.first { $0.type.uppercased() == "BODY" }?.text,
+                       parameterCount: template.bodyParameterCount)
+    }
+
+    /// Why the template picker has nothing to offer, in words for the status line.
+    enum SessionError: Error, CustomStringConvertible {
+        case noTemplateAccount
+        case noCachedTemplates
+
+        var description: String {
+            switch self {
+            case .noTemplateAccount:
+                "set WABOX_WABA_ID (or waba_id in config.toml) to the WhatsApp Business Account id that owns the templates"
+            case .noCachedTemplates:
+                """
+                templates come from wabox serve, which has not fetched any: set WABOX_WABA_ID (waba_id) \
+                for it and restart it; it fetches them every 10 minutes
+                """
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Dispatch
+import Foundation
+import InboxStore
+import InboxTUI
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps the status bar's figures current: last webhook, outbox size, sending halt, and
+/// for an attached screen whether the process holding the listener still runs.
+public struct StatusPoller: Service {
+    let database: InboxDatabase
+    let status: ListenerState
+    /// Set when attached: this process's identity, to judge the holder's liveness.
+    let holder: LeaseHolder?
+
+    public func run() async throws {
+        // Returns normally on shutdown: a service that throws would make the group cancel
+        // the others instead of letting them finish their work.
+        try? await cancelWhenGracefulShutdown {
+            var seenVersion: Int?
+            var lastFullPoll = ContinuousClock.now
+            while !Task.isCancelled {
+                // Nothing changed in the database: only the holder's liveness can have, and
+                // that is worth a look every few seconds, not every second.
+                let version = database.changeCount
+                if version == seenVersion, ContinuousClock.now - lastFullPoll < .seconds(5) {
+                    try await Task.sleep(for: .seconds(1))
+                    continue
+                }
+                seenVersion = version
+                lastFullPoll = .now
+                let last = try? database.lastWebhookAt()
+                let waiting = (try? await database.outboxWaitingCount()) ?? 0
+                let halt = try? await database.sendingHalt()
+                let lease = holder == nil ? nil : try? database.currentLease()
+                status.update {
+                    $0.lastWebhookAt = last
+                    $0.waitingToSend = waiting
+                    if let holder {
+                        if let lease, holder.isAlive(lease) {
+                            $0.attach(to: lease)
+                        } else {
+                            $0.isUp = false
+                            $0.problem = """
+                                the listener is gone (\($0.attachedTo ?? "wabox serve") stopped): webhooks are not \
+                                received. Start wabox serve again, or restart wabox to listen here
+                                """
+                        }
+                    }
+                    if let halt {
+                        $0.sending = .halted("\(halt.description): fix it, then restart wabox")
+                    } else if case .halted = $0.sending {
+                        $0.sending = .on
+                    }
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
+
+extension ListenerStatus {
+    /// Shows the live process that holds the listener lease.
+    mutating func attach(to lease: ListenerLease) {
+        attachedTo = lease.shortDescription
+        address = lease.address
+        isUp = true
+        problem = nil
+        sending = lease.sending ? .on : .off("""
+            replies wait in the outbox: \(lease.holderDescription) has no access token; set WABOX_ACCESS_TOKEN \
+            and WABOX_PHONE_NUMBER_ID for it
+            """)
+    }
+}
+

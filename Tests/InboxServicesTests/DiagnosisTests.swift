@@ -1,0 +1,67 @@
+import CloudAPI
+import Foundation
+import InboxCore
+import InboxServices
+import InboxStore
+import InboxTesting
+import Synchronization
+import Testing
+
+/// The checks of `wabox doctor` that live in the library, with their lines captured.
+@Suite struct DiagnosisTests {
+    final class Lines: Sendable {
+        private let lines = Mutex<[String]>([])
+        func add(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    @Test func aSoundDatabaseIsReportedWithItsCounts() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        _ = try await temp.database.ingest([Fixtures.webhook("text")])
+        let lines = Lines()
+        var report = DoctorReport(emit: lines.add)
+        Diagnosis.checkDatabase(at: temp.path, &report)
+        #expect(report.failures == 0)
+        let line = try #require(lines.all.first)
+        #expect(line.hasPrefix("✓ database    \(temp.path): migrated, integrity ok, 1 messages from 1 contacts"), "\(line)")
+    }
+
+    @Test func aFileWhereTheFolderShouldBeFails() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-diag-\(UUID().uuidString)")
+        try Data().write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let lines = Lines()
+        var report = DoctorReport(emit: lines.add)
+        Diagnosis.checkDatabase(at: file.appendingPathComponent("inbox.sqlite").path, &report)
+        #expect(report.failures == 1)
+        #expect(lines.all.first?.contains("\(file.path) is a file, not a folder") == true, "\(lines.all)")
+    }
+
+    @Test func secretsNeverReachALine() {
+        let lines = Lines()
+        var report = DoctorReport(emit: lines.add)
+        report.secrets = ["EAAG-very-secret-token-1234"]
+        report.fail("sending", "the token EAAG-very-secret-token-1234 was refused")
+        report.summarise()
+        #expect(lines.all.first == "✗ sending     the token …1234 was refused")
+        #expect(lines.all.last?.hasPrefix("1 problem (✗)") == true)
+    }
+
+    @Test func networkFailuresInPlainWords() {
+        let refused = Diagnosis.explain(TransportFailure(kind: .refused(host: "127.0.0.1", port: 9)),
+                                        base: "http://127.0.0.1:9", url: "http://127.0.0.1:9/v26.0/1")
+        #expect(refused.hasPrefix("cannot connect to 127.0.0.1:9 for http://127.0.0.1:9"))
+        let dns = Diagnosis.explain(TransportFailure(kind: .unresolvable(host: "graph.example", detail: "no such host")),
+                                    base: "https://graph.example", url: "https://graph.example/v26.0/1")
+        #expect(dns.contains("getent hosts graph.example"))
+        let slow = Diagnosis.explain(TransportFailure(kind: .noAnswer), base: "https://graph.facebook.com", url: "")
+        #expect(slow.hasPrefix("no answer from https://graph.facebook.com within 10 s"))
+    }
+
+    @Test func redactionKeepsTheLastFourCharacters() {
+        #expect(Redaction.shown("abcdefgh1234") == "…1234")
+        #expect(Redaction.shown("short") == "****")
+        #expect(Redaction.shown(nil) == "(not set)")
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import InboxCore
+import InboxServices
+import InboxStore
+import InboxTesting
+import Logging
+import ServiceLifecycle
+import Simulator
+import Testing
+import WebhookServer
+
+/// The services assembly that `serve`, the inbox and `demo` share, run in-process.
+@Suite struct ServiceAssemblyTests {
+    let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A live process of another name holds the lease: `sleep`, started for the test.
+    final class OtherHolder: @unchecked Sendable {
+        let process = Process()
+
+        init() throws {
+            process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            process.arguments = ["120"]
+            try process.run()
+        }
+
+        var pid: Int32 { process.processIdentifier }
+
+        /// SIGKILL: the test runner's children inherit a signal mask that may hold SIGTERM.
+        func stop() {
+            if process.isRunning { kill(pid, SIGKILL) }
+            process.waitUntilExit()
+        }
+
+        deinit { if process.isRunning { stop() } }
+    }
+
+    func listener(port: Int = 0) -> WebhookConfiguration {
+        WebhookConfiguration(host: "127.0.0.1", port: port, verifyToken: Fixtures.verifyToken, appSecret: Fixtures.appSecret)
+    }
+
+    @Test func serveRefusesBesideALiveHolderAndAScreenAttaches() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let other = try OtherHolder()
+        defer { other.stop() }
+        // `sleep` holds the lease; a holder named `sleep` judges it alive by its process.
+        let holder = LeaseHolder(processName: "sleep")
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let theirs = ListenerLease(pid: other.pid, host: holder.host, role: .serve, agent: nil, address: "127.0.0.1:9999",
+                                   sending: true, startedAt: now, heartbeatAt: now)
+        #expect(try await temp.database.acquireLease(theirs, isAlive: { _ in false }) == .acquired)
+
+        var serve = ServiceAssembly.Configuration(role: .serve)
+        serve.listener = listener()
+        serve.holder = holder
+        await #expect(throws: ServiceAssembly.ListenerHeld.self) {
+            _ = try await ServiceAssembly.assemble(serve, database: temp.database, logger: quiet)
+        }
+
+        var inbox = ServiceAssembly.Configuration(role: .inbox)
+        inbox.listener = listener()
+        inbox.agent = "alice"
+        inbox.holder = holder
+        let attached = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+        #expect(attached.attachedTo?.pid == other.pid)
+        #expect(attached.status.current.address == "127.0.0.1:9999")
+        #expect(attached.status.current.isUp)
+        // Attached: no listener, no lease keeper, only the status poller.
+        #expect(attached.services.count == 1)
+        #expect(attached.services.first is StatusPoller)
+
+        // Once the holder is gone the next screen takes the lease and listens itself.
+        other.stop()
+        let embedded = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+        #expect(embedded.attachedTo == nil)
+        #expect(embedded.services.count == 3)  // lease keeper, listener, status poller
+        #expect(try temp.database.currentLease()?.pid == getpid())
+        #expect(try temp.database.currentLease()?.agent == "alice")
+    }
+
+    /// `serve` as it runs: the listener on a free port takes a signed webhook, and the
+    /// lease is released once the services stop.
+    @Test func serveListensStoresAndReleasesTheLease() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        var serve = ServiceAssembly.Configuration(role: .serve)
+        serve.listener = listener()
+        serve.onListening = { continuation.yield($0) }
+        let assembly = try await ServiceAssembly.assemble(serve, database: temp.database, logger: quiet)
+        #expect(!assembly.services.contains { $0 is StatusPoller })
+        let group = ServiceGroup(configuration: .init(services: assembly.services, logger: quiet))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            #expect(try temp.database.currentLease()?.address == "127.0.0.1:\(port)")
+            let poster = WebhookPoster(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret)
+            let answer = await poster.post(try Fixtures.data("text"))
+            #expect(answer.status == 200, "\(answer)")
+            #expect(try temp.database.counts().messages == 1)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try temp.database.currentLease() == nil)
+    }
+
+    @Test func nothingToRunTakesNoLease() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        var inbox = ServiceAssembly.Configuration(role: .inbox)
+        inbox.initialProblem = "listener off"
+        let assembly = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+        #expect(assembly.attachedTo == nil)
+        #expect(assembly.status.current.problem == "listener off")
+        #expect(assembly.status.current.sending != .on)
+        #expect(try temp.database.currentLease() == nil)
+    }
+}
