@@ -131,6 +131,8 @@ public enum CloudFailure: Error, Sendable, Hashable, CustomStringConvertible {
     case network(TransportFailure)
     /// A 2xx answer that is not what the API documents.
     case invalidResponse(String)
+    /// The answer's body was longer than the caller takes (`limit` bytes); reading stopped there.
+    case tooLarge(limit: Int)
 
     public var description: String {
         switch self {
@@ -142,6 +144,7 @@ public enum CloudFailure: Error, Sendable, Hashable, CustomStringConvertible {
                 ? "no answer from the Cloud API (\(failure)); the message may or may not have been sent"
                 : "cannot reach the Cloud API (\(failure)): check WABOX_GRAPH_URL and the network"
         case .invalidResponse(let reason): "unexpected answer from the Cloud API: \(reason)"
+        case .tooLarge(let limit): "the answer is larger than \(limit) bytes"
         }
     }
 }

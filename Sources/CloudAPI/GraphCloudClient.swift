@@ -126,6 +126,8 @@ public struct GraphCloudClient: CloudMessaging {
             let buffer = try await response.body.collect(upTo: maxBytes)
             logger.debug("cloud api answered", metadata: ["method": "\(method.rawValue)", "status": "\(response.status.code)"])
             return (Int(response.status.code), Data(buffer.readableBytesView))
+        } catch is NIOTooManyBytesError {
+            throw .tooLarge(limit: maxBytes)
         } catch {
             throw Self.networkFailure(error)
         }

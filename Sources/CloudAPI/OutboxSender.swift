@@ -271,7 +271,7 @@ public final class OutboxSender: Service, Sendable {
         case .network(let transport) where !transport.requestMayHaveArrived:
             return try await retry(item, reason: failure.description, limit: policy.maxAttempts,
                                    detail: APIErrorDetail(code: nil, title: failure.description), pauseAll: true)
-        case .network, .invalidResponse:
+        case .network, .invalidResponse, .tooLarge:
             try await database.markUncertain(localID: localID, reason: failure.description)
             return .uncertain(localID: localID, reason: failure.description)
         }

@@ -29,6 +29,8 @@ public struct ServiceAssembly: Sendable {
         /// The WhatsApp Business Account whose approved templates are cached for agents.
         public var wabaID: String?
         public var retryPolicy = OutboxSender.RetryPolicy()
+        /// Downloads of the customers' media, run with the sender (they need its token).
+        public var media: MediaDownloader.Configuration?
         /// Services that run and stop with these (the demo's fake customers).
         public var companions: [any Service] = []
         /// Told the listener's port once it listens (also for port 0).
@@ -122,6 +124,10 @@ public struct ServiceAssembly: Sendable {
         if let client = configuration.client, !attached {
             services.append(OutboxSender(database: database, client: client, policy: configuration.retryPolicy,
                                          logger: Logger(label: "wabox.outbox")))
+            if let media = configuration.media {
+                services.append(MediaDownloader(database: database, client: client, configuration: media,
+                                                logger: Logger(label: "wabox.media")))
+            }
             if let wabaID = configuration.wabaID {
                 // Agents' screens without a token offer the templates cached here.
                 services.append(TemplateCacheRefresher(database: database, client: client, account: wabaID,

@@ -17,6 +17,19 @@ public struct ExportRecord: Sendable, Equatable {
         public var title: String?
     }
 
+    /// A media message's file: what the webhook said, and where its download stands.
+    public struct Media: Sendable, Equatable {
+        public var id: String?
+        public var mimeType: String?
+        public var sha256: String?
+        public var fileSize: Int64?
+        public var filename: String?
+        public var state: String
+        public var reason: String?
+        /// Absolute, once ready.
+        public var path: String?
+    }
+
     public var id: String
     public var phoneNumberID: String
     public var contact: Contact
@@ -29,6 +42,7 @@ public struct ExportRecord: Sendable, Equatable {
     public var replyTo: String?
     public var reactions: [StoredReaction]
     public var error: ErrorInfo?
+    public var media: Media?
 
     /// The record as one line of JSON, without the newline.
     ///
@@ -65,6 +79,21 @@ public struct ExportRecord: Sendable, Equatable {
                 json.object {
                     json.field("code", error.code.map(Int64.init))
                     json.field("title", error.title)
+                }
+            } else {
+                json.null()
+            }
+            json.key("media")
+            if let media {
+                json.object {
+                    json.field("id", media.id)
+                    json.field("mime_type", media.mimeType)
+                    json.field("sha256", media.sha256)
+                    json.field("file_size", media.fileSize)
+                    json.field("filename", media.filename)
+                    json.field("state", media.state)
+                    json.field("reason", media.reason)
+                    json.field("path", media.path)
                 }
             } else {
                 json.null()
@@ -150,6 +179,16 @@ final class JSONWriter {
 }
 
 extension InboxDatabase {
+    /// The `media` of an exported row: nil unless the message carries a file. A file not
+    /// queued yet (the downloader has not looked, or there is no token) is `pending`.
+    static func exportedMedia(_ content: MessageContent, _ row: Row) -> ExportRecord.Media? {
+        guard case .media(let attachment) = content else { return nil }
+        return ExportRecord.Media(
+            id: attachment.mediaID, mimeType: row["media_mime_type"] ?? attachment.mimeType, sha256: attachment.sha256,
+            fileSize: row["media_file_size"], filename: attachment.filename,
+            state: row["media_state"] ?? MediaState.pending.rawValue, reason: row["media_reason"], path: row["media_path"])
+    }
+
     public struct UnknownContact: Error, CustomStringConvertible {
         public var identifier: String
         public var description: String {
@@ -172,10 +211,13 @@ extension InboxDatabase {
         return try writer.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT \(Self.messageColumns), m.type, m.text, m.caption, cv.phone_number_id,
-                       c.wa_id, c.user_id, c.username, c.name
+                       c.wa_id, c.user_id, c.username, c.name,
+                       md.state AS media_state, md.reason AS media_reason, md.path AS media_path,
+                       md.file_size AS media_file_size, md.mime_type AS media_mime_type
                 FROM message m
                 JOIN conversation cv ON cv.id = m.conversation_id
                 JOIN contact c ON c.id = cv.contact_id
+                LEFT JOIN media md ON md.message_id = m.id
                 \(filter)
                 ORDER BY m.timestamp, m.id
                 """, arguments: arguments)
@@ -197,7 +239,8 @@ extension InboxDatabase {
                     status: message.status?.rawValue ?? "received",
                     replyTo: message.replyTo?.rawValue,
                     reactions: message.reactions,
-                    error: errorInfo))
+                    error: errorInfo,
+                    media: Self.exportedMedia(message.content, row)))
                 count += 1
             }
             return count

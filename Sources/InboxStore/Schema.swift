@@ -151,6 +151,7 @@ enum Schema {
         registerSearch(in: &migrator)
         registerSharedInbox(in: &migrator)
         registerDeferredSearch(in: &migrator)
+        registerMedia(in: &migrator)
         return migrator
     }
 }

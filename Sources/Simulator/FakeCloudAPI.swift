@@ -131,6 +131,13 @@ public final class FakeCloudAPI: Sendable {
         var port: Int?
         /// The newest message accepted for each recipient (wa_id or user id).
         var latestAccepted: [String: String] = [:]
+        /// Download URLs handed out and not used yet: each works once, as Meta's expire.
+        var downloadTokens: [String: String] = [:]
+        /// Media whose next download URL has already expired (answers 404).
+        var expireNextURL: Set<String> = []
+        /// Media whose metadata gives a digest that does not match the bytes.
+        var wrongHash: Set<String> = []
+        var downloads = 0
         var statusObservers: [@Sendable (PostedStatus) -> Void] = []
     }
 
@@ -189,6 +196,20 @@ public final class FakeCloudAPI: Sendable {
     public func addMedia(id: String, mimeType: String, bytes: Data) {
         state.withLock { $0.media[id] = Media(mimeType: mimeType, bytes: bytes) }
     }
+
+    /// The next download URL handed out for `id` has expired by the time it is used (404),
+    /// as happens when a download waits longer than about 5 minutes.
+    public func expireNextDownloadURL(of id: String) {
+        state.withLock { _ = $0.expireNextURL.insert(id) }
+    }
+
+    /// The metadata of `id` gives a SHA-256 that the bytes do not have.
+    public func advertiseWrongHash(for id: String) {
+        state.withLock { _ = $0.wrongHash.insert(id) }
+    }
+
+    /// How many media downloads were answered with the bytes.
+    public var mediaDownloads: Int { state.withLock { $0.downloads } }
 
     // MARK: - Inspection
 
@@ -363,7 +384,13 @@ public final class FakeCloudAPI: Sendable {
     func mediaInfo(_ request: Request, mediaID: String) async throws -> Response {
         let recorded = try await record(request)
         guard authorized(recorded) else { return Self.error(.badToken) }
-        let (media, port) = state.withLock { ($0.media[mediaID], $0.port ?? 0) }
+        let token = UUID().uuidString.lowercased()
+        let (media, port, wrong) = state.withLock { state in
+            if state.media[mediaID] != nil {
+                state.downloadTokens[token] = state.expireNextURL.remove(mediaID) == nil ? mediaID : "expired"
+            }
+            return (state.media[mediaID], state.port ?? 0, state.wrongHash.contains(mediaID))
+        }
         guard let media else {
             return Self.error(.invalidParameter, details: "Unsupported get request. Object with ID '\(mediaID)' does not exist")
         }
@@ -371,15 +398,24 @@ public final class FakeCloudAPI: Sendable {
             let messaging_product = "whatsapp"
             let url: String, mime_type: String, sha256: String, file_size: Int, id: String
         }
-        let info = Info(url: "http://127.0.0.1:\(port)/download/media/\(mediaID)", mime_type: media.mimeType,
-                        sha256: Digest.sha256Hex(media.bytes), file_size: media.bytes.count, id: mediaID)
+        let digest = wrong ? Digest.sha256Hex(media.bytes + Data("x".utf8)) : Digest.sha256Hex(media.bytes)
+        let info = Info(url: "http://127.0.0.1:\(port)/download/media/\(mediaID)?token=\(token)", mime_type: media.mimeType,
+                        sha256: digest, file_size: media.bytes.count, id: mediaID)
         return Self.json(.ok, String(decoding: try CloudJSON.encode(info), as: UTF8.self))
     }
 
+    /// The bytes behind a URL from `mediaInfo`: the Bearer token is required, and each URL
+    /// works once.
     func download(_ request: Request, mediaID: String) async throws -> Response {
         let recorded = try await record(request)
         guard authorized(recorded) else { return Self.error(.badToken) }
-        guard let media = state.withLock({ $0.media[mediaID] }) else { return Response(status: .notFound) }
+        let token = request.uri.queryParameters["token"].map(String.init) ?? ""
+        let media = state.withLock { state -> Media? in
+            guard state.downloadTokens.removeValue(forKey: token) == mediaID, let media = state.media[mediaID] else { return nil }
+            state.downloads += 1
+            return media
+        }
+        guard let media else { return Response(status: .notFound) }
         return Response(status: .ok, headers: [.contentType: media.mimeType],
                         body: .init(byteBuffer: ByteBuffer(bytes: media.bytes)))
     }

@@ -247,7 +247,7 @@ struct Doctor: AsyncParsableCommand {
                 report.fail("Graph API", "GET \(url) answered HTTP \(status) without a Graph API error (\(snippet)): check that \(whereTo) is the Graph API and graph_version \(settings.graphVersion) exists")
             case .network(let failure):
                 report.fail("Graph API", Diagnosis.explain(failure, base: whereTo, url: url))
-            case .invalidResponse:
+            case .invalidResponse, .tooLarge:
                 report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
             }
             return

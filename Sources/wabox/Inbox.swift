@@ -71,6 +71,7 @@ struct Inbox: ParsableCommand {
                 logger: Logger(label: "wabox.cloud-api"))
         }
         session.services.wabaID = settings[.wabaID]
+        session.services.media = settings.mediaDownloads
         session.markReadOnOpen = settings.markReadOnOpen
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }

@@ -73,6 +73,7 @@ struct Serve: AsyncParsableCommand {
                 configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
                 logger: Logger(label: "wabox.cloud-api"))
             services.wabaID = settings[.wabaID]
+            services.media = settings.mediaDownloads
             logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
             if services.wabaID == nil {
                 logger.notice("set WABOX_WABA_ID so that agents' screens can offer the approved templates")

@@ -1,3 +1,4 @@
+import CloudAPI
 import Foundation
 import InboxServices
 import InboxStore
@@ -21,6 +22,8 @@ struct Settings: Sendable {
         case theme
         case markRead = "mark_read"
         case agent
+        case mediaDir = "media_dir"
+        case mediaMaxBytes = "media_max_bytes"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -50,6 +53,14 @@ struct Settings: Sendable {
     /// The agent at this screen: `agent`, else the login name.
     var agent: String { values[.agent] ?? Self.loginName(environment: ProcessInfo.processInfo.environment) }
     var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
+    /// Where downloaded media go: `media_dir`, else `media/` beside the database.
+    var mediaDirectory: String { values[.mediaDir] ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath) }
+    /// The media download settings of the process that holds the listener lease.
+    var mediaDownloads: MediaDownloader.Configuration {
+        var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
+        if let bytes = values[.mediaMaxBytes].flatMap(Int.init) { configuration.maxBytes = bytes }
+        return configuration
+    }
 
     /// - Parameters:
     ///   - flags: values given on the command line.
@@ -71,6 +82,9 @@ struct Settings: Sendable {
         }
         if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
             throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
+        }
+        if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
+            throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
         }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")

@@ -1,3 +1,5 @@
+import CloudAPI
+import Crypto
 import Foundation
 import InboxCore
 import InboxServices
@@ -115,5 +117,49 @@ import WebhookServer
         #expect(assembly.status.current.problem == "listener off")
         #expect(assembly.status.current.sending != .on)
         #expect(try temp.database.currentLease() == nil)
+    }
+
+    /// The lease holder downloads a customer's photo in the background: the webhook is
+    /// answered at once, the file lands in the media folder shortly after.
+    @Test func theLeaseHolderDownloadsMediaBehindTheListener() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let photo = Data((0..<5_000).map { UInt8($0 % 253) })
+        let fake = FakeCloudAPI(accessToken: "media-token-123456")
+        fake.addMedia(id: "7001", mimeType: "image/jpeg", bytes: photo)
+        let digest = Data(SHA256.hash(data: photo)).base64EncodedString()
+        let body = Data("""
+            {"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{\
+            "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},\
+            "contacts":[{"profile":{"name":"Wang Fang"},"wa_id":"8613800138000"}],\
+            "messages":[{"from":"8613800138000","id":"wamid.PHOTO.1","timestamp":"\(Int(Date().timeIntervalSince1970))",\
+            "type":"image","image":{"id":"7001","mime_type":"image/jpeg","sha256":"\(digest)"}}]}}]}]}
+            """.utf8)
+        let media = temp.directory.appendingPathComponent("media").path
+        try await fake.withRunning { graph in
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            var serve = ServiceAssembly.Configuration(role: .serve)
+            serve.listener = listener()
+            serve.onListening = { continuation.yield($0) }
+            serve.client = GraphCloudClient(configuration: .init(graphURL: graph, graphVersion: "v26.0",
+                                                                 accessToken: "media-token-123456"), logger: quiet)
+            serve.media = .init(directory: media, idlePoll: .milliseconds(50))
+            let assembly = try await ServiceAssembly.assemble(serve, database: temp.database, logger: quiet)
+            #expect(assembly.services.contains { $0 is MediaDownloader })
+            let group = ServiceGroup(configuration: .init(services: assembly.services, logger: quiet))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var iterator = ports.makeAsyncIterator()
+                let port = try #require(await iterator.next())
+                let answer = await WebhookPoster(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret).post(body)
+                #expect(answer.status == 200)
+                let rowID = try #require(try temp.database.message("wamid.PHOTO.1")?.rowID)
+                let ready = try await waitUntil(timeout: 20) { try temp.database.media(ofMessage: rowID)?.state == .ready }
+                #expect(ready, "\(String(describing: try? temp.database.media(ofMessage: rowID)))")
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+        #expect(FileManager.default.contents(atPath: "\(media)/\(MediaDigest.hex(of: photo))") == photo)
     }
 }
