@@ -11,6 +11,54 @@ import Glibc
 /// answers in plain words, the locale and the terminal. Each adds verdict lines to a
 /// `DoctorReport`; the executable adds the checks of its settings.
 public enum Diagnosis {
+    /// The media folder: can downloads be written there, how much it holds, and what
+    /// waits in the download queue of the database at `databasePath` (when it exists).
+    public static func checkMedia(directory: String, databasePath: String, sending: Bool, _ report: inout DoctorReport) {
+        let manager = FileManager.default
+        var isFolder: ObjCBool = false
+        var summary: String
+        if manager.fileExists(atPath: directory, isDirectory: &isFolder) {
+            guard isFolder.boolValue else {
+                report.fail("media", "\(directory) is a file, not a folder: set WABOX_MEDIA_DIR or media_dir to a folder")
+                return
+            }
+            guard access(directory, W_OK | X_OK) == 0 else {
+                report.fail("media", "\(directory) is not writable by this user, so downloads fail: fix its owner (chown) or permissions, or set WABOX_MEDIA_DIR or media_dir")
+                return
+            }
+            let files = ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).filter { !$0.contains(".part-") }
+            let bytes = files.reduce(Int64(0)) { total, name in
+                let size = (try? manager.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(name)))?[.size]
+                return total + ((size as? NSNumber)?.int64Value ?? 0)
+            }
+            summary = "\(directory): \(files.count) files, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))"
+        } else {
+            var existing = (directory as NSString).deletingLastPathComponent
+            while !existing.isEmpty, existing != "/", !manager.fileExists(atPath: existing) {
+                existing = (existing as NSString).deletingLastPathComponent
+            }
+            guard access(existing.isEmpty ? "." : existing, W_OK) == 0 else {
+                report.fail("media", "\(directory) cannot be created: \(existing) is not writable. Set WABOX_MEDIA_DIR or media_dir to a writable folder")
+                return
+            }
+            summary = "none yet at \(directory); made with the first download"
+        }
+        var waiting = 0
+        if manager.fileExists(atPath: databasePath), let database = try? InboxDatabase(path: databasePath),
+           let counts = try? database.mediaCounts() {
+            waiting = counts[.pending] ?? 0
+            let problems = [(counts[.failed] ?? 0, "failed"), (counts[.expired] ?? 0, "expired")].filter { $0.0 > 0 }
+            if waiting > 0 || !problems.isEmpty {
+                summary += "; " + ([(waiting, "waiting")].filter { $0.0 > 0 } + problems).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            }
+        }
+        if waiting > 0, !sending {
+            report.warn("media", "\(summary): customers' files are downloaded only with an access token (set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID)")
+        } else {
+            report.pass("media", summary)
+        }
+    }
+
     /// The file's permission bits, 0 when it cannot be read.
     public static func permissions(of path: String) -> Int {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0

@@ -41,6 +41,8 @@ struct Doctor: AsyncParsableCommand {
         checkSending(settings, sources, &report)
         checkTemplates(settings, sources, &report)
         Diagnosis.checkDatabase(at: settings.databasePath, &report)
+        Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
+                             sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
 
         let client = DiagnosticClient(connections: 2)
         await checkListenAddress(settings, client: client, &report)

@@ -64,4 +64,24 @@ import Testing
         #expect(Redaction.shown("short") == "****")
         #expect(Redaction.shown(nil) == "(not set)")
     }
+
+    @Test func theMediaFolderIsCheckedAndItsQueueCounted() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let media = temp.directory.appendingPathComponent("media").path
+        let lines = Lines()
+        var report = DoctorReport(emit: lines.add)
+        Diagnosis.checkMedia(directory: media, databasePath: temp.path, sending: true, &report)
+        #expect(lines.all.last == "✓ media       none yet at \(media); made with the first download")
+
+        try FileManager.default.createDirectory(atPath: media, withIntermediateDirectories: true)
+        try Data(count: 2048).write(to: URL(fileURLWithPath: media).appendingPathComponent("ab12"))
+        _ = try await temp.database.ingest([Fixtures.webhook("media")])
+        try await temp.database.queueNewMedia()
+        Diagnosis.checkMedia(directory: media, databasePath: temp.path, sending: false, &report)
+        let line = try #require(lines.all.last)
+        #expect(line.hasPrefix("! media       \(media): 1 files, "), "\(line)")
+        #expect(line.contains("; 6 waiting: customers' files are downloaded only with an access token"), "\(line)")
+        #expect(report.failures == 0)
+    }
 }
