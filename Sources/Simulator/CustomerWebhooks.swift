@@ -13,9 +13,13 @@ public struct SimulatedCustomer: Sendable, Hashable {
     public init(name: String?, waID: String?, userID: String? = nil, username: String? = nil) {
         self.name = name
         self.waID = waID
-        self.userID = userID ?? "US.\(waID ?? username ?? "0")"
+        self.userID = userID ?? waID.map(Self.userID(forWaID:)) ?? "US.\(username ?? "0")"
         self.username = username
     }
+
+    /// The business-scoped user id a simulated customer with this phone number has, unless
+    /// given another: the fake Cloud API names the same one on its status webhooks.
+    public static func userID(forWaID waID: String) -> String { "US.\(waID)" }
 }
 
 /// What a simulated customer sends.
@@ -121,21 +125,6 @@ public struct WebhookBuilder: Sendable {
             body["unsupported"] = ["type": "poll"]
         }
         return envelope(["contacts": [contact], "messages": [body]])
-    }
-
-    /// A status webhook for an outbound message (`failed` carries `errorCode`).
-    public func status(_ status: DeliveryStatus, of id: String, recipient: String,
-                       timestamp: Int64 = Int64(Date().timeIntervalSince1970), errorCode: Int? = nil,
-                       callbackData: String? = nil) -> Data {
-        var entry: [String: Any] = ["id": id, "status": status.rawValue, "timestamp": String(timestamp),
-                                    "recipient_id": recipient]
-        if let callbackData { entry["biz_opaque_callback_data"] = callbackData }
-        if status == .failed {
-            let code = errorCode ?? 131026
-            entry["errors"] = [["code": code, "title": code == 131047 ? "Re-engagement message" : "Message undeliverable",
-                                "message": "Message failed to send", "error_data": ["details": "Simulated failure"]]]
-        }
-        return envelope(["statuses": [entry]])
     }
 
     private func envelope(_ value: [String: Any]) -> Data {

@@ -1,10 +1,14 @@
+import CloudAPI
 import Foundation
+import Hummingbird
 import InboxCore
 import Simulator
+import Synchronization
 import Testing
 
-/// What `wabox simulate` and the demo's customers post has the shape of Meta's current
-/// webhooks (CLOUD_API.md): `contacts[].user_id` on every message and a `context` on every
+/// What `wabox simulate`, the demo's customers and the fake Cloud API post has the shape of
+/// Meta's current webhooks (CLOUD_API.md): `contacts[].user_id` on every message and on
+/// status webhooks, `recipient_user_id` beside `recipient_id`, and a `context` on every
 /// reply to buttons or a list. wabox's own decoder reads all of it.
 @Suite struct SimulatedWebhookShapeTests {
     let builder = WebhookBuilder()
@@ -86,5 +90,89 @@ import Testing
         #expect((contact["profile"] as? [String: String]) == ["username": "night.owl"])
         guard case .message(let message) = try decoded(body) else { Issue.record("not a message"); return }
         #expect(message.sender == ContactIdentity(userID: "US.13491208655302741918", username: "night.owl"))
+    }
+
+    @Test(arguments: [DeliveryStatus.sent, .delivered, .read, .played, .failed])
+    func statusNamesItsRecipientByNumberAndUserID(status: DeliveryStatus) throws {
+        let body = builder.status(status, of: "wamid.OUT1", to: ana, timestamp: 1_764_400_100)
+        let value = try changeValue(body)
+        let contacts = try #require(value["contacts"] as? [[String: String]])
+        #expect(contacts == [["wa_id": "5511987654321", "user_id": "US.5511987654321"]])
+        let wire = try #require((value["statuses"] as? [[String: Any]])?.first)
+        #expect(wire["recipient_id"] as? String == "5511987654321")
+        #expect(wire["recipient_user_id"] as? String == "US.5511987654321")
+        #expect(wire["timestamp"] as? String == "1764400100")
+        #expect((wire["conversation"] != nil) == (status == .sent))
+        #expect((wire["pricing"] != nil) == (status == .sent))
+
+        guard case .status(let update) = try decoded(body) else { Issue.record("not a status"); return }
+        #expect(update.messageID == "wamid.OUT1")
+        #expect(update.status == status)
+        #expect(update.timestamp == 1_764_400_100)
+        #expect(update.recipient == ContactIdentity(waID: "5511987654321", userID: "US.5511987654321"))
+        #expect(update.errors.map(\.code) == (status == .failed ? [131026] : []))
+    }
+
+    @Test func statusOfAUsernameOnlyCustomerHasNoNumber() throws {
+        let body = builder.status(.failed, of: "wamid.OUT2", to: owl, errorCode: 131047, callbackData: "l-9")
+        let value = try changeValue(body)
+        #expect(value["contacts"] as? [[String: String]] == [["user_id": "US.13491208655302741918"]])
+        let wire = try #require((value["statuses"] as? [[String: Any]])?.first)
+        #expect(wire["recipient_id"] == nil)
+        #expect(wire["recipient_user_id"] as? String == "US.13491208655302741918")
+        guard case .status(let update) = try decoded(body) else { Issue.record("not a status"); return }
+        #expect(update.recipient == ContactIdentity(userID: "US.13491208655302741918"))
+        #expect(update.callbackData == "l-9")
+        #expect(update.errors.first?.code == 131047)
+        #expect(update.errors.first?.title == "Re-engagement message")
+    }
+
+    /// The fake posts its statuses through the same builder: a real send, the bodies it
+    /// posts, signed.
+    @Test func fakeCloudAPIPostsStatusesInTheSameShape() async throws {
+        let received = Mutex<[(body: Data, signature: String?)]>([])
+        let router = Router()
+        router.post("/webhook") { request, _ -> HTTPResponse.Status in
+            let bytes = try await request.body.collect(upTo: 1 << 20)
+            let signature = request.headers.first { $0.name.canonicalName == "x-hub-signature-256" }?.value
+            received.withLock { $0.append((Data(bytes.readableBytesView), signature)) }
+            return .ok
+        }
+        let appSecret = "shape-test-secret-7c1d"
+        try await withRunning({ onRunning in
+            Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { await onRunning($0.localAddress?.port ?? 0) }, logger: quiet)
+        }) { port in
+            let fake = FakeCloudAPI(accessToken: accessToken)
+            fake.postStatuses(.init(url: "http://127.0.0.1:\(port)/webhook", appSecret: appSecret, delay: .zero,
+                                    beforeResponse: true))
+            try await fake.withRunning { url in
+                _ = try await client(url).send(
+                    OutboundMessage(recipient: .waID(WaID(customer)), kind: .text(body: "Bonjour"), callbackData: "l-1"),
+                    from: businessNumber)
+                _ = try await client(url).send(
+                    OutboundMessage(recipient: .userID("US.13491208655302741918"), kind: .text(body: "Hello")),
+                    from: businessNumber)
+            }
+            #expect(fake.webhookErrors.isEmpty)
+        }
+
+        let posted = received.withLock { $0 }
+        #expect(posted.count == 6)
+        let signature = WebhookSignature(appSecret: appSecret)
+        for (index, (body, header)) in posted.enumerated() {
+            #expect(header == signature.header(for: body))
+            let toNumber = index < 3
+            let value = try changeValue(body)
+            #expect(value["contacts"] as? [[String: String]]
+                == [toNumber ? ["wa_id": customer, "user_id": "US.\(customer)"] : ["user_id": "US.13491208655302741918"]])
+            let wire = try #require((value["statuses"] as? [[String: Any]])?.first)
+            #expect(wire["recipient_id"] as? String == (toNumber ? customer : nil))
+            #expect(wire["recipient_user_id"] as? String == (toNumber ? "US.\(customer)" : "US.13491208655302741918"))
+            guard case .status(let update) = try decoded(body) else { Issue.record("not a status"); continue }
+            #expect(update.status == [DeliveryStatus.sent, .delivered, .read][index % 3])
+            #expect(update.recipient?.userID == UserID(toNumber ? "US.\(customer)" : "US.13491208655302741918"))
+            #expect(update.callbackData == (toNumber ? "l-1" : nil))
+        }
     }
 }
