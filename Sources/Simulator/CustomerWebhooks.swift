@@ -13,9 +13,13 @@ public struct SimulatedCustomer: Sendable, Hashable {
     public init(name: String?, waID: String?, userID: String? = nil, username: String? = nil) {
         self.name = name
         self.waID = waID
-        self.userID = userID ?? "US.\(waID ?? username ?? "0")"
+        self.userID = userID ?? waID.map(Self.userID(forWaID:)) ?? "US.\(username ?? "0")"
         self.username = username
     }
+
+    /// The business-scoped user id a simulated customer with this phone number has, unless
+    /// given another: the fake Cloud API names the same one on its status webhooks.
+    public static func userID(forWaID waID: String) -> String { "US.\(waID)" }
 }
 
 /// What a simulated customer sends.
@@ -40,6 +44,15 @@ public enum SimulatedMessage: Sendable, Hashable {
     case unsupported
     /// The customer opened the chat for the first time.
     case requestWelcome
+
+    /// A tap on a template's quick-reply button, a reply button or a list row: it always
+    /// answers a message the business sent (`context`).
+    public var answersBusinessMessage: Bool {
+        switch self {
+        case .button, .buttonReply, .listReply: true
+        default: false
+        }
+    }
 
     /// The `--type` names of `wabox simulate`.
     public static let presetNames = ["text", "image", "video", "voice", "audio", "document", "sticker", "location",
@@ -84,7 +97,11 @@ public struct WebhookBuilder: Sendable {
         self.wabaID = wabaID
     }
 
-    /// A message webhook. `id` defaults to a fresh `wamid.`; `replyTo` quotes an earlier message.
+    /// A message webhook in the current shape: `contacts[]` with the customer's `user_id`,
+    /// `from_user_id` beside `from`. `id` defaults to a fresh `wamid.`; `replyTo` quotes an
+    /// earlier message. A reply to buttons or a list (`button`, `buttonReply`, `listReply`)
+    /// always answers a business message, as Meta's do: without `replyTo` it names a
+    /// generated one.
     public func message(from customer: SimulatedCustomer, _ message: SimulatedMessage, id: String = newMessageID(),
                         timestamp: Int64 = Int64(Date().timeIntervalSince1970), replyTo: String? = nil) -> Data {
         var contact: [String: Any] = ["user_id": customer.userID]
@@ -95,7 +112,9 @@ public struct WebhookBuilder: Sendable {
         if let waID = customer.waID { contact["wa_id"] = waID }
         var body: [String: Any] = ["id": id, "timestamp": String(timestamp), "from_user_id": customer.userID]
         if let waID = customer.waID { body["from"] = waID }
-        if let replyTo { body["context"] = ["from": displayPhoneNumber, "id": replyTo] }
+        if let answered = replyTo ?? (message.answersBusinessMessage ? Self.newBusinessMessageID() : nil) {
+            body["context"] = ["from": displayPhoneNumber, "id": answered]
+        }
         let (type, content) = Self.content(of: message)
         body["type"] = type
         if let content { body[type] = content }
@@ -106,21 +125,6 @@ public struct WebhookBuilder: Sendable {
             body["unsupported"] = ["type": "poll"]
         }
         return envelope(["contacts": [contact], "messages": [body]])
-    }
-
-    /// A status webhook for an outbound message (`failed` carries `errorCode`).
-    public func status(_ status: DeliveryStatus, of id: String, recipient: String,
-                       timestamp: Int64 = Int64(Date().timeIntervalSince1970), errorCode: Int? = nil,
-                       callbackData: String? = nil) -> Data {
-        var entry: [String: Any] = ["id": id, "status": status.rawValue, "timestamp": String(timestamp),
-                                    "recipient_id": recipient]
-        if let callbackData { entry["biz_opaque_callback_data"] = callbackData }
-        if status == .failed {
-            let code = errorCode ?? 131026
-            entry["errors"] = [["code": code, "title": code == 131047 ? "Re-engagement message" : "Message undeliverable",
-                                "message": "Message failed to send", "error_data": ["details": "Simulated failure"]]]
-        }
-        return envelope(["statuses": [entry]])
     }
 
     private func envelope(_ value: [String: Any]) -> Data {
@@ -139,6 +143,11 @@ public struct WebhookBuilder: Sendable {
         let bytes = (0..<18).map { _ in UInt8.random(in: 0...255) }
         return "wamid.IN" + Data(bytes).base64EncodedString().replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "+", with: "-")
+    }
+
+    /// A fresh id in the shape of a message the business sent.
+    public static func newBusinessMessageID() -> String {
+        "wamid.OUT" + newMessageID().dropFirst("wamid.IN".count)
     }
 
     private static func mediaID() -> String { String(UInt64.random(in: 1_000_000_000...9_999_999_999)) }

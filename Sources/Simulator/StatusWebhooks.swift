@@ -49,20 +49,52 @@ extension FakeCloudAPI {
         for observer in observers { observer(posted) }
     }
 
-    /// A status webhook in the current shape: `contacts[]` with `user_id`, the callback
-    /// data echoed, `recipient_user_id` for a customer addressed by user id.
+    /// The status webhook of `plan`'s message, from the one builder `wabox simulate --type
+    /// status` uses too. A customer addressed by `to` is named by the user id a simulated
+    /// customer with that number has.
     func statusWebhook(_ plan: StatusPlan, status: DeliveryStatus, at timestamp: Int64) -> WebhookBody {
         let waID = plan.body.to
-        let userID = plan.body.recipient ?? waID.map { "US.9" + $0 }
-        let status = WebhookBody.Status(
-            id: plan.wamid, status: status.rawValue, timestamp: String(timestamp), recipient_id: waID,
-            recipient_user_id: plan.body.recipient, biz_opaque_callback_data: plan.body.callbackData,
-            conversation: status == .sent ? .init(id: "CONV" + plan.wamid.suffix(8), origin: .init(type: "service")) : nil,
-            pricing: status == .sent ? .init(billable: false, pricing_model: "PMP", category: "service") : nil)
+        let userID = plan.body.recipient ?? waID.map(SimulatedCustomer.userID(forWaID:))
+        return WebhookBuilder(phoneNumberID: plan.phoneNumberID, displayPhoneNumber: phoneNumberDisplay, wabaID: wabaID)
+            .statusBody(status, of: plan.wamid, waID: waID, userID: userID, timestamp: timestamp,
+                        callbackData: plan.body.callbackData)
+    }
+}
+
+extension WebhookBuilder {
+    /// A status webhook for an outbound message to `customer` (`failed` carries `errorCode`,
+    /// default 131026), in the shape the fake Cloud API posts.
+    public func status(_ status: DeliveryStatus, of id: String, to customer: SimulatedCustomer,
+                       timestamp: Int64 = Int64(Date().timeIntervalSince1970), errorCode: Int? = nil,
+                       callbackData: String? = nil) -> Data {
+        let body = statusBody(status, of: id, waID: customer.waID, userID: customer.userID, timestamp: timestamp,
+                              errorCode: errorCode, callbackData: callbackData)
+        // Only strings, numbers and optionals: encoding cannot fail.
+        return (try? CloudJSON.encode(body)) ?? Data()
+    }
+
+    /// A status webhook in the current shape: a `contacts[]` array naming the recipient
+    /// (`wa_id`, `user_id`), `recipient_user_id` beside `recipient_id`, the callback data
+    /// echoed, conversation and pricing on `sent`, the error on `failed`.
+    func statusBody(_ status: DeliveryStatus, of id: String, waID: String?, userID: String?, timestamp: Int64,
+                    errorCode: Int? = nil, callbackData: String?) -> WebhookBody {
+        let sent = status == .sent
+        var errors: [WebhookBody.Status.Failure]?
+        if status == .failed {
+            let code = errorCode ?? 131026
+            errors = [.init(code: code, title: code == 131047 ? "Re-engagement message" : "Message undeliverable",
+                            message: "Message failed to send", error_data: .init(details: "Simulated failure"))]
+        }
+        let entry = WebhookBody.Status(
+            id: id, status: status.rawValue, timestamp: String(timestamp), recipient_id: waID,
+            recipient_user_id: userID, biz_opaque_callback_data: callbackData,
+            conversation: sent ? .init(id: "CONV" + id.suffix(8), origin: .init(type: "service")) : nil,
+            pricing: sent ? .init(billable: false, pricing_model: "PMP", category: "service") : nil,
+            errors: errors)
         let value = WebhookBody.Value(
-            metadata: .init(display_phone_number: phoneNumberDisplay, phone_number_id: plan.phoneNumberID),
+            metadata: .init(display_phone_number: displayPhoneNumber, phone_number_id: phoneNumberID),
             contacts: [.init(wa_id: waID, user_id: userID)],
-            statuses: [status])
+            statuses: [entry])
         return WebhookBody(entry: [.init(id: wabaID, changes: [.init(value: value)])])
     }
 }
@@ -112,6 +144,14 @@ struct WebhookBody: Encodable {
             var category: String
         }
 
+        struct Failure: Encodable {
+            struct ErrorData: Encodable { var details: String }
+            var code: Int
+            var title: String
+            var message: String
+            var error_data: ErrorData
+        }
+
         var id: String
         var status: String
         var timestamp: String
@@ -120,5 +160,6 @@ struct WebhookBody: Encodable {
         var biz_opaque_callback_data: String?
         var conversation: Conversation?
         var pricing: Pricing?
+        var errors: [Failure]?
     }
 }

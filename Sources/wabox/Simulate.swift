@@ -201,7 +201,7 @@ struct Simulate: AsyncParsableCommand {
         if type == "status", let status, let id, let deliveryStatus = DeliveryStatus(rawValue: status) {
             let recipient = waID ?? customer.userID
             let errorCode = self.errorCode
-            return Bodies(body: { _ in builder.status(deliveryStatus, of: id, recipient: recipient, errorCode: errorCode) },
+            return Bodies(body: { _ in builder.status(deliveryStatus, of: id, to: customer, errorCode: errorCode) },
                           summary: "status \(status) of \(id) for \(recipient)")
         }
         let text = self.text, replyTo = self.replyTo, reactTo = self.id

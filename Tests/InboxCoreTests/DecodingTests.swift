@@ -118,6 +118,43 @@ private func messages(_ events: [InboxEvent]) -> [InboundMessage] {
         #expect(decoded[4].groupID == "grp-42")
     }
 
+    /// Older API versions, Meta's test tools and many examples name a customer by `wa_id`
+    /// alone: no `user_id`, no `contacts[]` on statuses, a button reply without `context`.
+    @Test func olderShapesWithoutUserIDsOrStatusContacts() throws {
+        let head = #"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"#
+        let tail = "}}]}]}"
+        let status = Data((head + #""statuses":[{"id":"wamid.out.7","status":"delivered","timestamp":"1764404200","recipient_id":"4915112345678"}]"# + tail).utf8)
+        let events = try WebhookDecoder().decode(status, receivedAt: 0)
+        #expect(events == [.status(StatusUpdate(messageID: "wamid.out.7", business: business, status: .delivered,
+                                                rawStatus: "delivered", timestamp: 1_764_404_200,
+                                                recipient: ContactIdentity(waID: "4915112345678")))])
+
+        let button = Data((head + #""contacts":[{"profile":{"name":"Jonas Müller"},"wa_id":"4915112345678"}],"messages":[{"from":"4915112345678","id":"wamid.in.7","timestamp":"1764404201","type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"track-order","title":"Track my order"}}}]"# + tail).utf8)
+        let decoded = messages(try WebhookDecoder().decode(button, receivedAt: 0))
+        #expect(decoded.map(\.sender) == [ContactIdentity(waID: "4915112345678", name: "Jonas Müller")])
+        #expect(decoded.first?.context == nil)
+        #expect(decoded.first?.content == .interactive(InteractiveReply(kind: .buttonReply, replyID: "track-order",
+                                                                          title: "Track my order")))
+    }
+
+    /// The current shape: `user_id` on the contact, `recipient_user_id` and `contacts[]` on
+    /// statuses, `context` on a button reply.
+    @Test func currentShapesWithUserIDsAndStatusContacts() throws {
+        let head = #"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Jonas Müller"},"wa_id":"4915112345678","user_id":"DE.5512093847"}],"#
+        let tail = "}}]}]}"
+        let status = Data((head + #""statuses":[{"id":"wamid.out.8","status":"read","timestamp":"1764404300","recipient_id":"4915112345678","recipient_user_id":"DE.5512093847"}]"# + tail).utf8)
+        let events = try WebhookDecoder().decode(status, receivedAt: 0)
+        #expect(events == [.status(StatusUpdate(messageID: "wamid.out.8", business: business, status: .read,
+                                                rawStatus: "read", timestamp: 1_764_404_300,
+                                                recipient: ContactIdentity(waID: "4915112345678", userID: "DE.5512093847",
+                                                                           name: "Jonas Müller")))])
+
+        let list = Data((head + #""messages":[{"from":"4915112345678","from_user_id":"DE.5512093847","id":"wamid.in.8","timestamp":"1764404301","type":"interactive","context":{"from":"15550783881","id":"wamid.out.8"},"interactive":{"type":"list_reply","list_reply":{"id":"slot-2","title":"Tuesday 14:00"}}}]"# + tail).utf8)
+        let decoded = messages(try WebhookDecoder().decode(list, receivedAt: 0))
+        #expect(decoded.map(\.sender) == [ContactIdentity(waID: "4915112345678", userID: "DE.5512093847", name: "Jonas Müller")])
+        #expect(decoded.first?.context == MessageContext(repliedTo: "wamid.out.8", repliedToFrom: "15550783881"))
+    }
+
     @Test func statusesInAnyOrderWithErrors() throws {
         let statuses = try Fixtures.events("statuses").compactMap { event -> StatusUpdate? in
             if case .status(let update) = event { update } else { nil }
