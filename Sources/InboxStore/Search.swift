@@ -78,68 +78,15 @@ public struct MessageHit: Sendable, Equatable {
     public var message: StoredMessage
     /// The matching part of the text, shortened.
     public var snippet: String
+
+    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
+        self.conversation = conversation
+        self.message = message
+        self.snippet = snippet
+    }
 }
 
 extension InboxDatabase {
-    /// Conversations whose contact matches `filter` (name, username, number or user id;
-    /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
-    public func conversations(matching filter: String, unreadOnly: Bool = false, scope: ConversationScope = .all,
-                              after cursor: ConversationCursor? = nil, limit: Int = 50,
-                              viewer: Viewer = .team) throws -> Page<ConversationSummary, ConversationCursor> {
-        var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
-        // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
-        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
-            needle = needle.filter(\.isNumber)
-        }
-        return try writer.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if !needle.isEmpty {
-                let (condition, argument) = try Self.contactCondition(needle, in: db)
-                conditions.append(condition)
-                arguments += [argument]
-            }
-            if unreadOnly { conditions.append("viewer_unread > 0") }
-            switch scope {
-            case .all: break
-            case .mine:
-                conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
-                arguments += [viewer.agent]
-            case .unassigned:
-                conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
-            }
-            if let cursor {
-                conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
-                arguments += [cursor.lastActivityAt, cursor.id]
-            }
-            arguments += [limit + 1]
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
-                                           arguments: arguments, viewer: viewer, in: db)
-            let hasMore = items.count > limit
-            if hasMore { items.removeLast() }
-            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
-        }
-    }
-
-    /// How to find contacts whose search key contains `needle`. Few matches: take them
-    /// from the trigram index and sort them. Many matches (or a needle under three
-    /// characters): walk conversations newest first and test each key, which finds a
-    /// screenful long before the end.
-    private static func contactCondition(_ needle: String, in db: Database) throws -> (String, String) {
-        let fewMatches = 1000
-        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
-            let pattern = "%" + needle + "%"
-            let matches = try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
-                """), arguments: [pattern]) ?? 0
-            if matches < fewMatches {
-                return ("c.id IN (SELECT rowid FROM contact_trigram WHERE search_key LIKE ?)", pattern)
-            }
-        }
-        return ("c.search_key LIKE ? ESCAPE '\\'", "%" + escapeLike(needle) + "%")
-    }
-
     /// Messages whose text or caption contain every word of `query` (word prefixes match;
     /// accents and case ignored), newest first.
     ///
@@ -210,7 +157,7 @@ extension InboxDatabase {
         return (from > 0 ? "…" : "") + original[from..<to].joined(separator: " ") + (to < original.count ? "…" : "")
     }
 
-    private static func escapeLike(_ text: String) -> String {
+    static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
     }

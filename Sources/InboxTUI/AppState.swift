@@ -145,19 +145,6 @@ public struct TemplateDraft: Sendable, Equatable {
     }
 }
 
-/// One hit of a full-text search.
-public struct SearchHit: Sendable, Equatable {
-    public var conversation: ConversationSummary
-    public var message: StoredMessage
-    public var snippet: String
-
-    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
-        self.conversation = conversation
-        self.message = message
-        self.snippet = snippet
-    }
-}
-
 /// Where and when (seconds) an agent last said they were typing.
 public struct TypingNoted: Sendable, Equatable {
     public var conversation: ConversationID
@@ -201,7 +188,7 @@ public struct AppState: Sendable, Equatable {
     public var templatePicker: TemplatePicker?
     public var templateDraft: TemplateDraft?
     public var searchQuery = ComposeLine()
-    public var searchHits: [SearchHit] = []
+    public var searchHits: [MessageHit] = []
     public var searchSelected = 0
 
     /// Who works this screen: unread counts, claims and typing notes are theirs.

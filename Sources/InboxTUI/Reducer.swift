@@ -10,7 +10,7 @@ public enum Action: Sendable, Equatable {
     case conversationsLoaded([ConversationSummary], hasMore: Bool)
     case threadLoaded(ConversationID, [StoredMessage], hasOlder: Bool, quoted: [MessageID: StoredMessage])
     case listenerChanged(ListenerStatus)
-    case searchLoaded(query: String, [SearchHit])
+    case searchLoaded(query: String, [MessageHit])
     case queued(StoredMessage)
     case templatesLoaded([TemplateChoice])
     case templatesFailed(String)
