@@ -211,6 +211,15 @@ extension InboxDatabase {
 
     // MARK: - Row mapping
 
+    /// A text column selected as `CAST(… AS BLOB)`, decoded by its byte length.
+    ///
+    /// - Important: Text read as a `String` ends at the first U+0000 (SQLite hands it over
+    ///   as a C string), so a customer's text holding one would come back cut. Select text
+    ///   columns that reach the agent as blobs and read them with this.
+    static func wholeText(_ row: Row, _ column: String) -> String? {
+        (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     static let messageColumns = """
         m.id, m.wamid, m.local_id, m.conversation_id, m.direction, m.content, m.timestamp, m.status, m.status_at,
         m.reply_to, m.forwarded, m.error_code, m.error_title, m.error_message, m.error_details,

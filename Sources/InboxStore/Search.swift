@@ -9,7 +9,13 @@ func searchFold(_ text: String) -> String {
 
 extension Schema {
     /// `wabox_fold(text)`: `searchFold` for SQL, registered on every connection.
+    /// A blob argument is read as UTF-8 by its length (text passed as a `String` would end at
+    /// its first U+0000), and its NULs fold to spaces: SQLite's LIKE stops at a NUL, and the
+    /// full-text index takes one for a separator too.
     static let foldFunction = DatabaseFunction("wabox_fold", argumentCount: 1, pure: true) { values in
+        if case .blob(let bytes) = values[0].storage {
+            return searchFold(String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self))
+        }
         guard let text = String.fromDatabaseValue(values[0]) else { return nil }
         return searchFold(text)
     }
@@ -105,23 +111,25 @@ extension InboxDatabase {
             // prefix under load). Ids follow arrival, so the two orders rarely differ.
             var found = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT m.id, m.conversation_id, m.timestamp, f.snippet
-                FROM (SELECT rowid, snippet(message_fts, -1, '', '', '…', 10) AS snippet FROM message_fts
+                FROM (SELECT rowid, CAST(snippet(message_fts, -1, '', '', '…', 10) AS BLOB) AS snippet FROM message_fts
                       WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f
                 JOIN message m ON m.id = f.rowid
                 """), arguments: [words.joined(separator: " "), limit]).map { row in
                 (id: row["id"] as Int64, conversationID: row["conversation_id"] as Int64,
-                 timestamp: row["timestamp"] as Int64, snippet: row["snippet"] as String? ?? "")
+                 timestamp: row["timestamp"] as Int64, snippet: Self.wholeText(row, "snippet") ?? "")
             }
             if !tokens.isEmpty {
                 // LIKE narrows the scan to candidates; the word-prefix test decides.
-                let condition = Array(repeating: "wabox_fold(coalesce(text, '') || ' ' || coalesce(caption, '')) LIKE ? ESCAPE '\\'",
+                let condition = Array(repeating: "wabox_fold(CAST(coalesce(text, '') || ' ' || coalesce(caption, '') AS BLOB)) LIKE ? ESCAPE '\\'",
                                       count: tokens.count).joined(separator: " AND ")
                 let pending = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT id, conversation_id, timestamp, text, caption FROM message
+                    SELECT id, conversation_id, timestamp, CAST(text AS BLOB) AS text, CAST(caption AS BLOB) AS caption
+                    FROM message
                     WHERE id > (SELECT indexed_through FROM message_fts_progress) AND \(condition)
                     """), arguments: StatementArguments(tokens.map { "%" + Self.escapeLike(String($0)) + "%" }))
                 for row in pending {
-                    let text = [row["text"] as String?, row["caption"] as String?].compactMap { $0 }.joined(separator: " ")
+                    let text = [Self.wholeText(row, "text"), Self.wholeText(row, "caption")].compactMap { $0 }
+                        .joined(separator: " ")
                     guard let snippet = Self.pendingSnippet(text, tokens: tokens) else { continue }
                     found.append((id: row["id"], conversationID: row["conversation_id"], timestamp: row["timestamp"],
                                   snippet: snippet))
@@ -136,6 +144,12 @@ extension InboxDatabase {
                 }
                 guard let conversation = conversations[hit.conversationID],
                       let message = try Self.message(rowID: hit.id, in: db) else { return nil }
+                // FTS5 writes its snippet through printf, which drops a NUL and joins the words
+                // around it: such a text gets a snippet of our own, NUL kept.
+                let text = [message.content.text, message.content.caption].compactMap { $0 }.joined(separator: " ")
+                if text.unicodeScalars.contains("\u{0}"), let whole = Self.pendingSnippet(text, tokens: tokens) {
+                    return MessageHit(conversation: conversation, message: message, snippet: whole)
+                }
                 return MessageHit(conversation: conversation, message: message, snippet: hit.snippet)
             }
         }
