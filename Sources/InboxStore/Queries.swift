@@ -227,7 +227,7 @@ extension InboxDatabase {
                 CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
          FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
-        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note
+        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -256,7 +256,8 @@ extension InboxDatabase {
                 APIErrorDetail(code: nil, title: $0, message: row["error_message"], details: row["error_details"])
             },
             reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
-            outboxNote: direction == .outbound ? row["outbox_note"] : nil)
+            outboxNote: direction == .outbound ? row["outbox_note"] : nil,
+            heldForQualityReview: row["held_for_review"])
     }
 
     static func contact(from row: Row) -> ContactRecord {

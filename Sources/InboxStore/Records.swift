@@ -139,10 +139,13 @@ public struct StoredMessage: Sendable, Hashable {
     /// While the message is in the outbox: what the sender last ran into (a retry's reason,
     /// or why the outcome is uncertain).
     public var outboxNote: String?
+    /// The Cloud API took it but holds it for a quality review (a template) before sending.
+    public var heldForQualityReview: Bool
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
-                forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil) {
+                forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil,
+                heldForQualityReview: Bool = false) {
         self.rowID = rowID
         self.wamid = wamid
         self.localID = localID
@@ -157,6 +160,7 @@ public struct StoredMessage: Sendable, Hashable {
         self.error = error
         self.reactions = reactions
         self.outboxNote = outboxNote
+        self.heldForQualityReview = heldForQualityReview
     }
 
     public var cursor: MessageCursor { MessageCursor(timestamp: timestamp, id: rowID) }

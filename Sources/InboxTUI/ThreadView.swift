@@ -197,6 +197,10 @@ extension Renderer {
                 for text in TerminalText.wrap(text, to: bubble) {
                     block.append(Line(segments: [Segment(text: text, style: theme[.failed])]))
                 }
+            } else if outbound, message.status == .accepted, message.heldForQualityReview {
+                for text in TerminalText.wrap("held by WhatsApp for quality review", to: bubble) {
+                    block.append(Line(segments: [Segment(text: text, style: theme[.notice])]))
+                }
             } else if outbound, message.status == .pending, let note = message.outboxNote {
                 for text in TerminalText.wrap("retrying: " + TerminalText.sanitize(note), to: bubble) {
                     block.append(Line(segments: [Segment(text: text, style: theme[.notice])]))
@@ -222,6 +226,7 @@ extension Renderer {
         switch status {
         case .pending: (glyphs.pending, theme[.tickPending])
         case .uncertain: ("?", theme[.tickFailed])
+        case .accepted: (glyphs.accepted, theme[.tickPending])
         case .sent: (glyphs.sent, theme[.tickSent])
         case .delivered: (glyphs.delivered, theme[.tickDelivered])
         case .read: (glyphs.delivered, theme[.tickRead])

@@ -44,4 +44,32 @@ import Testing
         let pending = try #require(try unindexed.searchMessages("second").first)
         #expect(pending.snippet.contains("second"), "\(pending.snippet)")
     }
+
+    // MARK: - Accepted is not sent
+
+    @Test func aSendTheCloudAPITookIsAcceptedUntilAStatusWebhookSaysMore() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(Fixtures.webhook("text"))
+        let conversation = try #require(try db.conversations().items.first)
+        try await db.enqueueOutbound(in: conversation.id, content: .text(body: "on it"), localID: "l-1", at: 1_764_404_000)
+        try await db.markAccepted(localID: "l-1", wamid: "wamid.out.A", at: 1_764_404_001)
+        #expect(try db.message("wamid.out.A")?.status?.rawValue == "accepted")
+        #expect(try exportLines(db).last?.contains(#""status":"accepted""#) == true)
+        _ = try await db.ingest(statusWebhook(id: "wamid.out.A", status: "sent", timestamp: 1_764_404_002))
+        #expect(try db.message("wamid.out.A")?.status == .sent)
+
+        // An accepted message may still fail.
+        try await db.enqueueOutbound(in: conversation.id, content: .text(body: "again"), localID: "l-2", at: 1_764_404_010)
+        try await db.markAccepted(localID: "l-2", wamid: "wamid.out.B", at: 1_764_404_011)
+        _ = try await db.ingest(statusWebhook(id: "wamid.out.B", status: "failed", timestamp: 1_764_404_012, errorCode: 131026))
+        #expect(try db.message("wamid.out.B")?.status == .failed)
+
+        // Statuses that came before the answer still apply: accepted does not move them back.
+        try await db.enqueueOutbound(in: conversation.id, content: .text(body: "fast"), localID: "l-3", at: 1_764_404_020)
+        _ = try await db.ingest(statusWebhook(id: "wamid.out.C", status: "delivered", timestamp: 1_764_404_022, callback: "l-3"))
+        try await db.markAccepted(localID: "l-3", wamid: "wamid.out.C", at: 1_764_404_023)
+        #expect(try db.message("wamid.out.C")?.status == .delivered)
+    }
 }
