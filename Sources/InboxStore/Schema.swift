@@ -164,6 +164,18 @@ enum Schema {
                   AND NOT EXISTS (SELECT 1 FROM status_event s WHERE s.wamid = message.wamid);
                 """)
         }
+        migrator.registerMigration("v8: a contact's previous phone numbers") { db in
+            try db.execute(sql: """
+                -- The numbers a contact had before a user_changed_number: a late message from
+                -- one of them is still theirs (Meta's delivery is not ordered).
+                CREATE TABLE contact_previous_number (
+                    wa_id TEXT PRIMARY KEY,
+                    contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+                    changed_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX contact_previous_number_contact ON contact_previous_number(contact_id);
+                """)
+        }
         return migrator
     }
 }

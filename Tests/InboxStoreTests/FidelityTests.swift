@@ -72,4 +72,62 @@ import Testing
         try await db.markAccepted(localID: "l-3", wamid: "wamid.out.C", at: 1_764_404_023)
         #expect(try db.message("wamid.out.C")?.status == .delivered)
     }
+
+    // MARK: - A changed number keeps one customer
+
+    /// Amélie (fixture "text") moves from 33612345678 to 33698765432.
+    private func amelieChangedNumber() async throws -> TemporaryDatabase {
+        let temp = try TemporaryDatabase()
+        _ = try await temp.database.ingest(Fixtures.webhook("text"))
+        _ = try await temp.database.ingest(Fixtures.webhook("changed_number"))
+        return temp
+    }
+
+    @Test func aLateMessageFromTheOldNumberJoinsTheSameCustomer() async throws {
+        let temp = try await amelieChangedNumber()
+        defer { temp.remove() }
+        let db = temp.database
+        // Sent before the change, delivered after it, in the older payload shape (no user id).
+        _ = try await db.ingest(textWebhook(id: "wamid.late", from: "33612345678", name: "Amélie Laurent",
+                                            timestamp: 1_764_403_700, body: "sent from the old phone"))
+        #expect(try db.counts().contacts == 1)
+        let conversations = try db.conversations().items
+        #expect(conversations.count == 1)
+        let conversation = try #require(conversations.first)
+        #expect(conversation.contact.waID == "33698765432")
+        #expect(try db.messages(in: conversation.id).items.map(\.wamid?.rawValue).contains("wamid.late"))
+        // A message without a profile is not a different one.
+        _ = try await db.ingest(textWebhook(id: "wamid.late.2", from: "33612345678", timestamp: 1_764_403_750))
+        #expect(try db.counts().contacts == 1)
+    }
+
+    @Test func theOldNumberWithAnotherProfileIsANewCustomer() async throws {
+        let temp = try await amelieChangedNumber()
+        defer { temp.remove() }
+        let db = temp.database
+        // The number was given to someone else.
+        _ = try await db.ingest(textWebhook(id: "wamid.bruno", from: "33612345678", name: "Bruno Costa",
+                                            timestamp: 1_764_404_000, body: "hello, new here"))
+        #expect(try db.counts().contacts == 2)
+        let bruno = try #require(try db.contacts(matching: "33612345678").first)
+        #expect(bruno.name == "Bruno Costa")
+        let amelie = try #require(try db.contacts(matching: "33698765432").first)
+        #expect(amelie.id != bruno.id)
+        #expect(amelie.name == "Amélie Laurent")
+        // From now on the number is Bruno's, whatever name it shows.
+        _ = try await db.ingest(textWebhook(id: "wamid.bruno.2", from: "33612345678", name: "Amélie Laurent",
+                                            timestamp: 1_764_404_100))
+        #expect(try db.contacts(matching: "33612345678").map(\.id) == [bruno.id])
+        #expect(try db.counts().contacts == 2)
+    }
+
+    @Test func theOldNumberWithAnotherUserIDIsANewCustomer() async throws {
+        let temp = try await amelieChangedNumber()
+        defer { temp.remove() }
+        let db = temp.database
+        _ = try await db.ingest(textWebhook(id: "wamid.other", from: "33612345678", userID: "FR.1111111111",
+                                            name: "Amélie Laurent", timestamp: 1_764_404_000))
+        #expect(try db.counts().contacts == 2)
+        #expect(try db.contacts(matching: "FR.8837465512093847561").first?.waID == "33698765432")
+    }
 }
