@@ -137,7 +137,11 @@ public final class InboxApp {
     }
 
     private func handle(_ key: Key) {
+        let filtering = state.focus == .filter
         dispatch(.key(key))
+        // The keys after the filter line act on the list it selects: typed in one burst
+        // ("/amelie", Enter, Enter), the second Enter would otherwise find no selection yet.
+        if batching, filtering, state.focus != .filter { performQueued() }
     }
 
     public func dispatch(_ action: Action) {
@@ -158,6 +162,12 @@ public final class InboxApp {
         batching = true
         body()
         batching = false
+        performQueued()
+    }
+
+    /// Performs the effects held back so far, stale loads left out. Effects they lead to
+    /// are held back in turn while a batch runs.
+    private func performQueued() {
         let effects = queued
         queued = []
         for effect in Effect.coalesced(effects) {

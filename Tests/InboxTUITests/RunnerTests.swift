@@ -57,3 +57,15 @@ import Testing
         #expect(Effect.coalesced([send, send]) == [send, send])
     }
 }
+
+/// Keys typed faster than the screen draws arrive in one burst.
+@Suite struct KeyBurstTests {
+    @Test func keysAfterTheFilterLineActOnTheListItSelects() async throws {
+        let h = try await ScreenHarness(fixtures: ["text", "multi_entry"])
+        #expect(h.app.state.open?.contact.name != "李小龙")
+        h.backend.pendingKeys += [.character("/")] + "李小".map { Key.character($0) } + [.enter, .enter]
+        h.app.step()
+        #expect(h.app.state.focus == .compose)
+        #expect(h.app.state.open?.contact.name == "李小龙")
+    }
+}
