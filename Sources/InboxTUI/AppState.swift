@@ -164,6 +164,13 @@ public struct AppState: Sendable, Equatable {
     public var hasMoreConversations = false
     public var selected: ConversationID?
     public var listTop = 0
+    /// The agent moved the selection off the top row. Until they do (and whenever it is on
+    /// the top row again) the list stays on the newest conversations and the selection
+    /// follows the newest.
+    public var selectionMoved = false
+    /// Each listed conversation's last activity when it was last in the viewport: those
+    /// above the viewport that changed since are counted as new.
+    public var seenActivity: [ConversationID: Int64] = [:]
 
     /// The conversation shown on the right (wide) or full screen (narrow), and its
     /// messages oldest first.
@@ -227,6 +234,12 @@ public struct AppState: Sendable, Equatable {
 
     public var selectedIndex: Int? {
         conversations.firstIndex { $0.id == selected }
+    }
+
+    /// Conversations above the viewport that are new or changed since they were last in
+    /// it (`↑ 3 new`; `g` goes there).
+    public var changedAboveViewport: Int {
+        conversations.prefix(listTop).reduce(0) { $0 + (seenActivity[$1.id] == $1.lastActivityAt ? 0 : 1) }
     }
 
     /// How many conversations the list should hold: what is visible plus a page ahead.

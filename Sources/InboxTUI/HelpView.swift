@@ -7,6 +7,7 @@ extension Renderer {
     mutating func helpOverlay() {
         let keys: [(String, String)] = [
             ("j k  ↓ ↑", "move in the list or the thread"),
+            ("g", "jump to the newest conversations (↑ 3 new)"),
             ("Enter", "open the conversation / send"),
             ("/", "filter by name, number or username"),
             ("u", "show unread only"),

@@ -17,7 +17,14 @@ extension Renderer {
             var title = "Inbox"
             if unread > 0 { title += " · \(unread) unread" }
             buffer.fill(x: x, y: y, width: width, height: 1, style: theme[.header])
-            buffer.put(title, x: x + 1, y: y, style: theme[.header], maxWidth: width - 1)
+            let used = buffer.put(title, x: x + 1, y: y, style: theme[.header], maxWidth: width - 1)
+            let changed = state.changedAboveViewport
+            if changed > 0 {
+                // What changed above the viewport since the agent scrolled away; g goes there.
+                buffer.put(" · " + glyphs.newAbove + " \(changed) new", x: x + 1 + used, y: y,
+                           style: theme[.unread].merging(background: theme[.header].background),
+                           maxWidth: max(0, width - 1 - used))
+            }
         }
         var labels: [String] = []
         if state.scope != .all { labels.append(state.scope.rawValue) }

@@ -88,15 +88,15 @@ struct Renderer {
 
 /// The symbols the screen draws, in Unicode or plain ASCII when the locale is not UTF-8.
 struct Glyphs {
-    var vertical, horizontal, unreadDot, windowClosed, quoteBar, forwarded, prompt: String
+    var vertical, horizontal, unreadDot, windowClosed, quoteBar, forwarded, prompt, newAbove: String
     /// `pending`: not yet taken by the Cloud API; `accepted`: taken, another clock face.
     var pending, accepted, sent, delivered, played, failed, up, down: String
 
     static let unicode = Glyphs(vertical: "│", horizontal: "─", unreadDot: "●", windowClosed: "⊘", quoteBar: "┃",
-                                forwarded: "↪", prompt: "› ", pending: "◷", accepted: "◶", sent: "✓", delivered: "✓✓",
+                                forwarded: "↪", prompt: "› ", newAbove: "↑", pending: "◷", accepted: "◶", sent: "✓", delivered: "✓✓",
                                 played: "✓✓▸", failed: "✗", up: "●", down: "○")
     static let ascii = Glyphs(vertical: "|", horizontal: "-", unreadDot: "*", windowClosed: "x", quoteBar: "|",
-                              forwarded: ">", prompt: "> ", pending: "..", accepted: "o", sent: "v", delivered: "vv",
+                              forwarded: ">", prompt: "> ", newAbove: "^", pending: "..", accepted: "o", sent: "v", delivered: "vv",
                               played: "vv>", failed: "X", up: "+", down: "-")
 }
 
