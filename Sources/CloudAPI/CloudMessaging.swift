@@ -32,6 +32,11 @@ public struct SendReceipt: Sendable, Hashable {
     public var wamid: MessageID
     /// The wa_id WhatsApp resolved the recipient to, when it said.
     public var waID: WaID?
+    /// The answer's `message_status`, when it gave one (`accepted`, `held_for_quality_assessment`).
+    public var messageStatus: String? = nil
+
+    /// WhatsApp holds the message (a template) for a quality review before sending it.
+    public var isHeldForQualityReview: Bool { messageStatus == "held_for_quality_assessment" }
 }
 
 /// A template as listed by `GET /{waba-id}/message_templates`.

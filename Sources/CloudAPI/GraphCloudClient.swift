@@ -50,7 +50,8 @@ public struct GraphCloudClient: CloudMessaging {
         guard let id = response.messages.first?.id else {
             throw .invalidResponse("no message id in the answer")
         }
-        return SendReceipt(wamid: MessageID(id), waID: response.contacts?.first?.waID.map(WaID.init))
+        return SendReceipt(wamid: MessageID(id), waID: response.contacts?.first?.waID.map(WaID.init),
+                           messageStatus: response.messages.first?.messageStatus)
     }
 
     public func markRead(_ message: MessageID, from phoneNumberID: PhoneNumberID, typing: Bool) async throws(CloudFailure) {

@@ -231,7 +231,8 @@ public final class OutboxSender: Service, Sendable {
         } catch {
             return try await handle(error, for: item)
         }
-        try await database.markAccepted(localID: localID, wamid: receipt.wamid, at: clock.now() / 1000)
+        try await database.markAccepted(localID: localID, wamid: receipt.wamid,
+                                        heldForQualityReview: receipt.isHeldForQualityReview, at: clock.now() / 1000)
         logger.info("sent", metadata: ["local_id": "\(localID)", "wamid": "\(receipt.wamid)"])
         return .accepted(localID: localID, wamid: receipt.wamid)
     }

@@ -15,6 +15,7 @@ struct ContactResolver {
                  timestampIsInboundMessage: Bool = false) throws -> ContactID {
         let byWaID = try identity.waID.flatMap { try contact(.contactByWaID, $0.rawValue) }
         let byUserID = try identity.userID.flatMap { try contact(.contactByUserID, $0.rawValue) }
+        var identity = identity
         let current: StoredContact
         switch (byWaID, byUserID) {
         case let (wa?, user?) where wa.id != user.id:
@@ -27,6 +28,13 @@ struct ContactResolver {
         case let (nil, user?):
             current = user
         case (nil, nil):
+            if let previous = try previousOwner(of: identity) {
+                // A late message from the number the contact had before: theirs, and the
+                // number they have now stays.
+                identity.waID = nil
+                current = previous
+                break
+            }
             try statements(.insertContact).execute(identity.waID?.rawValue, identity.userID?.rawValue,
                                                    identity.parentUserID?.rawValue, identity.username, identity.name,
                                                    timestamp, timestamp)
@@ -90,9 +98,37 @@ struct ContactResolver {
         }
     }
 
-    /// `user_changed_number`: the contact keeps its history and takes the new number. A
-    /// contact already known by the new number is merged in.
+    /// The contact that had `identity`'s number before a `user_changed_number`, when the
+    /// identity does not show another person: a user id or a profile name of its own that
+    /// differs from the contact's. Such a person has the number now: it is forgotten as the
+    /// contact's previous one, and they become a contact of their own.
+    private func previousOwner(of identity: ContactIdentity) throws -> StoredContact? {
+        guard let waID = identity.waID?.rawValue,
+              let owner = try contact(.contactByPreviousNumber, waID) else { return nil }
+        func differ(_ new: String?, _ old: String?) -> Bool {
+            guard let new, let old else { return false }
+            return !new.utf8.elementsEqual(old.utf8)
+        }
+        if differ(identity.userID?.rawValue, owner.userID) || differ(identity.name, owner.name)
+            || differ(identity.username, owner.username) {
+            try db.execute(sql: "DELETE FROM contact_previous_number WHERE wa_id = ?", arguments: [waID])
+            return nil
+        }
+        return owner
+    }
+
+    /// `user_changed_number`: the contact keeps its history and takes the new number; the
+    /// old one is kept as a previous number of theirs. A contact already known by the new
+    /// number is merged in.
     func changeNumber(of contact: ContactID, to newWaID: WaID, at timestamp: Int64) throws {
+        if let oldWaID = try String.fetchOne(db, sql: "SELECT wa_id FROM contact WHERE id = ?", arguments: [contact.rawValue]),
+           oldWaID != newWaID.rawValue {
+            try db.execute(sql: """
+                INSERT INTO contact_previous_number (wa_id, contact_id, changed_at) VALUES (?, ?, ?)
+                ON CONFLICT (wa_id) DO UPDATE SET contact_id = excluded.contact_id, changed_at = excluded.changed_at
+                """, arguments: [oldWaID, contact.rawValue, timestamp])
+        }
+        try db.execute(sql: "DELETE FROM contact_previous_number WHERE wa_id = ?", arguments: [newWaID.rawValue])
         try db.execute(sql: "UPDATE contact SET wa_id = NULL WHERE id = ?", arguments: [contact.rawValue])
         if let other = try self.contact(.contactByWaID, newWaID.rawValue)?.id, other != contact.rawValue {
             try merge(other, into: contact.rawValue)
@@ -152,6 +188,8 @@ struct ContactResolver {
             }
         }
         try db.execute(sql: "UPDATE OR IGNORE reaction SET from_contact_id = ? WHERE from_contact_id = ?",
+                       arguments: [target, source])
+        try db.execute(sql: "UPDATE contact_previous_number SET contact_id = ? WHERE contact_id = ?",
                        arguments: [target, source])
         try db.execute(sql: "DELETE FROM reaction WHERE from_contact_id = ?", arguments: [source])
         try db.execute(sql: "DELETE FROM contact WHERE id = ?", arguments: [source])

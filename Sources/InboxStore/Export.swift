@@ -210,7 +210,8 @@ extension InboxDatabase {
         }
         return try writer.read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT \(Self.messageColumns), m.type, m.text, m.caption, cv.phone_number_id,
+                SELECT \(Self.messageColumns), m.type, CAST(m.text AS BLOB) AS text, CAST(m.caption AS BLOB) AS caption,
+                       cv.phone_number_id,
                        c.wa_id, c.user_id, c.username, c.name,
                        md.state AS media_state, md.reason AS media_reason, md.path AS media_path,
                        md.file_size AS media_file_size, md.mime_type AS media_mime_type
@@ -233,8 +234,8 @@ extension InboxDatabase {
                     contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"]),
                     direction: message.direction.rawValue,
                     type: row["type"],
-                    text: row["text"],
-                    caption: row["caption"],
+                    text: Self.wholeText(row, "text"),
+                    caption: Self.wholeText(row, "caption"),
                     timestamp: message.timestamp,
                     status: message.status?.rawValue ?? "received",
                     replyTo: message.replyTo?.rawValue,

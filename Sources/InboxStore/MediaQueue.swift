@@ -3,11 +3,11 @@ import GRDB
 import InboxCore
 
 extension Schema {
-    /// v7: the durable download queue of inbound media. Filled off the ingest path from
+    /// v9: the durable download queue of inbound media. Filled off the ingest path from
     /// `message` by `queueNewMedia()`, up to a mark, so that acknowledging a webhook never
     /// waits for it.
     static func registerMedia(in migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("v7: media download queue") { db in
+        migrator.registerMigration("v9: media download queue") { db in
             try db.execute(sql: """
                 CREATE TABLE media (
                     message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,

@@ -188,18 +188,23 @@ extension InboxDatabase {
 
     // MARK: - Outcomes
 
-    /// Records that the Cloud API accepted an outbox row under `wamid`, and applies the
-    /// statuses that arrived for that id before the answer did. The row leaves the outbox.
-    public func markAccepted(localID: String, wamid: MessageID, at timestamp: Int64) async throws {
+    /// Records that the Cloud API accepted an outbox row under `wamid` (`accepted`, not
+    /// `sent`: only status webhooks say it went out), and applies the statuses that arrived
+    /// for that id before the answer did. The row leaves the outbox.
+    ///
+    /// - Parameter heldForQualityReview: the answer's `message_status` was
+    ///   `held_for_quality_assessment` (a template WhatsApp reviews before sending it).
+    public func markAccepted(localID: String, wamid: MessageID, heldForQualityReview: Bool = false,
+                             at timestamp: Int64) async throws {
         try await writer.write { db in
             guard let rowID = try Int64.fetchOne(db, sql: "SELECT id FROM message WHERE local_id = ?",
                                                  arguments: [localID]) else { return }
-            try db.execute(sql: "UPDATE message SET wamid = coalesce(wamid, ?) WHERE id = ?",
-                           arguments: [wamid.rawValue, rowID])
+            try db.execute(sql: "UPDATE message SET wamid = coalesce(wamid, ?), held_for_review = ? WHERE id = ?",
+                           arguments: [wamid.rawValue, heldForQualityReview, rowID])
             try OutboundStatus.advance(messageRowID: rowID,
                                        current: String.fetchOne(db, sql: "SELECT status FROM message WHERE id = ?",
                                                                 arguments: [rowID]) ?? "pending",
-                                       to: .sent, at: timestamp, error: nil, in: db)
+                                       to: .accepted, at: timestamp, error: nil, in: db)
             try OutboundStatus.applyWaiting(messageRowID: rowID, wamid: wamid, in: db)
             try db.execute(sql: "DELETE FROM outbox WHERE message_id = ?", arguments: [rowID])
         }

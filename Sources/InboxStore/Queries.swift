@@ -11,6 +11,65 @@ extension InboxDatabase {
         try conversations(matching: "", after: cursor, limit: limit, viewer: viewer)
     }
 
+    /// Conversations whose contact matches `filter` (name, username, number or user id;
+    /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
+    public func conversations(matching filter: String, unreadOnly: Bool = false, scope: ConversationScope = .all,
+                              after cursor: ConversationCursor? = nil, limit: Int = 50,
+                              viewer: Viewer = .team) throws -> Page<ConversationSummary, ConversationCursor> {
+        var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
+        // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
+        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
+            needle = needle.filter(\.isNumber)
+        }
+        return try writer.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if !needle.isEmpty {
+                let (condition, argument) = try Self.contactCondition(needle, in: db)
+                conditions.append(condition)
+                arguments += [argument]
+            }
+            if unreadOnly { conditions.append("viewer_unread > 0") }
+            switch scope {
+            case .all: break
+            case .mine:
+                conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
+                arguments += [viewer.agent]
+            case .unassigned:
+                conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
+            }
+            if let cursor {
+                conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
+                arguments += [cursor.lastActivityAt, cursor.id]
+            }
+            arguments += [limit + 1]
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
+                                           arguments: arguments, viewer: viewer, in: db)
+            let hasMore = items.count > limit
+            if hasMore { items.removeLast() }
+            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
+        }
+    }
+
+    /// How to find contacts whose search key contains `needle`. Few matches: take them
+    /// from the trigram index and sort them. Many matches (or a needle under three
+    /// characters): walk conversations newest first and test each key, which finds a
+    /// screenful long before the end.
+    private static func contactCondition(_ needle: String, in db: Database) throws -> (String, String) {
+        let fewMatches = 1000
+        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
+            let pattern = "%" + needle + "%"
+            let matches = try Int.fetchOne(db.cachedStatement(sql: """
+                SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
+                """), arguments: [pattern]) ?? 0
+            if matches < fewMatches {
+                return ("c.id IN (SELECT rowid FROM contact_trigram WHERE search_key LIKE ?)", pattern)
+            }
+        }
+        return ("c.search_key LIKE ? ESCAPE '\\'", "%" + escapeLike(needle) + "%")
+    }
+
     public func conversation(_ id: ConversationID, viewer: Viewer = .team) throws -> ConversationSummary? {
         try writer.read { db in
             try Self.summaries("WHERE cv.id = ?", arguments: [id.rawValue], viewer: viewer, in: db).first
@@ -102,6 +161,28 @@ extension InboxDatabase {
         }
     }
 
+    /// The messages that `messages` reply to, by id: those in `messages` themselves, the
+    /// others looked up in one read. Replies to a message never stored are left out.
+    public func quotedMessages(for messages: [StoredMessage]) throws -> [MessageID: StoredMessage] {
+        var quoted: [MessageID: StoredMessage] = [:]
+        let present = Dictionary(messages.compactMap { message in message.wamid.map { ($0, message) } },
+                                 uniquingKeysWith: { first, _ in first })
+        var missing: [MessageID] = []
+        for replyTo in messages.compactMap(\.replyTo) where quoted[replyTo] == nil {
+            if let found = present[replyTo] { quoted[replyTo] = found } else { missing.append(replyTo) }
+        }
+        guard !missing.isEmpty else { return quoted }
+        try writer.read { db in
+            for wamid in missing where quoted[wamid] == nil {
+                if let found = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.messageColumns) FROM message m WHERE m.wamid = ?"),
+                                                arguments: [wamid.rawValue]).map({ try Self.message(from: $0) }) {
+                    quoted[wamid] = found
+                }
+            }
+        }
+        return quoted
+    }
+
     /// The customer's newest message in a conversation: what "mark as read" acknowledges.
     public func latestInboundMessage(in conversation: ConversationID) throws -> StoredMessage? {
         try writer.read { db in
@@ -130,6 +211,15 @@ extension InboxDatabase {
 
     // MARK: - Row mapping
 
+    /// A text column selected as `CAST(… AS BLOB)`, decoded by its byte length.
+    ///
+    /// - Important: Text read as a `String` ends at the first U+0000 (SQLite hands it over
+    ///   as a C string), so a customer's text holding one would come back cut. Select text
+    ///   columns that reach the agent as blobs and read them with this.
+    static func wholeText(_ row: Row, _ column: String) -> String? {
+        (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     static let messageColumns = """
         m.id, m.wamid, m.local_id, m.conversation_id, m.direction, m.content, m.timestamp, m.status, m.status_at,
         m.reply_to, m.forwarded, m.error_code, m.error_title, m.error_message, m.error_details,
@@ -137,7 +227,7 @@ extension InboxDatabase {
                 CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
          FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
-        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note
+        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -166,7 +256,8 @@ extension InboxDatabase {
                 APIErrorDetail(code: nil, title: $0, message: row["error_message"], details: row["error_details"])
             },
             reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
-            outboxNote: direction == .outbound ? row["outbox_note"] : nil)
+            outboxNote: direction == .outbound ? row["outbox_note"] : nil,
+            heldForQualityReview: row["held_for_review"])
     }
 
     static func contact(from row: Row) -> ContactRecord {

@@ -158,7 +158,7 @@ final class IngestStatements {
     enum Query: Int, CaseIterable {
         case journal, messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
         case contactProfileAt, contactLastInbound, conversation, insertConversation, conversationDisplay, insertMessage
-        case noteNewMessage, insertStatusEvent, outboundMessage
+        case noteNewMessage, insertStatusEvent, outboundMessage, contactByPreviousNumber
 
         var sql: String {
             switch self {
@@ -222,6 +222,11 @@ final class IngestStatements {
                 """
             case .outboundMessage:
                 "SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'"
+            case .contactByPreviousNumber:
+                """
+                SELECT c.id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.profile_at
+                FROM contact_previous_number p JOIN contact c ON c.id = p.contact_id WHERE p.wa_id = ?
+                """
             }
         }
     }

@@ -6,28 +6,32 @@ public enum Direction: String, Sendable, Codable, Hashable {
     case outbound = "out"
 }
 
-/// A stored customer with every identifier seen for them.
+/// A stored customer: the store's key and every identifier seen for them. The identifiers
+/// and the profile are a `ContactIdentity`, read through as `record.waID`, `record.name`, ….
+@dynamicMemberLookup
 public struct ContactRecord: Sendable, Hashable {
     public var id: ContactID
-    public var waID: WaID?
-    public var userID: UserID?
-    public var parentUserID: UserID?
-    public var username: String?
-    public var name: String?
+    public var identity: ContactIdentity
+
+    public init(id: ContactID, identity: ContactIdentity) {
+        self.id = id
+        self.identity = identity
+    }
 
     public init(id: ContactID, waID: WaID? = nil, userID: UserID? = nil, parentUserID: UserID? = nil,
                 username: String? = nil, name: String? = nil) {
-        self.id = id
-        self.waID = waID
-        self.userID = userID
-        self.parentUserID = parentUserID
-        self.username = username
-        self.name = name
+        self.init(id: id, identity: ContactIdentity(waID: waID, userID: userID, parentUserID: parentUserID,
+                                                    username: username, name: name))
+    }
+
+    public subscript<Value>(dynamicMember keyPath: KeyPath<ContactIdentity, Value>) -> Value {
+        identity[keyPath: keyPath]
     }
 
     /// What to call the customer: profile name, else username, else number, else user id.
     public var displayName: String {
-        name ?? username.map { "@" + $0 } ?? waID.map { "+" + $0.rawValue } ?? userID?.rawValue ?? "unknown"
+        identity.name ?? identity.username.map { "@" + $0 } ?? identity.waID.map { "+" + $0.rawValue }
+            ?? identity.userID?.rawValue ?? "unknown"
     }
 }
 
@@ -135,10 +139,13 @@ public struct StoredMessage: Sendable, Hashable {
     /// While the message is in the outbox: what the sender last ran into (a retry's reason,
     /// or why the outcome is uncertain).
     public var outboxNote: String?
+    /// The Cloud API took it but holds it for a quality review (a template) before sending.
+    public var heldForQualityReview: Bool
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
-                forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil) {
+                forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil,
+                heldForQualityReview: Bool = false) {
         self.rowID = rowID
         self.wamid = wamid
         self.localID = localID
@@ -153,6 +160,7 @@ public struct StoredMessage: Sendable, Hashable {
         self.error = error
         self.reactions = reactions
         self.outboxNote = outboxNote
+        self.heldForQualityReview = heldForQualityReview
     }
 
     public var cursor: MessageCursor { MessageCursor(timestamp: timestamp, id: rowID) }

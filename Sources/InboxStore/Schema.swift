@@ -3,6 +3,8 @@ import GRDB
 /// The database schema, one migration per released change. Never edit a registered
 /// migration: add a new one.
 enum Schema {
+    static let acceptedMigration = "v7: accepted is not sent; templates held for quality review"
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: contacts, conversations, messages, statuses, journal") { db in
@@ -151,6 +153,29 @@ enum Schema {
         registerSearch(in: &migrator)
         registerSharedInbox(in: &migrator)
         registerDeferredSearch(in: &migrator)
+        migrator.registerMigration(acceptedMigration) { db in
+            try db.execute(sql: """
+                -- The send answer said message_status = held_for_quality_assessment.
+                ALTER TABLE message ADD COLUMN held_for_review INTEGER NOT NULL DEFAULT 0;
+                -- Rows the Cloud API took before `accepted` existed were marked `sent` on the
+                -- spot: without a status webhook, that is all they are.
+                UPDATE message SET status = 'accepted'
+                WHERE direction = 'out' AND status = 'sent' AND wamid IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM status_event s WHERE s.wamid = message.wamid);
+                """)
+        }
+        migrator.registerMigration("v8: a contact's previous phone numbers") { db in
+            try db.execute(sql: """
+                -- The numbers a contact had before a user_changed_number: a late message from
+                -- one of them is still theirs (Meta's delivery is not ordered).
+                CREATE TABLE contact_previous_number (
+                    wa_id TEXT PRIMARY KEY,
+                    contact_id INTEGER NOT NULL REFERENCES contact(id) ON DELETE CASCADE,
+                    changed_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX contact_previous_number_contact ON contact_previous_number(contact_id);
+                """)
+        }
         registerMedia(in: &migrator)
         return migrator
     }

@@ -9,7 +9,13 @@ func searchFold(_ text: String) -> String {
 
 extension Schema {
     /// `wabox_fold(text)`: `searchFold` for SQL, registered on every connection.
+    /// A blob argument is read as UTF-8 by its length (text passed as a `String` would end at
+    /// its first U+0000), and its NULs fold to spaces: SQLite's LIKE stops at a NUL, and the
+    /// full-text index takes one for a separator too.
     static let foldFunction = DatabaseFunction("wabox_fold", argumentCount: 1, pure: true) { values in
+        if case .blob(let bytes) = values[0].storage {
+            return searchFold(String(decoding: bytes.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self))
+        }
         guard let text = String.fromDatabaseValue(values[0]) else { return nil }
         return searchFold(text)
     }
@@ -78,68 +84,15 @@ public struct MessageHit: Sendable, Equatable {
     public var message: StoredMessage
     /// The matching part of the text, shortened.
     public var snippet: String
+
+    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
+        self.conversation = conversation
+        self.message = message
+        self.snippet = snippet
+    }
 }
 
 extension InboxDatabase {
-    /// Conversations whose contact matches `filter` (name, username, number or user id;
-    /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
-    public func conversations(matching filter: String, unreadOnly: Bool = false, scope: ConversationScope = .all,
-                              after cursor: ConversationCursor? = nil, limit: Int = 50,
-                              viewer: Viewer = .team) throws -> Page<ConversationSummary, ConversationCursor> {
-        var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
-        // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
-        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
-            needle = needle.filter(\.isNumber)
-        }
-        return try writer.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if !needle.isEmpty {
-                let (condition, argument) = try Self.contactCondition(needle, in: db)
-                conditions.append(condition)
-                arguments += [argument]
-            }
-            if unreadOnly { conditions.append("viewer_unread > 0") }
-            switch scope {
-            case .all: break
-            case .mine:
-                conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
-                arguments += [viewer.agent]
-            case .unassigned:
-                conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
-            }
-            if let cursor {
-                conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
-                arguments += [cursor.lastActivityAt, cursor.id]
-            }
-            arguments += [limit + 1]
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
-                                           arguments: arguments, viewer: viewer, in: db)
-            let hasMore = items.count > limit
-            if hasMore { items.removeLast() }
-            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
-        }
-    }
-
-    /// How to find contacts whose search key contains `needle`. Few matches: take them
-    /// from the trigram index and sort them. Many matches (or a needle under three
-    /// characters): walk conversations newest first and test each key, which finds a
-    /// screenful long before the end.
-    private static func contactCondition(_ needle: String, in db: Database) throws -> (String, String) {
-        let fewMatches = 1000
-        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
-            let pattern = "%" + needle + "%"
-            let matches = try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
-                """), arguments: [pattern]) ?? 0
-            if matches < fewMatches {
-                return ("c.id IN (SELECT rowid FROM contact_trigram WHERE search_key LIKE ?)", pattern)
-            }
-        }
-        return ("c.search_key LIKE ? ESCAPE '\\'", "%" + escapeLike(needle) + "%")
-    }
-
     /// Messages whose text or caption contain every word of `query` (word prefixes match;
     /// accents and case ignored), newest first.
     ///
@@ -158,23 +111,25 @@ extension InboxDatabase {
             // prefix under load). Ids follow arrival, so the two orders rarely differ.
             var found = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT m.id, m.conversation_id, m.timestamp, f.snippet
-                FROM (SELECT rowid, snippet(message_fts, -1, '', '', '…', 10) AS snippet FROM message_fts
+                FROM (SELECT rowid, CAST(snippet(message_fts, -1, '', '', '…', 10) AS BLOB) AS snippet FROM message_fts
                       WHERE message_fts MATCH ? ORDER BY rowid DESC LIMIT ?) f
                 JOIN message m ON m.id = f.rowid
                 """), arguments: [words.joined(separator: " "), limit]).map { row in
                 (id: row["id"] as Int64, conversationID: row["conversation_id"] as Int64,
-                 timestamp: row["timestamp"] as Int64, snippet: row["snippet"] as String? ?? "")
+                 timestamp: row["timestamp"] as Int64, snippet: Self.wholeText(row, "snippet") ?? "")
             }
             if !tokens.isEmpty {
                 // LIKE narrows the scan to candidates; the word-prefix test decides.
-                let condition = Array(repeating: "wabox_fold(coalesce(text, '') || ' ' || coalesce(caption, '')) LIKE ? ESCAPE '\\'",
+                let condition = Array(repeating: "wabox_fold(CAST(coalesce(text, '') || ' ' || coalesce(caption, '') AS BLOB)) LIKE ? ESCAPE '\\'",
                                       count: tokens.count).joined(separator: " AND ")
                 let pending = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT id, conversation_id, timestamp, text, caption FROM message
+                    SELECT id, conversation_id, timestamp, CAST(text AS BLOB) AS text, CAST(caption AS BLOB) AS caption
+                    FROM message
                     WHERE id > (SELECT indexed_through FROM message_fts_progress) AND \(condition)
                     """), arguments: StatementArguments(tokens.map { "%" + Self.escapeLike(String($0)) + "%" }))
                 for row in pending {
-                    let text = [row["text"] as String?, row["caption"] as String?].compactMap { $0 }.joined(separator: " ")
+                    let text = [Self.wholeText(row, "text"), Self.wholeText(row, "caption")].compactMap { $0 }
+                        .joined(separator: " ")
                     guard let snippet = Self.pendingSnippet(text, tokens: tokens) else { continue }
                     found.append((id: row["id"], conversationID: row["conversation_id"], timestamp: row["timestamp"],
                                   snippet: snippet))
@@ -189,6 +144,12 @@ extension InboxDatabase {
                 }
                 guard let conversation = conversations[hit.conversationID],
                       let message = try Self.message(rowID: hit.id, in: db) else { return nil }
+                // FTS5 writes its snippet through printf, which drops a NUL and joins the words
+                // around it: such a text gets a snippet of our own, NUL kept.
+                let text = [message.content.text, message.content.caption].compactMap { $0 }.joined(separator: " ")
+                if text.unicodeScalars.contains("\u{0}"), let whole = Self.pendingSnippet(text, tokens: tokens) {
+                    return MessageHit(conversation: conversation, message: message, snippet: whole)
+                }
                 return MessageHit(conversation: conversation, message: message, snippet: hit.snippet)
             }
         }
@@ -210,7 +171,7 @@ extension InboxDatabase {
         return (from > 0 ? "…" : "") + original[from..<to].joined(separator: " ") + (to < original.count ? "…" : "")
     }
 
-    private static func escapeLike(_ text: String) -> String {
+    static func escapeLike(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_")
     }

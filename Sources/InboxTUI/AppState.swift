@@ -145,19 +145,6 @@ public struct TemplateDraft: Sendable, Equatable {
     }
 }
 
-/// One hit of a full-text search.
-public struct SearchHit: Sendable, Equatable {
-    public var conversation: ConversationSummary
-    public var message: StoredMessage
-    public var snippet: String
-
-    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
-        self.conversation = conversation
-        self.message = message
-        self.snippet = snippet
-    }
-}
-
 /// Where and when (seconds) an agent last said they were typing.
 public struct TypingNoted: Sendable, Equatable {
     public var conversation: ConversationID
@@ -177,6 +164,13 @@ public struct AppState: Sendable, Equatable {
     public var hasMoreConversations = false
     public var selected: ConversationID?
     public var listTop = 0
+    /// The agent moved the selection off the top row. Until they do (and whenever it is on
+    /// the top row again) the list stays on the newest conversations and the selection
+    /// follows the newest.
+    public var selectionMoved = false
+    /// Each listed conversation's last activity when it was last in the viewport: those
+    /// above the viewport that changed since are counted as new.
+    public var seenActivity: [ConversationID: Int64] = [:]
 
     /// The conversation shown on the right (wide) or full screen (narrow), and its
     /// messages oldest first.
@@ -201,7 +195,7 @@ public struct AppState: Sendable, Equatable {
     public var templatePicker: TemplatePicker?
     public var templateDraft: TemplateDraft?
     public var searchQuery = ComposeLine()
-    public var searchHits: [SearchHit] = []
+    public var searchHits: [MessageHit] = []
     public var searchSelected = 0
 
     /// Who works this screen: unread counts, claims and typing notes are theirs.
@@ -240,6 +234,12 @@ public struct AppState: Sendable, Equatable {
 
     public var selectedIndex: Int? {
         conversations.firstIndex { $0.id == selected }
+    }
+
+    /// Conversations above the viewport that are new or changed since they were last in
+    /// it (`↑ 3 new`; `g` goes there).
+    public var changedAboveViewport: Int {
+        conversations.prefix(listTop).reduce(0) { $0 + (seenActivity[$1.id] == $1.lastActivityAt ? 0 : 1) }
     }
 
     /// How many conversations the list should hold: what is visible plus a page ahead.

@@ -52,11 +52,8 @@ public final class InboxApp {
     let sender: Sender
     let cloud: CloudServices?
     private let completed = ActionInbox()
-    private var lastChangeCount = -1
     private var lastStatusCheck: Int64 = 0
-    private var lastReload = ContinuousClock.now - .seconds(1)
-    /// A commit seen but not reloaded yet (the last reload was too recent).
-    private var changeWaiting = false
+    private var reloads = ReloadThrottle(interval: InboxApp.reloadInterval, now: .now)
     private var batching = false
     private var queued: [Effect] = []
     static let reloadInterval = Duration.milliseconds(100)
@@ -95,18 +92,14 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        var wait = waitMilliseconds
-        if changeWaiting {
-            let due = lastReload + Self.reloadInterval - ContinuousClock.now
-            wait = min(wait, max(0, Int(due.components.attoseconds / 1_000_000_000_000_000)))
-        }
+        let wait = reloads.keyWait(waitMilliseconds, now: .now)
         let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
         // minute and draws nothing in between. Keys and new data see the exact time (a
         // window's closing, a typing note's age), and typing notes need it every second.
         let now = clock()
-        if now != state.now, key != nil || changes != lastChangeCount || now / 60 != state.now / 60
+        if now != state.now, key != nil || changes != reloads.lastChangeCount || now / 60 != state.now / 60
             || state.typingNoted != nil || state.showsTypingNotes {
             dispatch(.tick(now: now))
         }
@@ -135,13 +128,7 @@ public final class InboxApp {
         if size.width != state.width || size.height != state.height {
             dispatch(.resized(width: size.width, height: size.height))
         }
-        // Under a stream of commits (a busy listener) the screen reloads at most ten
-        // times a second; a lone change shows at once.
-        changeWaiting = changes != lastChangeCount
-        if changeWaiting, ContinuousClock.now - lastReload >= Self.reloadInterval {
-            lastChangeCount = changes
-            lastReload = .now
-            changeWaiting = false
+        if reloads.shouldReload(changes: changes, now: .now) {
             dispatch(.databaseChanged)
         }
         for action in completed.takeAll() {
@@ -150,7 +137,11 @@ public final class InboxApp {
     }
 
     private func handle(_ key: Key) {
+        let filtering = state.focus == .filter
         dispatch(.key(key))
+        // The keys after the filter line act on the list it selects: typed in one burst
+        // ("/amelie", Enter, Enter), the second Enter would otherwise find no selection yet.
+        if batching, filtering, state.focus != .filter { performQueued() }
     }
 
     public func dispatch(_ action: Action) {
@@ -171,9 +162,15 @@ public final class InboxApp {
         batching = true
         body()
         batching = false
+        performQueued()
+    }
+
+    /// Performs the effects held back so far, stale loads left out. Effects they lead to
+    /// are held back in turn while a batch runs.
+    private func performQueued() {
         let effects = queued
         queued = []
-        for (index, effect) in effects.enumerated() where !effects[(index + 1)...].contains(where: { effect.isReplaced(by: $0) }) {
+        for effect in Effect.coalesced(effects) {
             perform(effect)
         }
     }
@@ -199,16 +196,7 @@ public final class InboxApp {
                 dispatch(.conversationsLoaded(page.items, hasMore: page.next != nil))
             case .loadThread(let id, let limit):
                 let page = try database.messages(in: id, limit: limit)
-                var quoted: [MessageID: StoredMessage] = [:]
-                let present = Set(page.items.compactMap(\.wamid))
-                for message in page.items {
-                    guard let replyTo = message.replyTo else { continue }
-                    if present.contains(replyTo) {
-                        quoted[replyTo] = page.items.first { $0.wamid == replyTo }
-                    } else if let found = try database.message(replyTo) {
-                        quoted[replyTo] = found
-                    }
-                }
+                let quoted = try database.quotedMessages(for: page.items)
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
             case .markRead(let id):
                 let database = self.database
@@ -264,10 +252,7 @@ public final class InboxApp {
                     completed.post(.notice("sending again; it may reach the customer twice"))
                 }
             case .search(let query):
-                let hits = try database.searchMessages(query, limit: 50).map {
-                    SearchHit(conversation: $0.conversation, message: $0.message, snippet: $0.snippet)
-                }
-                dispatch(.searchLoaded(query: query, hits))
+                dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50)))
             case .claim(let id, let takeOver):
                 guard let agent = configuration.agent else { return }
                 let now = clock()
@@ -328,7 +313,48 @@ extension InboxApp {
     }
 }
 
+/// When the screen reloads after commits: under a stream of them (a busy listener) at most
+/// once per `interval`, while a lone change shows at once.
+struct ReloadThrottle {
+    let interval: Duration
+    /// The database's change count at the last reload.
+    private(set) var lastChangeCount = -1
+    private var lastReload: ContinuousClock.Instant
+    /// A commit seen but not reloaded yet (the last reload was too recent).
+    private(set) var changeWaiting = false
+
+    init(interval: Duration, now: ContinuousClock.Instant) {
+        self.interval = interval
+        lastReload = now - .seconds(1)
+    }
+
+    /// Whether the screen should reload now, seeing the database at `changes`.
+    mutating func shouldReload(changes: Int, now: ContinuousClock.Instant) -> Bool {
+        changeWaiting = changes != lastChangeCount
+        guard changeWaiting, now - lastReload >= interval else { return false }
+        lastChangeCount = changes
+        lastReload = now
+        changeWaiting = false
+        return true
+    }
+
+    /// How long the loop may wait for a key, at most `wait` milliseconds: no longer than
+    /// until a waiting change is due.
+    func keyWait(_ wait: Int, now: ContinuousClock.Instant) -> Int {
+        guard changeWaiting else { return wait }
+        let due = lastReload + interval - now
+        return min(wait, max(0, Int(due.components.seconds * 1000 + due.components.attoseconds / 1_000_000_000_000_000)))
+    }
+}
+
 extension Effect {
+    /// `effects` in order, without those whose result a later one makes stale.
+    static func coalesced(_ effects: [Effect]) -> [Effect] {
+        effects.enumerated().filter { index, effect in
+            !effects[(index + 1)...].contains { effect.isReplaced(by: $0) }
+        }.map(\.element)
+    }
+
     /// Whether performing `later` makes this effect's result stale before it is seen: a
     /// newer load of the same list, thread or search.
     func isReplaced(by later: Effect) -> Bool {

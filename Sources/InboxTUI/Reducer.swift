@@ -10,7 +10,7 @@ public enum Action: Sendable, Equatable {
     case conversationsLoaded([ConversationSummary], hasMore: Bool)
     case threadLoaded(ConversationID, [StoredMessage], hasOlder: Bool, quoted: [MessageID: StoredMessage])
     case listenerChanged(ListenerStatus)
-    case searchLoaded(query: String, [SearchHit])
+    case searchLoaded(query: String, [MessageHit])
     case queued(StoredMessage)
     case templatesLoaded([TemplateChoice])
     case templatesFailed(String)
@@ -58,12 +58,20 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
         return effects
     case .conversationsLoaded(let conversations, let hasMore):
+        let follows = followsNewest(state)
         state.conversations = conversations
         state.hasMoreConversations = hasMore
+        let listed = Set(conversations.map(\.id))
+        state.seenActivity = state.seenActivity.filter { listed.contains($0.key) }
         var effects: [Effect] = []
         if state.selectedIndex == nil {
             state.selected = conversations.first?.id
             state.listTop = 0
+        } else if follows, let newest = conversations.first, newest.id != state.selected {
+            state.selected = newest.id
+            state.selectionMoved = false
+            state.listTop = 0
+            if !state.isNarrow, state.open != nil { effects += show(newest, &state) }
         }
         clampListTop(&state)
         if let open = state.open, let fresh = conversations.first(where: { $0.id == open.id }) {
@@ -388,6 +396,7 @@ private func searchKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         state.focus = .thread
         state.searchHits = []
         state.selected = hit.conversation.id
+        state.selectionMoved = true
         var effects = show(hit.conversation, &state)
         state.pickedMessage = hit.message.rowID
         effects = effects.map { effect in
@@ -478,6 +487,7 @@ private func moveSelection(to index: Int, _ state: inout AppState) -> [Effect] {
     var effects: [Effect] = []
     if conversation.id != state.selected {
         state.selected = conversation.id
+        state.selectionMoved = clamped != 0
         clampListTop(&state)
         if !state.isNarrow { effects += show(conversation, &state) }
     }
@@ -514,7 +524,16 @@ private func isReading(_ state: AppState) -> Bool {
     state.focus == .compose || state.focus == .thread
 }
 
+/// Whether a reloaded list keeps the selection on the newest conversation: the agent is in
+/// the list, has not moved the selection off the top row, and has no reply half written
+/// (which would then go to another customer).
+private func followsNewest(_ state: AppState) -> Bool {
+    (state.focus == .list || state.focus == .filter) && (!state.selectionMoved || state.selectedIndex == 0)
+        && state.compose.isEmpty && state.replyTo == nil && state.templateDraft == nil
+}
+
 private func clampListTop(_ state: inout AppState) {
+    defer { noteViewport(&state) }
     guard let index = state.selectedIndex else {
         state.listTop = 0
         return
@@ -522,6 +541,15 @@ private func clampListTop(_ state: inout AppState) {
     let visible = state.visibleConversations
     if index < state.listTop { state.listTop = index }
     if index >= state.listTop + visible { state.listTop = index - visible + 1 }
+}
+
+/// Remembers what the viewport shows: how new each conversation in it was.
+private func noteViewport(_ state: inout AppState) {
+    let end = min(state.conversations.count, state.listTop + state.visibleConversations)
+    guard state.listTop < end else { return }
+    for conversation in state.conversations[state.listTop..<end] {
+        state.seenActivity[conversation.id] = conversation.lastActivityAt
+    }
 }
 
 private func loadConversations(_ state: AppState) -> Effect {

@@ -29,7 +29,7 @@ import Testing
         guard case .accepted(_, let wamid) = try #require(outcomes.first) else { Issue.record("\(outcomes)"); return }
         let stored = try #require(try await database.outboundMessage(localID: "l-1"))
         #expect(stored.wamid == wamid)
-        #expect(stored.status == .sent)
+        #expect(stored.status == .accepted)
         #expect(try await database.outboxWaitingCount() == 0)
         let body = try #require(fake.messageRequests.first?.json)
         #expect(body == (try json("""
@@ -68,7 +68,7 @@ import Testing
             guard case .accepted = try #require(try await sender.sendDue().first) else { Issue.record("not accepted"); return }
         }
         #expect(fake.messageRequests.count == 3)
-        #expect(try await database.outboundMessage(localID: "l-1")?.status == .sent)
+        #expect(try await database.outboundMessage(localID: "l-1")?.status == .accepted)
 
         let policy = OutboxSender.RetryPolicy(baseDelay: 1, maxDelay: 60, maxAttempts: 10)
         #expect((1...8).map { policy.delay(afterAttempt: $0) } == [1, 2, 4, 8, 16, 32, 60, 60])
@@ -187,8 +187,8 @@ import Testing
         }
         // The two went out in order, after the halt.
         #expect(fake.messageRequests.compactMap { $0.json }.count == 3)
-        #expect(try await database.outboundMessage(localID: "l-1")?.status == .sent)
-        #expect(try await database.outboundMessage(localID: "l-2")?.status == .sent)
+        #expect(try await database.outboundMessage(localID: "l-1")?.status == .accepted)
+        #expect(try await database.outboundMessage(localID: "l-2")?.status == .accepted)
     }
 
     @Test func closedWindowFailsTheReplyAndOffersATemplate() async throws {
@@ -275,7 +275,7 @@ import Testing
         }
         #expect(fake.messageRequests.count == 3)
         for index in 1...3 {
-            #expect(try await reopened.outboundMessage(localID: "l-\(index)")?.status == .sent)
+            #expect(try await reopened.outboundMessage(localID: "l-\(index)")?.status == .accepted)
         }
     }
 

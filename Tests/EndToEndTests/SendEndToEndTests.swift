@@ -82,7 +82,7 @@ import Testing
                 return status == "read"
             }
             #expect(read, "statuses seen: \(seen); fake: \(fake.webhookErrors)\n\(serve.log)")
-            #expect(seen.allSatisfy { ["sent", "delivered", "read"].contains($0) })
+            #expect(seen.allSatisfy { ["accepted", "sent", "delivered", "read"].contains($0) })
             let record = try #require(try await exported(environment).first)
             #expect(record["direction"] as? String == "out")
             #expect(record["text"] as? String == "Votre colis arrive demain")

@@ -122,7 +122,7 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
         try await db.enqueueOutbound(in: conversation.id, content: .text(body: "We are on it"), localID: "l-1",
                                      at: 1_764_404_000)
         try await db.markAccepted(localID: "l-1", wamid: "wamid.out.A", at: 1_764_404_001)
-        #expect(try db.message("wamid.out.A")?.status == .sent)
+        #expect(try db.message("wamid.out.A")?.status == .accepted)
 
         for (status, time) in [("read", 1_764_404_003), ("delivered", 1_764_404_002), ("read", 1_764_404_003),
                                ("sent", 1_764_404_001), ("failed", 1_764_404_004)] {

@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+import InboxCore
+
+// Agents tell each other who is typing a reply where.
+
+/// An agent typing a reply, until when (Unix milliseconds).
+public struct TypingNote: Sendable, Hashable, Codable {
+    public var agent: String
+    public var until: Int64
+
+    public init(agent: String, until: Int64) {
+        self.agent = agent
+        self.until = until
+    }
+}
+
+extension InboxDatabase {
+    /// Notes that `agent` is typing in a conversation until `until` (Unix milliseconds).
+    public func noteTyping(in conversation: ConversationID, by agent: String, until: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(sql: """
+                INSERT INTO agent_typing (conversation_id, agent, until_ms) VALUES (?, ?, ?)
+                ON CONFLICT (conversation_id, agent) DO UPDATE SET until_ms = excluded.until_ms
+                """, arguments: [conversation.rawValue, agent, until])
+        }
+    }
+
+    /// Clears `agent`'s typing notes: in one conversation, or everywhere.
+    public func stopTyping(by agent: String, in conversation: ConversationID? = nil) async throws {
+        try await writer.write { db in
+            if let conversation {
+                try db.execute(sql: "DELETE FROM agent_typing WHERE agent = ? AND conversation_id = ?",
+                               arguments: [agent, conversation.rawValue])
+            } else {
+                try db.execute(sql: "DELETE FROM agent_typing WHERE agent = ?", arguments: [agent])
+            }
+        }
+    }
+}

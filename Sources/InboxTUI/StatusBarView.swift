@@ -1,0 +1,46 @@
+import InboxCore
+import InboxStore
+
+// The bottom line: listener, outbox, notices and key hints.
+
+extension Renderer {
+    mutating func statusBar(y: Int) {
+        let width = state.width
+        buffer.fill(x: 0, y: y, width: width, height: 1, style: theme[.statusBar])
+        var parts: [String] = []
+        let listener = state.listener
+        if listener.isDemo { parts.append("DEMO") }
+        if let agent = state.agent { parts.append(TerminalText.sanitize(agent)) }
+        if let attached = listener.attachedTo {
+            let address = listener.address.map { $0 + " " } ?? ""
+            parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address + "via " + TerminalText.sanitize(attached))
+        } else if let address = listener.address {
+            parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address)
+        }
+        if let last = listener.lastWebhookAt {
+            // Minutes, not seconds: a status bar that changes every second would redraw
+            // (and cost bytes over SSH) every second.
+            let age = state.now - last
+            parts.append(age < 60 ? "webhook <1m ago" : "webhook \(Describe.age(age)) ago")
+        }
+        if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
+        let left = " " + parts.joined(separator: " · ")
+        let hints = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
+        // Never hidden by a problem or a notice: anyone can write into this inbox.
+        let warning = listener.isInsecure ? buffer.put(" INSECURE: signatures not checked ", x: 0, y: y, style: theme[.statusError]) : 0
+        let used = warning + buffer.put(left, x: warning, y: y, style: theme[.statusBar])
+        var problem = listener.problem
+        switch listener.sending {
+        case .halted(let reason): problem = problem ?? reason
+        case .off(let reason) where listener.waitingToSend > 0: problem = problem ?? reason
+        default: break
+        }
+        if let problem = state.flash ?? problem {
+            let style = state.flash == nil ? theme[.statusError] : theme[.statusBar]
+            buffer.put(" " + TerminalText.truncate(TerminalText.sanitize(problem), to: max(0, width - used - 2)) + " ",
+                       x: used + 1, y: y, style: style)
+        } else if width - used > TerminalText.width(of: hints) + 1 {
+            buffer.put(hints, x: width - TerminalText.width(of: hints), y: y, style: theme[.statusBar])
+        }
+    }
+}
