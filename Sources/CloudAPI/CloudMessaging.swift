@@ -20,6 +20,11 @@ public protocol CloudMessaging: Sendable {
     /// and tells the number's quality rating.
     func phoneNumber(_ id: PhoneNumberID) async throws(CloudFailure) -> PhoneNumberInfo
 
+    /// Uploads a file to send (`POST /{phone-number-id}/media`, multipart); returns the
+    /// media id to send it by, usable for 30 days.
+    func uploadMedia(_ bytes: Data, mimeType: String, filename: String?, from phoneNumberID: PhoneNumberID)
+        async throws(CloudFailure) -> String
+
     /// The metadata of an uploaded or received media item; its `url` is valid for minutes.
     func mediaInfo(_ mediaID: String) async throws(CloudFailure) -> MediaInfo
 

@@ -82,6 +82,16 @@ public struct GraphCloudClient: CloudMessaging {
         try await call(.GET, "\(base)/\(id.rawValue)?fields=verified_name,display_phone_number,quality_rating", body: nil)
     }
 
+    public func uploadMedia(_ bytes: Data, mimeType: String, filename: String?,
+                            from phoneNumberID: PhoneNumberID) async throws(CloudFailure) -> String {
+        struct Uploaded: Decodable { let id: String }
+        let form = MultipartForm(fields: [("messaging_product", "whatsapp"), ("type", mimeType)],
+                                 file: (name: "file", filename: filename ?? "file", mimeType: mimeType, bytes: bytes))
+        let uploaded: Uploaded = try await call(.POST, "\(base)/\(phoneNumberID.rawValue)/media", body: form.body,
+                                                contentType: form.contentType)
+        return uploaded.id
+    }
+
     public func mediaInfo(_ mediaID: String) async throws(CloudFailure) -> MediaInfo {
         try await call(.GET, "\(base)/\(mediaID)", body: nil)
     }
@@ -102,8 +112,9 @@ public struct GraphCloudClient: CloudMessaging {
         }
     }
 
-    private func call<T: Decodable>(_ method: HTTPMethod, _ url: String, body: Data?) async throws(CloudFailure) -> T {
-        let (status, bytes) = try await exchange(method, url, body: body, maxBytes: 4 * 1024 * 1024)
+    private func call<T: Decodable>(_ method: HTTPMethod, _ url: String, body: Data?,
+                                    contentType: String = "application/json") async throws(CloudFailure) -> T {
+        let (status, bytes) = try await exchange(method, url, body: body, contentType: contentType, maxBytes: 4 * 1024 * 1024)
         guard (200..<300).contains(status) else { throw Self.failure(status: status, body: bytes) }
         do {
             return try JSONDecoder().decode(T.self, from: bytes)
@@ -112,14 +123,14 @@ public struct GraphCloudClient: CloudMessaging {
         }
     }
 
-    private func exchange(_ method: HTTPMethod, _ url: String, body: Data?, maxBytes: Int) async throws(CloudFailure)
-        -> (status: Int, body: Data) {
+    private func exchange(_ method: HTTPMethod, _ url: String, body: Data?, contentType: String = "application/json",
+                          maxBytes: Int) async throws(CloudFailure) -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.accessToken)")
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
@@ -148,5 +159,34 @@ public struct GraphCloudClient: CloudMessaging {
     static func networkFailure(_ error: any Error) -> CloudFailure {
         if let error = error as? CloudFailure { return error }
         return .network(TransportFailure.classify(error))
+    }
+}
+
+/// A `multipart/form-data` body: text fields, then one file.
+struct MultipartForm {
+    let boundary = "wabox-" + UUID().uuidString
+    let body: Data
+
+    var contentType: String { "multipart/form-data; boundary=\(boundary)" }
+
+    init(fields: [(String, String)], file: (name: String, filename: String, mimeType: String, bytes: Data)) {
+        var body = Data()
+        func line(_ text: String) { body.append(Data((text + "\r\n").utf8)) }
+        for (name, value) in fields {
+            line("--\(boundary)")
+            line("Content-Disposition: form-data; name=\"\(name)\"")
+            line("")
+            line(value)
+        }
+        // The name is the customer's to see, not a path: quotes and line breaks cannot pass.
+        let safe = file.filename.filter { $0 != "\"" && $0 != "\r" && $0 != "\n" && $0 != "\\" }
+        line("--\(boundary)")
+        line("Content-Disposition: form-data; name=\"\(file.name)\"; filename=\"\(safe)\"")
+        line("Content-Type: \(file.mimeType)")
+        line("")
+        body.append(file.bytes)
+        line("")
+        line("--\(boundary)--")
+        self.body = body
     }
 }

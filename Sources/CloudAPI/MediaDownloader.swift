@@ -274,3 +274,41 @@ enum MediaFolder {
     static func folderMode(_ folder: String) -> Int { isShared(folder) ? 0o2770 : 0o700 }
     static func fileMode(_ folder: String) -> Int { isShared(folder) ? 0o640 : 0o600 }
 }
+
+/// A file an agent sends, made ready for the outbox: checked against the Cloud API's type
+/// and size limits, then copied into the media store under its hash, so that the outbox
+/// survives the original being moved or changed.
+public struct OutgoingFile: Sendable, Hashable {
+    public var file: OutboundFile
+    public var kind: MediaAttachment.Kind
+    /// Lowercase hex SHA-256 of the bytes.
+    public var sha256: String
+
+    public struct Refusal: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// - Throws: `Refusal` saying which limit the file breaks, or why it cannot be read.
+    public static func prepare(path: String, mediaDirectory: String) throws(Refusal) -> OutgoingFile {
+        let name = (path as NSString).lastPathComponent
+        guard let mimeType = OutgoingMediaLimits.mimeType(forFileNamed: name) else {
+            throw Refusal(description: OutgoingMediaLimits.problem(mimeType: nil, size: 0, name: name)!)
+        }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw Refusal(description: "cannot read \(path): check that it exists and that you may read it")
+        }
+        if let problem = OutgoingMediaLimits.problem(mimeType: mimeType, size: bytes.count, name: name) {
+            throw Refusal(description: problem)
+        }
+        let kind = OutgoingMediaLimits.rule(for: mimeType)!.kind
+        let hash = MediaDigest.hex(of: bytes)
+        let kept = (mediaDirectory as NSString).appendingPathComponent(hash)
+        do {
+            try MediaFolder.store(bytes, at: kept, folder: mediaDirectory)
+        } catch {
+            throw Refusal(description: "cannot copy \(name) into the media store \(mediaDirectory): \(error.localizedDescription)")
+        }
+        // The customer sees the name of a document; it is data, never a path here.
+        return OutgoingFile(file: OutboundFile(path: kept, mimeType: mimeType, filename: name), kind: kind, sha256: hash)
+    }
+}

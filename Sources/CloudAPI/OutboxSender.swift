@@ -219,11 +219,37 @@ public final class OutboxSender: Service, Sendable {
 
     func attempt(_ item: OutboxItem) async throws -> Outcome {
         let localID = item.localID
-        guard let message = item.message else {
+        guard var message = item.message else {
             let reason = "the contact has neither a phone number nor a user id to address"
             try await database.markFailed(localID: localID, error: APIErrorDetail(code: nil, title: reason),
                                           at: clock.now() / 1000)
             return .failed(localID: localID, reason: reason, code: nil)
+        }
+        if case .media(var media) = message.kind, media.mediaID == nil {
+            // Uploaded once: the id is kept before the send, so a retry sends the same file.
+            guard let file = item.file, let bytes = FileManager.default.contents(atPath: file.path) else {
+                let reason = "the file to send is gone from the media store (\(item.file?.path ?? "no path")): attach it again"
+                try await database.markFailed(localID: localID, error: APIErrorDetail(code: nil, title: reason),
+                                              at: clock.now() / 1000)
+                return .failed(localID: localID, reason: reason, code: nil)
+            }
+            do throws(CloudFailure) {
+                media.mediaID = try await client.uploadMedia(bytes, mimeType: file.mimeType, filename: file.filename,
+                                                             from: item.phoneNumberID)
+            } catch {
+                switch error {
+                case .network, .invalidResponse, .tooLarge:
+                    // An upload is not a message: whatever became of it, nothing reached the
+                    // customer, so it is retried rather than marked uncertain.
+                    let reason = "upload: \(error)"
+                    return try await retry(item, reason: reason, limit: policy.maxAttempts,
+                                           detail: APIErrorDetail(code: nil, title: reason), pauseAll: false)
+                case .api, .http:
+                    return try await handle(error, for: item)
+                }
+            }
+            try await database.recordUpload(localID: localID, mediaID: media.mediaID!)
+            message.kind = .media(media)
         }
         let receipt: SendReceipt
         do throws(CloudFailure) {

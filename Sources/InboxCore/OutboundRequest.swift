@@ -21,6 +21,84 @@ public enum OutboundKind: Sendable, Hashable {
     case text(body: String)
     case reaction(to: MessageID, emoji: String)
     case template(TemplateMessage)
+    /// A file uploaded with `POST /{phone-number-id}/media`, sent by its id.
+    case media(OutboundMedia)
+}
+
+/// A file to send: uploaded first, then sent by the media id the upload returned.
+public struct OutboundMedia: Sendable, Hashable {
+    public var kind: MediaAttachment.Kind
+    /// Nil until the upload returned one; reused on every retry.
+    public var mediaID: String?
+    public var caption: String?
+    /// Shown to the customer for documents.
+    public var filename: String?
+
+    public init(kind: MediaAttachment.Kind, mediaID: String? = nil, caption: String? = nil, filename: String? = nil) {
+        self.kind = kind
+        self.mediaID = mediaID
+        self.caption = caption
+        self.filename = filename
+    }
+}
+
+/// What the Cloud API takes as a file to send (CLOUD_API.md): the message type a MIME type
+/// goes out as, and the largest size for it.
+public enum OutgoingMediaLimits {
+    public struct Rule: Sendable, Hashable {
+        public var kind: MediaAttachment.Kind
+        public var maxBytes: Int
+    }
+
+    static let megabyte = 1024 * 1024
+
+    /// The rule for `mimeType`, or nil when WhatsApp does not take that type.
+    public static func rule(for mimeType: String) -> Rule? {
+        let type = mimeType.lowercased().split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        switch type {
+        case "image/jpeg", "image/png": return Rule(kind: .image, maxBytes: 5 * megabyte)
+        case "video/mp4", "video/3gpp": return Rule(kind: .video, maxBytes: 16 * megabyte)
+        case "audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg": return Rule(kind: .audio, maxBytes: 16 * megabyte)
+        case "image/webp": return Rule(kind: .sticker, maxBytes: 100 * 1024)
+        case "application/pdf", "text/plain", "text/csv", "application/msword", "application/vnd.ms-excel",
+             "application/vnd.ms-powerpoint",
+             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+            return Rule(kind: .document, maxBytes: 100 * megabyte)
+        default: return nil
+        }
+    }
+
+    /// The MIME type of a file by its name's extension, for the types WhatsApp takes.
+    public static func mimeType(forFileNamed name: String) -> String? {
+        let ext = (name as NSString).pathExtension.lowercased()
+        let types: [String: String] = [
+            "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
+            "mp4": "video/mp4", "3gp": "video/3gpp", "aac": "audio/aac", "amr": "audio/amr", "mp3": "audio/mpeg",
+            "m4a": "audio/mp4", "ogg": "audio/ogg", "opus": "audio/ogg", "pdf": "application/pdf", "txt": "text/plain",
+            "csv": "text/csv", "doc": "application/msword", "xls": "application/vnd.ms-excel",
+            "ppt": "application/vnd.ms-powerpoint",
+            "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ]
+        return types[ext]
+    }
+
+    /// Why a file of `size` bytes and `mimeType` cannot be sent, in words with the limit;
+    /// nil when it can.
+    public static func problem(mimeType: String?, size: Int, name: String) -> String? {
+        guard let mimeType, let rule = rule(for: mimeType) else {
+            return "\(name): WhatsApp does not take this type of file; send JPEG or PNG images, MP4 video, AAC, MP3, M4A or OGG audio, WebP stickers, or PDF, text and Office documents"
+        }
+        if size == 0 { return "\(name) is empty" }
+        if size > rule.maxBytes {
+            let limit = rule.maxBytes >= megabyte ? "\(rule.maxBytes / megabyte) MB" : "\(rule.maxBytes / 1024) KB"
+            return "\(name) is \(size) bytes: WhatsApp takes \(rule.kind.typeName) files up to \(limit)"
+        }
+        return nil
+    }
 }
 
 /// An approved template with its parameters filled in.
@@ -122,6 +200,18 @@ public struct OutboundMessage: Sendable, Hashable {
         case .template(let template):
             body.type = "template"
             body.template = template
+        case .media(let media):
+            body.type = media.kind.typeName
+            let file = SendMessageBody.MediaBody(id: media.mediaID ?? "", caption: media.kind == .sticker || media.kind == .audio
+                                                    ? nil : media.caption,
+                                                 filename: media.kind == .document ? media.filename : nil)
+            switch media.kind {
+            case .image: body.image = file
+            case .video: body.video = file
+            case .audio, .voice: body.audio = file
+            case .document: body.document = file
+            case .sticker: body.sticker = file
+            }
         }
         body.context = replyTo.map { .init(messageID: $0.rawValue) }
         body.callbackData = callbackData
@@ -148,6 +238,18 @@ public struct SendMessageBody: Sendable, Hashable, Codable {
     public var template: TemplateMessage?
     public var context: Context?
     public var callbackData: String?
+    public var image: MediaBody?
+    public var video: MediaBody?
+    public var audio: MediaBody?
+    public var document: MediaBody?
+    public var sticker: MediaBody?
+
+    /// `{"id": "<media id>", "caption"?, "filename"?}`.
+    public struct MediaBody: Sendable, Hashable, Codable {
+        public var id: String
+        public var caption: String?
+        public var filename: String?
+    }
 
     public struct Text: Sendable, Hashable, Codable {
         public var body: String
@@ -175,7 +277,7 @@ public struct SendMessageBody: Sendable, Hashable, Codable {
     public init(type: String) { self.type = type }
 
     enum CodingKeys: String, CodingKey {
-        case to, recipient, type, text, reaction, template, context
+        case to, recipient, type, text, reaction, template, context, image, video, audio, document, sticker
         case messagingProduct = "messaging_product"
         case recipientType = "recipient_type"
         case callbackData = "biz_opaque_callback_data"

@@ -3,7 +3,7 @@ import GRDB
 import InboxCore
 
 extension Schema {
-    /// v9: the durable download queue of inbound media. Filled off the ingest path from
+    /// v9: the durable download queue of inbound media, and files waiting to be sent. Filled off the ingest path from
     /// `message` by `queueNewMedia()`, up to a mark, so that acknowledging a webhook never
     /// waits for it.
     static func registerMedia(in migrator: inout DatabaseMigrator) {
@@ -37,6 +37,11 @@ extension Schema {
                     queued_through INTEGER NOT NULL
                 );
                 INSERT INTO media_progress (id, queued_through) VALUES (1, 0);
+
+                -- A file to send: its copy in the media store, and the media id its upload
+                -- returned (reused on every retry, so it is uploaded once).
+                ALTER TABLE outbox ADD COLUMN file_path TEXT;
+                ALTER TABLE outbox ADD COLUMN upload_id TEXT;
                 """)
         }
     }

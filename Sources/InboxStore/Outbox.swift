@@ -16,9 +16,24 @@ public struct OutboxItem: Sendable, Hashable {
     public var replyTo: MessageID?
     /// Attempts so far, this one included.
     public var attempts: Int
+    /// For a file: the copy in the media store that is uploaded, and its MIME type.
+    public var file: OutboundFile?
 
     public var message: OutboundMessage? {
         recipient.map { OutboundMessage(recipient: $0, kind: kind, replyTo: replyTo, callbackData: localID) }
+    }
+}
+
+/// A file waiting in the media store to be uploaded and sent.
+public struct OutboundFile: Sendable, Hashable {
+    public var path: String
+    public var mimeType: String
+    public var filename: String?
+
+    public init(path: String, mimeType: String, filename: String?) {
+        self.path = path
+        self.mimeType = mimeType
+        self.filename = filename
     }
 }
 
@@ -82,6 +97,32 @@ extension InboxDatabase {
         return try await writer.write { db in
             try Self.insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
                                     payload: nil, localID: localID, at: timestamp, in: db)
+        }
+    }
+
+    /// As `enqueueOutbound`, for a file already copied into the media store at `file.path`
+    /// (so that the outbox survives the original being moved). The upload happens when it
+    /// is sent; the media id it returns is kept and reused on every retry.
+    @discardableResult
+    public func enqueueFile(in conversation: ConversationID, file: OutboundFile, kind: MediaAttachment.Kind,
+                            sha256: String, caption: String?, replyTo: MessageID? = nil, localID: String,
+                            at timestamp: Int64) async throws -> StoredMessage {
+        let content = MessageContent.media(MediaAttachment(kind: kind, mimeType: file.mimeType, sha256: sha256,
+                                                           caption: caption, filename: file.filename))
+        defer { searchIndexer?.messagesLanded() }
+        return try await writer.write { db in
+            let stored = try Self.insertOutbound(in: conversation, type: content.typeName, content: content,
+                                                 replyTo: replyTo, payload: nil, localID: localID, at: timestamp, in: db)
+            try db.execute(sql: "UPDATE outbox SET file_path = ? WHERE message_id = ?", arguments: [file.path, stored.rowID])
+            return stored
+        }
+    }
+
+    /// Keeps the media id an upload returned, for the send and any retry of it.
+    public func recordUpload(localID: String, mediaID: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE outbox SET upload_id = ? WHERE message_id = (SELECT id FROM message WHERE local_id = ?)",
+                           arguments: [mediaID, localID])
         }
     }
 
@@ -156,7 +197,7 @@ extension InboxDatabase {
     private static func claim(rowID: Int64, now: Int64, in db: Database) throws -> OutboxItem? {
         guard let row = try Row.fetchOne(db, sql: """
             SELECT m.id, m.local_id, m.conversation_id, m.content, m.reply_to, m.wamid, o.attempts, o.payload,
-                   cv.phone_number_id, c.wa_id, c.user_id
+                   o.file_path, o.upload_id, cv.phone_number_id, c.wa_id, c.user_id
             FROM outbox o JOIN message m ON m.id = o.message_id
             JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
             WHERE o.message_id = ?
@@ -170,11 +211,17 @@ extension InboxDatabase {
             UPDATE outbox SET state = 'in_flight', attempts = attempts + 1, claimed_at = ? WHERE message_id = ?
             """, arguments: [now, rowID])
         let kind: OutboundKind
+        var file: OutboundFile?
         if let payload = row["payload"] as String? {
             kind = .template(try StoredJSON.decode(TemplateMessage.self, from: payload))
         } else {
             switch try StoredJSON.decode(MessageContent.self, from: row["content"]) {
             case .text(let body): kind = .text(body: body)
+            case .media(let media) where row["file_path"] as String? != nil:
+                kind = .media(OutboundMedia(kind: media.kind, mediaID: row["upload_id"], caption: media.caption,
+                                            filename: media.filename))
+                file = OutboundFile(path: row["file_path"], mimeType: media.mimeType ?? "application/octet-stream",
+                                    filename: media.filename)
             case let other: throw OutboxError("the outbox holds a \(other.typeName) message, which wabox cannot send yet")
             }
         }
@@ -183,7 +230,7 @@ extension InboxDatabase {
         return OutboxItem(
             messageRowID: rowID, localID: row["local_id"], conversationID: ConversationID(rawValue: row["conversation_id"]),
             phoneNumberID: PhoneNumberID(row["phone_number_id"] as String), recipient: recipient, kind: kind,
-            replyTo: (row["reply_to"] as String?).map(MessageID.init), attempts: (row["attempts"] as Int) + 1)
+            replyTo: (row["reply_to"] as String?).map(MessageID.init), attempts: (row["attempts"] as Int) + 1, file: file)
     }
 
     // MARK: - Outcomes

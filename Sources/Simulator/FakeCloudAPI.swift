@@ -236,6 +236,9 @@ public final class FakeCloudAPI: Sendable {
         router.post("/:version/:node/messages") { request, context in
             try await self.messages(request, phoneNumberID: context.parameters.require("node"))
         }
+        router.post("/:version/:node/media") { request, context in
+            try await self.upload(request)
+        }
         router.get("/:version/:node/message_templates") { request, context in
             try await self.templates(request, account: context.parameters.require("node"))
         }
@@ -420,6 +423,29 @@ public final class FakeCloudAPI: Sendable {
                         body: .init(byteBuffer: ByteBuffer(bytes: media.bytes)))
     }
 
+    /// `POST /{phone-number-id}/media`: a multipart form with `messaging_product`, `type`
+    /// and `file`. The file is kept as media of the fake, so it can be fetched back.
+    func upload(_ request: Request) async throws -> Response {
+        let recorded = try await record(request, maxBytes: 110 * 1024 * 1024)
+        guard authorized(recorded) else { return Self.error(.badToken) }
+        guard let contentType = request.headers[.contentType], let range = contentType.range(of: "boundary="),
+              let form = Multipart.parse(recorded.body, boundary: String(contentType[range.upperBound...])) else {
+            return Self.error(.invalidParameter, details: "the body is not multipart/form-data")
+        }
+        guard form.fields["messaging_product"] == "whatsapp" else {
+            return Self.error(.invalidParameter, details: "messaging_product must be whatsapp")
+        }
+        guard let type = form.fields["type"], let file = form.file, !file.isEmpty else {
+            return Self.error(.invalidParameter, details: "type and file are required")
+        }
+        let id = state.withLock { state -> String in
+            let id = String(format: "9%014d", state.media.count + 1)
+            state.media[id] = Media(mimeType: type, bytes: file)
+            return id
+        }
+        return Self.json(.ok, #"{"id":"\#(id)"}"#)
+    }
+
     // MARK: - Answers
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
@@ -475,5 +501,51 @@ enum Digest {
     /// Lowercase hex SHA-256 of `data`, as the Cloud API gives for media.
     static func sha256Hex(_ data: Data) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Just enough of `multipart/form-data` to read what wabox uploads.
+enum Multipart {
+    struct Form {
+        var fields: [String: String] = [:]
+        var file: Data?
+    }
+
+    static func parse(_ body: Data, boundary: String) -> Form? {
+        let delimiter = Data("--\(boundary)".utf8)
+        let bytes = [UInt8](body)
+        var parts: [[UInt8]] = []
+        var start: Int?
+        var index = 0
+        while let found = find(Array(delimiter), in: bytes, from: index) {
+            if let start { parts.append(Array(bytes[start..<max(start, found - 2)])) }  // drop the CRLF before it
+            index = found + delimiter.count
+            start = index + 2  // the CRLF after it
+        }
+        guard !parts.isEmpty else { return nil }
+        var form = Form()
+        for part in parts {
+            guard let split = find(Array("\r\n\r\n".utf8), in: part, from: 0) else { continue }
+            let head = String(decoding: part[..<split], as: UTF8.self)
+            let content = Array(part[(split + 4)...])
+            guard let nameRange = head.range(of: "name=\"") else { continue }
+            let name = String(head[nameRange.upperBound...].prefix { $0 != "\"" })
+            if head.contains("filename=") {
+                form.file = Data(content)
+            } else {
+                form.fields[name] = String(decoding: content, as: UTF8.self)
+            }
+        }
+        return form
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard needle.count <= haystack.count, from <= haystack.count - needle.count else { return nil }
+        var i = from
+        while i <= haystack.count - needle.count {
+            if haystack[i] == needle[0], Array(haystack[i..<(i + needle.count)]) == needle { return i }
+            i += 1
+        }
+        return nil
     }
 }

@@ -7,13 +7,15 @@ import Logging
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Send one text message from a script.",
+        abstract: "Send one text message or file from a script.",
         discussion: """
             Writes the message to the outbox, then sends it at once through the Cloud API \
             (WABOX_ACCESS_TOKEN, WABOX_GRAPH_URL, WABOX_GRAPH_VERSION). Prints the message id \
             (wamid) and exits 0 once the Cloud API accepted it; exits 1 with the reason in plain \
             words otherwise. A new customer is addressed by phone number and written to from \
-            WABOX_PHONE_NUMBER_ID.
+            WABOX_PHONE_NUMBER_ID. With --file, the file is checked against WhatsApp's type and \
+            size limits, copied into the media store (media_dir), uploaded and sent by its media \
+            id, with --caption under it.
             """,
         version: waboxVersion
     )
@@ -25,10 +27,24 @@ struct Send: AsyncParsableCommand {
     var to: String
 
     @Option(help: "The words to send (up to 4096 characters).")
-    var text: String
+    var text: String?
+
+    @Option(help: ArgumentHelp("A file to send instead: an image, video, audio, sticker or document.", valueName: "path"))
+    var file: String?
+
+    @Option(help: ArgumentHelp("With --file: the words under it.", valueName: "text"))
+    var caption: String?
 
     @Option(name: .customLong("reply-to"), help: ArgumentHelp("Answer this message (its wamid).", valueName: "wamid"))
     var replyTo: String?
+
+    func validate() throws {
+        if (text == nil) == (file == nil) {
+            throw ValidationError("give --text to send words, or --file to send a file (with --caption for words under it)")
+        }
+        if caption != nil, file == nil { throw ValidationError("--caption goes with --file") }
+        if let caption, caption.count > 1024 { throw ValidationError("--caption holds at most 1024 characters") }
+    }
 
     func run() async throws {
         let settings = try global.settings()
@@ -38,8 +54,16 @@ struct Send: AsyncParsableCommand {
                 \(settings.configFile ?? "config.toml") (Meta Business settings → System users → Generate token).
                 """)
         }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, text.count <= 4096 else {
+        if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || text.count > 4096 {
             throw Failure("--text must hold 1 to 4096 characters")
+        }
+        var outgoing: OutgoingFile?
+        if let file {
+            do {
+                outgoing = try OutgoingFile.prepare(path: file, mediaDirectory: settings.mediaDirectory)
+            } catch {
+                throw Failure("not sent: \(error)")
+            }
         }
         let database: InboxDatabase
         do {
@@ -52,8 +76,14 @@ struct Send: AsyncParsableCommand {
         do {
             let conversation = try await database.conversationForSending(
                 to: to, on: settings[.phoneNumberID].map(PhoneNumberID.init), at: now)
-            try await database.enqueueOutbound(in: conversation, content: .text(body: text),
+            if let outgoing {
+                try await database.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind,
+                                               sha256: outgoing.sha256, caption: caption,
                                                replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
+            } else if let text {
+                try await database.enqueueOutbound(in: conversation, content: .text(body: text),
+                                                   replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
+            }
         } catch let error as OutboxError {
             throw Failure(error.description)
         }

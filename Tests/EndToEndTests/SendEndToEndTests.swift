@@ -129,6 +129,36 @@ import Testing
             #expect(result.stdout.contains(flag == "--help" ? "USAGE" : "0.1.0"))
         }
     }
+
+    /// `wabox send --file`: refused with the limit in words, or uploaded and sent by id;
+    /// the export shows the file.
+    @Test func sendAFileFromAScript() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let label = directory.appendingPathComponent("label-4471.pdf")
+        try Data("%PDF-1.4 label".utf8).write(to: label)
+        let tooBig = directory.appendingPathComponent("scan.jpg")
+        try Data(count: 6 * 1024 * 1024).write(to: tooBig)
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        try await fake.withRunning { graphURL in
+            let environment = environment(graphURL: graphURL)
+            let refused = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--file", tooBig.path],
+                                          environment: environment)
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("scan.jpg is 6291456 bytes: WhatsApp takes image files up to 5 MB"), "\(refused.stderr)")
+            let sent = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--file", label.path,
+                                        "--caption", "Votre étiquette"], environment: environment)
+            #expect(sent.status == 0, "\(sent.stderr)")
+            #expect(sent.stdout.hasPrefix("wamid."))
+            #expect(fake.requests.filter { $0.path.hasSuffix("/media") }.count == 1)
+            let rows = try await exported(environment)
+            let row = try #require(rows.last)
+            #expect(row["type"] as? String == "document")
+            #expect(row["caption"] as? String == "Votre étiquette")
+            let media = try #require(row["media"] as? [String: Any])
+            #expect(media["filename"] as? String == "label-4471.pdf")
+            #expect(media["mime_type"] as? String == "application/pdf")
+        }
+    }
 }
 
 /// `waitUntil` for an async condition.
@@ -139,4 +169,5 @@ func waitUntilAsync(timeout: Double, _ condition: () async throws -> Bool) async
         try await Task.sleep(for: .milliseconds(50))
     }
     return try await condition()
+
 }
