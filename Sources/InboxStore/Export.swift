@@ -181,12 +181,13 @@ final class JSONWriter {
 extension InboxDatabase {
     /// The `media` of an exported row: nil unless the message carries a file. A file not
     /// queued yet (the downloader has not looked, or there is no token) is `pending`.
-    static func exportedMedia(_ content: MessageContent, _ row: Row) -> ExportRecord.Media? {
-        guard case .media(let attachment) = content else { return nil }
+    static func exportedMedia(_ message: StoredMessage) -> ExportRecord.Media? {
+        guard case .media(let attachment) = message.content else { return nil }
+        let status = message.media
         return ExportRecord.Media(
-            id: attachment.mediaID, mimeType: row["media_mime_type"] ?? attachment.mimeType, sha256: attachment.sha256,
-            fileSize: row["media_file_size"], filename: attachment.filename,
-            state: row["media_state"] ?? MediaState.pending.rawValue, reason: row["media_reason"], path: row["media_path"])
+            id: attachment.mediaID, mimeType: status?.mimeType ?? attachment.mimeType, sha256: attachment.sha256,
+            fileSize: status?.fileSize, filename: attachment.filename,
+            state: (status?.state ?? .pending).rawValue, reason: status?.reason, path: status?.path)
     }
 
     public struct UnknownContact: Error, CustomStringConvertible {
@@ -212,13 +213,10 @@ extension InboxDatabase {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT \(Self.messageColumns), m.type, CAST(m.text AS BLOB) AS text, CAST(m.caption AS BLOB) AS caption,
                        cv.phone_number_id,
-                       c.wa_id, c.user_id, c.username, c.name,
-                       md.state AS media_state, md.reason AS media_reason, md.path AS media_path,
-                       md.file_size AS media_file_size, md.mime_type AS media_mime_type
+                       c.wa_id, c.user_id, c.username, c.name
                 FROM message m
                 JOIN conversation cv ON cv.id = m.conversation_id
                 JOIN contact c ON c.id = cv.contact_id
-                LEFT JOIN media md ON md.message_id = m.id
                 \(filter)
                 ORDER BY m.timestamp, m.id
                 """, arguments: arguments)
@@ -241,7 +239,7 @@ extension InboxDatabase {
                     replyTo: message.replyTo?.rawValue,
                     reactions: message.reactions,
                     error: errorInfo,
-                    media: Self.exportedMedia(message.content, row)))
+                    media: Self.exportedMedia(message)))
                 count += 1
             }
             return count

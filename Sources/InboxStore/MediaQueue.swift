@@ -48,7 +48,7 @@ extension Schema {
 }
 
 /// Where a media item's download stands.
-public enum MediaState: String, Sendable, Hashable, CaseIterable {
+public enum MediaState: String, Sendable, Hashable, CaseIterable, Codable {
     /// Waiting for a download (or for an access token).
     case pending
     /// Downloaded, checked and kept in the media folder.

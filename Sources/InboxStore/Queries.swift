@@ -227,7 +227,9 @@ extension InboxDatabase {
                 CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
          FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
-        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review
+        (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review,
+        (SELECT json_object('state', state, 'reason', reason, 'path', path, 'size', file_size, 'mime', mime_type)
+         FROM media WHERE message_id = m.id) AS media
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -257,7 +259,8 @@ extension InboxDatabase {
             },
             reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
             outboxNote: direction == .outbound ? row["outbox_note"] : nil,
-            heldForQualityReview: row["held_for_review"])
+            heldForQualityReview: row["held_for_review"],
+            media: try (row["media"] as String?).map { try StoredJSON.decode(MediaStatus.self, from: $0) })
     }
 
     static func contact(from row: Row) -> ContactRecord {

@@ -120,6 +120,32 @@ public struct StoredReaction: Sendable, Hashable, Codable {
     }
 }
 
+/// Where a customer's file stands: downloaded and kept, waiting, or given up.
+public struct MediaStatus: Sendable, Hashable, Codable {
+    public var state: MediaState
+    /// Why it failed or expired, or what the last attempt ran into.
+    public var reason: String?
+    /// The kept file, once ready.
+    public var path: String?
+    /// Bytes, once the metadata said.
+    public var fileSize: Int64?
+    public var mimeType: String?
+
+    public init(state: MediaState, reason: String? = nil, path: String? = nil, fileSize: Int64? = nil, mimeType: String? = nil) {
+        self.state = state
+        self.reason = reason
+        self.path = path
+        self.fileSize = fileSize
+        self.mimeType = mimeType
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, reason, path
+        case fileSize = "size"
+        case mimeType = "mime"
+    }
+}
+
 public struct StoredMessage: Sendable, Hashable {
     public var rowID: Int64
     public var wamid: MessageID?
@@ -141,11 +167,14 @@ public struct StoredMessage: Sendable, Hashable {
     public var outboxNote: String?
     /// The Cloud API took it but holds it for a quality review (a template) before sending.
     public var heldForQualityReview: Bool
+    /// For a customer's file: where its download stands (nil until the downloader queued it).
+    public var media: MediaStatus?
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
                 forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil,
-                heldForQualityReview: Bool = false) {
+                heldForQualityReview: Bool = false, media: MediaStatus? = nil) {
+        self.media = media
         self.rowID = rowID
         self.wamid = wamid
         self.localID = localID

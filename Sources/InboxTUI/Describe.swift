@@ -3,6 +3,27 @@ import InboxStore
 
 /// Human words for stored things: message placeholders, error reasons, times.
 enum Describe {
+    /// Where a customer's file stands, in a few words: its size and state. `downloading`
+    /// is whether a process with an access token runs the downloads.
+    static func media(_ status: MediaStatus?, downloading: Bool) -> String {
+        let size = status?.fileSize.map { bytes($0) + " · " } ?? ""
+        switch status?.state ?? .pending {
+        case .pending where !downloading: return size + "not downloaded (no access token)"
+        case .pending: return size + "downloading…" + (status?.reason.map { " (\($0))" } ?? "")
+        case .ready: return size + "downloaded"
+        case .failed: return size + "failed: " + (status?.reason ?? "no reason given")
+        case .expired: return size + "expired: " + (status?.reason ?? "the Cloud API no longer has it")
+        }
+    }
+
+    /// A byte count as people read it: 812 B, 14 KB, 2.1 MB.
+    static func bytes(_ count: Int64) -> String {
+        if count < 1024 { return "\(count) B" }
+        if count < 1024 * 1024 { return "\(count / 1024) KB" }
+        let megabytes = Double(count) / 1_048_576
+        return megabytes < 10 ? String(format: "%.1f MB", megabytes) : "\(Int(megabytes)) MB"
+    }
+
     /// What a message says, with a readable placeholder for every non-text type.
     static func content(_ content: MessageContent) -> String {
         switch content {

@@ -177,7 +177,15 @@ extension Renderer {
             for text in TerminalText.wrap(sanitizeLines(body), to: bubble) {
                 block.append(Line(segments: [Segment(text: text, style: bodyStyle)]))
             }
+
             var meta = [Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time])]
+            if case .media = message.content, !outbound {
+                // A customer's file: its size and where its download stands, beside the time.
+                let failed = message.media?.state == .failed || message.media?.state == .expired
+                let words = TerminalText.sanitize(Describe.media(message.media, downloading: state.listener.sending == .on))
+                meta.append(Segment(text: TerminalText.truncate(" · " + words, to: max(1, bubble - 6)),
+                                    style: failed ? theme[.failed] : theme[.time]))
+            }
             if outbound, let status = message.status {
                 let (tick, style) = tickGlyph(status)
                 meta.append(Segment(text: " " + tick, style: style))
