@@ -125,7 +125,7 @@ public func makeWebhookApplication(
             """)
     }
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [WebhookChannelHandler(intake: intake, pipeline: pipeline)],
+        additionalChannelHandlers: [WebhookChannelHandler(intake: intake, committer: pipeline)],
         httpDecoderConfiguration: .init(maxHeaderFieldSize: configuration.headerLimit,
                                         maxHeaderListSize: configuration.headerLimit,
                                         maxHeaderFieldCount: configuration.headerCountLimit))
