@@ -311,23 +311,28 @@ private let received = "EVENT_RECEIVED\n"
         #expect(connection.isOpen)
     }
 
-    /// The real pipeline, its writer not running: the first webhook fills the queue, the
-    /// next connection's is refused at once.
+    /// The real pipeline, its writer not running: the first webhook fills the queue of one,
+    /// the other connections' are refused at once with 503 and `Retry-After`. (Formerly
+    /// `BackpressureTests.fullQueueThroughTheRouter`, from when the router had a
+    /// `POST /webhook` route of its own; its assertions are the last two.)
     @Test func aFullIngestQueueIsAnswered503() throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let pipeline = IngestPipeline(database: temp.database, capacity: 1, logger: quiet)
-        var first = try Connection(committer: pipeline)
-        var second = try Connection(committer: pipeline)
-        try first.send(signedRequest("wamid.q.1"))
-        try second.send(signedRequest("wamid.q.2"))
+        defer { pipeline.close() }
+        var connections = try (0..<3).map { _ in try Connection(committer: pipeline) }
+        for (index, connection) in connections.enumerated() { try connection.send(signedRequest("wamid.q.\(index)")) }
         #expect(pipeline.depth == 1)
-        #expect(try first.answers() == [])
-        let refused = try second.answers()
-        #expect(refused.map(\.status) == [503])
-        #expect(refused.first?.headers["retry-after"] == "1")
-        #expect(refused.first?.body.contains("retry later") == true)
-        pipeline.close()
+        #expect(try connections[0].answers() == [])
+        var statuses: [(HTTPResponse.Status, String?)] = []
+        for index in connections.indices.dropFirst() {
+            let answers = try connections[index].answers()
+            #expect(answers.map(\.status) == [503])
+            #expect(answers.allSatisfy { $0.body.contains("retry later") })
+            statuses += answers.map { (HTTPResponse.Status(code: $0.status), $0.headers["retry-after"]) }
+        }
+        #expect(statuses.contains { $0.0 == .serviceUnavailable && $0.1 == "1" })
+        #expect(statuses.allSatisfy { $0.0 == .ok || ($0.0 == .serviceUnavailable && $0.1 == "1") })
     }
 
     // MARK: Timeouts
