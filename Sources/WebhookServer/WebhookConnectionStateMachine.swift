@@ -12,8 +12,9 @@ import NIOHTTPTypes
 /// commit, or the router), later pipelined parts are held here and reading pauses; they
 /// are taken up, one `takeUpHeldPart()` at a time, once the answer is out.
 ///
-/// - Important: the handler is on the hot path. Actions are enums with inline payloads and
-///   a webhook's body is appended to in place, so that a request allocates nothing here.
+/// - Important: this is on the listener's hot path. Actions are enums with inline payloads
+///   (no arrays, no closures) and a webhook's body is appended to in place, so that a
+///   request allocates nothing here; only holding pipelined parts may grow `held`.
 struct WebhookConnectionStateMachine {
     /// Why a webhook is refused as too large before its signature is checked.
     enum Oversize: Equatable, Sendable {
