@@ -13,6 +13,9 @@ import NIOCore
 /// While a request that was read in full waits for its answer (a commit), no clock runs.
 /// `WebhookChannelHandler`, which sees the HTTP parts, tells it where requests end with
 /// the outbound events `RequestRead` and `ResponseSent`.
+///
+/// The decisions are `StateMachine`'s; this handler arms the timer and closes. Time is the
+/// event loop's (`EventLoop.now`), so that a test drives it with an `EmbeddedEventLoop`.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -38,21 +41,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let timeouts: Timeouts
     private let logger: Logger
-    /// When the bytes of the request being read began to arrive.
-    private var readingSince: NIODeadline?
-    /// Requests read in full and not yet answered.
-    private var awaitingAnswer = 0
-    private var lastActivity = NIODeadline.now()
+    private var state: StateMachine
     private var timer: Scheduled<Void>?
 
     init(timeouts: Timeouts, logger: Logger) {
         self.timeouts = timeouts
         self.logger = logger
+        state = StateMachine(timeouts: timeouts)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        lastActivity = .now()
-        schedule(context: context)
+        perform(state.added(now: context.eventLoop.now), context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -67,41 +66,25 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let now = NIODeadline.now()
-        lastActivity = now
-        if readingSince == nil {
-            readingSince = now
-            schedule(context: context)
-        }
+        perform(state.bytesRead(now: context.eventLoop.now), context: context)
         context.fireChannelRead(data)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         switch event {
         case is RequestRead:
-            readingSince = nil
-            awaitingAnswer += 1
+            state.requestRead()
             promise?.succeed()
         case is ResponseSent:
-            // May go below zero for a moment: the router can answer before the request's
-            // end was read (a 404 for a path that takes no body); its RequestRead follows.
-            awaitingAnswer -= 1
-            lastActivity = .now()
-            schedule(context: context)
+            perform(state.responseSent(now: context.eventLoop.now), context: context)
             promise?.succeed()
         default:
             context.triggerUserOutboundEvent(event, promise: promise)
         }
     }
 
-    /// The moment the connection is cut off if nothing changes, or nil while an answer is awaited.
-    private var deadline: NIODeadline? {
-        if let readingSince { return readingSince + timeouts.requestTimeout }
-        if awaitingAnswer > 0 { return nil }
-        return lastActivity + timeouts.idleTimeout
-    }
-
-    private func schedule(context: ChannelHandlerContext) {
+    private func perform(_ action: StateMachine.TimerAction, context: ChannelHandlerContext) {
+        guard case .rearm(let deadline) = action else { return }
         timer?.cancel()
         timer = nil
         guard let deadline else { return }
@@ -109,28 +92,115 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         timer = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = loopBound.value
             handler.timer = nil
-            handler.check(context: context)
+            handler.timerFired(context: context)
         }
     }
 
-    private func check(context: ChannelHandlerContext) {
-        guard let deadline else { return }
-        guard NIODeadline.now() >= deadline else {
-            schedule(context: context)
-            return
-        }
-        if readingSince != nil {
+    private func timerFired(context: ChannelHandlerContext) {
+        switch state.timerFired(now: context.eventLoop.now) {
+        case .none:
+            break
+        case .rearm(let deadline):
+            perform(.rearm(deadline), context: context)
+        case .close(.request):
             logger.notice("closing a connection whose request was not complete after \(Self.describe(timeouts.requestTimeout))",
                           metadata: ["peer": "\(context.channel.remoteAddress?.ipAddress ?? "?")"])
-        } else {
+            context.close(promise: nil)
+        case .close(.idle):
             logger.debug("closing a connection idle for \(Self.describe(timeouts.idleTimeout))")
+            context.close(promise: nil)
         }
-        context.close(promise: nil)
     }
 
     static func describe(_ amount: TimeAmount) -> String {
         let milliseconds = amount.nanoseconds / 1_000_000
         return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}
+
+// MARK: - Decisions
+
+extension ConnectionGuard {
+    /// When `ConnectionGuard` cuts a connection off, without a clock or a timer of its own:
+    /// each event brings the time, and the answer says how to arm the one timer.
+    struct StateMachine {
+        /// What to do with the connection's timer.
+        enum TimerAction: Equatable {
+            /// Leave it as it is.
+            case keep
+            /// Cancel it; arm it again for the deadline unless nil (no clock runs while
+            /// an answer is awaited).
+            case rearm(NIODeadline?)
+        }
+
+        /// Which limit a connection overran.
+        enum Expiry: Equatable {
+            case request
+            case idle
+        }
+
+        /// What to do when the timer fires.
+        enum FiredAction: Equatable {
+            /// Nothing: an answer is awaited, and its end rearms the timer.
+            case none
+            /// The deadline moved since the timer was armed.
+            case rearm(NIODeadline)
+            case close(Expiry)
+        }
+
+        let timeouts: Timeouts
+        /// When the bytes of the request being read began to arrive.
+        private var readingSince: NIODeadline?
+        /// Requests read in full and not yet answered.
+        private var awaitingAnswer = 0
+        private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+
+        init(timeouts: Timeouts) {
+            self.timeouts = timeouts
+        }
+
+        /// The moment the connection is cut off if nothing changes, or nil while an answer is awaited.
+        var deadline: NIODeadline? {
+            if let readingSince { return readingSince + timeouts.requestTimeout }
+            if awaitingAnswer > 0 { return nil }
+            return lastActivity + timeouts.idleTimeout
+        }
+
+        /// The connection opened: the idle clock starts.
+        mutating func added(now: NIODeadline) -> TimerAction {
+            lastActivity = now
+            return .rearm(deadline)
+        }
+
+        /// Bytes arrived: the first ones of a request start its clock.
+        mutating func bytesRead(now: NIODeadline) -> TimerAction {
+            lastActivity = now
+            guard readingSince == nil else { return .keep }
+            readingSince = now
+            return .rearm(deadline)
+        }
+
+        /// The HTTP layer read a whole request: its clock stops; the timer, left armed,
+        /// finds nothing to do when it fires.
+        mutating func requestRead() {
+            readingSince = nil
+            awaitingAnswer += 1
+        }
+
+        /// The HTTP layer wrote the end of an answer: the idle clock starts again.
+        mutating func responseSent(now: NIODeadline) -> TimerAction {
+            // May go below zero for a moment: the router can answer before the request's
+            // end was read (a 404 for a path that takes no body); its RequestRead follows.
+            awaitingAnswer -= 1
+            lastActivity = now
+            return .rearm(deadline)
+        }
+
+        func timerFired(now: NIODeadline) -> FiredAction {
+            guard let deadline else { return .none }
+            guard now >= deadline else { return .rearm(deadline) }
+            return .close(readingSince != nil ? .request : .idle)
+        }
     }
 }
 

@@ -114,8 +114,7 @@ public func makeWebhookApplication(
 ) -> some ApplicationProtocol {
     let pipeline = IngestPipeline(database: database, capacity: configuration.queueCapacity, logger: logger)
     let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
-    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database,
-                               logger: logger, intake: intake)
+    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database, logger: logger)
     let router = Router()
     routes.register(on: router)
     if configuration.insecureSkipSignature {
@@ -125,7 +124,7 @@ public func makeWebhookApplication(
             """)
     }
     let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: [WebhookChannelHandler(intake: intake, pipeline: pipeline)],
+        additionalChannelHandlers: [WebhookChannelHandler(intake: intake, committer: pipeline)],
         httpDecoderConfiguration: .init(maxHeaderFieldSize: configuration.headerLimit,
                                         maxHeaderListSize: configuration.headerLimit,
                                         maxHeaderFieldCount: configuration.headerCountLimit))
@@ -148,16 +147,17 @@ public func makeWebhookApplication(
     )
 }
 
+/// The routes the router serves. `POST /webhook` is not one of them: `WebhookChannelHandler`
+/// serves it on the event loop before a request reaches the router, in production and in
+/// the tests alike (`app.test(.live)`, `EmbeddedListenerTests`), so there is one path to test.
 struct WebhookRoutes: Sendable {
     let configuration: WebhookConfiguration
     let pipeline: IngestPipeline
     let database: InboxDatabase
     let logger: Logger
-    let intake: WebhookIntake
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/webhook") { request, _ in verify(request) }
-        router.post("/webhook") { request, _ in try await receive(request) }
         router.get("/healthz") { _, _ in health() }
     }
 
@@ -176,34 +176,6 @@ struct WebhookRoutes: Sendable {
         }
         logger.info("webhook verified by a subscription request")
         return .text(.ok, String(challenge))
-    }
-
-    // MARK: - Events
-
-    /// `POST /webhook` through the router. The listener serves this route from
-    /// `WebhookChannelHandler` on the event loop; this one answers in-process tests
-    /// (`app.test(.router)`) and is the reference for what the handler does.
-    func receive(_ request: Request) async throws -> Response {
-        if let answer = intake.tooLarge(declaredLength: request.headers[.contentLength].flatMap { Int($0) }) {
-            return .answer(answer)
-        }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: configuration.bodyLimit)
-        } catch is NIOTooManyBytesError {
-            return .answer(intake.tooLarge)
-        }
-        switch intake.verdict(signatureHeader: request.headers[WebhookIntake.signatureHeader], body: buffer,
-                              client: "in-process") {
-        case .answer(let answer):
-            return .answer(answer)
-        case .commit(let webhook):
-            do {
-                return .answer(intake.answer(for: .success(try await pipeline.submit(webhook))))
-            } catch {
-                return .answer(intake.answer(for: .failure(error)))
-            }
-        }
     }
 
     // MARK: - Health
@@ -231,12 +203,6 @@ func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
 }
 
 extension Response {
-    static func answer(_ answer: WebhookIntake.Answer) -> Response {
-        var response = Response.text(answer.status, answer.text)
-        if let retryAfter = answer.retryAfter { response.headers[.retryAfter] = retryAfter }
-        return response
-    }
-
     static func text(_ status: HTTPResponse.Status, _ text: String, contentType: String = "text/plain; charset=utf-8") -> Response {
         var buffer = ByteBuffer()
         buffer.writeString(text)

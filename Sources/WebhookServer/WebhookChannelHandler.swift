@@ -3,6 +3,14 @@ import InboxStore
 import NIOCore
 import NIOHTTPTypes
 
+/// Takes a verified webhook for the group commit and calls its waiter once it is
+/// committed: `IngestPipeline`, or a test's stand-in that commits when the test says.
+protocol WebhookCommitter: Sendable {
+    func enqueue(_ webhook: IncomingWebhook, waiter: IngestPipeline.Waiter) throws
+}
+
+extension IngestPipeline: WebhookCommitter {}
+
 /// Serves `POST /webhook` on the event loop, ahead of the router: collects the body,
 /// checks the signature, decodes, queues the webhook for the group commit and writes the
 /// answer when the commit lands, all without a task per request. Every other request goes
@@ -13,47 +21,24 @@ import NIOHTTPTypes
 /// `scripts/bench-ingest`, serving the route here is what brings the listener past
 /// 25,000 signed webhooks a second on two cores (README, Performance).
 ///
-/// HTTP/1.1 answers go out in request order: while a request waits for its answer (a
-/// commit, or the router), later pipelined requests are held and reading pauses.
+/// The decisions (what to hold, forward, check or answer, and when reading resumes) are
+/// `WebhookConnectionStateMachine`'s; this handler performs the actions it returns.
 final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private enum Mode {
-        case idle
-        /// Reading a webhook's body.
-        case receiving(Receiving)
-        /// The webhook is queued; the commit's callback writes the answer.
-        case committing
-        /// A request for the router: done once its end went up and its answer came down.
-        case forwarding(requestEnded: Bool, responseEnded: Bool)
-    }
-
-    private struct Receiving {
-        var signature: String?
-        var body: ByteBuffer?
-        var tooLarge: WebhookIntake.Answer?
-        var closeAfter: Bool
-    }
-
     private let intake: WebhookIntake
-    private let pipeline: IngestPipeline
+    private let committer: any WebhookCommitter
     /// The peer's address as the rate limit of unauthenticated requests keys it.
     private var client = "unknown"
-    private var mode = Mode.idle
-    /// Parts that arrived while an earlier request still waited for its answer.
-    private var held = CircularBuffer<HTTPRequestPart>()
-    private var readHeld = false
-    private var quiesceHeld = false
-    /// Parts passed on to the router since the last `channelReadComplete`: the router's
-    /// channel hands what it read to its request loop only on that event.
-    private var forwardedUnflushed = false
+    private var state: WebhookConnectionStateMachine
 
-    init(intake: WebhookIntake, pipeline: IngestPipeline) {
+    init(intake: WebhookIntake, committer: any WebhookCommitter) {
         self.intake = intake
-        self.pipeline = pipeline
+        self.committer = committer
+        state = WebhookConnectionStateMachine(bodyLimit: intake.bodyLimit)
     }
 
     // MARK: - Inbound
@@ -68,109 +53,64 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if !held.isEmpty || isWaitingForAnswer {
-            held.append(part)
-            return
-        }
-        process(part, context: context)
-    }
-
-    /// Whether a new request must wait: its answer would overtake the current one's.
-    private var isWaitingForAnswer: Bool {
-        switch mode {
-        case .committing: true
-        case .forwarding(requestEnded: true, _): true
-        default: false
-        }
-    }
-
-    private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
-        switch (mode, part) {
-        case (.idle, .head(let head)):
-            guard head.method == .post, Self.isWebhookPath(head.path) else {
-                mode = .forwarding(requestEnded: false, responseEnded: false)
-                forward(part, context: context)
-                return
-            }
-            let declared = head.headerFields[.contentLength].flatMap { Int($0) }
-            mode = .receiving(Receiving(
-                signature: head.headerFields[WebhookIntake.signatureHeader],
-                body: nil,
-                tooLarge: intake.tooLarge(declaredLength: declared),
-                closeAfter: head.headerFields[.connection]?.lowercased() == "close"))
-        case (.receiving(var receiving), .body(var chunk)):
-            mode = .idle  // drop the reference so that the body buffer is not copied on write
-            if receiving.tooLarge == nil {
-                if var body = receiving.body {
-                    receiving.body = nil
-                    if body.readableBytes + chunk.readableBytes > intake.bodyLimit {
-                        receiving.tooLarge = intake.tooLarge
-                    } else {
-                        body.writeBuffer(&chunk)
-                        receiving.body = body
-                    }
-                } else if chunk.readableBytes > intake.bodyLimit {
-                    receiving.tooLarge = intake.tooLarge
-                } else {
-                    receiving.body = chunk
-                }
-            }
-            mode = .receiving(receiving)
-        case (.receiving(let receiving), .end):
-            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
-            finish(receiving, context: context)
-        case (.forwarding(_, let responseEnded), .end):
-            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
-            mode = .forwarding(requestEnded: true, responseEnded: responseEnded)
-            forward(part, context: context)
-            if responseEnded { becomeIdle(context: context) }
-        case (.forwarding, _):
-            forward(part, context: context)
-        default:
-            // Out of order parts: let the router's connection handling report it.
-            forward(part, context: context)
-        }
-    }
-
-    private func forward(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
-        forwardedUnflushed = true
-        context.fireChannelRead(wrapInboundOut(part))
+        perform(state.read(unwrapInboundIn(data)), context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        forwardedUnflushed = false
+        state.readCompleted()
         context.fireChannelReadComplete()
     }
 
-    private func finish(_ receiving: Receiving, context: ChannelHandlerContext) {
-        if let tooLarge = receiving.tooLarge {
-            write(tooLarge, close: receiving.closeAfter, context: context)
-            return
+    private func perform(_ action: WebhookConnectionStateMachine.ReadAction, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .forward(let part):
+            context.fireChannelRead(wrapInboundOut(part))
+        case .forwardRequestEnd(let part, let thenTakeUpHeld):
+            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
+            context.fireChannelRead(wrapInboundOut(part))
+            if thenTakeUpHeld { takeUpHeld(context: context) }
+        case .refuse(let oversize):
+            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
+            switch oversize {
+            case .declared(let length):
+                write(intake.tooLarge(declaredLength: length) ?? intake.tooLarge, context: context)
+            case .streamed:
+                write(intake.tooLarge, context: context)
+            }
+        case .verify(let signature, let body):
+            context.triggerUserOutboundEvent(ConnectionGuard.RequestRead(), promise: nil)
+            verify(signature: signature, body: body, context: context)
         }
-        let body = receiving.body ?? ByteBuffer()
-        switch intake.verdict(signatureHeader: receiving.signature, body: body, client: client) {
+    }
+
+    private func verify(signature: String?, body: ByteBuffer, context: ChannelHandlerContext) {
+        switch intake.verdict(signatureHeader: signature, body: body, client: client) {
         case .answer(let answer):
-            write(answer, close: receiving.closeAfter, context: context)
+            write(answer, context: context)
         case .commit(let webhook):
-            mode = .committing
             let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-            let close = receiving.closeAfter
             do {
-                try pipeline.enqueue(webhook, waiter: .eventLoop(context.eventLoop) { result in
+                try committer.enqueue(webhook, waiter: .eventLoop(context.eventLoop) { result in
                     let (handler, context) = loopBound.value
-                    handler.write(handler.intake.answer(for: result), close: close, context: context)
+                    handler.write(handler.intake.answer(for: result), context: context)
                 })
             } catch {
-                write(intake.answer(for: .failure(error)), close: close, context: context)
+                write(intake.answer(for: .failure(error)), context: context)
             }
         }
     }
 
-    static func isWebhookPath(_ path: String?) -> Bool {
-        guard let path else { return false }
-        let route = path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path[...]
-        return route == "/webhook" || route == "/webhook/"
+    /// The current request is answered: take up what was held, then what it kept back.
+    private func takeUpHeld(context: ChannelHandlerContext) {
+        while let action = state.takeUpHeldPart() {
+            perform(action, context: context)
+        }
+        let resumption = state.heldPartsTakenUp()
+        if resumption.contains(.completeRead) { context.fireChannelReadComplete() }
+        if resumption.contains(.quiesce) { context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        if resumption.contains(.read) { context.read() }
     }
 
     // MARK: - Answers
@@ -181,7 +121,9 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
     ])
     private static let receivedBody = ByteBuffer(string: WebhookIntake.Answer.received.text)
 
-    private func write(_ answer: WebhookIntake.Answer, close: Bool, context: ChannelHandlerContext) {
+    /// Writes the answer to the webhook that was read.
+    private func write(_ answer: WebhookIntake.Answer, context: ChannelHandlerContext) {
+        let next = state.writingAnswer()
         if answer == .received {
             context.write(wrapOutboundOut(.head(Self.receivedHead)), promise: nil)
             context.write(wrapOutboundOut(.body(Self.receivedBody)), promise: nil)
@@ -194,37 +136,15 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(body)), promise: nil)
         }
-        if close {
+        switch next {
+        case .writeThenClose:
             context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
-            mode = .committing  // nothing more is read on this connection
-            return
-        }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
-        becomeIdle(context: context)
-    }
-
-    /// The current request is answered: take up what was held.
-    private func becomeIdle(context: ChannelHandlerContext) {
-        mode = .idle
-        while !held.isEmpty, !isWaitingForAnswer {
-            process(held.removeFirst(), context: context)
-        }
-        if forwardedUnflushed {
-            // Held parts went on outside a read: complete the read for the router's channel.
-            forwardedUnflushed = false
-            context.fireChannelReadComplete()
-        }
-        guard held.isEmpty, !isWaitingForAnswer else { return }
-        if case .idle = mode, quiesceHeld {
-            quiesceHeld = false
-            context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
-        }
-        if readHeld {
-            readHeld = false
-            context.read()
+        case .writeThenTakeUpHeld:
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
+            takeUpHeld(context: context)
         }
     }
 
@@ -232,41 +152,28 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         context.write(data, promise: promise)
-        if case .forwarding(let requestEnded, false) = mode, case .end = unwrapOutboundIn(data) {
+        switch state.routerWrote(unwrapOutboundIn(data)) {
+        case .none:
+            break
+        case .responseSent:
             context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
-            mode = .forwarding(requestEnded: requestEnded, responseEnded: true)
-            if requestEnded {
-                // Not from inside the write: handling held requests may write again.
-                let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-                context.eventLoop.execute {
-                    let (handler, context) = loopBound.value
-                    if case .forwarding(true, true) = handler.mode { handler.becomeIdle(context: context) }
-                }
+        case .responseSentThenResume:
+            context.triggerUserOutboundEvent(ConnectionGuard.ResponseSent(), promise: nil)
+            // Not from inside the write: taking up held requests may write again.
+            let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                if handler.state.routerAnswerDelivered() { handler.takeUpHeld(context: context) }
             }
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        // Pause reading while requests are held; resumed in becomeIdle.
-        if !held.isEmpty {
-            readHeld = true
-            return
-        }
-        context.read()
+        if state.readRequested() { context.read() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Graceful shutdown closes idle connections: a webhook waiting for its commit keeps
-        // the connection until its answer is written.
-        if event is ChannelShouldQuiesceEvent {
-            switch mode {
-            case .receiving, .committing:
-                quiesceHeld = true
-                return
-            default:
-                break
-            }
-        }
+        if event is ChannelShouldQuiesceEvent, !state.quiesceRequested() { return }
         context.fireUserInboundEventTriggered(event)
     }
 }

@@ -5,9 +5,9 @@ import InboxStore
 import Logging
 import NIOCore
 
-/// What `POST /webhook` does with a request, shared by the router route and the channel
-/// handler that serves the route on the event loop (`WebhookChannelHandler`): check the
-/// size and the signature, decode, and turn the commit's outcome into an answer.
+/// What `POST /webhook` does with a request, for the channel handler that serves the route
+/// on the event loop (`WebhookChannelHandler`): check the size and the signature, decode,
+/// and turn the commit's outcome into an answer.
 struct WebhookIntake: Sendable {
     static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
 

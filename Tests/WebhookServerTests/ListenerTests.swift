@@ -25,6 +25,8 @@ private func signed(_ body: Data) -> HTTPFields {
     [signatureField: WebhookSignature(appSecret: Fixtures.appSecret).header(for: body), .contentType: "application/json"]
 }
 
+/// The router's routes in-process (`.router`); `POST /webhook`, which the channel handler
+/// serves ahead of the router, through the listener's own connection handling (`.live`).
 @Suite struct ListenerTests {
     @Test func verificationEchoesTheChallenge() async throws {
         let temp = try TemporaryDatabase()
@@ -48,7 +50,7 @@ private func signed(_ body: Data) -> HTTPFields {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let body = try Fixtures.data("multi_entry")
-        try await makeApp(temp.database).test(.router) { client in
+        try await makeApp(temp.database).test(.live) { client in
             try await client.execute(uri: "/webhook", method: .post, headers: signed(body),
                                      body: ByteBuffer(bytes: body)) { response in
                 #expect(response.status == .ok)
@@ -68,7 +70,7 @@ private func signed(_ body: Data) -> HTTPFields {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let body = try Fixtures.data("text")
-        try await makeApp(temp.database).test(.router) { client in
+        try await makeApp(temp.database).test(.live) { client in
             try await client.execute(uri: "/webhook", method: .post, body: ByteBuffer(bytes: body)) { response in
                 #expect(response.status == .unauthorized)
                 #expect(String(buffer: response.body).contains("missing X-Hub-Signature-256"))
@@ -93,7 +95,7 @@ private func signed(_ body: Data) -> HTTPFields {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let body = Data(repeating: UInt8(ascii: " "), count: 70_000)
-        try await makeApp(temp.database, bodyLimit: 65_536).test(.router) { client in
+        try await makeApp(temp.database, bodyLimit: 65_536).test(.live) { client in
             try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
                 #expect($0.status == .contentTooLarge)
             }
@@ -105,7 +107,7 @@ private func signed(_ body: Data) -> HTTPFields {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let body = Data(#"{"object":"whatsapp_business_account","entry":[{"changes":"#.utf8)
-        try await makeApp(temp.database).test(.router) { client in
+        try await makeApp(temp.database).test(.live) { client in
             try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
                 #expect($0.status == .ok)
             }
@@ -131,7 +133,7 @@ private func signed(_ body: Data) -> HTTPFields {
     @Test func concurrentWebhooksAreGroupCommittedAndAllStored() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
-        try await makeApp(temp.database).test(.router) { client in
+        try await makeApp(temp.database).test(.live) { client in
             try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<200 {
                     group.addTask {

@@ -106,41 +106,6 @@ private final class WriteLock: Sendable {
         }
         #expect(try temp.database.counts().messages == stored.count)
     }
-
-    /// The same through the router (`app.test(.router)`), which answers the route in tests.
-    @Test func fullQueueThroughTheRouter() async throws {
-        let temp = try TemporaryDatabase()
-        defer { temp.remove() }
-        let app = makeWebhookApplication(
-            configuration: WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
-                                                appSecret: Fixtures.appSecret, queueCapacity: 1),
-            database: temp.database, logger: quiet, now: { 1_764_500_000 })
-        let lock = try WriteLock(path: temp.path)
-        let statuses = try await app.test(.router) { client in
-            try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
-                for index in 0..<3 {
-                    group.addTask {
-                        let body = textWebhook(index)
-                        let headers: HTTPFields = [
-                            HTTPField.Name("X-Hub-Signature-256")!: WebhookSignature(appSecret: Fixtures.appSecret).header(for: body),
-                        ]
-                        let response = try await client.execute(uri: "/webhook", method: .post, headers: headers,
-                                                                body: ByteBuffer(bytes: body))
-                        return (response.status, response.headers[.retryAfter])
-                    }
-                }
-                var statuses: [(HTTPResponse.Status, String?)] = []
-                for try await status in group {
-                    statuses.append(status)
-                    if status.0 == .serviceUnavailable { try lock.release() }
-                }
-                return statuses
-            }
-        }
-        try lock.release()
-        #expect(statuses.contains { $0.0 == .serviceUnavailable && $0.1 == "1" })
-        #expect(statuses.allSatisfy { $0.0 == .ok || ($0.0 == .serviceUnavailable && $0.1 == "1") })
-    }
 }
 
 @Suite struct PipelineCancellationTests {
