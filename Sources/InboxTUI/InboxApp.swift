@@ -14,13 +14,18 @@ public final class InboxApp {
         public var pollMilliseconds: Int
         /// The agent at this screen; nil shows the team's unread counts and no claims.
         public var agent: String?
+        /// Under a stream of commits the screen reloads at most once per this interval.
+        /// Tests that step the loop by hand set it to zero, so each step sees each commit.
+        public var reloadInterval: Duration
 
         public init(utcOffset: Int = TimeZone.current.secondsFromGMT(), asciiOnly: Bool = false,
-                    pollMilliseconds: Int = 40, agent: String? = nil) {
+                    pollMilliseconds: Int = 40, agent: String? = nil,
+                    reloadInterval: Duration = InboxApp.reloadInterval) {
             self.utcOffset = utcOffset
             self.asciiOnly = asciiOnly
             self.pollMilliseconds = pollMilliseconds
             self.agent = agent
+            self.reloadInterval = reloadInterval
         }
     }
 
@@ -53,10 +58,10 @@ public final class InboxApp {
     let cloud: CloudServices?
     private let completed = ActionInbox()
     private var lastStatusCheck: Int64 = 0
-    private var reloads = ReloadThrottle(interval: InboxApp.reloadInterval, now: .now)
+    private var reloads: ReloadThrottle
     private var batching = false
     private var queued: [Effect] = []
-    static let reloadInterval = Duration.milliseconds(100)
+    public static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
     private var lastFrame: Frame?
 
@@ -80,6 +85,7 @@ public final class InboxApp {
         state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
+        reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
     /// Runs until the user quits.

@@ -24,7 +24,8 @@ final class ScreenHarness {
         }
         backend = InMemoryBackend(width: width, height: height)
         app = InboxApp(database: temp.database, backend: backend, theme: theme,
-                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent),
+                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
+                                            reloadInterval: .zero),
                        clock: { now }, listenerStatus: { listener })
         app.step()
     }
@@ -39,7 +40,8 @@ final class ScreenHarness {
         try database.registerAgent(agent, at: now)
         backend = InMemoryBackend(width: width, height: height)
         app = InboxApp(database: database, backend: backend, theme: .builtIn,
-                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent),
+                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
+                                            reloadInterval: .zero),
                        clock: { now })
         app.step()
     }
