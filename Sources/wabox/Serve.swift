@@ -60,6 +60,7 @@ struct Serve: AsyncParsableCommand {
             throw Failure(String(describing: error))
         }
         let path = settings.databasePath
+        logger.info("durability \(durability.rawValue): PRAGMA synchronous = \((try? database.synchronousMode()) ?? "unknown")")
         let sending = settings.accessToken != nil && settings[.phoneNumberID] != nil
         let holder = LeaseHolder()
         let lease = holder.lease(role: .serve, agent: nil, address: "\(Self.urlHost(address.host)):\(address.port)",
