@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI"]),
         .target(
             name: "InboxTesting",
-            dependencies: ["InboxCore", "InboxStore"],
+            dependencies: ["InboxCore", "InboxStore", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")]
         ),
         .executableTarget(
