@@ -100,7 +100,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"]),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [
