@@ -108,6 +108,21 @@ struct WebhookLoad {
         }.count
     }
 
+    /// Takes the database's write lock while the load runs and waits until webhooks queue
+    /// behind the batch it holds up: at that moment a batch is between its arrival and its
+    /// commit, which is when an early 200 would be a lie.
+    private func holdCommits(port: Int) async throws -> DatabaseWriteLock {
+        let lock = try DatabaseWriteLock(path: databasePath)
+        var health = ""
+        let queued = try await waitUntil(timeout: 8) {
+            health = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"]).stdout
+            return health.range(of: #""queue":[1-9]"#, options: .regularExpression) != nil
+        }
+        if !queued { try lock.release() }
+        try #require(queued, "no webhook queued behind the held commit: \(health)")
+        return lock
+    }
+
     @Test func durabilityFullIsParsedAndReachesSQLite() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await withProcesses { scope in
@@ -131,9 +146,13 @@ struct WebhookLoad {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await withProcesses { scope in
             let (serve, port) = try await startServe(in: scope)
-            let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "signal\(signal)", count: 4000)
+            let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "signal\(signal)", count: 2500)
             let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 300 || !load.process.isRunning }
             try #require(underWay && load.process.isRunning, "the load ended before the signal: \(load.answers.count) answers")
+            // The signal comes while a batch waits for its commit; the commit goes on after it.
+            let lock = try await holdCommits(port: port)
+            serve.send(signal)
+            try lock.release()
             #expect(await serve.stop(signal: signal, timeout: 30) == 0, "\(serve.log)")
             try await load.finish()
             let answers = load.answers
@@ -153,10 +172,13 @@ struct WebhookLoad {
         try await withProcesses { scope in
             for round in 1...2 {
                 let (serve, port) = try await startServe(in: scope)
-                let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "kill\(round)", count: 4000)
+                let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "kill\(round)", count: 2500)
                 let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 200 + 200 * round || !load.process.isRunning }
                 try #require(underWay && load.process.isRunning, "round \(round): the load ended before the kill")
+                // The kill comes while a batch waits for its commit.
+                let lock = try await holdCommits(port: port)
                 #expect(await serve.stop(signal: SIGKILL) == 128 + SIGKILL)
+                try lock.release()
                 try await load.finish()
                 let answered = load.acknowledged
                 #expect(answered.count < load.ids.count, "round \(round): nothing was in flight at the kill")
