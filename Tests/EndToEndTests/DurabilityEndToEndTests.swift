@@ -21,7 +21,7 @@ struct WebhookLoad {
     }
 
     /// Starts posting `count` webhooks (`texts(i)` as the i-th text), `parallel` at a time.
-    static func start(in scope: ProcessScope, port: Int, folder: URL, run: String, count: Int, parallel: Int = 16,
+    static func start(in scope: ProcessScope, port: Int, folder: URL, run: String, count: Int, parallel: Int = 4,
                       texts: (Int) -> String = { "message \($0)" }) throws -> WebhookLoad {
         let bodies = folder.appendingPathComponent("load-\(run)")
         try FileManager.default.createDirectory(at: bodies, withIntermediateDirectories: true)
@@ -139,15 +139,16 @@ struct WebhookLoad {
         #expect(wrong.stderr.contains("durability"), "\(wrong.stderr)")
     }
 
-    /// SIGTERM or SIGINT while curl keeps 16 requests in flight: each request has its 200
-    /// after the commit or no 200 at all, and the server exits cleanly.
+    /// SIGTERM or SIGINT while curl keeps 4 requests in flight (few, so that the suites
+    /// running beside stay unhurried): each request has its 200 after the commit or no 200
+    /// at all, and the server exits cleanly.
     @Test(arguments: [SIGTERM, SIGINT])
     func aSignalWithRequestsInFlightLosesNoAcknowledgedWebhook(signal: Int32) async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         try await withProcesses { scope in
             let (serve, port) = try await startServe(in: scope)
             let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "signal\(signal)", count: 2500)
-            let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 300 || !load.process.isRunning }
+            let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 150 || !load.process.isRunning }
             try #require(underWay && load.process.isRunning, "the load ended before the signal: \(load.answers.count) answers")
             // The signal comes while a batch waits for its commit; the commit goes on after it.
             let lock = try await holdCommits(port: port)
@@ -173,7 +174,7 @@ struct WebhookLoad {
             for round in 1...2 {
                 let (serve, port) = try await startServe(in: scope)
                 let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "kill\(round)", count: 2500)
-                let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 200 + 200 * round || !load.process.isRunning }
+                let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 100 + 100 * round || !load.process.isRunning }
                 try #require(underWay && load.process.isRunning, "round \(round): the load ended before the kill")
                 // The kill comes while a batch waits for its commit.
                 let lock = try await holdCommits(port: port)
