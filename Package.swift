@@ -83,7 +83,7 @@ let package = Package(
         .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI"]),
         .target(
             name: "InboxTesting",
-            dependencies: ["InboxCore", "InboxStore"],
+            dependencies: ["InboxCore", "InboxStore", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Fixtures")]
         ),
         .executableTarget(
@@ -107,7 +107,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"]),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [

@@ -93,6 +93,9 @@ public final class InboxDatabase: Sendable {
         do {
             let pool = try DatabasePool(path: path, configuration: config)
             if !configuration.readonly {
+                // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
+                // `prepareDatabase`: set the chosen level again, or `full` is silently lost.
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
                 try Schema.migrator.migrate(pool)
                 checkpointer = try WALCheckpointer(path: path)
             } else {
@@ -127,6 +130,12 @@ public final class InboxDatabase: Sendable {
     /// `PRAGMA integrity_check`, `ok` when the file is sound.
     public func integrityCheck() throws -> String {
         try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+    }
+    /// The writer connection's `PRAGMA synchronous` (`NORMAL`, `FULL`), as `durability` set
+    /// it: what a commit survives, told by SQLite itself.
+    public func synchronousMode() throws -> String {
+        let level = try writer.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        return [0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"][level] ?? "\(level)"
     }
 }
 

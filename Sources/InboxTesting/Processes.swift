@@ -21,6 +21,7 @@ public struct CommandResult: Sendable {
 /// Runs a program to completion with a clean environment plus `environment`.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: Data? = nil) throws -> CommandResult {
+    try checkExecutable(executable)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -49,6 +50,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
 /// descriptor above stderr closed, output discarded, and reaps the child with `waitpid`.
 @discardableResult
 public func runLeavingDaemon(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
+    try checkExecutable(executable)
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -93,26 +95,46 @@ public func baseEnvironment() -> [String: String] {
     return environment
 }
 
-/// A long-running `wabox` process (such as `wabox serve`) whose standard error is
-/// collected in a file; stopped with SIGTERM on `stop()`.
-public final class BackgroundProcess: @unchecked Sendable {
-    public let process = Process()
-    public let logFile: URL
+// MARK: - Processes that never outlive their test
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String], logFile: URL) throws {
+/// A long-running process (such as `wabox serve`) started by a `ProcessScope`, in a process
+/// group of its own, its standard output and error collected in a file.
+///
+/// - Important: Only a scope starts one (`scope.start`), so that it is stopped on every
+///   exit path of the test, and by the watchdog when the test process itself dies.
+public final class BackgroundProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let logFile: URL
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], logFile: URL) throws {
         self.logFile = logFile
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logFile)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = baseEnvironment().merging(environment) { $1 }
-        process.standardError = handle
-        process.standardOutput = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        pid = try spawnInOwnGroup(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
+                                  output: logFile.path)
+        Watchdog.shared.watch(group: pid)
     }
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Whether it still runs; reaps it once it has ended.
+    public var isRunning: Bool { lock.withLock { reap(blocking: false) } == nil }
+
+    /// Its exit code once ended (128 + the signal when a signal ended it), else nil.
+    public var terminationStatus: Int32? { lock.withLock { reap(blocking: false) } }
+
+    /// Must be called with `lock` held.
+    private func reap(blocking: Bool) -> Int32? {
+        if let exitStatus { return exitStatus }
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, blocking ? 0 : WNOHANG) } while result < 0 && errno == EINTR
+        guard result == pid else { return nil }
+        let signal = status & 0x7f
+        exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        Watchdog.shared.forget(group: pid)
+        return exitStatus
+    }
 
     /// Waits for a log line matching `pattern` and returns its first capture group.
     public func waitForLog(_ pattern: String, timeout: Double = 30) async throws -> String? {
@@ -124,22 +146,330 @@ public final class BackgroundProcess: @unchecked Sendable {
                 let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
                 return Range(range, in: text).map { String(text[$0]) }
             }
-            if !process.isRunning { return nil }
+            if !isRunning { return nil }
             try await Task.sleep(for: .milliseconds(25))
         }
         return nil
     }
 
-    /// Sends `signal` and waits for the process to end; returns its exit status.
+    /// Sends `signal`, without waiting.
+    public func send(_ signal: Int32) {
+        if isRunning { kill(pid, signal) }
+    }
+
+    /// Sends `signal` and waits for the process to end, then kills what is left of its
+    /// group; returns its exit status (128 + the signal when a signal ended it).
     @discardableResult
     public func stop(signal: Int32 = SIGTERM, timeout: Double = 15) async -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        send(signal)
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        while isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if isRunning { kill(pid, SIGKILL) }
+        let status = lock.withLock { reap(blocking: true) } ?? -1
+        // Whatever it started in its group (a shell's children) goes with it.
+        kill(-pid, SIGKILL)
+        return status
+    }
+}
+
+/// A tmux server on a private socket (`tmux -L name`), started by a `ProcessScope` and
+/// killed by it, together with every pane's process group.
+public final class TmuxServer: @unchecked Sendable {
+    public let socket: String
+    private let lock = NSLock()
+    private var panes: [pid_t] = []
+    private var serverPID: pid_t?
+
+    init(socket: String) throws {
+        self.socket = socket
+        _ = try requireTool("/usr/bin/tmux", package: "tmux")
+        Watchdog.shared.watch(tmuxSocket: socket)
+    }
+
+    /// Runs a tmux command on this server and returns what it printed.
+    @discardableResult
+    public func run(_ arguments: [String]) throws -> CommandResult {
+        try runCommand("/usr/bin/tmux", ["-L", socket] + arguments)
+    }
+
+    /// Starts a detached session `name` running `command` in a terminal of that size.
+    public func newSession(_ name: String, width: Int, height: Int, command: String) throws {
+        let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", name,
+                                                             "-x", String(width), "-y", String(height), command])
+        guard status == 0 else { throw Fixtures.FixtureError(description: "tmux new-session -s \(name) failed (\(status))") }
+        // Each pane runs in a session, and so a process group, of its own: remember them, so
+        // that what runs inside cannot outlive the server.
+        let listed = try run(["list-panes", "-s", "-t", name, "-F", "#{pane_pid}"]).stdout
+        let server = try run(["display-message", "-p", "-t", name, "#{pid}"]).stdout
+        lock.withLock {
+            for pane in listed.split(separator: "\n").compactMap({ pid_t($0) }) where !panes.contains(pane) {
+                panes.append(pane)
+                Watchdog.shared.watch(group: pane)
+            }
+            serverPID = serverPID ?? pid_t(server.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        return process.terminationStatus
+    }
+
+    /// The process ids of the server and of every pane it started.
+    public var processes: [pid_t] { lock.withLock { (serverPID.map { [$0] } ?? []) + panes } }
+
+    /// Kills the server (its panes get SIGHUP), then what is left of the panes' groups, and
+    /// waits until all of them are gone.
+    func kill() async {
+        _ = try? runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "kill-server"])
+        let (server, groups) = lock.withLock { (serverPID, panes) }
+        let gone = (try? await waitUntil(timeout: 5) { groups.allSatisfy { !groupIsAlive($0) } }) ?? false
+        if !gone { for group in groups { Glibc.kill(-group, SIGKILL) } }
+        if let server, processIsAlive(server) { Glibc.kill(server, SIGKILL) }
+        _ = try? await waitUntil(timeout: 5) { (server.map { !processIsAlive($0) } ?? true) && groups.allSatisfy { !groupIsAlive($0) } }
+        for group in groups { Watchdog.shared.forget(group: group) }
+        Watchdog.shared.forget(tmuxSocket: socket)
+        try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
+    }
+}
+
+/// What a test starts, stopped when the test leaves `withProcesses` by any path.
+public final class ProcessScope: @unchecked Sendable {
+    private let lock = NSLock()
+    private var processes: [BackgroundProcess] = []
+    private var tmuxServers: [TmuxServer] = []
+    private var sweeps: [String] = []
+
+    /// Starts a long-running program in a process group of its own; `environment` is added
+    /// to `baseEnvironment()`.
+    public func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                      logFile: URL) throws -> BackgroundProcess {
+        let process = try BackgroundProcess(executable, arguments, environment: environment, logFile: logFile)
+        lock.withLock { processes.append(process) }
+        return process
+    }
+
+    /// The tmux server on the private socket `socket` (a name only this test uses), made
+    /// the first time it is asked for.
+    public func tmux(socket: String) throws -> TmuxServer {
+        if let known = lock.withLock({ tmuxServers.first { $0.socket == socket } }) { return known }
+        let server = try TmuxServer(socket: socket)
+        lock.withLock { tmuxServers.append(server) }
+        return server
+    }
+
+    /// Also stops, at the end, any process of this user whose command line contains
+    /// `marker`, a string only this test uses (its temporary folder): for processes that
+    /// leave every group the scope knows, such as a shell an sshd session started.
+    public func alsoStopProcesses(mentioning marker: String) {
+        lock.withLock { sweeps.append(marker) }
+    }
+
+    /// Stops everything, newest first: tmux servers, then processes (SIGTERM, then SIGKILL
+    /// after a few seconds), then the sweeps.
+    public func stopAll() async {
+        let (servers, started, markers) = lock.withLock {
+            defer { tmuxServers = []; processes = []; sweeps = [] }
+            return (tmuxServers, processes, sweeps)
+        }
+        for server in servers.reversed() { await server.kill() }
+        for process in started.reversed() { await process.stop(timeout: 5) }
+        for marker in markers {
+            let strays = strays(mentioning: marker)
+            for pid in strays { kill(pid, SIGTERM) }
+            if !((try? await waitUntil(timeout: 5) { strays.allSatisfy { !processIsAlive($0) } }) ?? false) {
+                for pid in strays { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    private func strays(mentioning marker: String) -> [pid_t] {
+        let me = getpid()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = pid_t(entry), pid != me,
+                  let owner = try? FileManager.default.attributesOfItem(atPath: "/proc/\(entry)")[.ownerAccountID] as? NSNumber,
+                  owner.uint32Value == getuid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            return String(decoding: data, as: UTF8.self).contains(marker) ? pid : nil
+        }
+    }
+}
+
+/// Runs `body` with a fresh scope and stops everything it started when `body` returns or
+/// throws (a failing `#require` included); the watchdog covers the test process's death.
+public func withProcesses<Result>(_ body: (ProcessScope) async throws -> Result) async throws -> Result {
+    let scope = ProcessScope()
+    do {
+        let result = try await body(scope)
+        await scope.stopAll()
+        return result
+    } catch {
+        await scope.stopAll()
+        throw error
+    }
+}
+
+/// Whether `pid` runs (a zombie counts as gone).
+public func processIsAlive(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+}
+
+/// Whether any process of group `group` runs.
+public func groupIsAlive(_ group: pid_t) -> Bool {
+    guard kill(-group, 0) == 0 else { return false }
+    // Zombies still answer kill(2); look for a live member.
+    return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).contains { entry in
+        guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 3 && fields[0] != "Z" && pid_t(fields[3]) == group && pid > 0
+    }
+}
+
+/// The programs the tests run and the Debian package of each; scripts/debian-packages
+/// (what scripts/install-and-run and CI install) must name every one of these packages.
+public let testTools: [String: String] = [
+    "/usr/bin/tmux": "tmux", "/usr/bin/curl": "curl", "/usr/bin/openssl": "openssl",
+    "/usr/sbin/sshd": "openssh-server", "/usr/bin/ssh": "openssh-client", "/usr/bin/ssh-keygen": "openssh-client",
+]
+
+/// Throws, for a missing program, an error naming the package that installs it (when known)
+/// instead of a bare "No such file".
+func checkExecutable(_ path: String) throws {
+    guard !FileManager.default.isExecutableFile(atPath: path) else { return }
+    if let package = testTools[path] { try requireTool(path, package: package) }
+    throw Fixtures.FixtureError(description: "\(path) is missing or not executable")
+}
+
+/// The path of a tool a test needs, or an error naming the Debian package that installs it.
+@discardableResult
+public func requireTool(_ path: String, package: String) throws -> String {
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw Fixtures.FixtureError(description: """
+            \(path) is missing: install the Debian package \(package) (sudo apt-get install \(package)), \
+            or run scripts/install-and-run, which installs everything the tests need
+            """)
+    }
+    return path
+}
+
+/// Spawns `executable` as the leader of a new process group, stdin from /dev/null, stdout
+/// and stderr appended to `output`, no descriptor above stderr inherited, default signals.
+func spawnInOwnGroup(_ executable: String, _ arguments: [String], environment: [String: String],
+                     output: String) throws -> pid_t {
+    try checkExecutable(executable)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    try closeDescriptorsAbove2(&actions)
+    return try spawn(executable, arguments, environment: environment, actions: &actions, newGroup: true)
+}
+
+private func closeDescriptorsAbove2(_ actions: inout posix_spawn_file_actions_t) throws {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
+        throw Fixtures.FixtureError(description: "this C library cannot close descriptors on spawn (glibc 2.34 or newer needed)")
+    }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+}
+
+private func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
+                   actions: inout posix_spawn_file_actions_t, newGroup: Bool) throws -> pid_t {
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { (argv + envp).forEach { free($0) } }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t(), allSignals = sigset_t()
+    sigemptyset(&noSignals)
+    sigfillset(&allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+    if newGroup {
+        posix_spawnattr_setpgroup(&attributes, 0)
+        flags |= POSIX_SPAWN_SETPGROUP
+    }
+    posix_spawnattr_setflags(&attributes, Int16(flags))
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+    guard spawned == 0 else {
+        throw Fixtures.FixtureError(description: "could not start \(executable): \(String(cString: strerror(spawned)))")
+    }
+    return pid
+}
+
+/// One small shell per test process that outlives it by a moment: it reads, from a socket
+/// only the test process holds, which process groups and tmux sockets are live, and when
+/// it ends (the test process exited or was killed, even by SIGKILL) it kills them.
+///
+/// Chosen over PR_SET_PDEATHSIG, which fires when the *thread* that spawned the child ends
+/// (the cooperative pool retires idle threads) and reaches only the direct child, not a
+/// tmux server that daemonised; and over an atexit or signal handler, which SIGKILL and a
+/// crash skip.
+final class Watchdog: @unchecked Sendable {
+    static let shared = Watchdog()
+
+    private static let script = """
+        trap '' INT TERM HUP QUIT
+        groups=' ' sockets=' '
+        while read -r op arg; do
+            case "$op" in
+                +g) groups="$groups$arg " ;;
+                -g) groups="${groups%% $arg *} ${groups#* $arg }" ;;
+                +t) sockets="$sockets$arg " ;;
+                -t) sockets="${sockets%% $arg *} ${sockets#* $arg }" ;;
+            esac
+        done
+        for socket in $sockets; do
+            tmux -L "$socket" kill-server 2>/dev/null
+            rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$socket"
+        done
+        for group in $groups; do kill -s KILL -- "-$group" 2>/dev/null; done
+        exit 0
+        """
+
+    private let lock = NSLock()
+    private var socket: Int32 = -1
+
+    private init() {}
+
+    func watch(group: pid_t) { send("+g \(group)") }
+    func forget(group: pid_t) { send("-g \(group)") }
+    func watch(tmuxSocket: String) { send("+t \(tmuxSocket)") }
+    func forget(tmuxSocket: String) { send("-t \(tmuxSocket)") }
+
+    private func send(_ line: String) {
+        lock.withLock {
+            if socket < 0 { socket = start() }
+            guard socket >= 0 else { return }
+            // A socket, not a pipe: MSG_NOSIGNAL keeps a dead watchdog from raising SIGPIPE here.
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
+    /// Starts the shell with one end of a socket pair as its standard input; returns the other.
+    private func start() -> Int32 {
+        var ends: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else { return -1 }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, ends[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        guard (try? closeDescriptorsAbove2(&actions)) != nil,
+              // A group of its own: a Ctrl-C at the terminal reaches the tests, not it.
+              (try? spawn("/bin/sh", ["-c", Self.script], environment: baseEnvironment(), actions: &actions,
+                          newGroup: true)) != nil else {
+            close(ends[0])
+            close(ends[1])
+            return -1
+        }
+        close(ends[0])
+        return ends[1]
     }
 }

@@ -59,6 +59,7 @@ struct Serve: AsyncParsableCommand {
             throw Failure(String(describing: error))
         }
         let path = settings.databasePath
+        logger.info("durability \(durability.rawValue): PRAGMA synchronous = \((try? database.synchronousMode()) ?? "unknown")")
         var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
                                             appSecret: appSecret, bodyLimit: bodyLimit)
         try security.apply(to: &listener, settings: settings)

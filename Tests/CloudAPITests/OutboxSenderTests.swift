@@ -313,7 +313,7 @@ import Testing
             fake.postStatuses(.init(url: webhookURL, appSecret: Fixtures.appSecret, order: .shuffled, delay: .milliseconds(5)))
             try await fake.withRunning { url in
                 _ = try await sender(database, url, clock: ManualClock()).sendDue()
-                let read = try await waitUntil(timeout: 5) { fake.postedWebhooks == 3 }
+                let read = try await waitUntil(timeout: 30) { fake.postedWebhooks == 3 }
                 #expect(read, "\(fake.webhookErrors)")
                 #expect(try await database.outboundMessage(localID: "l-1")?.status == .read)
             }

@@ -17,7 +17,7 @@ let customer = "33612345678"
 let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
 func client(_ url: String, token: String = accessToken) -> GraphCloudClient {
-    GraphCloudClient(configuration: .init(graphURL: url, graphVersion: "v26.0", accessToken: token, timeout: .seconds(5)),
+    GraphCloudClient(configuration: .init(graphURL: url, graphVersion: "v26.0", accessToken: token, timeout: .seconds(30)),
                      logger: quiet)
 }
 

@@ -33,64 +33,68 @@ import Testing
         environment["WABOX_PHONE_NUMBER_ID"] = "106540352242922"
         environment["WABOX_GRAPH_URL"] = "http://127.0.0.1:9"
         environment["WABOX_LOG_LEVEL"] = "debug"
-        let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                          environment: environment, logFile: directory.appendingPathComponent("serve.log"))
-        let port = try #require(try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init),
-                                "\(serve.log)")
-        let url = "http://127.0.0.1:\(port)/webhook"
-        // Verification with wrong tokens, some of them the other secrets.
-        for token in ["wrong", Fixtures.appSecret, Self.accessToken, "%1b]52;c;eA==%07"] {
-            #expect(try curl(["\(url)?hub.mode=subscribe&hub.verify_token=\(token)&hub.challenge=1"]) == 403)
-        }
-        // Signed with the previous secret during a rotation: accepted.
-        let body = try Fixtures.data("text")
-        let byPrevious = WebhookSignature(appSecret: Self.previousSecret).header(for: body)
-        let bodyFile = directory.appendingPathComponent("text.json")
-        try body.write(to: bodyFile)
-        #expect(try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(byPrevious)", "--data-binary", "@\(bodyFile.path)"]) == 200)
-        // Bad signatures, one of them carrying the secret itself.
-        for header in ["sha256=\(Fixtures.appSecret)", "sha256=" + String(repeating: "0", count: 64), "\u{1b}]52;c;eA==\u{07}"] {
-            let status = try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(header)", "--data-binary", "@\(bodyFile.path)"])
-            // A control character in a header is already refused by the HTTP decoder.
-            #expect([400, 401, 429].contains(status), "\(status)")
-        }
-        // Signed bodies that become dead letters, their reasons quoting hostile text.
-        let hostile = Data(#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"\u001b]52;c;eA==\u0007","type":"text","text":{"body":"\u001b[2J"}}]}}]}]}"#.utf8)
-        let deep = Data((String(repeating: "[", count: 60_000) + String(repeating: "]", count: 60_000)).utf8)
-        var invalid = body
-        invalid.insert(contentsOf: [0x1b, 0x5d, 0xff], at: 40)
-        for (index, data) in [hostile, deep, invalid].enumerated() {
-            let file = directory.appendingPathComponent("hostile-\(index).json")
-            try data.write(to: file)
-            let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: data)
-            #expect(try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)"]) == 200)
-        }
-        #expect(await serve.stop() == 0, "\(serve.log)")
+        try await withProcesses { scope in
+            let serve = try scope.start(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
+                                        environment: environment, logFile: directory.appendingPathComponent("serve.log"))
+            let port = try #require(try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init),
+                                    "\(serve.log)")
+            let url = "http://127.0.0.1:\(port)/webhook"
+            // Verification with wrong tokens, some of them the other secrets.
+            for token in ["wrong", Fixtures.appSecret, Self.accessToken, "%1b]52;c;eA==%07"] {
+                #expect(try curl(["\(url)?hub.mode=subscribe&hub.verify_token=\(token)&hub.challenge=1"]) == 403)
+            }
+            // Signed with the previous secret during a rotation: accepted.
+            let body = try Fixtures.data("text")
+            let byPrevious = WebhookSignature(appSecret: Self.previousSecret).header(for: body)
+            let bodyFile = directory.appendingPathComponent("text.json")
+            try body.write(to: bodyFile)
+            #expect(try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(byPrevious)", "--data-binary", "@\(bodyFile.path)"]) == 200)
+            // Bad signatures, one of them carrying the secret itself.
+            for header in ["sha256=\(Fixtures.appSecret)", "sha256=" + String(repeating: "0", count: 64), "\u{1b}]52;c;eA==\u{07}"] {
+                let status = try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(header)", "--data-binary", "@\(bodyFile.path)"])
+                // A control character in a header is already refused by the HTTP decoder.
+                #expect([400, 401, 429].contains(status), "\(status)")
+            }
+            // Signed bodies that become dead letters, their reasons quoting hostile text.
+            let hostile = Data(#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"\u001b]52;c;eA==\u0007","type":"text","text":{"body":"\u001b[2J"}}]}}]}]}"#.utf8)
+            let deep = Data((String(repeating: "[", count: 60_000) + String(repeating: "]", count: 60_000)).utf8)
+            var invalid = body
+            invalid.insert(contentsOf: [0x1b, 0x5d, 0xff], at: 40)
+            for (index, data) in [hostile, deep, invalid].enumerated() {
+                let file = directory.appendingPathComponent("hostile-\(index).json")
+                try data.write(to: file)
+                let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: data)
+                #expect(try curl(["-X", "POST", url, "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)"]) == 200)
+            }
+            #expect(await serve.stop() == 0, "\(serve.log)")
 
-        let log = serve.log
-        #expect(log.contains("bad signature"))
-        #expect(log.contains("dead letter"))
-        for secret in [Fixtures.appSecret, Fixtures.verifyToken, Self.previousSecret, Self.accessToken] {
-            #expect(!log.contains(secret), "a secret reached the log")
+            let log = serve.log
+            #expect(log.contains("bad signature"))
+            #expect(log.contains("dead letter"))
+            for secret in [Fixtures.appSecret, Fixtures.verifyToken, Self.previousSecret, Self.accessToken] {
+                #expect(!log.contains(secret), "a secret reached the log")
+            }
+            for line in log.split(separator: "\n") {
+                #expect(!line.unicodeScalars.contains { $0.value < 0x20 && $0 != "\t" || (0x7f...0x9f).contains($0.value) },
+                        "a control character reached the log: \(line.unicodeScalars.map { $0.value < 0x20 ? "^\($0.value)" : String($0) }.joined())")
         }
-        for line in log.split(separator: "\n") {
-            #expect(!line.unicodeScalars.contains { $0.value < 0x20 && $0 != "\t" || (0x7f...0x9f).contains($0.value) },
-                    "a control character reached the log: \(line.unicodeScalars.map { $0.value < 0x20 ? "^\($0.value)" : String($0) }.joined())")
         }
     }
 
     @Test func insecureModeWarnsOnEveryStart() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        for _ in 0..<2 {
-            let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0",
-                                                                  "--insecure-skip-signature"],
-                                              environment: environment,
-                                              logFile: directory.appendingPathComponent("insecure-\(UUID().uuidString).log"))
-            let port = try #require(try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init))
-            #expect(serve.log.contains("INSECURE: --insecure-skip-signature is on"))
-            let file = Fixtures.directory.appendingPathComponent("text.json")
-            #expect(try curl(["-X", "POST", "http://127.0.0.1:\(port)/webhook", "--data-binary", "@\(file.path)"]) == 200)
-            await serve.stop()
+        try await withProcesses { scope in
+            for _ in 0..<2 {
+                let serve = try scope.start(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0",
+                                                                "--insecure-skip-signature"],
+                                            environment: environment,
+                                            logFile: directory.appendingPathComponent("insecure-\(UUID().uuidString).log"))
+                let port = try #require(try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init))
+                #expect(serve.log.contains("INSECURE: --insecure-skip-signature is on"))
+                let file = Fixtures.directory.appendingPathComponent("text.json")
+                #expect(try curl(["-X", "POST", "http://127.0.0.1:\(port)/webhook", "--data-binary", "@\(file.path)"]) == 200)
+                await serve.stop()
+        }
         }
     }
 

@@ -52,60 +52,62 @@ import Testing
         let fake = FakeCloudAPI(accessToken: accessToken)
         try await fake.withRunning { graphURL in
             let environment = environment(graphURL: graphURL)
-            let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                              environment: environment,
-                                              logFile: directory.appendingPathComponent("serve.log"))
-            guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
-                await serve.stop()
-                Issue.record("wabox serve did not start:\n\(serve.log)")
-                return
+            try await withProcesses { scope in
+                let serve = try scope.start(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
+                                            environment: environment,
+                                            logFile: directory.appendingPathComponent("serve.log"))
+                guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
+                    await serve.stop()
+                    Issue.record("wabox serve did not start:\n\(serve.log)")
+                    return
+                }
+                #expect(serve.log.contains("outbox sender on"))
+                fake.postStatuses(.init(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret,
+                                        delay: .milliseconds(100)))
+
+                let sent = try await wabox(["send", "--db", databasePath, "--to", "+33612345678",
+                                            "--text", "Votre colis arrive demain"], environment: environment)
+                #expect(sent.status == 0, "\(sent.stderr)")
+                let wamid = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(wamid.hasPrefix("wamid."))
+                #expect(fake.messageRequests.count == 1)
+                #expect(fake.messageRequests.first?.json?.jsonText.contains(#""to":"33612345678""#) == true)
+
+                // The ticks move forward as the fake's status webhooks reach `wabox serve`.
+                var seen: [String] = []
+                let read = try await waitUntilAsync(timeout: 15) {
+                    let records = try await exported(environment)
+                    guard let record = records.first(where: { $0["id"] as? String == wamid }),
+                          let status = record["status"] as? String else { return false }
+                    if seen.last != status { seen.append(status) }
+                    return status == "read"
+                }
+                #expect(read, "statuses seen: \(seen); fake: \(fake.webhookErrors)\n\(serve.log)")
+                #expect(seen.allSatisfy { ["accepted", "sent", "delivered", "read"].contains($0) })
+                let record = try #require(try await exported(environment).first)
+                #expect(record["direction"] as? String == "out")
+                #expect(record["text"] as? String == "Votre colis arrive demain")
+                #expect((record["contact"] as? [String: Any])?["wa_id"] as? String == "33612345678")
+
+                // The window is closed for this customer: a clear refusal, exit 1.
+                fake.closeWindow(for: "33612345678")
+                let refused = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--text", "Encore ?"],
+                                              environment: environment)
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains("window closed"))
+                #expect(refused.stderr.contains("template"))
+
+                // A bad token halts sending with the reason.
+                fake.setAccessToken("rotated-token")
+                let halted = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--text", "Allô ?"],
+                                             environment: environment)
+                #expect(halted.status == 1)
+                #expect(halted.stderr.contains("access token"), "\(halted.stderr)")
+                #expect(!halted.stderr.contains(accessToken))
+
+                #expect(await serve.stop() == 0)
+                #expect(!serve.log.contains(accessToken))
             }
-            #expect(serve.log.contains("outbox sender on"))
-            fake.postStatuses(.init(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret,
-                                    delay: .milliseconds(100)))
-
-            let sent = try await wabox(["send", "--db", databasePath, "--to", "+33612345678",
-                                        "--text", "Votre colis arrive demain"], environment: environment)
-            #expect(sent.status == 0, "\(sent.stderr)")
-            let wamid = sent.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(wamid.hasPrefix("wamid."))
-            #expect(fake.messageRequests.count == 1)
-            #expect(fake.messageRequests.first?.json?.jsonText.contains(#""to":"33612345678""#) == true)
-
-            // The ticks move forward as the fake's status webhooks reach `wabox serve`.
-            var seen: [String] = []
-            let read = try await waitUntilAsync(timeout: 15) {
-                let records = try await exported(environment)
-                guard let record = records.first(where: { $0["id"] as? String == wamid }),
-                      let status = record["status"] as? String else { return false }
-                if seen.last != status { seen.append(status) }
-                return status == "read"
-            }
-            #expect(read, "statuses seen: \(seen); fake: \(fake.webhookErrors)\n\(serve.log)")
-            #expect(seen.allSatisfy { ["accepted", "sent", "delivered", "read"].contains($0) })
-            let record = try #require(try await exported(environment).first)
-            #expect(record["direction"] as? String == "out")
-            #expect(record["text"] as? String == "Votre colis arrive demain")
-            #expect((record["contact"] as? [String: Any])?["wa_id"] as? String == "33612345678")
-
-            // The window is closed for this customer: a clear refusal, exit 1.
-            fake.closeWindow(for: "33612345678")
-            let refused = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--text", "Encore ?"],
-                                          environment: environment)
-            #expect(refused.status == 1)
-            #expect(refused.stderr.contains("window closed"))
-            #expect(refused.stderr.contains("template"))
-
-            // A bad token halts sending with the reason.
-            fake.setAccessToken("rotated-token")
-            let halted = try await wabox(["send", "--db", databasePath, "--to", "33612345678", "--text", "Allô ?"],
-                                         environment: environment)
-            #expect(halted.status == 1)
-            #expect(halted.stderr.contains("access token"), "\(halted.stderr)")
-            #expect(!halted.stderr.contains(accessToken))
-
-            #expect(await serve.stop() == 0)
-            #expect(!serve.log.contains(accessToken))
         }
     }
 

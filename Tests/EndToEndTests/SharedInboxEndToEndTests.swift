@@ -13,12 +13,16 @@ struct SSHServer {
     let clientKey: String
     let user: String
 
-    static func start(in directory: URL) async throws -> SSHServer {
+    /// Starts sshd in the foreground (`-D`), so that `scope` owns it and its process group.
+    static func start(in directory: URL, scope: ProcessScope) async throws -> SSHServer {
+        let sshd = try requireTool("/usr/sbin/sshd", package: "openssh-server")
+        let keygen = try requireTool("/usr/bin/ssh-keygen", package: "openssh-client")
+        _ = try requireTool("/usr/bin/ssh", package: "openssh-client")
         let folder = directory.appendingPathComponent("ssh")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for name in ["host_key", "client_key"] {
-            let made = try runCommand("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "wabox-test",
-                                                                "-f", folder.appendingPathComponent(name).path])
+            let made = try runCommand(keygen, ["-q", "-t", "ed25519", "-N", "", "-C", "wabox-test",
+                                               "-f", folder.appendingPathComponent(name).path])
             try #require(made.status == 0, "ssh-keygen failed: \(made.stderr)")
         }
         try FileManager.default.copyItem(at: folder.appendingPathComponent("client_key.pub"),
@@ -35,7 +39,7 @@ struct SSHServer {
                 ListenAddress 127.0.0.1
                 HostKey \(folder.path)/host_key
                 AuthorizedKeysFile \(folder.path)/authorized_keys
-                PidFile \(folder.path)/sshd.pid
+                PidFile none
                 StrictModes no
                 UsePAM no
                 PasswordAuthentication no
@@ -47,21 +51,15 @@ struct SSHServer {
                 LogLevel ERROR
 
                 """.write(to: config, atomically: true, encoding: .utf8)
-            // sshd puts itself in the background (as tmux does), so it is started the way
-            // tmux is, and stopped through its pid file.
-            let status = try runLeavingDaemon("/usr/sbin/sshd", ["-f", config.path, "-E", log.path])
+            let process = try scope.start(sshd, ["-D", "-f", config.path, "-E", log.path], logFile: log)
             let server = SSHServer(folder: folder, port: port,
                                    clientKey: folder.appendingPathComponent("client_key").path, user: user)
-            if status == 0, try await waitUntil(timeout: 10, { canConnect(port: port) }) { return server }
-            server.stop()
+            if try await waitUntil(timeout: 10, { canConnect(port: port) || !process.isRunning }), process.isRunning {
+                return server
+            }
+            await process.stop()
         }
         throw Fixtures.FixtureError(description: "sshd did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-    }
-
-    func stop() {
-        guard let text = try? String(contentsOf: folder.appendingPathComponent("sshd.pid"), encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-        kill(pid, SIGTERM)
     }
 
     private static func canConnect(port: Int) -> Bool {
@@ -114,16 +112,14 @@ struct SSHServer {
     }
 
     /// Starts an agent's terminal: ssh into this machine and run wabox there.
-    private func startAgent(_ name: String, ssh: SSHServer, term: String, lang: String?) throws {
+    private func startAgent(_ name: String, ssh: SSHServer, term: String, lang: String?, in scope: ProcessScope) throws {
         let remote = [
             "env -i PATH=/usr/bin:/bin HOME=\(directory.path) TERM=\(term)", lang.map { "LANG=\($0)" } ?? "",
             "XDG_CONFIG_HOME=\(directory.path)/config XDG_STATE_HOME=\(directory.path)/state-\(name)",
             "\(try waboxBinary()) --agent \(name) --db \(databasePath)",
         ].joined(separator: " ")
         let command = ssh.login(running: remote) + "; echo \"ssh exited with $?\"; sleep 60"
-        let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", name,
-                                                             "-x", "100", "-y", "24", command])
-        try #require(status == 0, "tmux new-session failed")
+        try scope.tmux(socket: socket).newSession(name, width: 100, height: 24, command: command)
     }
 
     private func post(_ body: Data, port: Int) throws -> String {
@@ -144,36 +140,31 @@ struct SSHServer {
         }
     }
 
-    private func stopAll() {
-        _ = try? runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "kill-server"])
-        try? FileManager.default.removeItem(atPath: "/tmp/tmux-\(getuid())/\(socket)")
-    }
-
     @Test func twoAgentsOverSSHWorkOneInboxBesideTheDaemon() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (serve, port) = try await startServe()
-        let ssh = try await SSHServer.start(in: directory)
-        defer {
-            stopAll()
-            ssh.stop()
-        }
+        try await withProcesses { scope in
+            // The agents' wabox runs under sshd's sessions, outside every group the scope
+            // knows: it is found by the test's folder on its command line.
+            scope.alsoStopProcesses(mentioning: directory.path)
+            let (serve, port) = try await startServe(in: scope)
+            let ssh = try await SSHServer.start(in: directory, scope: scope)
 
-        // A second daemon on the same database is refused, and says who holds it.
-        let second = try runCommand(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                    environment: environment)
-        #expect(second.status != 0)
-        #expect(second.stderr.contains("wabox serve (pid \(serve.process.processIdentifier)"), "\(second.stderr)")
+            // A second daemon on the same database is refused, and says who holds it.
+            let second = try runCommand(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
+                                        environment: environment)
+            #expect(second.status != 0)
+            #expect(second.stderr.contains("wabox serve (pid \(serve.pid)"), "\(second.stderr)")
 
-        // Alice on a UTF-8 xterm; Bob on screen-256color with no locale at all, as many SSH
-        // setups are; Carol on the Linux console and Dan inside tmux look in too.
-        try startAgent("alice", ssh: ssh, term: "xterm-256color", lang: "C.UTF-8")
-        try startAgent("bob", ssh: ssh, term: "screen-256color", lang: nil)
-        try startAgent("carol", ssh: ssh, term: "linux", lang: "C.UTF-8")
-        try startAgent("dan", ssh: ssh, term: "tmux-256color", lang: "C.UTF-8")
-        for agent in ["alice", "bob", "carol", "dan"] {
-            try await waitForScreen(agent, "the screen to attach to the daemon") {
-                $0.contains("via wabox serve") && $0.contains("127.0.0.1:\(port)") && $0.contains(agent)
-            }
+            // Alice on a UTF-8 xterm; Bob on screen-256color with no locale at all, as many SSH
+            // setups are; Carol on the Linux console and Dan inside tmux look in too.
+            try startAgent("alice", ssh: ssh, term: "xterm-256color", lang: "C.UTF-8", in: scope)
+            try startAgent("bob", ssh: ssh, term: "screen-256color", lang: nil, in: scope)
+            try startAgent("carol", ssh: ssh, term: "linux", lang: "C.UTF-8", in: scope)
+            try startAgent("dan", ssh: ssh, term: "tmux-256color", lang: "C.UTF-8", in: scope)
+            for agent in ["alice", "bob", "carol", "dan"] {
+                try await waitForScreen(agent, "the screen to attach to the daemon") {
+                    $0.contains("via wabox serve") && $0.contains("127.0.0.1:\(port)") && $0.contains(agent)
+                }
         }
         // Carol and Dan leave with q; their shells report a clean exit.
         for agent in ["carol", "dan"] {
@@ -236,43 +227,107 @@ struct SSHServer {
         #expect(ines.typing.isEmpty)
         #expect(ines.lastMessage?.content.text == "Bom dia Inês")
         #expect(try database.currentLease() == nil)
+        }
     }
 
     @Test func aSecondEmbeddedInboxAttachesToTheFirstInsteadOfFightingForThePort() async throws {
-        defer {
-            stopAll()
-            try? FileManager.default.removeItem(at: directory)
-        }
-        func start(_ agent: String) throws {
-            let command = """
-                env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
-                XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state-\(agent)" \
-                WABOX_APP_SECRET="\(Fixtures.appSecret)" WABOX_VERIFY_TOKEN="\(Fixtures.verifyToken)" \
-                "\(try waboxBinary())" --agent \(agent) --listen 127.0.0.1:0 --db "\(databasePath)"; \
-                echo "wabox exited with $?"; sleep 30
-                """
-            let status = try runLeavingDaemon("/usr/bin/tmux", ["-L", socket, "new-session", "-d", "-s", agent,
-                                                                 "-x", "100", "-y", "24", command])
-            try #require(status == 0, "tmux new-session failed")
-        }
-        try start("alice")
-        let first = try await waitForScreen("alice", "the embedded listener") {
-            $0.range(of: #"● 127\.0\.0\.1:\d+"#, options: .regularExpression) != nil
-        }
-        try start("bob")
-        let second = try await waitForScreen("bob", "bob's screen to attach to alice's") { $0.contains("via alice's wabox") }
-        let address = try #require(first.range(of: #"127\.0\.0\.1:\d+"#, options: .regularExpression).map { String(first[$0]) })
-        #expect(second.contains(address))
-        let port = try #require(Int(address.split(separator: ":")[1]))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withProcesses { scope in
+            func start(_ agent: String) throws {
+                let command = """
+                    env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
+                    XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state-\(agent)" \
+                    WABOX_APP_SECRET="\(Fixtures.appSecret)" WABOX_VERIFY_TOKEN="\(Fixtures.verifyToken)" \
+                    "\(try waboxBinary())" --agent \(agent) --listen 127.0.0.1:0 --db "\(databasePath)"; \
+                    echo "wabox exited with $?"; sleep 30
+                    """
+                try scope.tmux(socket: socket).newSession(agent, width: 100, height: 24, command: command)
+            }
+            try start("alice")
+            let first = try await waitForScreen("alice", "the embedded listener") {
+                $0.range(of: #"● 127\.0\.0\.1:\d+"#, options: .regularExpression) != nil
+            }
+            try start("bob")
+            let second = try await waitForScreen("bob", "bob's screen to attach to alice's") { $0.contains("via alice's wabox") }
+            let address = try #require(first.range(of: #"127\.0\.0\.1:\d+"#, options: .regularExpression).map { String(first[$0]) })
+            #expect(second.contains(address))
+            let port = try #require(Int(address.split(separator: ":")[1]))
 
-        // What reaches Alice's listener shows on Bob's screen too.
-        let customer = SimulatedCustomer(name: "Mbali Dlamini", waID: "27821234567")
-        #expect(try post(WebhookBuilder().message(from: customer, .text("Sawubona")), port: port) == "200")
-        try await waitForScreen("bob", "the message on the attached screen") { $0.contains("Mbali Dlamini") }
+            // What reaches Alice's listener shows on Bob's screen too.
+            let customer = SimulatedCustomer(name: "Mbali Dlamini", waID: "27821234567")
+            #expect(try post(WebhookBuilder().message(from: customer, .text("Sawubona")), port: port) == "200")
+            try await waitForScreen("bob", "the message on the attached screen") { $0.contains("Mbali Dlamini") }
 
-        // Alice quits: the lease is released, and Bob's screen says the listener is gone.
-        _ = try tmux("send-keys", "-t", "alice", "q")
-        try await waitForScreen("alice", "alice's wabox to exit") { $0.contains("wabox exited with 0") }
-        try await waitForScreen("bob", "the listener gone") { $0.contains("the listener is gone") }
+            // Alice quits: the lease is released, and Bob's screen says the listener is gone.
+            _ = try tmux("send-keys", "-t", "alice", "q")
+            try await waitForScreen("alice", "alice's wabox to exit") { $0.contains("wabox exited with 0") }
+            try await waitForScreen("bob", "the listener gone") { $0.contains("the listener is gone") }
+        }
     }
+
+    /// A screen without a token of its own, attached to `wabox serve`: the template picker
+    /// offers what the daemon cached, and opening a conversation queues a read receipt that
+    /// the daemon sends.
+    @Test func anAttachedScreenUsesTheDaemonsTemplatesAndSendsReceiptsThroughIt() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fake = FakeCloudAPI(accessToken: "daemon-token-5151")
+        fake.addTemplates([.init(id: "1", name: "order_update", language: "en_US",
+                                 body: "Hello {{1}}, your order {{2}} is on its way.")])
+        try await withProcesses { scope in
+            try await fake.withRunning { graphURL in
+                var daemon = environment
+                daemon["WABOX_ACCESS_TOKEN"] = "daemon-token-5151"
+                daemon["WABOX_PHONE_NUMBER_ID"] = "106540352242922"
+                daemon["WABOX_WABA_ID"] = "102290129340398"
+                daemon["WABOX_GRAPH_URL"] = graphURL
+                let (serve, port) = try await startServe(in: scope, environment: daemon)
+                let fetched = try await waitUntil(timeout: 20) { fake.requests.contains { $0.path.contains("message_templates") } }
+                try #require(fetched, "wabox serve never fetched the templates:\n\(serve.log)")
+                let builder = WebhookBuilder()
+                let ana = SimulatedCustomer(name: "Ana Lima", waID: "5511987654321")
+                let kenji = SimulatedCustomer(name: "Kenji Sato", waID: "819012345678")
+                #expect(try post(builder.message(from: kenji, .text("まだですか？"),
+                                                 timestamp: Int64(Date().timeIntervalSince1970) - 3 * 86_400), port: port) == "200")
+                #expect(try post(builder.message(from: ana, .text("Oi! Meu pedido?")), port: port) == "200")
+
+                let command = """
+                    env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
+                    XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state-alice" \
+                    "\(try waboxBinary())" --agent alice --db "\(databasePath)"; echo "wabox exited with $?"; sleep 30
+                    """
+                let tmux = try scope.tmux(socket: socket)
+                try tmux.newSession("alice", width: 100, height: 24, command: command)
+                try await waitForScreen("alice", "the attached screen") { $0.contains("via wabox serve") && $0.contains("Ana Lima") }
+
+                // Ana is on top: opening her conversation queues the receipt; the daemon sends it.
+                try tmux.run(["send-keys", "-t", "alice", "Enter"])
+                try await waitForScreen("alice", "Ana's thread") { $0.contains("Meu pedido?") && $0.contains("window 23h") }
+                let receipt = try await waitUntil(timeout: 20) {
+                    fake.messageRequests.contains { String(decoding: $0.body, as: UTF8.self).contains(#""status":"read""#) }
+                }
+                #expect(receipt, "no read receipt reached the Cloud API through wabox serve")
+                #expect(fake.messageRequests.allSatisfy { $0.authorization == "Bearer daemon-token-5151" })
+
+                // Kenji's window is closed: the picker offers the daemon's cached template.
+                try tmux.run(["send-keys", "-t", "alice", "Escape"])
+                try tmux.run(["send-keys", "-t", "alice", "/"])
+                try await waitForScreen("alice", "the filter line") { $0.contains("/") && $0.contains("Kenji Sato") }
+                try tmux.run(["send-keys", "-t", "alice", "-l", "kenji"])
+                try await waitForScreen("alice", "the filter") { $0.contains("/kenji") }
+                try tmux.run(["send-keys", "-t", "alice", "Enter"])
+                try await waitForScreen("alice", "Kenji on the first row") {
+                    $0.components(separatedBy: "\n").dropFirst().first?.contains("Kenji Sato") == true
+                }
+                try tmux.run(["send-keys", "-t", "alice", "Enter"])
+                try await waitForScreen("alice", "Kenji's thread") { $0.contains("まだですか？") && !$0.contains("Enter to write a reply") }
+                try tmux.run(["send-keys", "-t", "alice", "-l", "hello"])
+                try tmux.run(["send-keys", "-t", "alice", "Enter"])
+                try await waitForScreen("alice", "the template picker") { $0.contains("order_update (en_US)") }
+                try tmux.run(["send-keys", "-t", "alice", "C-c"])
+                try await waitForScreen("alice", "wabox to exit") { $0.contains("wabox exited with 0") }
+                #expect(await serve.stop() == 0)
+            }
+        }
+    }
+
 }

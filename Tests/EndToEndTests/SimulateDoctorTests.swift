@@ -58,107 +58,113 @@ import Testing
 
     @Test func simulatePresetsAndFilesAreStoredByServe() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (serve, port) = try await startServe()
-        // The default URL comes from the listen setting.
-        var environment = self.environment
-        environment["WABOX_LISTEN"] = "127.0.0.1:\(port)"
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            // The default URL comes from the listen setting.
+            var environment = self.environment
+            environment["WABOX_LISTEN"] = "127.0.0.1:\(port)"
 
-        let text = try runCommand(try waboxBinary(), ["simulate", "--text", "Bonjour, où est mon colis ? 📦",
-                                                      "--from", "+33600000001", "--name", "Zoé Martin"],
-                                  environment: environment)
-        #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
-        #expect(text.stdout.contains("→ POST http://127.0.0.1:\(port)/webhook: text message wamid."))
-        #expect(text.stdout.contains(" from +33600000001 (Zoé Martin), signed with app secret …6789"))
-        #expect(text.stdout.contains("← 200 OK: EVENT_RECEIVED"))
-        #expect(!text.stdout.contains(Fixtures.appSecret))
+            let text = try runCommand(try waboxBinary(), ["simulate", "--text", "Bonjour, où est mon colis ? 📦",
+                                                          "--from", "+33600000001", "--name", "Zoé Martin"],
+                                      environment: environment)
+            #expect(text.status == 0, "\(text.stdout)\(text.stderr)")
+            #expect(text.stdout.contains("→ POST http://127.0.0.1:\(port)/webhook: text message wamid."))
+            #expect(text.stdout.contains(" from +33600000001 (Zoé Martin), signed with app secret …6789"))
+            #expect(text.stdout.contains("← 200 OK: EVENT_RECEIVED"))
+            #expect(!text.stdout.contains(Fixtures.appSecret))
 
-        let records = try exported()
-        #expect(records.count == 1)
-        let first = try #require(records.first)
-        #expect(first["text"] as? String == "Bonjour, où est mon colis ? 📦")
-        #expect(first["type"] as? String == "text")
-        #expect((first["contact"] as? [String: Any])?["wa_id"] as? String == "33600000001")
-        #expect((first["contact"] as? [String: Any])?["name"] as? String == "Zoé Martin")
-        let firstID = try #require(first["id"] as? String)
-        #expect(text.stdout.contains("text message \(firstID) from"))
+            let records = try exported()
+            #expect(records.count == 1)
+            let first = try #require(records.first)
+            #expect(first["text"] as? String == "Bonjour, où est mon colis ? 📦")
+            #expect(first["type"] as? String == "text")
+            #expect((first["contact"] as? [String: Any])?["wa_id"] as? String == "33600000001")
+            #expect((first["contact"] as? [String: Any])?["name"] as? String == "Zoé Martin")
+            let firstID = try #require(first["id"] as? String)
+            #expect(text.stdout.contains("text message \(firstID) from"))
 
-        // An image quoting the text, and a status for an id the store does not know yet.
-        let image = try runCommand(try waboxBinary(), ["simulate", "--type", "image", "--text", "Le carton abîmé",
-                                                       "--from", "33600000001", "--reply-to", firstID],
-                                   environment: environment)
-        #expect(image.status == 0, "\(image.stderr)")
-        let status = try runCommand(try waboxBinary(), ["simulate", "--status", "read", "--id", "wamid.not.sent.yet"],
-                                    environment: environment)
-        #expect(status.status == 0, "\(status.stderr)")
-        #expect(status.stdout.contains("status read of wamid.not.sent.yet"))
+            // An image quoting the text, and a status for an id the store does not know yet.
+            let image = try runCommand(try waboxBinary(), ["simulate", "--type", "image", "--text", "Le carton abîmé",
+                                                           "--from", "33600000001", "--reply-to", firstID],
+                                       environment: environment)
+            #expect(image.status == 0, "\(image.stderr)")
+            let status = try runCommand(try waboxBinary(), ["simulate", "--status", "read", "--id", "wamid.not.sent.yet"],
+                                        environment: environment)
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(status.stdout.contains("status read of wamid.not.sent.yet"))
 
-        // A file's exact bytes.
-        let file = Fixtures.directory.appendingPathComponent("multi_entry.json")
-        let posted = try runCommand(try waboxBinary(), ["simulate", "--file", file.path], environment: environment)
-        #expect(posted.status == 0, "\(posted.stderr)")
-        #expect(posted.stdout.contains("← 200 OK"))
+            // A file's exact bytes.
+            let file = Fixtures.directory.appendingPathComponent("multi_entry.json")
+            let posted = try runCommand(try waboxBinary(), ["simulate", "--file", file.path], environment: environment)
+            #expect(posted.status == 0, "\(posted.stderr)")
+            #expect(posted.stdout.contains("← 200 OK"))
 
-        let all = try exported()
-        let imageRecord = try #require(all.first { $0["type"] as? String == "image" })
-        #expect(imageRecord["caption"] as? String == "Le carton abîmé")
-        #expect(imageRecord["reply_to"] as? String == firstID)
-        #expect(all.contains { $0["id"] as? String == "wamid.multi.1" })
-        #expect(all.contains { $0["id"] as? String == "wamid.multi.4" })
+            let all = try exported()
+            let imageRecord = try #require(all.first { $0["type"] as? String == "image" })
+            #expect(imageRecord["caption"] as? String == "Le carton abîmé")
+            #expect(imageRecord["reply_to"] as? String == firstID)
+            #expect(all.contains { $0["id"] as? String == "wamid.multi.1" })
+            #expect(all.contains { $0["id"] as? String == "wamid.multi.4" })
 
-        // Options that do not fit together are refused before anything is sent.
-        let noID = try runCommand(try waboxBinary(), ["simulate", "--type", "status", "--status", "read"], environment: environment)
-        #expect(noID.status != 0)
-        #expect(noID.stderr.contains("--id"))
-        let unknownType = try runCommand(try waboxBinary(), ["simulate", "--type", "carrier-pigeon"], environment: environment)
-        #expect(unknownType.status != 0)
-        #expect(unknownType.stderr.contains("request_welcome"))
-        #expect(await serve.stop() == 0)
+            // Options that do not fit together are refused before anything is sent.
+            let noID = try runCommand(try waboxBinary(), ["simulate", "--type", "status", "--status", "read"], environment: environment)
+            #expect(noID.status != 0)
+            #expect(noID.stderr.contains("--id"))
+            let unknownType = try runCommand(try waboxBinary(), ["simulate", "--type", "carrier-pigeon"], environment: environment)
+            #expect(unknownType.status != 0)
+            #expect(unknownType.stderr.contains("request_welcome"))
+            #expect(await serve.stop() == 0)
+        }
     }
 
     @Test func simulateBurstOfFiftyIsAllAccepted() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (serve, port) = try await startServe()
-        let burst = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook", "--count", "50"],
-                                   environment: environment)
-        #expect(burst.status == 0, "\(burst.stdout)\(burst.stderr)")
-        #expect(burst.stdout.contains("50 × text message from +15550100001 (Sam Tester), 16 at a time"))
-        #expect(burst.stdout.contains("← 50 × 200 OK: EVENT_RECEIVED"))
-        #expect(burst.stdout.contains("50 requests in "))
-        #expect(burst.stdout.contains("requests/s"))
-        let records = try exported()
-        #expect(records.count == 50)
-        #expect(Set(records.compactMap { $0["id"] as? String }).count == 50)
-        #expect(Set(records.compactMap { $0["text"] as? String }).count == 50)
-        #expect(await serve.stop() == 0)
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            let burst = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook", "--count", "50"],
+                                       environment: environment)
+            #expect(burst.status == 0, "\(burst.stdout)\(burst.stderr)")
+            #expect(burst.stdout.contains("50 × text message from +15550100001 (Sam Tester), 16 at a time"))
+            #expect(burst.stdout.contains("← 50 × 200 OK: EVENT_RECEIVED"))
+            #expect(burst.stdout.contains("50 requests in "))
+            #expect(burst.stdout.contains("requests/s"))
+            let records = try exported()
+            #expect(records.count == 50)
+            #expect(Set(records.compactMap { $0["id"] as? String }).count == 50)
+            #expect(Set(records.compactMap { $0["text"] as? String }).count == 50)
+            #expect(await serve.stop() == 0)
+        }
     }
 
     @Test func simulateWithTheWrongSecretShowsTheListenersAnswer() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (serve, port) = try await startServe()
-        var environment = self.environment
-        let wrongSecret = "not-the-listeners-secret-4242"
-        environment["WABOX_APP_SECRET"] = wrongSecret
-        let refused = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook"],
-                                     environment: environment)
-        #expect(refused.status == 1)
-        #expect(refused.stdout.contains("← 401 Unauthorized: X-Hub-Signature-256 does not match the body"))
-        #expect(refused.stderr.contains("the listener refused the signature"))
-        #expect(refused.stderr.contains("…4242"))
-        #expect(!(refused.stdout + refused.stderr).contains(wrongSecret))
-        #expect(try exported().isEmpty)
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            var environment = self.environment
+            let wrongSecret = "not-the-listeners-secret-4242"
+            environment["WABOX_APP_SECRET"] = wrongSecret
+            let refused = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook"],
+                                         environment: environment)
+            #expect(refused.status == 1)
+            #expect(refused.stdout.contains("← 401 Unauthorized: X-Hub-Signature-256 does not match the body"))
+            #expect(refused.stderr.contains("the listener refused the signature"))
+            #expect(refused.stderr.contains("…4242"))
+            #expect(!(refused.stdout + refused.stderr).contains(wrongSecret))
+            #expect(try exported().isEmpty)
 
-        let burst = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook", "--count", "5"],
-                                   environment: environment)
-        #expect(burst.status == 1)
-        #expect(burst.stdout.contains("← 5 × 401 Unauthorized"))
-        #expect(burst.stderr.contains("5 of 5 webhooks were not accepted"))
+            let burst = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/webhook", "--count", "5"],
+                                       environment: environment)
+            #expect(burst.status == 1)
+            #expect(burst.stdout.contains("← 5 × 401 Unauthorized"))
+            #expect(burst.stderr.contains("5 of 5 webhooks were not accepted"))
 
-        let wrongPath = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/hooks"],
-                                       environment: self.environment)
-        #expect(wrongPath.status == 1)
-        #expect(wrongPath.stdout.contains("← 404"))
-        #expect(wrongPath.stderr.contains("POST /webhook"))
-        #expect(await serve.stop() == 0)
+            let wrongPath = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:\(port)/hooks"],
+                                           environment: self.environment)
+            #expect(wrongPath.status == 1)
+            #expect(wrongPath.stdout.contains("← 404"))
+            #expect(wrongPath.stderr.contains("POST /webhook"))
+            #expect(await serve.stop() == 0)
+        }
     }
 
     @Test func simulateExplainsWhatIsMissing() async throws {
@@ -243,13 +249,15 @@ import Testing
             #expect(fake.requests.last?.authorization == "Bearer \(accessToken)")
 
             // A running `wabox serve` on the listen address is told apart from a stranger.
-            let (serve, servePort) = try await startServe()
-            var held = environment
-            held["WABOX_LISTEN"] = "127.0.0.1:\(servePort)"
-            let withServe = try await wabox(["doctor", "--db", databasePath], environment: held)
-            #expect(withServe.status == 0, "\(withServe.stdout)")
-            #expect(withServe.stdout.contains("✓ listen      127.0.0.1:\(servePort) is held by a running wabox listener"))
-            await serve.stop()
+            try await withProcesses { scope in
+                let (serve, servePort) = try await startServe(in: scope)
+                var held = environment
+                held["WABOX_LISTEN"] = "127.0.0.1:\(servePort)"
+                let withServe = try await wabox(["doctor", "--db", databasePath], environment: held)
+                #expect(withServe.status == 0, "\(withServe.stdout)")
+                #expect(withServe.stdout.contains("✓ listen      127.0.0.1:\(servePort) is held by a running wabox listener"))
+                await serve.stop()
+            }
         }
     }
 

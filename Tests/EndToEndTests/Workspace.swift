@@ -23,11 +23,12 @@ extension ServeWorkspace {
         return (directory, directory.appendingPathComponent("data/inbox.sqlite").path, environment)
     }
 
-    /// Starts `wabox serve` on a free loopback port and returns it with the port.
-    func startServe() async throws -> (BackgroundProcess, Int) {
-        let serve = try BackgroundProcess(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"],
-                                          environment: environment,
-                                          logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
+    /// Starts `wabox serve` in `scope` on a free loopback port and returns it with the port.
+    func startServe(in scope: ProcessScope, _ extra: [String] = [],
+                    environment: [String: String]? = nil) async throws -> (BackgroundProcess, Int) {
+        let serve = try scope.start(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"] + extra,
+                                    environment: environment ?? self.environment,
+                                    logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
         guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
             await serve.stop()
             throw Fixtures.FixtureError(description: "wabox serve did not start:\n\(serve.log)")

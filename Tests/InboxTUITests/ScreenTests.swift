@@ -6,7 +6,7 @@ import InboxTUI
 import Testing
 
 /// Builds a thread with every message type and tick state for one customer.
-private func everyKindWebhooks() -> [IncomingWebhook] {
+func everyKindWebhooks() -> [IncomingWebhook] {
     func message(_ id: String, _ time: Int, _ typeAndPayload: String, context: String = "") -> String {
         #"{"from":"33612345678","id":"\#(id)","timestamp":"\#(time)",\#(context)\#(typeAndPayload)}"#
     }
@@ -39,7 +39,7 @@ private func status(_ id: String, _ status: String, _ time: Int, error: String =
 }
 
 /// Replies in every state: pending, sent, delivered, read, played, failed.
-private func addReplies(_ database: InboxDatabase) async throws {
+func addReplies(_ database: InboxDatabase) async throws {
     let conversation = try #require(try database.conversations().items.first)
     let replies: [(String, String?)] = [("pending reply", nil), ("sent reply", "sent"), ("delivered reply", "delivered"),
                                         ("read reply", "read"), ("played reply", "played"), ("failed reply", "failed")]
@@ -280,18 +280,14 @@ private func addReplies(_ database: InboxDatabase) async throws {
 
     @Test func brokenThemeNamesFileLineAndKey() {
         #expect(throws: Theme.LoadError.self) { try Theme.parse("[selection]\nfg = \"purpleish\"\n", file: "bad.toml") }
-        do {
-            _ = try Theme.parse("name = \"x\"\n\n[selection]\nbg = \"blue\"\nfg = \"purpleish\"\n", file: "bad.toml")
-        } catch {
-            #expect(error.description.contains("bad.toml"))
-            #expect(error.description.contains("line 5"))
-            #expect(error.description.contains("[selection] fg"))
+        let badColour = #expect(throws: Theme.LoadError.self) {
+            try Theme.parse("name = \"x\"\n\n[selection]\nbg = \"blue\"\nfg = \"purpleish\"\n", file: "bad.toml")
         }
-        do {
-            _ = try Theme.parse("[sidebar]\nfg = \"red\"\n", file: "t.toml")
-        } catch {
-            #expect(error.description.contains("unknown element [sidebar]"))
-        }
+        #expect(badColour?.description.contains("bad.toml") == true)
+        #expect(badColour?.description.contains("line 5") == true)
+        #expect(badColour?.description.contains("[selection] fg") == true)
+        let unknown = #expect(throws: Theme.LoadError.self) { try Theme.parse("[sidebar]\nfg = \"red\"\n", file: "t.toml") }
+        #expect(unknown?.description.contains("unknown element [sidebar]") == true)
         #expect(throws: Theme.LoadError.self) { try Theme.parse("[list\nfg=", file: "t.toml") }
     }
 

@@ -3,6 +3,7 @@ import InboxCore
 import InboxStore
 import InboxTesting
 import InboxTUI
+import Testing
 
 /// An app on a temporary database and an in-memory terminal, driven step by step.
 final class ScreenHarness {
@@ -59,14 +60,17 @@ final class ScreenHarness {
         app.step()
     }
 
-    /// Runs the loop until `condition` holds (background writes finish), with a deadline.
-    func settle(_ condition: () -> Bool = { true }) async throws {
-        let deadline = Date().addingTimeInterval(5)
+    /// Runs the loop until `condition` holds (background writes finish), with a deadline;
+    /// when the deadline passes, records a failure that shows the screen.
+    func settle(timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation,
+                _ condition: () -> Bool = { true }) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
         repeat {
             app.step()
             if condition() { return }
             try await Task.sleep(for: .milliseconds(10))
         } while Date() < deadline
+        Issue.record("the screen never reached the state waited for; it shows:\n\(screen)", sourceLocation: sourceLocation)
     }
 
     var screen: String { backend.text }

@@ -274,8 +274,9 @@ private func withListener<T: Sendable>(
                     try await group.waitForAll()
                 }
             }
-            // Measure while the flood runs.
-            try await Task.sleep(for: .milliseconds(20))
+            // Measure while the flood runs: once its first answers came back.
+            let started = try await waitUntil(timeout: 30) { !counts.counts.isEmpty }
+            try #require(started, "the flood was never answered")
             let underFlood = try await signedLatencies("flood", count: 150)
             try await flooding.value
             return (quiet, underFlood, counts.counts)

@@ -56,7 +56,7 @@ private final class WriteLock: Sendable {
     }
 }
 
-@Suite struct BackpressureTests {
+@Suite(.timeLimit(.minutes(1))) struct BackpressureTests {
     /// A full queue is answered at once with 503 and `Retry-After`, through the listener's
     /// own connection handling on a real socket; the webhooks it did take are committed and
     /// answered 200 once the writer can go on.
@@ -108,7 +108,7 @@ private final class WriteLock: Sendable {
     }
 }
 
-@Suite struct PipelineCancellationTests {
+@Suite(.timeLimit(.minutes(1))) struct PipelineCancellationTests {
     /// Cancelling the writer's task (without a graceful shutdown, as when the task that runs
     /// the embedded listener is cancelled) ends `run`, after committing and answering every
     /// webhook it had queued; later webhooks are refused as `Closed`.
@@ -160,7 +160,7 @@ private final class WriteLock: Sendable {
     }
 }
 
-@Suite struct WebhookChannelHandlerTests {
+@Suite(.timeLimit(.minutes(1))) struct WebhookChannelHandlerTests {
     /// Requests pipelined on one connection, some served by the channel handler (webhooks)
     /// and some by the router, are answered in the order they were sent.
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {

@@ -76,6 +76,7 @@ import WebhookServer
             // Plain HTTP to the TLS port: the connection closes, no answer is made up.
             let plain = try curl(["http://127.0.0.1:\(port)/healthz"])
             #expect(!plain.stdout.hasSuffix("\n500"))
+            #expect(plain.status != 0 && plain.stdout.hasSuffix("000"), "plain HTTP got an answer: \(plain.stdout)")
             // A client that opens a connection and never starts the handshake is cut off.
             let started = ContinuousClock.now
             try await RawConnection.open(port: port).use { _, reader in try await reader.waitForClose() }

@@ -1,0 +1,227 @@
+import Foundation
+import InboxCore
+import InboxStore
+import InboxTesting
+import Testing
+
+/// Signed webhooks posted by one curl, many at a time, each answer written to a log as
+/// `CODE ID` (000 when no answer came).
+struct WebhookLoad {
+    let process: BackgroundProcess
+    let ids: [String]
+
+    /// A customer's text message with its own wamid.
+    static func body(id: String, from waID: String, text: String) -> Data {
+        Data("""
+            {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{
+            "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},
+            "contacts":[{"profile":{"name":"Customer \(waID)"},"wa_id":"\(waID)"}],
+            "messages":[{"from":"\(waID)","id":"\(id)","timestamp":"\(Int(Date().timeIntervalSince1970))","type":"text","text":{"body":"\(text)"}}]}}]}]}
+            """.utf8)
+    }
+
+    /// Starts posting `count` webhooks (`texts(i)` as the i-th text), `parallel` at a time.
+    static func start(in scope: ProcessScope, port: Int, folder: URL, run: String, count: Int, parallel: Int = 4,
+                      texts: (Int) -> String = { "message \($0)" }) throws -> WebhookLoad {
+        let bodies = folder.appendingPathComponent("load-\(run)")
+        try FileManager.default.createDirectory(at: bodies, withIntermediateDirectories: true)
+        var config = ""
+        var ids: [String] = []
+        for index in 0..<count {
+            let id = "wamid.\(run).\(index)"
+            let body = body(id: id, from: "4470000\(String(format: "%04d", index % 50))", text: texts(index))
+            let file = bodies.appendingPathComponent("\(index).json")
+            try body.write(to: file)
+            let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
+            if index > 0 { config += "next\n" }
+            config += """
+                url = "http://127.0.0.1:\(port)/webhook"
+                header = "X-Hub-Signature-256: \(signature)"
+                header = "Expect:"
+                header = "Content-Type: application/json"
+                data-binary = "@\(file.path)"
+                output = "/dev/null"
+                max-time = 30
+                write-out = "%{http_code} \(id)\\n"
+
+                """
+            ids.append(id)
+        }
+        let configFile = bodies.appendingPathComponent("curl.config")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        let process = try scope.start("/usr/bin/curl", ["-s", "--no-progress-meter", "--parallel", "--parallel-immediate",
+                                                        "--parallel-max", String(parallel),
+                                                        "--config", configFile.path],
+                                      logFile: folder.appendingPathComponent("load-\(run).log"))
+        return WebhookLoad(process: process, ids: ids)
+    }
+
+    /// Every answer so far, by webhook id.
+    var answers: [String: String] {
+        var answers: [String: String] = [:]
+        for line in process.log.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[1].hasPrefix("wamid.") { answers[String(parts[1])] = String(parts[0]) }
+        }
+        return answers
+    }
+
+    var acknowledged: Set<String> { Set(answers.filter { $0.value == "200" }.keys) }
+
+    /// Waits for curl to finish every transfer.
+    func finish() async throws {
+        let done = try await waitUntil(timeout: 120) { !process.isRunning }
+        #expect(done, "curl still posting after two minutes")
+        await process.stop()
+    }
+}
+
+/// The durability promises, through the built binary: what `wabox serve` answered 200 is in
+/// `wabox export` after a signal, a kill -9, or a webhook of the batch that fails.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DurabilityEndToEndTests: ServeWorkspace {
+    let directory: URL
+    let databasePath: String
+    let environment: [String: String]
+
+    init() throws {
+        (directory, databasePath, environment) = try Self.makeWorkspace("wabox-durability")
+    }
+
+    private func exportedIDs() throws -> Set<String> {
+        let result = try runCommand(try waboxBinary(), ["export", "--db", databasePath, "--format", "jsonl"],
+                                    environment: environment)
+        try #require(result.status == 0, "export failed: \(result.stderr)")
+        return Set(try result.stdout.split(separator: "\n").map { line in
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(record["id"] as? String)
+        })
+    }
+
+    /// Loopback TCP connections from a client to `port` that are established.
+    static func establishedConnections(toPort port: Int) -> Int {
+        // Read to the end: a /proc file has no size, and a busy machine's table is long.
+        let table = String(decoding: FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        let remote = String(format: ":%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[2].hasSuffix(remote) && fields[3] == "01"
+        }.count
+    }
+
+    /// Takes the database's write lock while the load runs and waits until webhooks queue
+    /// behind the batch it holds up: at that moment a batch is between its arrival and its
+    /// commit, which is when an early 200 would be a lie.
+    private func holdCommits(port: Int) async throws -> DatabaseWriteLock {
+        let lock = try DatabaseWriteLock(path: databasePath)
+        var health = ""
+        let queued = try await waitUntil(timeout: 8) {
+            health = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"]).stdout
+            return health.range(of: #""queue":[1-9]"#, options: .regularExpression) != nil
+        }
+        if !queued { try lock.release() }
+        try #require(queued, "no webhook queued behind the held commit: \(health)")
+        return lock
+    }
+
+    @Test func durabilityFullIsParsedAndReachesSQLite() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withProcesses { scope in
+            let (full, _) = try await startServe(in: scope, ["--durability", "full"])
+            #expect(full.log.contains("durability full: PRAGMA synchronous = FULL"), "\(full.log)")
+            #expect(await full.stop() == 0)
+            let (normal, _) = try await startServe(in: scope)
+            #expect(normal.log.contains("durability normal: PRAGMA synchronous = NORMAL"), "\(normal.log)")
+            #expect(await normal.stop() == 0)
+        }
+        let wrong = try runCommand(try waboxBinary(), ["serve", "--db", databasePath, "--durability", "fsync"],
+                                   environment: environment)
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("durability"), "\(wrong.stderr)")
+    }
+
+    /// SIGTERM or SIGINT while curl keeps 4 requests in flight (few, so that the suites
+    /// running beside stay unhurried): each request has its 200 after the commit or no 200
+    /// at all, and the server exits cleanly.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalWithRequestsInFlightLosesNoAcknowledgedWebhook(signal: Int32) async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "signal\(signal)", count: 2500)
+            let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 150 || !load.process.isRunning }
+            try #require(underWay && load.process.isRunning, "the load ended before the signal: \(load.answers.count) answers")
+            // The signal comes while a batch waits for its commit; the commit goes on after it.
+            let lock = try await holdCommits(port: port)
+            serve.send(signal)
+            try lock.release()
+            #expect(await serve.stop(signal: signal, timeout: 30) == 0, "\(serve.log)")
+            try await load.finish()
+            let answers = load.answers
+            let acknowledged = load.acknowledged
+            #expect(answers.count == load.ids.count, "curl reported \(answers.count) of \(load.ids.count) transfers; unread lines: \(load.process.log.split(separator: "\n").filter { $0.split(separator: " ").count != 2 }.prefix(5))")
+            #expect(acknowledged.count < load.ids.count, "every request was answered before the signal: none was in flight")
+            let exported = try exportedIDs()
+            let lost = acknowledged.subtracting(exported)
+            #expect(lost.isEmpty, "\(lost.count) of \(acknowledged.count) acknowledged webhooks are not stored: \(lost.sorted().prefix(5))")
+        }
+    }
+
+    /// Two kill -9 under load on one database, each followed by a restart.
+    @Test func twoKillsUnderLoadLoseNoAcknowledgedWebhook() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var acknowledged = Set<String>()
+        try await withProcesses { scope in
+            for round in 1...2 {
+                let (serve, port) = try await startServe(in: scope)
+                let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "kill\(round)", count: 2500)
+                let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 100 + 100 * round || !load.process.isRunning }
+                try #require(underWay && load.process.isRunning, "round \(round): the load ended before the kill")
+                // The kill comes while a batch waits for its commit.
+                let lock = try await holdCommits(port: port)
+                #expect(await serve.stop(signal: SIGKILL) == 128 + SIGKILL)
+                try lock.release()
+                try await load.finish()
+                let answered = load.acknowledged
+                #expect(answered.count < load.ids.count, "round \(round): nothing was in flight at the kill")
+                acknowledged.formUnion(answered)
+            }
+            // The database opens after the second crash and serves again.
+            let (serve, _) = try await startServe(in: scope)
+            #expect(await serve.stop() == 0)
+        }
+        let exported = try exportedIDs()
+        let lost = acknowledged.subtracting(exported)
+        #expect(lost.isEmpty, "\(lost.count) of \(acknowledged.count) acknowledged webhooks lost across kill -9: \(lost.sorted().prefix(5))")
+        #expect(try InboxDatabase(path: databasePath).integrityCheck() == "ok")
+    }
+
+    /// Twenty webhooks wait behind a held write lock and commit together; one of them fails
+    /// in SQLite while being applied. The batch is redone: the others are stored, the failing
+    /// one is kept as a dead letter, and every one is answered 200.
+    @Test func aBatchWithAWebhookThatFailsToApplyStoresTheOthers() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let failing = "this one fails in SQLite"
+        _ = try InboxDatabase(path: databasePath)
+        try makeMessagesFail(withText: failing, inDatabaseAt: databasePath)
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            let lock = try DatabaseWriteLock(path: databasePath)
+            let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "batch", count: 20, parallel: 20,
+                                             texts: { $0 == 12 ? failing : "message \($0)" })
+            // All twenty connections open and none answered: their webhooks wait for one commit.
+            let waiting = try await waitUntil(timeout: 8) { Self.establishedConnections(toPort: port) >= 20 }
+            let answeredEarly = load.answers.count
+            try lock.release()
+            #expect(waiting && answeredEarly == 0,
+                    "the webhooks did not wait together behind the lock: \(Self.establishedConnections(toPort: port)) connections, \(answeredEarly) answered")
+            try await load.finish()
+            #expect(load.answers.values.allSatisfy { $0 == "200" } && load.answers.count == 20, "\(load.answers)")
+            #expect(await serve.stop() == 0)
+        }
+        let exported = try exportedIDs()
+        #expect(exported == Set((0..<20).filter { $0 != 12 }.map { "wamid.batch.\($0)" }), "\(exported.sorted())")
+        let deadLetters = try InboxDatabase(path: databasePath).deadLetters()
+        #expect(deadLetters.count == 1)
+        #expect(deadLetters.first?.reason.contains("fails on purpose") == true, "\(deadLetters)")
+    }
+}
