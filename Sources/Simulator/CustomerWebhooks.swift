@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import InboxCore
 
@@ -22,6 +23,30 @@ public struct SimulatedCustomer: Sendable, Hashable {
     public static func userID(forWaID waID: String) -> String { "US.\(waID)" }
 }
 
+/// A customer's file with its bytes: the webhook names it by id and SHA-256, and
+/// `FakeCloudAPI.addMedia` serves the bytes.
+public struct SimulatedFile: Sendable, Hashable {
+    public var kind: MediaAttachment.Kind
+    public var id: String
+    public var mimeType: String
+    public var bytes: Data
+    public var caption: String?
+    public var filename: String?
+
+    public init(kind: MediaAttachment.Kind, id: String, mimeType: String, bytes: Data, caption: String? = nil,
+                filename: String? = nil) {
+        self.kind = kind
+        self.id = id
+        self.mimeType = mimeType
+        self.bytes = bytes
+        self.caption = caption
+        self.filename = filename
+    }
+
+    /// The digest as webhooks carry it: base64.
+    public var sha256: String { Data(SHA256.hash(data: bytes)).base64EncodedString() }
+}
+
 /// What a simulated customer sends.
 public enum SimulatedMessage: Sendable, Hashable {
     case text(String)
@@ -44,6 +69,8 @@ public enum SimulatedMessage: Sendable, Hashable {
     case unsupported
     /// The customer opened the chat for the first time.
     case requestWelcome
+    /// A file whose bytes the fake Cloud API holds under `file.id`, so that it downloads.
+    case file(SimulatedFile)
 
     /// A tap on a template's quick-reply button, a reply button or a list row: it always
     /// answers a message the business sent (`context`).
@@ -175,6 +202,12 @@ public struct WebhookBuilder: Sendable {
             return ("document", document)
         case .sticker:
             return ("sticker", ["id": mediaID(), "mime_type": "image/webp", "sha256": "c2ltdWxhdGVk", "animated": false])
+        case .file(let file):
+            var media: [String: Any] = ["id": file.id, "mime_type": file.mimeType, "sha256": file.sha256]
+            if let caption = file.caption, file.kind != .sticker, file.kind != .voice { media["caption"] = caption }
+            if let filename = file.filename, file.kind == .document { media["filename"] = filename }
+            if file.kind == .voice || file.kind == .audio { media["voice"] = file.kind == .voice }
+            return (file.kind.typeName, media)
         case .location(let latitude, let longitude, let name, let address):
             var location: [String: Any] = ["latitude": latitude, "longitude": longitude]
             if let name { location["name"] = name }

@@ -106,6 +106,8 @@ public final class DemoScript: Service, Sendable {
             // Replies tick at human-looking delays: sent, delivered, then read.
             self.fake.postStatuses(.init(url: url, appSecret: self.appSecret, statuses: [.sent, .delivered, .read],
                                          delay: .milliseconds(Int64(max(300, min(2_500, self.pace * 400))))))
+            // The customers' files, for the downloader to fetch as it would from Meta.
+            for file in DemoMedia.all { self.fake.addMedia(id: file.id, mimeType: file.mimeType, bytes: file.bytes) }
             self.fake.closeWindow(for: Self.kenji.waID!)
             self.fake.makeUndeliverable(Self.ravi.waID!)
             let reads = AsyncStream<FakeCloudAPI.PostedStatus> { continuation in
@@ -133,8 +135,8 @@ public final class DemoScript: Service, Sendable {
                                    id: firstID), poster)
 
         let steps: [(SimulatedCustomer, SimulatedMessage, String?)] = [
-            (Self.wang, .image(caption: "包裹外箱破损了，请看照片"), nil),
-            (Self.layla, .voiceNote, nil),
+            (Self.wang, .file(DemoMedia.parcelPhoto), nil),
+            (Self.layla, .file(DemoMedia.voiceNote), nil),
             (Self.layla, .text("مرحبا، هل يمكنني تغيير عنوان التوصيل؟"), nil),
             (Self.lucas, .location(latitude: -23.561414, longitude: -46.655881, name: "Avenida Paulista, 1578",
                                    address: "Bela Vista, São Paulo"), nil),
@@ -143,7 +145,7 @@ public final class DemoScript: Service, Sendable {
             (Self.ravi, .text("Hi, can you confirm my delivery address please?"), nil),
             (Self.amelie, .text("Et aussi : pouvez-vous me renvoyer la facture ?"), firstID),
             (Self.wang, .text("今天能发货吗？"), nil),
-            (Self.lucas, .document(filename: "nota-fiscal-4471.pdf", caption: "Segue a nota fiscal"), nil),
+            (Self.lucas, .file(DemoMedia.invoice), nil),
         ]
         for (customer, message, replyTo) in steps {
             guard await pause(pace) else { return }

@@ -185,3 +185,29 @@ import Testing
         #expect(try setup.queued("wamid.IMG.1").state == .ready)
     }
 }
+
+/// The demo's customers send real files that download as Meta's would.
+@Suite struct DemoMediaTests {
+    @Test func theDemosFilesDownloadAndCheck() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        for file in DemoMedia.all { fake.addMedia(id: file.id, mimeType: file.mimeType, bytes: file.bytes) }
+        let builder = WebhookBuilder()
+        let customer = SimulatedCustomer(name: "Wang Fang", waID: "8613800138000")
+        let webhooks = DemoMedia.all.map { Fixtures.webhook(body: builder.message(from: customer, .file($0))) }
+        _ = try await temp.database.ingest(webhooks)
+        #expect(try await temp.database.queueNewMedia() == DemoMedia.all.count)
+        let directory = temp.directory.appendingPathComponent("media").path
+        try await fake.withRunning { url in
+            let downloader = MediaDownloader(database: temp.database, client: client(url),
+                                             configuration: .init(directory: directory), logger: quiet)
+            _ = try await downloader.runDue()
+        }
+        #expect(try temp.database.mediaCounts() == [.ready: DemoMedia.all.count])
+        // The photo is a PNG a decoder takes: signature and IHDR of 96×72 RGB.
+        let photo = try #require(DemoMedia.all.first)
+        #expect(photo.bytes.prefix(8) == Data([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+        #expect(Array(photo.bytes[16..<25]) == [0, 0, 0, 96, 0, 0, 0, 72, 8])
+    }
+}
