@@ -30,6 +30,8 @@ public struct ScreenSession: Sendable {
     public var services: ServiceAssembly.Configuration
     /// Whether opening a conversation sends read receipts (`mark_read`).
     public var markReadOnOpen = true
+    /// For the demo: a hint per customer (wa_id) while their conversation is selected.
+    public var hints: [String: String] = [:]
     /// Seconds east of UTC for the clock; the machine's zone unless set.
     public var utcOffset = TimeZone.current.secondsFromGMT()
     /// How long services get to finish on quit.
@@ -70,10 +72,11 @@ public struct ScreenSession: Sendable {
         let wake = database.openChangeWake()
         if let descriptor = wake.descriptor { terminal.wake(on: descriptor) { wake.drain() } }
         let status = assembly.status
+        var appConfiguration = InboxApp.Configuration(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
+                                                      pollMilliseconds: wake.waitMilliseconds, agent: agent)
+        appConfiguration.hints = hints
         let inbox = InboxApp(
-            database: database, backend: terminal, theme: theme,
-            configuration: .init(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
-                                 pollMilliseconds: wake.waitMilliseconds, agent: agent),
+            database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.

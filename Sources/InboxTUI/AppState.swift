@@ -208,6 +208,9 @@ public struct AppState: Sendable, Equatable {
     public var pendingTakeover: ConversationID?
 
     public var listener = ListenerStatus()
+    /// The demo's words for some customers (by wa_id), shown while their conversation is
+    /// selected: why a reply to them fails, or only a template reaches them.
+    public var hints: [String: String] = [:]
     /// A one-line notice (what just happened or went wrong), cleared by the next key.
     public var flash: String?
     public var quit = false
@@ -234,6 +237,13 @@ public struct AppState: Sendable, Equatable {
 
     public var selectedIndex: Int? {
         conversations.firstIndex { $0.id == selected }
+    }
+
+    /// The hint for the selected (or open) conversation's customer, if there is one.
+    var selectedHint: String? {
+        guard !hints.isEmpty else { return nil }
+        let summary = open ?? selectedIndex.map { conversations[$0] }
+        return summary?.contact.waID.flatMap { hints[$0.rawValue] }
     }
 
     /// Conversations above the viewport that are new or changed since they were last in

@@ -14,6 +14,8 @@ public final class InboxApp {
         public var pollMilliseconds: Int
         /// The agent at this screen; nil shows the team's unread counts and no claims.
         public var agent: String?
+        /// The demo's hints for some customers, by wa_id (see `AppState.hints`).
+        public var hints: [String: String] = [:]
         /// Under a stream of commits the screen reloads at most once per this interval.
         /// Tests that step the loop by hand set it to zero, so each step sees each commit.
         public var reloadInterval: Duration
@@ -85,6 +87,7 @@ public final class InboxApp {
         state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
+        state.hints = configuration.hints
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 

@@ -25,10 +25,13 @@ extension Renderer {
         }
         if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
         let left = " " + parts.joined(separator: " · ")
-        let hints = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
+        let keys = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
         // Never hidden by a problem or a notice: anyone can write into this inbox.
         let warning = listener.isInsecure ? buffer.put(" INSECURE: signatures not checked ", x: 0, y: y, style: theme[.statusError]) : 0
         let used = warning + buffer.put(left, x: warning, y: y, style: theme[.statusBar])
+        // In the demo, a customer whose replies do not simply go through says why.
+        let hints = state.selectedHint.map { TerminalText.truncate(TerminalText.sanitize($0), to: max(1, width - used - 3)) + " " }
+            ?? keys
         var problem = listener.problem
         switch listener.sending {
         case .halted(let reason): problem = problem ?? reason

@@ -90,6 +90,7 @@ struct Demo: ParsableCommand {
         session.services.isDemo = true
         session.services.onListening = { port in script.listening(on: port) }
         session.services.companions = [script]
+        session.hints = DemoScript.hints
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

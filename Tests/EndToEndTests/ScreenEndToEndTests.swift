@@ -362,6 +362,7 @@ import Testing
             // Kenji wrote three days ago: Enter offers the approved templates.
             try press("Escape", "Escape")
             try await open("kenji", shown: "Kenji Sato")
+            try await waitForScreen("Kenji's hint") { $0.contains("the 24-hour window is closed") }
             try type("hello")
             try press("Enter")
             try await waitForScreen("the template picker") { $0.contains("order_update (en_US)") && $0.contains("welcome_back") }
@@ -369,6 +370,7 @@ import Testing
 
             // Ravi's number has no WhatsApp: the reply fails with the reason in plain words.
             try await open("ravi", shown: "Ravi Kumar")
+            try await waitForScreen("Ravi's hint") { $0.contains("this customer's number is not on WhatsApp") }
             try type("Confirmed!")
             try press("Enter")
             try await waitForScreen("the failure") { $0.contains("not sent: undeliverable") }
