@@ -47,6 +47,56 @@ public struct SimulatedFile: Sendable, Hashable {
     public var sha256: String { Data(SHA256.hash(data: bytes)).base64EncodedString() }
 }
 
+extension SimulatedCustomer {
+    /// A business-scoped user id looks like `US.13491208655302741918`.
+    public static func isUserID(_ text: String) -> Bool {
+        guard let dot = text.firstIndex(of: ".") else { return false }
+        return !text[..<dot].isEmpty && text[..<dot].allSatisfy(\.isLetter) && text[text.index(after: dot)...].allSatisfy(\.isNumber)
+    }
+
+    /// The customer `wabox simulate --from` names: a phone number (`+` allowed) or a user id.
+    public init(from: String, name: String, username: String?) {
+        let isUser = Self.isUserID(from)
+        self.init(name: name.isEmpty ? nil : name, waID: isUser ? nil : (from.hasPrefix("+") ? String(from.dropFirst()) : from),
+                  userID: isUser ? from : nil, username: username)
+    }
+}
+
+/// The bodies of a run of `wabox simulate`: one preset built afresh per request (a burst
+/// of texts numbered so that each can be told apart on screen), a status, or a file's
+/// bytes posted as they are.
+public struct SimulatedBodies: Sendable {
+    public let body: @Sendable (Int) -> Data
+    /// What is posted, in words: the first message's id, so that a later `--reply-to` or
+    /// reaction can name it.
+    public let summary: String
+
+    public init(body: @escaping @Sendable (Int) -> Data, summary: String) {
+        self.body = body
+        self.summary = summary
+    }
+
+    public static func status(_ status: DeliveryStatus, of id: String, to customer: SimulatedCustomer, errorCode: Int?,
+                              builder: WebhookBuilder) -> SimulatedBodies {
+        SimulatedBodies(body: { _ in builder.status(status, of: id, to: customer, errorCode: errorCode) },
+                        summary: "status \(status.rawValue) of \(id) for \(customer.waID ?? customer.userID)")
+    }
+
+    /// `count` messages of the preset `type`; nil when there is no such preset.
+    public static func messages(_ type: String, text: String?, reactTo: String?, replyTo: String?,
+                                from customer: SimulatedCustomer, count: Int, builder: WebhookBuilder) -> SimulatedBodies? {
+        guard SimulatedMessage.preset(type, text: text, reactTo: reactTo) != nil else { return nil }
+        let firstID = WebhookBuilder.newMessageID()
+        let sender = "\(customer.waID.map { "+" + $0 } ?? customer.userID)\(customer.name.map { " (\($0))" } ?? "")"
+        return SimulatedBodies(body: { index in
+            let numbered = type == "text" && count > 1 ? "\(text ?? "Hello from wabox simulate") \(index + 1)/\(count)" : text
+            let message = SimulatedMessage.preset(type, text: numbered, reactTo: reactTo)!
+            return builder.message(from: customer, message, id: index == 0 ? firstID : WebhookBuilder.newMessageID(),
+                                   replyTo: replyTo)
+        }, summary: count == 1 ? "\(type) message \(firstID) from \(sender)" : "\(type) message from \(sender)")
+    }
+}
+
 /// What a simulated customer sends.
 public enum SimulatedMessage: Sendable, Hashable {
     case text(String)

@@ -107,19 +107,13 @@ struct Simulate: AsyncParsableCommand {
         guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
         let digits = from.hasPrefix("+") ? String(from.dropFirst()) : from
-        if !Self.isUserID(from), digits.isEmpty || !digits.allSatisfy(\.isASCII) || !digits.allSatisfy(\.isNumber) {
+        if !SimulatedCustomer.isUserID(from), digits.isEmpty || !digits.allSatisfy(\.isASCII) || !digits.allSatisfy(\.isNumber) {
             throw ValidationError("--from \(from) is neither a phone number (digits, + allowed) nor a user id like US.13491208655302741918")
         }
     }
 
     /// `--type`, or `status` when only `--status` was given.
     var effectiveType: String { type ?? (status != nil ? "status" : "text") }
-
-    /// A business-scoped user id looks like `US.13491208655302741918`.
-    static func isUserID(_ text: String) -> Bool {
-        guard let dot = text.firstIndex(of: ".") else { return false }
-        return !text[..<dot].isEmpty && text[..<dot].allSatisfy(\.isLetter) && text[text.index(after: dot)...].allSatisfy(\.isNumber)
-    }
 
     func run() async throws {
         let settings = try global.settings()
@@ -173,13 +167,7 @@ struct Simulate: AsyncParsableCommand {
 
     // MARK: - Bodies
 
-    /// The bodies of a run: one file posted as it is, or a preset built afresh per request.
-    struct Bodies: Sendable {
-        let body: @Sendable (Int) -> Data
-        let summary: String
-    }
-
-    func makeBodies(phoneNumberID: String?) throws -> Bodies {
+    func makeBodies(phoneNumberID: String?) throws -> SimulatedBodies {
         let builder = phoneNumberID.map { WebhookBuilder(phoneNumberID: $0) } ?? WebhookBuilder()
         if let file {
             let data: Data
@@ -190,37 +178,20 @@ struct Simulate: AsyncParsableCommand {
                 throw Failure("cannot read --file \(file): \(error.localizedDescription)")
             }
             guard !data.isEmpty else { throw Failure("--file \(file) is empty: give a webhook body (JSON)") }
-            return Bodies(body: { _ in data }, summary: "\(file == "-" ? "standard input" : file) (\(data.count) bytes)")
+            return SimulatedBodies(body: { _ in data }, summary: "\(file == "-" ? "standard input" : file) (\(data.count) bytes)")
         }
-        let isUser = Self.isUserID(from)
-        let waID = isUser ? nil : (from.hasPrefix("+") ? String(from.dropFirst()) : from)
-        let customer = SimulatedCustomer(name: name.isEmpty ? nil : name, waID: waID, userID: isUser ? from : nil,
-                                         username: username)
-        let type = effectiveType
-        let total = count
-        if type == "status", let status, let id, let deliveryStatus = DeliveryStatus(rawValue: status) {
-            let recipient = waID ?? customer.userID
-            let errorCode = self.errorCode
-            return Bodies(body: { _ in builder.status(deliveryStatus, of: id, to: customer, errorCode: errorCode) },
-                          summary: "status \(status) of \(id) for \(recipient)")
+        let customer = SimulatedCustomer(from: from, name: name, username: username)
+        if effectiveType == "status", let status, let id, let deliveryStatus = DeliveryStatus(rawValue: status) {
+            return .status(deliveryStatus, of: id, to: customer, errorCode: errorCode, builder: builder)
         }
-        let text = self.text, replyTo = self.replyTo, reactTo = self.id
-        guard SimulatedMessage.preset(type, text: text, reactTo: reactTo) != nil else {
-            throw Failure("--type \(type) has no preset")
+        guard let bodies = SimulatedBodies.messages(effectiveType, text: text, reactTo: id, replyTo: replyTo, from: customer,
+                                                    count: count, builder: builder) else {
+            throw Failure("--type \(effectiveType) has no preset")
         }
-        // A single message's id is printed, for a later --reply-to or --type reaction --id.
-        let firstID = WebhookBuilder.newMessageID()
-        let sender = "\(waID.map { "+" + $0 } ?? customer.userID)\(name.isEmpty ? "" : " (\(name))")"
-        return Bodies(body: { index in
-            // A burst of texts numbers them, so that each one can be told apart on screen.
-            let numbered = type == "text" && total > 1 ? "\(text ?? "Hello from wabox simulate") \(index + 1)/\(total)" : text
-            let message = SimulatedMessage.preset(type, text: numbered, reactTo: reactTo)!
-            return builder.message(from: customer, message, id: index == 0 ? firstID : WebhookBuilder.newMessageID(),
-                                   replyTo: replyTo)
-        }, summary: total == 1 ? "\(type) message \(firstID) from \(sender)" : "\(type) message from \(sender)")
+        return bodies
     }
 
-    func describe(bodies: Bodies) -> String {
+    func describe(bodies: SimulatedBodies) -> String {
         if count == 1 { return bodies.summary }
         return "\(count) × \(bodies.summary), \(min(concurrency, count)) at a time"
     }
