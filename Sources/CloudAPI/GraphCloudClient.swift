@@ -88,8 +88,14 @@ public struct GraphCloudClient: CloudMessaging {
         let form = MultipartForm(fields: [("messaging_product", "whatsapp"), ("type", mimeType)],
                                  file: (name: "file", filename: filename ?? "file", mimeType: mimeType, bytes: bytes))
         let uploaded: Uploaded = try await call(.POST, "\(base)/\(phoneNumberID.rawValue)/media", body: form.body,
-                                                contentType: form.contentType)
+                                                contentType: form.contentType, timeout: transferTimeout(bytes: bytes.count))
         return uploaded.id
+    }
+
+    /// A call's deadline, grown for a large file: the configured timeout, or the time the
+    /// file takes at 256 KiB/s, whichever is longer.
+    func transferTimeout(bytes: Int) -> TimeAmount {
+        max(configuration.timeout, .seconds(Int64(10 + bytes / 262_144)))
     }
 
     public func mediaInfo(_ mediaID: String) async throws(CloudFailure) -> MediaInfo {
@@ -97,7 +103,8 @@ public struct GraphCloudClient: CloudMessaging {
     }
 
     public func downloadMedia(_ info: MediaInfo, maxBytes: Int) async throws(CloudFailure) -> Data {
-        let (status, bytes) = try await exchange(.GET, info.url, body: nil, maxBytes: maxBytes)
+        let (status, bytes) = try await exchange(.GET, info.url, body: nil, maxBytes: maxBytes,
+                                                 timeout: transferTimeout(bytes: info.fileSize ?? maxBytes))
         guard (200..<300).contains(status) else { throw Self.failure(status: status, body: bytes) }
         return bytes
     }
@@ -113,8 +120,10 @@ public struct GraphCloudClient: CloudMessaging {
     }
 
     private func call<T: Decodable>(_ method: HTTPMethod, _ url: String, body: Data?,
-                                    contentType: String = "application/json") async throws(CloudFailure) -> T {
-        let (status, bytes) = try await exchange(method, url, body: body, contentType: contentType, maxBytes: 4 * 1024 * 1024)
+                                    contentType: String = "application/json",
+                                    timeout: TimeAmount? = nil) async throws(CloudFailure) -> T {
+        let (status, bytes) = try await exchange(method, url, body: body, contentType: contentType, maxBytes: 4 * 1024 * 1024,
+                                                 timeout: timeout)
         guard (200..<300).contains(status) else { throw Self.failure(status: status, body: bytes) }
         do {
             return try JSONDecoder().decode(T.self, from: bytes)
@@ -124,7 +133,7 @@ public struct GraphCloudClient: CloudMessaging {
     }
 
     private func exchange(_ method: HTTPMethod, _ url: String, body: Data?, contentType: String = "application/json",
-                          maxBytes: Int) async throws(CloudFailure) -> (status: Int, body: Data) {
+                          maxBytes: Int, timeout: TimeAmount? = nil) async throws(CloudFailure) -> (status: Int, body: Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Authorization", value: "Bearer \(configuration.accessToken)")
@@ -134,7 +143,7 @@ public struct GraphCloudClient: CloudMessaging {
             request.body = .bytes(ByteBuffer(bytes: body))
         }
         do {
-            let response = try await http.execute(request, timeout: configuration.timeout)
+            let response = try await http.execute(request, timeout: timeout ?? configuration.timeout)
             let buffer = try await response.body.collect(upTo: maxBytes)
             logger.debug("cloud api answered", metadata: ["method": "\(method.rawValue)", "status": "\(response.status.code)"])
             return (Int(response.status.code), Data(buffer.readableBytesView))

@@ -114,6 +114,9 @@ public struct MediaDownloader: Service {
     /// Downloads one item and records what became of it.
     public func download(_ item: MediaItem) async -> Outcome {
         let outcome = await fetch(item)
+        // Stopping mid-download (the screen quit) is not the file's failure: nothing is
+        // recorded, and the next process starts it again with its attempts intact.
+        if Task.isCancelled, case .retryScheduled = outcome { return outcome }
         do {
             switch outcome {
             case .ready:
@@ -185,15 +188,19 @@ public struct MediaDownloader: Service {
         if expected.isEmpty {
             return .failed("no SHA-256 to check the file against")
         }
-        guard expected.allSatisfy({ MediaDigest.matches(bytes, expected: $0) }) else {
+        guard await offThePool({ expected.allSatisfy { MediaDigest.matches(bytes, expected: $0) } }) else {
             return .failed("hash mismatch")
         }
-        let hash = MediaDigest.hex(of: bytes)
-        let path = (configuration.directory as NSString).appendingPathComponent(hash)
-        do {
-            try MediaFolder.store(bytes, at: path, folder: configuration.directory)
-        } catch {
-            return retry(item, "cannot write \(path): \(error.localizedDescription)")
+        let directory = configuration.directory
+        let stored = await offThePool { () -> Result<(hash: String, path: String), any Error> in
+            let hash = MediaDigest.hex(of: bytes)
+            let path = (directory as NSString).appendingPathComponent(hash)
+            return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path) }
+        }
+        let hash: String, path: String
+        switch stored {
+        case .success(let kept): (hash, path) = kept
+        case .failure(let error): return retry(item, "cannot write to \(directory): \(error.localizedDescription)")
         }
         do {
             try await database.markMediaReady(item.messageID, contentHash: hash, path: path, fileSize: Int64(bytes.count),
@@ -251,10 +258,24 @@ enum MediaFolder {
             try manager.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                         attributes: [.posixPermissions: folderMode(folder)])
         }
-        if manager.fileExists(atPath: path) { return }  // the same bytes, by their name
+        // The same bytes, by their name; a file cut short (a crash of an older version, a
+        // full disk) is written again.
+        let existing = (try? manager.attributesOfItem(atPath: path))?[.size] as? NSNumber
+        if existing?.intValue == bytes.count { return }
         let temporary = path + ".part-\(UUID().uuidString.prefix(8))"
-        guard manager.createFile(atPath: temporary, contents: bytes, attributes: [.posixPermissions: fileMode(folder)]) else {
+        guard manager.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: fileMode(folder)]),
+              let handle = FileHandle(forWritingAtPath: temporary) else {
             throw CocoaError(.fileWriteUnknown)
+        }
+        do {
+            try handle.write(contentsOf: bytes)
+            // On disk before it takes its name: after a power loss the name never holds half a file.
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? manager.removeItem(atPath: temporary)
+            throw error
         }
         if rename(temporary, path) != 0 {
             try? manager.removeItem(atPath: temporary)
@@ -309,6 +330,7 @@ public struct OutgoingFile: Sendable, Hashable {
             throw Refusal(description: "cannot copy \(name) into the media store \(mediaDirectory): \(error.localizedDescription)")
         }
         // The customer sees the name of a document; it is data, never a path here.
-        return OutgoingFile(file: OutboundFile(path: kept, mimeType: mimeType, filename: name), kind: kind, sha256: hash)
+        return OutgoingFile(file: OutboundFile(path: kept, mimeType: mimeType, filename: name, size: Int64(bytes.count)),
+                            kind: kind, sha256: hash)
     }
 }

@@ -227,7 +227,8 @@ public final class OutboxSender: Service, Sendable {
         }
         if case .media(var media) = message.kind, media.mediaID == nil {
             // Uploaded once: the id is kept before the send, so a retry sends the same file.
-            guard let file = item.file, let bytes = FileManager.default.contents(atPath: file.path) else {
+            let path = item.file?.path
+            guard let file = item.file, let bytes = await offThePool({ path.flatMap { FileManager.default.contents(atPath: $0) } }) else {
                 let reason = "the file to send is gone from the media store (\(item.file?.path ?? "no path")): attach it again"
                 try await database.markFailed(localID: localID, error: APIErrorDetail(code: nil, title: reason),
                                               at: clock.now() / 1000)
@@ -240,10 +241,13 @@ public final class OutboxSender: Service, Sendable {
                 switch error {
                 case .network, .invalidResponse, .tooLarge:
                     // An upload is not a message: whatever became of it, nothing reached the
-                    // customer, so it is retried rather than marked uncertain.
+                    // customer, so it is retried rather than marked uncertain; an API that
+                    // cannot be reached pauses the queue, as on a send.
                     let reason = "upload: \(error)"
+                    var unreachable = false
+                    if case .network(let transport) = error { unreachable = !transport.requestMayHaveArrived }
                     return try await retry(item, reason: reason, limit: policy.maxAttempts,
-                                           detail: APIErrorDetail(code: nil, title: reason), pauseAll: false)
+                                           detail: APIErrorDetail(code: nil, title: reason), pauseAll: unreachable)
                 case .api, .http:
                     return try await handle(error, for: item)
                 }

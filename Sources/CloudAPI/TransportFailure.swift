@@ -25,7 +25,7 @@ public struct TransportFailure: Error, Sendable, Hashable, CustomStringConvertib
         case closedWithoutAnswer
         /// The address is not an http(s) URL.
         case invalidURL
-        /// The TLS handshake failed.
+        /// The TLS handshake did not complete, so no request was sent.
         case tls(String)
         /// Anything else.
         case other(String)
@@ -107,11 +107,9 @@ public struct TransportFailure: Error, Sendable, Hashable, CustomStringConvertib
                 return .init(kind: .other(error.description))
             }
         }
-        let text = TerminalText.sanitize(String(describing: error))
-        if ["ssl", "tls", "certificate", "handshake"].contains(where: { text.localizedCaseInsensitiveContains($0) }) {
-            return .init(kind: .tls(text))
-        }
-        return .init(kind: .other(text))
+        // Anything else may have come after the request was written (a TLS error mid-answer
+        // among them): it counts as possibly delivered, so a send is never repeated on it.
+        return .init(kind: .other(TerminalText.sanitize(String(describing: error))))
     }
 }
 
@@ -135,5 +133,13 @@ public enum DirectHTTP {
         let text = TerminalText.sanitize(String(decoding: data.prefix(4096), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines))
         return text.count > 300 ? String(text.prefix(300)) + "…" : text
+    }
+}
+
+/// Runs blocking work (reading, hashing or writing a large file) on a thread of
+/// Dispatch's, never on one of the cooperative pool's two threads that the listener needs.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        DispatchQueue.global(qos: .utility).async { continuation.resume(returning: work()) }
     }
 }

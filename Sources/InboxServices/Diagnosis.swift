@@ -164,6 +164,9 @@ public enum Diagnosis {
             return "\(base) is not a URL like https://graph.facebook.com: fix WABOX_GRAPH_URL or graph_url"
         case .tls(let detail):
             return "the TLS handshake with \(base) failed (\(detail)): check the system clock and that the ca-certificates package is installed"
+        case .other(let detail) where ["ssl", "tls", "certificate", "handshake"].contains(where: {
+            detail.localizedCaseInsensitiveContains($0) }):
+            return "the TLS handshake with \(base) failed (\(detail)): check the system clock and that the ca-certificates package is installed"
         case .closedWithoutAnswer, .other:
             return "cannot reach \(base): \(failure). Check the network, or the graph_url setting"
         }

@@ -185,7 +185,7 @@ extension InboxDatabase {
         guard case .media(let attachment) = message.content else { return nil }
         let status = message.media
         return ExportRecord.Media(
-            id: attachment.mediaID, mimeType: status?.mimeType ?? attachment.mimeType, sha256: attachment.sha256,
+            id: status?.mediaID ?? attachment.mediaID, mimeType: status?.mimeType ?? attachment.mimeType, sha256: attachment.sha256,
             fileSize: status?.fileSize, filename: attachment.filename,
             state: (status?.state ?? .pending).rawValue, reason: status?.reason, path: status?.path)
     }

@@ -31,6 +31,8 @@ extension Schema {
                     next_attempt_at INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE INDEX media_due ON media(state, next_attempt_at);
+                -- A second message with the same media id reuses the file.
+                CREATE INDEX media_by_media_id ON media(media_id);
                 -- Every inbound media message with an id up to queued_through has its row.
                 CREATE TABLE media_progress (
                     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -144,13 +146,6 @@ extension InboxDatabase {
                 SELECT * FROM media WHERE state = 'pending' AND next_attempt_at <= ?
                 ORDER BY next_attempt_at, message_id LIMIT ?
                 """, arguments: [now, limit]).map(MediaItem.init(row:))
-        }
-    }
-
-    /// When the next pending item is due (Unix milliseconds), or nil when none waits.
-    public func nextMediaAttempt() async throws -> Int64? {
-        try await writer.read { db in
-            try Int64.fetchOne(db, sql: "SELECT min(next_attempt_at) FROM media WHERE state = 'pending'")
         }
     }
 

@@ -29,11 +29,14 @@ public struct OutboundFile: Sendable, Hashable {
     public var path: String
     public var mimeType: String
     public var filename: String?
+    /// Bytes; nil when read back from the outbox (the media row keeps it).
+    public var size: Int64?
 
-    public init(path: String, mimeType: String, filename: String?) {
+    public init(path: String, mimeType: String, filename: String?, size: Int64? = nil) {
         self.path = path
         self.mimeType = mimeType
         self.filename = filename
+        self.size = size
     }
 }
 
@@ -114,7 +117,15 @@ extension InboxDatabase {
             let stored = try Self.insertOutbound(in: conversation, type: content.typeName, content: content,
                                                  replyTo: replyTo, payload: nil, localID: localID, at: timestamp, in: db)
             try db.execute(sql: "UPDATE outbox SET file_path = ? WHERE message_id = ?", arguments: [file.path, stored.rowID])
-            return stored
+            // The file is in the media store from the start: the export shows it ready, with
+            // its path, and the upload's media id once there is one.
+            try db.execute(sql: """
+                INSERT INTO media (message_id, media_id, kind, mime_type, sha256, filename, state, file_size, content_hash,
+                                   path, sent_at)
+                VALUES (?, '', ?, ?, ?, ?, 'ready', ?, ?, ?, ?)
+                """, arguments: [stored.rowID, kind.rawValue, file.mimeType, sha256, file.filename, file.size, sha256,
+                                 file.path, timestamp])
+            return try Self.message(rowID: stored.rowID, in: db)!
         }
     }
 
@@ -122,6 +133,8 @@ extension InboxDatabase {
     public func recordUpload(localID: String, mediaID: String) async throws {
         try await writer.write { db in
             try db.execute(sql: "UPDATE outbox SET upload_id = ? WHERE message_id = (SELECT id FROM message WHERE local_id = ?)",
+                           arguments: [mediaID, localID])
+            try db.execute(sql: "UPDATE media SET media_id = ? WHERE message_id = (SELECT id FROM message WHERE local_id = ?)",
                            arguments: [mediaID, localID])
         }
     }

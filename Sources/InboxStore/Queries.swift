@@ -228,7 +228,8 @@ extension InboxDatabase {
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
          FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
         (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review,
-        (SELECT json_object('state', state, 'reason', reason, 'path', path, 'size', file_size, 'mime', mime_type)
+        (SELECT json_object('state', state, 'reason', reason, 'path', path, 'size', file_size, 'mime', mime_type,
+                            'id', nullif(media_id, ''))
          FROM media WHERE message_id = m.id) AS media
         """
 

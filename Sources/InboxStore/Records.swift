@@ -130,8 +130,12 @@ public struct MediaStatus: Sendable, Hashable, Codable {
     /// Bytes, once the metadata said.
     public var fileSize: Int64?
     public var mimeType: String?
+    /// The Cloud API's id of the file: the webhook's, or the upload's for a file sent.
+    public var mediaID: String?
 
-    public init(state: MediaState, reason: String? = nil, path: String? = nil, fileSize: Int64? = nil, mimeType: String? = nil) {
+    public init(state: MediaState, reason: String? = nil, path: String? = nil, fileSize: Int64? = nil, mimeType: String? = nil,
+                mediaID: String? = nil) {
+        self.mediaID = mediaID
         self.state = state
         self.reason = reason
         self.path = path
@@ -143,6 +147,7 @@ public struct MediaStatus: Sendable, Hashable, Codable {
         case state, reason, path
         case fileSize = "size"
         case mimeType = "mime"
+        case mediaID = "id"
     }
 }
 

@@ -401,7 +401,7 @@ public final class FakeCloudAPI: Sendable {
             let messaging_product = "whatsapp"
             let url: String, mime_type: String, sha256: String, file_size: Int, id: String
         }
-        let digest = wrong ? Digest.sha256Hex(media.bytes + Data("x".utf8)) : Digest.sha256Hex(media.bytes)
+        let digest = wrong ? MediaDigest.hex(of: media.bytes + Data("x".utf8)) : MediaDigest.hex(of: media.bytes)
         let info = Info(url: "http://127.0.0.1:\(port)/download/media/\(mediaID)?token=\(token)", mime_type: media.mimeType,
                         sha256: digest, file_size: media.bytes.count, id: mediaID)
         return Self.json(.ok, String(decoding: try CloudJSON.encode(info), as: UTF8.self))
@@ -494,13 +494,6 @@ public final class FakeCloudAPI: Sendable {
         let body = CloudAPIError.Body(error: .init(message: message, type: type, code: code, details: details ?? defaultDetails,
                                                    fbtraceID: "AFakeTrace" + String(code)))
         return json(status, String(decoding: (try? CloudJSON.encode(body)) ?? Data(), as: UTF8.self))
-    }
-}
-
-enum Digest {
-    /// Lowercase hex SHA-256 of `data`, as the Cloud API gives for media.
-    static func sha256Hex(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 }
 

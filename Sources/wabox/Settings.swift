@@ -54,7 +54,11 @@ struct Settings: Sendable {
     var agent: String { values[.agent] ?? Self.loginName(environment: ProcessInfo.processInfo.environment) }
     var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
     /// Where downloaded media go: `media_dir`, else `media/` beside the database.
-    var mediaDirectory: String { values[.mediaDir] ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath) }
+    var mediaDirectory: String {
+        // Absolute, so that a file queued by `wabox send` is found by a `wabox serve` started elsewhere.
+        values[.mediaDir].map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath)
+    }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)

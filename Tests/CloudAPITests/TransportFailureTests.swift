@@ -57,6 +57,10 @@ import Testing
         #expect(TransportFailure.classify(IOError(errnoCode: ECONNREFUSED, reason: "connect")).kind == .refused(host: nil, port: nil))
         #expect(!TransportFailure.classify(IOError(errnoCode: EHOSTUNREACH, reason: "connect")).requestMayHaveArrived)
         #expect(TransportFailure.classify(ChannelError.connectTimeout(.seconds(1))).kind == .connectTimeout)
+        struct TLSClosedMidAnswer: Error, CustomStringConvertible { var description = "SSL error: read in invalid TLS state" }
+        #expect(TransportFailure.classify(TLSClosedMidAnswer()).requestMayHaveArrived,
+                "a TLS error after the request was written may have delivered it")
+        #expect(!TransportFailure.classify(HTTPClientError.tlsHandshakeTimeout).requestMayHaveArrived)
         struct Odd: Error {}
         #expect(TransportFailure.classify(Odd()).requestMayHaveArrived, "an unknown failure may have delivered the request")
     }

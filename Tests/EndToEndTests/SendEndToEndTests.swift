@@ -159,6 +159,10 @@ import Testing
             let media = try #require(row["media"] as? [String: Any])
             #expect(media["filename"] as? String == "label-4471.pdf")
             #expect(media["mime_type"] as? String == "application/pdf")
+            #expect(media["state"] as? String == "ready")
+            #expect((media["path"] as? String)?.hasPrefix("/") == true, "\(media)")
+            #expect((media["id"] as? String)?.isEmpty == false, "the upload's media id")
+            #expect(media["file_size"] as? Int == 14)
         }
     }
 }
