@@ -72,3 +72,21 @@ public func waitUntil(timeout: Double = 10, _ condition: () throws -> Bool) asyn
     }
     return try condition()
 }
+
+/// A loopback port that nothing listens on (bound, then released).
+public func closedPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw Fixtures.FixtureError(description: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CloudAPI
 import Foundation
 import InboxCore
+import InboxTesting
 import NIOCore
 import NIOPosix
 import Simulator
@@ -9,22 +10,6 @@ import Testing
 
 /// The one classifier of network failures, on what AsyncHTTPClient really throws.
 @Suite struct TransportFailureTests {
-    /// A loopback port nothing listens on: bound, then closed.
-    func closedPort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func aClosedPortIsRefusedAndCannotHaveArrived() async throws {
         let port = try closedPort()
         let client = DirectHTTP.makeClient(connections: 1)
