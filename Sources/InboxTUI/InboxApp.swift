@@ -19,6 +19,16 @@ public final class InboxApp {
         /// Under a stream of commits the screen reloads at most once per this interval.
         /// Tests that step the loop by hand set it to zero, so each step sees each commit.
         public var reloadInterval: Duration
+        /// Where `S` keeps copies of customers' files (`download_dir`); made when missing.
+        public var downloadDirectory = Configuration.defaultDownloadDirectory
+        /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
+        /// unless it is a path; nil makes `o` say where the file is.
+        public var openCommand: String?
+
+        /// `~/Downloads`.
+        public static var defaultDownloadDirectory: String {
+            (NSHomeDirectory() as NSString).appendingPathComponent("Downloads")
+        }
 
         public init(utcOffset: Int = TimeZone.current.secondsFromGMT(), asciiOnly: Bool = false,
                     pollMilliseconds: Int = 40, agent: String? = nil,
