@@ -34,6 +34,10 @@ public struct ScreenSession: Sendable {
     public var hints: [String: String] = [:]
     /// Seconds east of UTC for the clock; the machine's zone unless set.
     public var utcOffset = TimeZone.current.secondsFromGMT()
+    /// Where `S` keeps copies of customers' files (`download_dir`).
+    public var downloadDirectory = InboxApp.Configuration.defaultDownloadDirectory
+    /// The program `o` opens a customer's file with (`open_command`); nil says where the file is.
+    public var openCommand: String?
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -75,6 +79,8 @@ public struct ScreenSession: Sendable {
         var appConfiguration = InboxApp.Configuration(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
                                                       pollMilliseconds: wake.waitMilliseconds, agent: agent)
         appConfiguration.hints = hints
+        appConfiguration.downloadDirectory = downloadDirectory
+        appConfiguration.openCommand = openCommand
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },

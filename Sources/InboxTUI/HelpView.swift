@@ -18,6 +18,8 @@ extension Renderer {
             ("↑ in compose", "pick a message; r replies to it"),
             ("Ctrl-T  t", "send an approved template"),
             ("R", "send a message marked ? again"),
+            ("o", "open the picked file with open_command"),
+            ("S", "save a copy of the file in download_dir"),
             ("Esc", "cancel reply, leave compose, clear filter"),
             ("PgUp PgDn", "scroll the thread"),
             ("Ctrl-A E U W", "edit the line"),

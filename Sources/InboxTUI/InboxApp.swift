@@ -19,6 +19,16 @@ public final class InboxApp {
         /// Under a stream of commits the screen reloads at most once per this interval.
         /// Tests that step the loop by hand set it to zero, so each step sees each commit.
         public var reloadInterval: Duration
+        /// Where `S` keeps copies of customers' files (`download_dir`); made when missing.
+        public var downloadDirectory = Configuration.defaultDownloadDirectory
+        /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
+        /// unless it is a path; nil makes `o` say where the file is.
+        public var openCommand: String?
+
+        /// `~/Downloads`.
+        public static var defaultDownloadDirectory: String {
+            (NSHomeDirectory() as NSString).appendingPathComponent("Downloads")
+        }
 
         public init(utcOffset: Int = TimeZone.current.secondsFromGMT(), asciiOnly: Bool = false,
                     pollMilliseconds: Int = 40, agent: String? = nil,
@@ -298,6 +308,18 @@ public final class InboxApp {
                 background("could not tell the others you stopped typing") { database in
                     try await database.stopTyping(by: agent, in: id)
                 }
+            case .openFile(let path):
+                openFile(path)
+            case .saveFile(let path, let name):
+                let directory = configuration.downloadDirectory
+                offTheMainThread { [completed] in
+                    do {
+                        let copy = try MediaFiles.saveCopy(of: path, named: name, into: directory)
+                        completed.post(.notice("saved at \(copy)"))
+                    } catch {
+                        completed.post(.failed("could not save a copy: \(error)"))
+                    }
+                }
             }
         } catch {
             dispatch(.failed("database: \(error)"))
@@ -308,6 +330,30 @@ public final class InboxApp {
 extension InboxApp {
     /// How the list looks to this screen's agent right now.
     var viewer: Viewer { Viewer(agent: configuration.agent, nowMilliseconds: clock() * 1000) }
+
+    /// Hands a downloaded file to `open_command`; without one, says where the file is.
+    private func openFile(_ path: String) {
+        guard let command = configuration.openCommand else {
+            dispatch(.notice("saved at \(path): set open_command (WABOX_OPEN_COMMAND) to open it"))
+            return
+        }
+        let searchPath = ProcessInfo.processInfo.environment["PATH"]
+        offTheMainThread { [completed] in
+            do {
+                try MediaFiles.launch(command, opening: path, searchPath: searchPath,
+                                      launched: { completed.post(.notice("opened with \(command)")) },
+                                      exited: { status in completed.post(.failed("\(command) exited with status \(status)")) })
+            } catch {
+                completed.post(.failed("could not open \(path): \(error)"))
+            }
+        }
+    }
+
+    /// Runs blocking file work (a copy, starting a program) on a thread of Dispatch's: not
+    /// the main thread, which draws, nor the cooperative pool, which the listener needs.
+    private func offTheMainThread(_ work: @escaping @Sendable () -> Void) {
+        DispatchQueue.global(qos: .userInitiated).async { work() }
+    }
 
     /// Runs a database write off the main thread; a failure shows as `what: error`.
     private func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {

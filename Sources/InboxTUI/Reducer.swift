@@ -37,6 +37,11 @@ public enum Effect: Sendable, Equatable {
     /// Tell the other agents this one is typing here (for a few seconds).
     case typing(ConversationID)
     case stopTyping(ConversationID)
+    /// Open a downloaded file with `open_command` (or say where it is without one).
+    case openFile(path: String)
+    /// Keep a copy of a downloaded file in `download_dir` as `name` (already safe), or
+    /// `name (2)`… when taken.
+    case saveFile(path: String, name: String)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -363,6 +368,9 @@ private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         return [.resend(localID: localID)]
     case .character("t"), .control("t"):
         return openTemplatePicker(&state)
+    case .character("o"), .character("S"):
+        guard let index else { break }
+        return fileKey(opening: key == .character("o"), state.thread[index], &state)
     case .escape, .tab, .character("i"):
         state.focus = .compose
         state.pickedMessage = nil
@@ -374,6 +382,36 @@ private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         state.showHelp = true
     default:
         break
+    }
+    return []
+}
+
+/// `o` (open) and `S` (save a copy) on the picked message: its file once downloaded,
+/// else why there is none yet.
+private func fileKey(opening: Bool, _ message: StoredMessage, _ state: inout AppState) -> [Effect] {
+    guard case .media(let attachment) = message.content else {
+        state.flash = "o and S work on a photo, video, voice note or document: pick one with ↑ ↓"
+        return []
+    }
+    let media = message.media
+    switch media?.state ?? .pending {
+    case .ready:
+        guard let path = media?.path else {
+            state.flash = "downloaded, but the store does not say where the file is"
+            return []
+        }
+        if opening { return [.openFile(path: path)] }
+        let name = MediaFiles.savedName(for: attachment, mimeType: media?.mimeType, sentAt: message.timestamp,
+                                        utcOffset: state.utcOffset)
+        return [.saveFile(path: path, name: name)]
+    case .pending where state.listener.sending != .on:
+        state.flash = "not downloaded: files are fetched by a wabox with an access token (WABOX_ACCESS_TOKEN)"
+    case .pending:
+        state.flash = "still downloading" + (media?.reason.map { " (\($0))" } ?? "") + ": try again once it says downloaded"
+    case .failed:
+        state.flash = "failed: " + (media?.reason ?? "no reason given")
+    case .expired:
+        state.flash = "expired: " + (media?.reason ?? "the Cloud API no longer has it")
     }
     return []
 }

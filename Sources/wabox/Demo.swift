@@ -91,6 +91,8 @@ struct Demo: ParsableCommand {
         session.services.onListening = { port in script.listening(on: port) }
         session.services.companions = [script]
         session.hints = DemoScript.hints
+        session.downloadDirectory = settings.downloadDirectory
+        session.openCommand = settings.openCommand
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

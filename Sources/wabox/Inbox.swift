@@ -73,6 +73,8 @@ struct Inbox: ParsableCommand {
         session.services.wabaID = settings[.wabaID]
         session.services.media = settings.mediaDownloads
         session.markReadOnOpen = settings.markReadOnOpen
+        session.downloadDirectory = settings.downloadDirectory
+        session.openCommand = settings.openCommand
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 

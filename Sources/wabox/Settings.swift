@@ -24,6 +24,10 @@ struct Settings: Sendable {
         case agent
         case mediaDir = "media_dir"
         case mediaMaxBytes = "media_max_bytes"
+        /// Where `S` in a thread keeps copies of customers' files.
+        case downloadDir = "download_dir"
+        /// The program `o` in a thread opens a customer's file with (its path the one argument).
+        case openCommand = "open_command"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -59,6 +63,14 @@ struct Settings: Sendable {
         values[.mediaDir].map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath)
     }
+    /// Where `S` saves copies of customers' files: `download_dir`, else `~/Downloads`.
+    var downloadDirectory: String {
+        let path = values[.downloadDir].map { ($0 as NSString).expandingTildeInPath }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent("Downloads")
+        return URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+    /// The program `o` opens a customer's file with, if one is set.
+    var openCommand: String? { values[.openCommand] }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)

@@ -17,16 +17,19 @@ final class ScreenHarness {
 
     init(width: Int = 80, height: Int = 24, theme: Theme = .builtIn, fixtures: [String] = [],
          now: Int64 = ScreenHarness.fixedNow, listener: ListenerStatus = ListenerStatus(),
-         agent: String? = nil) async throws {
+         agent: String? = nil, openCommand: String? = nil, downloadDirectory: String? = nil) async throws {
         temp = try TemporaryDatabase()
         ownsDatabase = true
         for name in fixtures {
             _ = try await temp.database.ingest(Fixtures.webhook(name))
         }
         backend = InMemoryBackend(width: width, height: height)
-        app = InboxApp(database: temp.database, backend: backend, theme: theme,
-                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
-                                            reloadInterval: .zero),
+        var configuration = InboxApp.Configuration(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
+                                                   reloadInterval: .zero)
+        // Never the real ~/Downloads: a folder in the test's own temporary directory.
+        configuration.downloadDirectory = downloadDirectory ?? temp.directory.appendingPathComponent("Downloads").path
+        configuration.openCommand = openCommand
+        app = InboxApp(database: temp.database, backend: backend, theme: theme, configuration: configuration,
                        clock: { now }, listenerStatus: { listener })
         app.step()
     }
