@@ -114,7 +114,7 @@ struct WebhookLoad {
     private func holdCommits(port: Int) async throws -> DatabaseWriteLock {
         let lock = try DatabaseWriteLock(path: databasePath)
         var health = ""
-        let queued = try await waitUntil(timeout: 8) {
+        let queued = try await waitUntil(timeout: 30) {
             health = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"]).stdout
             return health.range(of: #""queue":[1-9]"#, options: .regularExpression) != nil
         }
