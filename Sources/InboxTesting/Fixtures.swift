@@ -49,11 +49,11 @@ public struct TemporaryDatabase: Sendable {
     public let directory: URL
     public let database: InboxDatabase
 
-    public init() throws {
+    public init(configuration: InboxDatabase.Configuration = .init()) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("wabox-test-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path)
+        database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path, configuration: configuration)
     }
 
     public var path: String { database.path }
