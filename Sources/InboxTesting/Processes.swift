@@ -63,25 +63,8 @@ public func runLeavingDaemon(_ executable: String, _ arguments: [String], enviro
         throw Fixtures.FixtureError(description: "this C library cannot close descriptors on spawn (glibc 2.34 or newer needed)")
     }
     _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = baseEnvironment().merging(environment) { $1 }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    // The child must not inherit this process's blocked signals: a tmux server that
-    // starts with SIGHUP blocked leaves its panes running after `kill-server`.
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t(), allSignals = sigset_t()
-    sigemptyset(&noSignals)
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-    guard spawned == 0 else {
-        throw Fixtures.FixtureError(description: "could not start \(executable): \(String(cString: strerror(spawned)))")
-    }
+    let pid = try spawn(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
+                        actions: &actions, newGroup: false)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return (status >> 8) & 0xff
