@@ -78,6 +78,8 @@ final class ScreenHarness {
 
     var screen: String { backend.text }
     var lines: [String] { backend.lines }
+    /// The last frame drawn, cell by cell.
+    var buffer: Buffer { backend.lastFrame?.buffer ?? Buffer(width: 0, height: 0) }
 
     deinit { if ownsDatabase { temp.remove() } }
 }
