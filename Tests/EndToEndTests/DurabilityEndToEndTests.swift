@@ -87,8 +87,8 @@ struct WebhookLoad {
         (directory, databasePath, environment) = try Self.makeWorkspace("wabox-durability")
     }
 
-    private func exportedIDs() throws -> Set<String> {
-        let result = try runCommand(try waboxBinary(), ["export", "--db", databasePath, "--format", "jsonl"],
+    private func exportedIDs(from path: String? = nil) throws -> Set<String> {
+        let result = try runCommand(try waboxBinary(), ["export", "--db", path ?? databasePath, "--format", "jsonl"],
                                     environment: environment)
         try #require(result.status == 0, "export failed: \(result.stderr)")
         return Set(try result.stdout.split(separator: "\n").map { line in
@@ -163,6 +163,42 @@ struct WebhookLoad {
             let exported = try exportedIDs()
             let lost = acknowledged.subtracting(exported)
             #expect(lost.isEmpty, "\(lost.count) of \(acknowledged.count) acknowledged webhooks are not stored: \(lost.sorted().prefix(5))")
+        }
+    }
+
+    /// `wabox backup` while curl keeps posting: the copy passes integrity_check, holds every
+    /// webhook acknowledged before the backup began, and serves as an inbox of its own.
+    @Test func aBackupUnderLoadHoldsEveryAcknowledgedWebhookAndServes() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("copy.sqlite").path
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "backup", count: 2500)
+            let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 200 || !load.process.isRunning }
+            try #require(underWay && load.process.isRunning, "the load ended before the backup: \(load.answers.count) answers")
+            let acknowledgedBefore = load.acknowledged
+            let backup = try runCommand(try waboxBinary(), ["backup", "--db", databasePath, "--to", copy], environment: environment)
+            let stillPosting = load.process.isRunning
+            #expect(backup.status == 0, "backup failed: \(backup.stderr)")
+            #expect(backup.stdout.contains("backed up") && backup.stdout.contains(copy), "\(backup.stdout)")
+            #expect(stillPosting, "the load ended during the backup: it was not taken under load")
+            // A second backup to the same path is refused, and the copy is untouched.
+            let again = try runCommand(try waboxBinary(), ["backup", "--db", databasePath, "--to", copy], environment: environment)
+            #expect(again.status != 0 && again.stderr.contains("already exists"), "\(again.stderr)")
+            try await load.finish()
+            #expect(await serve.stop() == 0)
+
+            #expect(try InboxDatabase(path: copy).integrityCheck() == "ok")
+            let inCopy = try exportedIDs(from: copy)
+            let missing = acknowledgedBefore.subtracting(inCopy)
+            #expect(missing.isEmpty, "\(missing.count) of \(acknowledgedBefore.count) webhooks acknowledged before the backup are not in it: \(missing.sorted().prefix(5))")
+            // The copy is a working inbox: serve it, post to it, export what arrived.
+            let (restored, restoredPort) = try await startServe(in: scope, database: copy)
+            let answer = try postSigned(WebhookLoad.body(id: "wamid.after-restore", from: "447000999999", text: "after restore"),
+                                        port: restoredPort, via: directory)
+            #expect(answer == "200", "the restored copy answered \(answer)")
+            #expect(await restored.stop() == 0)
+            #expect(try exportedIDs(from: copy).contains("wamid.after-restore"))
         }
     }
 

@@ -24,9 +24,9 @@ extension ServeWorkspace {
     }
 
     /// Starts `wabox serve` in `scope` on a free loopback port and returns it with the port.
-    func startServe(in scope: ProcessScope, _ extra: [String] = [],
+    func startServe(in scope: ProcessScope, _ extra: [String] = [], database: String? = nil,
                     environment: [String: String]? = nil) async throws -> (BackgroundProcess, Int) {
-        let serve = try scope.start(try waboxBinary(), ["serve", "--db", databasePath, "--listen", "127.0.0.1:0"] + extra,
+        let serve = try scope.start(try waboxBinary(), ["serve", "--db", database ?? databasePath, "--listen", "127.0.0.1:0"] + extra,
                                     environment: environment ?? self.environment,
                                     logFile: directory.appendingPathComponent("serve-\(UUID().uuidString).log"))
         guard let port = try await serve.waitForLog(#"listening on http://127\.0\.0\.1:(\d+)/webhook"#).flatMap(Int.init) else {
