@@ -11,10 +11,38 @@ public enum Redaction {
 }
 
 public enum Logs {
+    /// How log lines are written: readable text (the default) or one JSON object per line.
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json
+
+        /// Parses a `log_format` value, or says what to write instead.
+        public static func parse(_ value: String?) throws -> Format {
+            guard let value else { return .text }
+            guard let format = Format(rawValue: value) else {
+                throw FormatError(description: "log_format is \"\(value)\"; use \"text\" (readable lines) or \"json\" (one object per line, for log shippers)")
+            }
+            return format
+        }
+    }
+
+    public struct FormatError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static func handler(label: String, stream: some TextOutputStream & Sendable, format: Format, level: Logger.Level,
+                        secrets: [String]) -> any LogHandler {
+        var handler: any LogHandler = switch format {
+        case .text: StreamLogHandler(label: label, stream: stream)
+        case .json: JSONLogHandler(label: label, stream: stream)
+        }
+        handler.logLevel = level
+        return GuardedLogHandler(handler, secrets: secrets)
+    }
+
     /// Sends logs to a file while the screen owns the terminal:
     /// `$XDG_STATE_HOME/wabox/wabox.log`, or beside the database when that folder cannot
     /// be made.
-    public static func bootstrapToFile(near databasePath: String, secrets: [String] = []) -> Logger {
+    public static func bootstrapToFile(near databasePath: String, secrets: [String] = [], format: Format = .text) -> Logger {
         let environment = ProcessInfo.processInfo.environment
         let stateBase = environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/state")
@@ -32,20 +60,16 @@ public enum Logs {
         let level = environment["WABOX_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             guard let handle else { return SwiftLogNoOpLogHandler() }
-            var handler = StreamLogHandler(label: label, stream: FileLogStream(handle: handle))
-            handler.logLevel = level
-            return GuardedLogHandler(handler, secrets: secrets)
+            return handler(label: label, stream: FileLogStream(handle: handle), format: format, level: level, secrets: secrets)
         }
         return Logger(label: "wabox")
     }
 
     /// Sends logs to standard error at `WABOX_LOG_LEVEL` (default info).
-    public static func bootstrapToStandardError(secrets: [String] = []) {
+    public static func bootstrapToStandardError(secrets: [String] = [], format: Format = .text) {
         let level = ProcessInfo.processInfo.environment["WABOX_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return GuardedLogHandler(handler, secrets: secrets)
+            handler(label: label, stream: FileLogStream(handle: .standardError), format: format, level: level, secrets: secrets)
         }
     }
 }
@@ -93,6 +117,78 @@ public struct GuardedLogHandler: LogHandler {
     func clean(_ text: String) -> String {
         let redacted = secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: Redaction.shown($1)) }
         return TerminalText.sanitizeKeepingLines(redacted)
+    }
+}
+
+/// One JSON object per line: `time` (RFC 3339, milliseconds, UTC), `level`, `label`,
+/// `message`, then each metadata key as a field of its own, then `error` and `source`.
+/// Metadata keys that would shadow those fields get a `meta.` prefix.
+public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    private let label: String
+    private let stream: Stream
+    private static var reserved: Set<String> { ["time", "level", "label", "message", "error", "source"] }
+
+    public init(label: String, stream: Stream) {
+        self.label = label
+        self.stream = stream
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("time", Self.timestamp(Date())), ("level", event.level.rawValue), ("label", label),
+            ("message", event.message.description),
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        for key in merged.keys.sorted() {
+            fields.append((Self.reserved.contains(key) ? "meta." + key : key, "\(merged[key]!)"))
+        }
+        if let error = event.error { fields.append(("error", "\(error)")) }
+        fields.append(("source", event.source))
+        var line = "{"
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { line += "," }
+            Self.appendQuoted(key, to: &line)
+            line += ":"
+            Self.appendQuoted(value, to: &line)
+        }
+        line += "}\n"
+        var stream = stream
+        stream.write(line)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int(milliseconds % 1000))
+    }
+
+    /// A JSON string literal: quotes, backslashes and every control character escaped.
+    static func appendQuoted(_ text: String, to line: inout String) {
+        line += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": line += "\\\""
+            case "\\": line += "\\\\"
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
+                || scalar.value == 0x2028 || scalar.value == 0x2029:
+                line += String(format: "\\u%04x", scalar.value)
+            default: line.unicodeScalars.append(scalar)
+            }
+        }
+        line += "\""
     }
 }
 

@@ -53,7 +53,7 @@ struct Inbox: ParsableCommand {
         } catch {
             throw Failure(String(describing: error))
         }
-        let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets)
+        let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets, format: settings.logFormat)
 
         var session = ScreenSession(database: database, theme: selectedTheme, logger: logger, agent: settings.agent)
         if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {

@@ -30,11 +30,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest webhook body accepted, in bytes.", valueName: "bytes"))
     var bodyLimit: Int = 4 * 1024 * 1024
 
+    @Option(help: ArgumentHelp("Log lines as text (default) or json, one object per line (or WABOX_LOG_FORMAT).", valueName: "text|json"))
+    var logFormat: String?
+
     @OptionGroup var security: ListenerSecurityOptions
 
     func run() async throws {
         var flags: [Settings.Key: String] = [:]
         if let listen { flags[.listen] = listen }
+        if let logFormat { flags[.logFormat] = logFormat }
         let settings = try global.settings(flags: flags)
         guard let appSecret = settings.appSecret else {
             throw Failure("""
@@ -50,7 +54,7 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         let address = try Self.parse(settings.listen)
-        Logs.bootstrapToStandardError(secrets: settings.secrets)
+        Logs.bootstrapToStandardError(secrets: settings.secrets, format: settings.logFormat)
         let logger = Logger(label: "wabox.serve")
         let database: InboxDatabase
         do {

@@ -28,6 +28,8 @@ struct Settings: Sendable {
         case downloadDir = "download_dir"
         /// The program `o` in a thread opens a customer's file with (its path the one argument).
         case openCommand = "open_command"
+        /// `text` or `json` (one object per line).
+        case logFormat = "log_format"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -69,6 +71,8 @@ struct Settings: Sendable {
             ?? (NSHomeDirectory() as NSString).appendingPathComponent("Downloads")
         return URL(fileURLWithPath: path).standardizedFileURL.path
     }
+    /// How log lines are written (checked when the settings were loaded).
+    var logFormat: Logs.Format { (try? Logs.Format.parse(values[.logFormat])) ?? .text }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
     /// The media download settings of the process that holds the listener lease.
@@ -101,6 +105,9 @@ struct Settings: Sendable {
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
+        }
+        do { _ = try Logs.Format.parse(values[.logFormat]) } catch let error as Logs.FormatError {
+            throw Error(description: error.description)
         }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")

@@ -121,4 +121,25 @@ import Testing
             #expect(await serve.stop() == 0)
         }
     }
+
+    /// `--log-format json`: every line `wabox serve` writes, from start to a signal, parses as
+    /// one JSON object, and a bad signature's warning is among them.
+    @Test func logFormatJSONWritesOneObjectPerLine() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope, ["--log-format", "json"])
+            let forged = try curl(["-X", "POST", "http://127.0.0.1:\(port)/webhook", "-H", "Expect:",
+                                   "-H", "X-Hub-Signature-256: sha256=\(String(repeating: "0", count: 64))", "--data-binary", "{}"])
+            #expect(forged.code == "401")
+            #expect(await serve.stop() == 0)
+            let lines = serve.log.split(separator: "\n").map(String.init)
+            #expect(lines.count >= 3, "\(serve.log)")
+            for line in lines {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["message"] is String, "not a log object: \(line)")
+            }
+            #expect(lines.contains { $0.contains("listening on http://127.0.0.1:\(port)/webhook") }, "\(serve.log)")
+            #expect(!serve.log.contains(Fixtures.appSecret), "the app secret reached the log")
+        }
+    }
 }
