@@ -143,7 +143,8 @@ public struct MediaDownloader: Service {
             if let twin = try await database.readyMedia(withMediaID: item.mediaID), let path = twin.path,
                FileManager.default.fileExists(atPath: path), let hash = twin.contentHash {
                 try await database.markMediaReady(item.messageID, contentHash: hash, path: path,
-                                                  fileSize: twin.fileSize ?? 0, mimeType: twin.mimeType)
+                                                  fileSize: twin.fileSize ?? 0, mimeType: twin.mimeType,
+                                                  durationMilliseconds: twin.durationMilliseconds)
                 return .ready(path: path)
             }
         } catch {
@@ -192,19 +193,22 @@ public struct MediaDownloader: Service {
             return .failed("hash mismatch")
         }
         let directory = configuration.directory
-        let stored = await offThePool { () -> Result<(hash: String, path: String), any Error> in
+        let isAudio = item.kind == .audio || item.kind == .voice
+        let stored = await offThePool { () -> Result<(hash: String, path: String, duration: Int64?), any Error> in
             let hash = MediaDigest.hex(of: bytes)
             let path = (directory as NSString).appendingPathComponent(hash)
-            return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path) }
+            // Voice notes are Ogg Opus: their length is read from the file once, here.
+            let duration = isAudio ? OggDuration.milliseconds(of: bytes) : nil
+            return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path, duration) }
         }
-        let hash: String, path: String
+        let hash: String, path: String, duration: Int64?
         switch stored {
-        case .success(let kept): (hash, path) = kept
+        case .success(let kept): (hash, path, duration) = kept
         case .failure(let error): return retry(item, "cannot write to \(directory): \(error.localizedDescription)")
         }
         do {
             try await database.markMediaReady(item.messageID, contentHash: hash, path: path, fileSize: Int64(bytes.count),
-                                              mimeType: info.mimeType ?? item.mimeType)
+                                              mimeType: info.mimeType ?? item.mimeType, durationMilliseconds: duration)
         } catch {
             return retry(item, "the database is busy: \(error)")
         }
