@@ -28,6 +28,9 @@ struct Settings: Sendable {
         case downloadDir = "download_dir"
         /// The program `o` in a thread opens a customer's file with (its path the one argument).
         case openCommand = "open_command"
+        /// The program that prints a voice note's transcript (its path the one argument), and its time limit.
+        case transcribeCommand = "transcribe_command"
+        case transcribeTimeout = "transcribe_timeout"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -71,6 +74,12 @@ struct Settings: Sendable {
     }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
+    /// Voice-note transcripts by `transcribe_command`, within `transcribe_timeout` seconds.
+    var transcription: Transcriber.Configuration? {
+        values[.transcribeCommand].map { command in
+            Transcriber.Configuration(command: command, timeout: .seconds(values[.transcribeTimeout].flatMap(Double.init) ?? 120))
+        }
+    }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -101,6 +110,9 @@ struct Settings: Sendable {
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
+        }
+        if let timeout = values[.transcribeTimeout], Double(timeout).map({ $0 > 0 && $0 <= 86_400 }) != true {
+            throw Error(description: "transcribe_timeout is \"\(timeout)\"; give seconds, like 120")
         }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")
