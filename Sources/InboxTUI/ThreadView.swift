@@ -234,6 +234,9 @@ extension Renderer {
                 meta.append(Segment(text: "  " + message.reactions.map(\.emoji).joined(separator: " "), style: theme[.reaction]))
             }
             block.append(Line(segments: meta))
+            if !outbound, let transcript = message.media?.transcript {
+                block += transcriptLines(transcript, width: bubble)
+            }
             if outbound, message.status == .failed {
                 let reason = TerminalText.sanitize(Describe.reason(message.error))
                 for text in TerminalText.wrap(glyphs.failed + " not sent: " + reason, to: bubble) {
@@ -261,6 +264,17 @@ extension Renderer {
             }
         }
         return lines
+    }
+
+    /// Under a voice note: what `transcribe_command` made of it, marked as a transcript.
+    private func transcriptLines(_ transcript: MediaStatus.Transcript, width: Int) -> [Line] {
+        let (text, style): (String, Style) = switch transcript.state {
+        case .running: ("transcribing…", theme[.notice])
+        case .done:
+            ("transcript: " + sanitizeLines(transcript.text.flatMap { $0.isEmpty ? nil : $0 } ?? "(no words)"), theme[.notice])
+        case .failed: ("no transcript: " + TerminalText.sanitize(transcript.reason ?? "the transcriber failed"), theme[.failed])
+        }
+        return TerminalText.wrap(text, to: width).map { Line(segments: [Segment(text: $0, style: style)]) }
     }
 
     /// Sanitises each line of a multi-line text, keeping the line breaks.
