@@ -143,7 +143,8 @@ public struct MediaDownloader: Service {
             if let twin = try await database.readyMedia(withMediaID: item.mediaID), let path = twin.path,
                FileManager.default.fileExists(atPath: path), let hash = twin.contentHash {
                 try await database.markMediaReady(item.messageID, contentHash: hash, path: path,
-                                                  fileSize: twin.fileSize ?? 0, mimeType: twin.mimeType)
+                                                  fileSize: twin.fileSize ?? 0, mimeType: twin.mimeType,
+                                                  durationMilliseconds: twin.durationMilliseconds)
                 return .ready(path: path)
             }
         } catch {
@@ -192,19 +193,22 @@ public struct MediaDownloader: Service {
             return .failed("hash mismatch")
         }
         let directory = configuration.directory
-        let stored = await offThePool { () -> Result<(hash: String, path: String), any Error> in
+        let isAudio = item.kind == .audio || item.kind == .voice
+        let stored = await offThePool { () -> Result<(hash: String, path: String, duration: Int64?), any Error> in
             let hash = MediaDigest.hex(of: bytes)
             let path = (directory as NSString).appendingPathComponent(hash)
-            return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path) }
+            // Voice notes are Ogg Opus: their length is read from the file once, here.
+            let duration = isAudio ? OggDuration.milliseconds(of: bytes) : nil
+            return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path, duration) }
         }
-        let hash: String, path: String
+        let hash: String, path: String, duration: Int64?
         switch stored {
-        case .success(let kept): (hash, path) = kept
+        case .success(let kept): (hash, path, duration) = kept
         case .failure(let error): return retry(item, "cannot write to \(directory): \(error.localizedDescription)")
         }
         do {
             try await database.markMediaReady(item.messageID, contentHash: hash, path: path, fileSize: Int64(bytes.count),
-                                              mimeType: info.mimeType ?? item.mimeType)
+                                              mimeType: info.mimeType ?? item.mimeType, durationMilliseconds: duration)
         } catch {
             return retry(item, "the database is busy: \(error)")
         }
@@ -309,19 +313,43 @@ public struct OutgoingFile: Sendable, Hashable {
         public var description: String
     }
 
+    /// The longest caption WhatsApp shows under a file.
+    public static let maxCaptionCharacters = 1024
+
+    /// Checks `path` (and `caption`, which audio and stickers cannot carry) against the
+    /// Cloud API's limits before reading more than its size, then copies it into the store.
+    ///
     /// - Throws: `Refusal` saying which limit the file breaks, or why it cannot be read.
-    public static func prepare(path: String, mediaDirectory: String) throws(Refusal) -> OutgoingFile {
+    public static func prepare(path: String, mediaDirectory: String, caption: String? = nil) throws(Refusal) -> OutgoingFile {
         let name = (path as NSString).lastPathComponent
-        guard let mimeType = OutgoingMediaLimits.mimeType(forFileNamed: name) else {
+        guard let mimeType = OutgoingMediaLimits.mimeType(forFileNamed: name),
+              let rule = OutgoingMediaLimits.rule(for: mimeType) else {
             throw Refusal(description: OutgoingMediaLimits.problem(mimeType: nil, size: 0, name: name)!)
         }
+        if let caption, !caption.isEmpty {
+            if rule.kind == .audio || rule.kind == .sticker {
+                throw Refusal(description: "WhatsApp shows no caption under \(rule.kind == .audio ? "audio" : "a sticker"): send \(name) without one and the words as a message of their own")
+            }
+            if caption.count > maxCaptionCharacters {
+                throw Refusal(description: "the caption has \(caption.count) characters: WhatsApp shows at most \(maxCaptionCharacters) under a file")
+            }
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw Refusal(description: "\(path) does not exist: check the path (Tab completes it in the compose line)")
+        }
+        if isFolder.boolValue { throw Refusal(description: "\(path) is a folder: pick a file in it") }
+        // The size first: a file far over the limit is refused without being read.
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        if size > rule.maxBytes, let problem = OutgoingMediaLimits.problem(mimeType: mimeType, size: size, name: name) {
+            throw Refusal(description: problem)
+        }
         guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw Refusal(description: "cannot read \(path): check that it exists and that you may read it")
+            throw Refusal(description: "cannot read \(path): check that you may read it")
         }
         if let problem = OutgoingMediaLimits.problem(mimeType: mimeType, size: bytes.count, name: name) {
             throw Refusal(description: problem)
         }
-        let kind = OutgoingMediaLimits.rule(for: mimeType)!.kind
         let hash = MediaDigest.hex(of: bytes)
         let kept = (mediaDirectory as NSString).appendingPathComponent(hash)
         do {
@@ -331,6 +359,25 @@ public struct OutgoingFile: Sendable, Hashable {
         }
         // The customer sees the name of a document; it is data, never a path here.
         return OutgoingFile(file: OutboundFile(path: kept, mimeType: mimeType, filename: name, size: Int64(bytes.count)),
-                            kind: kind, sha256: hash)
+                            kind: rule.kind, sha256: hash)
+    }
+
+    /// Checks and copies the file at `path` (off the cooperative pool), then writes it to
+    /// the outbox of `conversation` with `caption` under it: what `wabox send --file` and
+    /// Ctrl-O in the compose line both do. The sender uploads and sends it from there.
+    ///
+    /// - Throws: `Refusal` for a file WhatsApp would not take; the store's errors.
+    @discardableResult
+    public static func enqueue(path: String, mediaDirectory: String, in conversation: ConversationID, caption: String?,
+                               replyTo: MessageID?, localID: String, at timestamp: Int64,
+                               database: InboxDatabase) async throws -> StoredMessage {
+        let caption = caption.flatMap { $0.isEmpty ? nil : $0 }
+        let prepared = await offThePool { () -> Result<OutgoingFile, Refusal> in
+            Result { () throws(Refusal) in try prepare(path: path, mediaDirectory: mediaDirectory, caption: caption) }
+        }
+        let outgoing = try prepared.get()
+        return try await database.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind,
+                                              sha256: outgoing.sha256, caption: caption, replyTo: replyTo,
+                                              localID: localID, at: timestamp)
     }
 }

@@ -241,6 +241,155 @@ public enum Diagnosis {
     }
 }
 
+// MARK: - Files and programs
+
+extension Diagnosis {
+    /// Where `S` saves (`download_dir`: there or creatable, and writable) and the programs
+    /// the settings name (`open_command`, `transcribe_command`: found and executable).
+    public static func checkPrograms(downloadDirectory: String, openCommand: String?, transcribeCommand: String?,
+                                     searchPath: String?, _ report: inout DoctorReport) {
+        checkDownloadDirectory(downloadDirectory, &report)
+        if let openCommand {
+            checkProgram("open", setting: "open_command", openCommand, searchPath: searchPath,
+                         purpose: "`o` opens customers' files with it", &report)
+        } else {
+            report.pass("open", "open_command not set: `o` on a file says where it is; set WABOX_OPEN_COMMAND or open_command (e.g. xdg-open) to open files")
+        }
+        if let transcribeCommand {
+            checkProgram("transcribe", setting: "transcribe_command", transcribeCommand, searchPath: searchPath,
+                         purpose: "voice notes are transcribed with it, the file's path its one argument", &report)
+        } else {
+            report.pass("transcribe", "transcribe_command not set: voice notes show their length but no transcript")
+        }
+    }
+
+    static func checkDownloadDirectory(_ directory: String, _ report: inout DoctorReport) {
+        let manager = FileManager.default
+        var isFolder: ObjCBool = false
+        if manager.fileExists(atPath: directory, isDirectory: &isFolder) {
+            if !isFolder.boolValue {
+                report.fail("downloads", "\(directory) is a file, not a folder, so `S` cannot save there: set WABOX_DOWNLOAD_DIR or download_dir to a folder")
+            } else if access(directory, W_OK | X_OK) != 0 {
+                report.fail("downloads", "\(directory) is not writable by this user, so `S` cannot save there: fix its permissions, or set WABOX_DOWNLOAD_DIR or download_dir to a writable folder")
+            } else {
+                report.pass("downloads", "\(directory): `S` saves copies of customers' files here")
+            }
+            return
+        }
+        var existing = (directory as NSString).deletingLastPathComponent
+        while !existing.isEmpty, existing != "/", !manager.fileExists(atPath: existing, isDirectory: &isFolder) {
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        if existing.isEmpty { existing = "." }
+        _ = manager.fileExists(atPath: existing, isDirectory: &isFolder)
+        if isFolder.boolValue, access(existing, W_OK | X_OK) == 0 {
+            report.pass("downloads", "none yet at \(directory); made by the first `S`")
+        } else {
+            report.fail("downloads", "\(directory) cannot be created: \(existing) is \(isFolder.boolValue ? "not writable" : "not a folder"). Set WABOX_DOWNLOAD_DIR or download_dir to a writable folder")
+        }
+    }
+
+    static func checkProgram(_ label: String, setting: String, _ command: String, searchPath: String?, purpose: String,
+                             _ report: inout DoctorReport) {
+        let environment = "WABOX_" + setting.uppercased()
+        if let program = ProgramLookup.find(command, searchPath: searchPath) {
+            report.pass(label, "\(command) is \(program.path): \(purpose)")
+        } else if command.contains(" ") && !command.contains("/") {
+            report.fail(label, "\(command) is not a program on PATH: \(setting) names one program, run with the file's path as its one argument and no shell, so put any options in a small script and name the script")
+        } else if command.contains("/") {
+            report.fail(label, "\(command) is not an executable file: check the path, or `chmod +x \(command)`; \(environment) or \(setting) in config.toml set it")
+        } else {
+            report.fail(label, "\(command) is not on PATH (\(searchPath ?? "no PATH")): install it, or set \(environment) or \(setting) to its full path")
+        }
+    }
+}
+
+// MARK: - Listen address and Graph API
+
+extension Diagnosis {
+    /// Whether the listener can bind `host:port`, and what holds it when taken.
+    public static func checkListenAddress(host: String, port: Int, client: DiagnosticClient,
+                                          _ report: inout DoctorReport) async {
+        let shown = "\(urlHost(host)):\(port)"
+        if port == 0 {
+            report.pass("listen", "\(shown): the listener takes any free port and prints it")
+            return
+        }
+        switch PortProbe.bind(host: host, port: port) {
+        case .free:
+            report.pass("listen", "\(shown) is free for `wabox serve` or `wabox`")
+        case .unresolvable(let reason):
+            report.fail("listen", "\(shown): \(reason). Set WABOX_LISTEN or listen to an address of this machine, like 127.0.0.1:8080")
+        case .failed(let code) where code == EACCES:
+            report.fail("listen", "\(shown): ports below 1024 need root. Use a port like 8080 and put a reverse proxy (HTTPS on 443) in front")
+        case .failed(let code) where code == EADDRNOTAVAIL:
+            report.fail("listen", "\(shown): \(host) is not an address of this machine. Use 127.0.0.1 behind a reverse proxy, or 0.0.0.0 for every interface")
+        case .failed(let code) where code != EADDRINUSE:
+            report.fail("listen", "\(shown) cannot be bound: \(String(cString: strerror(code)))")
+        case .failed:
+            let health = await client.listenerHealth(at: "http://\(urlHost(connectableHost(host))):\(port)/healthz")
+            switch health {
+            case .wabox(let status, let queue):
+                if status == "ok" {
+                    report.pass("listen", "\(shown) is held by a running wabox listener (healthz ok, \(queue) webhooks queued): `wabox` attaches to it; a second `wabox serve` here would fail")
+                } else {
+                    report.warn("listen", "\(shown) is held by a running wabox listener that reports \(status) (its database is not readable): look at its log")
+                }
+            case .other(let what):
+                report.fail("listen", "\(shown) is in use by another program (\(what)): stop it (`ss -ltnp 'sport = :\(port)'` names it), or set WABOX_LISTEN or listen to a free port")
+            }
+        }
+    }
+
+    /// The Graph API's answer for the phone number, with the access token: read only.
+    public static func checkGraphAPI(accessToken: String?, phoneNumberID: String?, graphURL: String, graphURLIsSet: Bool,
+                                     graphVersion: String, client: DiagnosticClient, _ report: inout DoctorReport) async {
+        guard let token = accessToken else {
+            report.warn("Graph API", "not checked: no access token (see sending above)")
+            return
+        }
+        guard let phoneNumberID, phoneNumberID.allSatisfy(\.isNumber) else {
+            report.warn("Graph API", "not checked: no usable phone_number_id (see sending above)")
+            return
+        }
+        let graph = GraphCloudClient.Configuration(graphURL: graphURL, graphVersion: graphVersion, accessToken: token,
+                                                   timeout: .seconds(10))
+        let base = graph.graphURL
+        let url = "\(base)/\(graphVersion)/\(phoneNumberID)"
+        let whereTo = graphURLIsSet ? "\(base) (WABOX_GRAPH_URL/graph_url)" : base
+        let tokenShown = Redaction.shown(token)
+        let number: PhoneNumberInfo
+        do {
+            number = try await client.phoneNumber(PhoneNumberID(phoneNumberID), graph: graph)
+        } catch {
+            switch error {
+            case .api(let error):
+                report.fail("Graph API", explain(error, token: tokenShown, phoneNumberID: phoneNumberID))
+            case .http(let status, let snippet):
+                report.fail("Graph API", "GET \(url) answered HTTP \(status) without a Graph API error (\(snippet)): check that \(whereTo) is the Graph API and graph_version \(graphVersion) exists")
+            case .network(let failure):
+                report.fail("Graph API", explain(failure, base: whereTo, url: url))
+            case .invalidResponse, .tooLarge:
+                report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
+            }
+            return
+        }
+        guard number.verifiedName != nil || number.displayPhoneNumber != nil else {
+            report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
+            return
+        }
+        let display = TerminalText.sanitize(number.displayPhoneNumber ?? "?")
+        let name = TerminalText.sanitize(number.verifiedName ?? "no verified name")
+        let quality = TerminalText.sanitize(number.qualityRating ?? "UNKNOWN")
+        let summary = "\(whereTo) \(graphVersion): token \(tokenShown) valid; \(phoneNumberID) is \(display) “\(name)”, quality \(quality)"
+        if ["YELLOW", "RED"].contains(quality.uppercased()) {
+            report.warn("Graph API", "\(summary): customers have been blocking or reporting this number's messages; see WhatsApp Manager → Insights before sending more")
+        } else {
+            report.pass("Graph API", summary)
+        }
+    }
+}
+
 // MARK: - Report
 
 /// The lines of a `doctor` run, printed as they are made.

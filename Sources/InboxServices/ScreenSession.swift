@@ -84,6 +84,7 @@ public struct ScreenSession: Sendable {
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
+            fileSender: fileSender(),
             // Attached or not, a token of this screen's own lists templates and sends read
             // receipts (direct calls); replies always go through the outbox.
             cloud: cloudServices(attachedToSender: assembly.attachedTo?.sending == true))
@@ -96,6 +97,18 @@ public struct ScreenSession: Sendable {
         let agent = self.agent
         _ = runBlocking { try await database.stopTyping(by: agent) }
         background.stop(timeout: stopTimeout)
+    }
+
+    /// Ctrl-O in the compose line: the file checked, copied into the media store
+    /// (`media_dir`) and queued as `wabox send --file` does; the sender takes it from there.
+    func fileSender() -> InboxApp.FileSender {
+        let database = self.database, directory = services.media?.directory
+        return { conversation, path, caption, replyTo in
+            guard let directory else { throw SessionError.noMediaStore }
+            return try await OutgoingFile.enqueue(path: path, mediaDirectory: directory, in: conversation, caption: caption,
+                                                  replyTo: replyTo, localID: UUID().uuidString.lowercased(),
+                                                  at: Int64(Date().timeIntervalSince1970), database: database)
+        }
     }
 
     /// Templates and read receipts: straight from the Cloud API with a token of this
@@ -141,6 +154,7 @@ public struct ScreenSession: Sendable {
     enum SessionError: Error, CustomStringConvertible {
         case noTemplateAccount
         case noCachedTemplates
+        case noMediaStore
 
         var description: String {
             switch self {
@@ -151,6 +165,8 @@ public struct ScreenSession: Sendable {
                 templates come from wabox serve, which has not fetched any: set WABOX_WABA_ID (waba_id) \
                 for it and restart it; it fetches them every 10 minutes
                 """
+            case .noMediaStore:
+                "this screen has no media store to copy the file into: set WABOX_MEDIA_DIR (or media_dir in config.toml)"
             }
         }
     }

@@ -7,8 +7,8 @@ import ServiceLifecycle
 import WebhookServer
 
 /// Builds what runs beside a screen or alone in `wabox serve`: the listener lease, the
-/// embedded webhook listener, the outbox sender, the template cache and, for a screen,
-/// the status poller. `serve`, the inbox, `demo` and the tests all assemble through here.
+/// embedded webhook listener, the outbox sender, the media downloader, the transcriber,
+/// the template cache and, for a screen, the status poller. `serve`, the inbox, `demo` and the tests all assemble through here.
 ///
 /// One process per database holds the listener lease and runs the listener and the
 /// sender; a screen that finds another live holder attaches to it instead (it shows
@@ -31,6 +31,9 @@ public struct ServiceAssembly: Sendable {
         public var retryPolicy = OutboxSender.RetryPolicy()
         /// Downloads of the customers' media, run with the sender (they need its token).
         public var media: MediaDownloader.Configuration?
+        /// Transcripts of the customers' voice notes (`transcribe_command`), made by the
+        /// process that holds the listener lease.
+        public var transcription: Transcriber.Configuration?
         /// Services that run and stop with these (the demo's fake customers).
         public var companions: [any Service] = []
         /// Told the listener's port once it listens (also for port 0).
@@ -79,6 +82,7 @@ public struct ServiceAssembly: Sendable {
         }
         var services: [any Service] = []
         var elsewhere: ListenerLease?
+        var holdsLease = false
         if configuration.listener == nil, configuration.client == nil {
             // Nothing to run here; still show a running daemon's state if there is one.
             if let lease = try? database.currentLease(), holder.isAlive(lease) { elsewhere = lease }
@@ -89,6 +93,7 @@ public struct ServiceAssembly: Sendable {
             do {
                 switch try await database.acquireLease(lease, isAlive: holder.isAlive) {
                 case .acquired:
+                    holdsLease = true
                     services.append(LeaseKeeper(database: database, holder: holder, logger: logger))
                 case .heldBy(let other):
                     if configuration.role == .serve { throw ListenerHeld(holder: other) }
@@ -133,6 +138,11 @@ public struct ServiceAssembly: Sendable {
                 services.append(TemplateCacheRefresher(database: database, client: client, account: wabaID,
                                                        logger: Logger(label: "wabox.templates")))
             }
+        }
+        if let transcription = configuration.transcription, holdsLease {
+            // Takes up the voice notes the downloads keep; needs no token of its own.
+            services.append(Transcriber(database: database, configuration: transcription,
+                                        logger: Logger(label: "wabox.transcribe")))
         }
         if configuration.role == .inbox {
             services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil))

@@ -79,6 +79,8 @@ public struct MediaItem: Sendable, Hashable {
     public var sentAt: Int64
     public var attempts: Int
     public var nextAttemptAt: Int64
+    /// How long it plays (audio), once downloaded, when its format says.
+    public var durationMilliseconds: Int64?
 
     init(row: Row) {
         messageID = row["message_id"]
@@ -95,6 +97,7 @@ public struct MediaItem: Sendable, Hashable {
         sentAt = row["sent_at"]
         attempts = row["attempts"]
         nextAttemptAt = row["next_attempt_at"]
+        durationMilliseconds = row["duration_ms"]
     }
 }
 
@@ -167,15 +170,16 @@ extension InboxDatabase {
         }
     }
 
-    /// The bytes are kept at `path`, named by `contentHash`: the item is ready.
+    /// The bytes are kept at `path`, named by `contentHash`: the item is ready. An audio
+    /// file's playing time goes with it, when its format says.
     public func markMediaReady(_ messageID: Int64, contentHash: String, path: String, fileSize: Int64,
-                               mimeType: String?) async throws {
+                               mimeType: String?, durationMilliseconds: Int64? = nil) async throws {
         try await writer.write { db in
             try db.execute(sql: """
                 UPDATE media SET state = 'ready', reason = NULL, content_hash = ?, path = ?, file_size = ?,
-                    mime_type = coalesce(mime_type, ?), attempts = attempts + 1
+                    mime_type = coalesce(mime_type, ?), duration_ms = coalesce(?, duration_ms), attempts = attempts + 1
                 WHERE message_id = ?
-                """, arguments: [contentHash, path, fileSize, mimeType, messageID])
+                """, arguments: [contentHash, path, fileSize, mimeType, durationMilliseconds, messageID])
         }
     }
 

@@ -228,9 +228,10 @@ extension InboxDatabase {
                      ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
          FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
         (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review,
-        (SELECT json_object('state', state, 'reason', reason, 'path', path, 'size', file_size, 'mime', mime_type,
-                            'id', nullif(media_id, ''))
-         FROM media WHERE message_id = m.id) AS media
+        (SELECT json_object('state', md.state, 'reason', md.reason, 'path', md.path, 'size', md.file_size,
+                            'mime', md.mime_type, 'id', nullif(md.media_id, ''), 'dur', md.duration_ms,
+                            'ts', t.state, 'tt', t.text, 'tr', t.reason)
+         FROM media md LEFT JOIN transcript t ON t.message_id = md.message_id WHERE md.message_id = m.id) AS media
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {

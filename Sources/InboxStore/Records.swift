@@ -132,15 +132,36 @@ public struct MediaStatus: Sendable, Hashable, Codable {
     public var mimeType: String?
     /// The Cloud API's id of the file: the webhook's, or the upload's for a file sent.
     public var mediaID: String?
+    /// How long a voice note or audio file plays, once downloaded, when its format says.
+    public var durationMilliseconds: Int64?
+    /// What `transcribe_command` made of a voice note, once it took it up.
+    public var transcript: Transcript?
+
+    /// A voice note's transcript: being made, made, or why not.
+    public struct Transcript: Sendable, Hashable {
+        public var state: TranscriptState
+        /// What the transcriber printed, as it printed it (sanitise before drawing).
+        public var text: String?
+        /// Why it failed, in words.
+        public var reason: String?
+
+        public init(state: TranscriptState, text: String? = nil, reason: String? = nil) {
+            self.state = state
+            self.text = text
+            self.reason = reason
+        }
+    }
 
     public init(state: MediaState, reason: String? = nil, path: String? = nil, fileSize: Int64? = nil, mimeType: String? = nil,
-                mediaID: String? = nil) {
+                mediaID: String? = nil, durationMilliseconds: Int64? = nil, transcript: Transcript? = nil) {
         self.mediaID = mediaID
         self.state = state
         self.reason = reason
         self.path = path
         self.fileSize = fileSize
         self.mimeType = mimeType
+        self.durationMilliseconds = durationMilliseconds
+        self.transcript = transcript
     }
 
     enum CodingKeys: String, CodingKey {
@@ -148,6 +169,39 @@ public struct MediaStatus: Sendable, Hashable, Codable {
         case fileSize = "size"
         case mimeType = "mime"
         case mediaID = "id"
+        case durationMilliseconds = "dur"
+        case transcriptState = "ts"
+        case transcriptText = "tt"
+        case transcriptReason = "tr"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        state = try container.decode(MediaState.self, forKey: .state)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+        path = try container.decodeIfPresent(String.self, forKey: .path)
+        fileSize = try container.decodeIfPresent(Int64.self, forKey: .fileSize)
+        mimeType = try container.decodeIfPresent(String.self, forKey: .mimeType)
+        mediaID = try container.decodeIfPresent(String.self, forKey: .mediaID)
+        durationMilliseconds = try container.decodeIfPresent(Int64.self, forKey: .durationMilliseconds)
+        transcript = try container.decodeIfPresent(TranscriptState.self, forKey: .transcriptState).map {
+            Transcript(state: $0, text: try container.decodeIfPresent(String.self, forKey: .transcriptText),
+                       reason: try container.decodeIfPresent(String.self, forKey: .transcriptReason))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encodeIfPresent(reason, forKey: .reason)
+        try container.encodeIfPresent(path, forKey: .path)
+        try container.encodeIfPresent(fileSize, forKey: .fileSize)
+        try container.encodeIfPresent(mimeType, forKey: .mimeType)
+        try container.encodeIfPresent(mediaID, forKey: .mediaID)
+        try container.encodeIfPresent(durationMilliseconds, forKey: .durationMilliseconds)
+        try container.encodeIfPresent(transcript?.state, forKey: .transcriptState)
+        try container.encodeIfPresent(transcript?.text, forKey: .transcriptText)
+        try container.encodeIfPresent(transcript?.reason, forKey: .transcriptReason)
     }
 }
 

@@ -177,6 +177,27 @@ enum Schema {
                 """)
         }
         registerMedia(in: &migrator)
+        migrator.registerMigration("v10: voice-note transcripts") { db in
+            try db.execute(sql: """
+                -- How long a voice note or audio file plays, in milliseconds, read from the
+                -- file when its download completes; NULL when its format does not say.
+                ALTER TABLE media ADD COLUMN duration_ms INTEGER;
+                -- The customers' audio the transcriber takes up: ready and audio.
+                CREATE INDEX media_ready_audio ON media(message_id) WHERE state = 'ready' AND kind IN ('audio', 'voice');
+                -- What transcribe_command printed for a customer's voice note. No row: not
+                -- taken up yet. running: taken up; a process stopped meanwhile leaves it so,
+                -- and the next lease holder runs it again. done or failed: never run again.
+                CREATE TABLE transcript (
+                    message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,
+                    state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')),
+                    text TEXT,
+                    -- Why it failed, in words.
+                    reason TEXT,
+                    -- Unix milliseconds.
+                    updated_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

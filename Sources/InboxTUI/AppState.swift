@@ -145,6 +145,39 @@ public struct TemplateDraft: Sendable, Equatable {
     }
 }
 
+/// The compose line's file prompt (Ctrl-O): the path of a file to send, the compose text
+/// becoming its caption.
+public struct FilePrompt: Sendable, Equatable {
+    public var path = ComposeLine()
+    /// The names a second Tab listed (folders end in `/`), shown in a line above.
+    public var candidates: [String]?
+    /// A Tab could not complete any further: the next one lists the candidates.
+    var awaitingSecondTab = false
+    /// Enter was pressed: the file is being checked and copied into the media store.
+    public var sending = false
+
+    public init(path: String = "") {
+        self.path = ComposeLine(path)
+    }
+}
+
+/// What Tab in the file prompt found: the names in the folder of the path typed so far
+/// that continue its last part. The runner reads the folder; the reducer completes.
+public struct PathCompletion: Sendable, Equatable {
+    /// The prompt's text when Tab was pressed (a result for an older text is dropped).
+    public var typed: String
+    /// Names (not paths), sorted; folders end in `/`.
+    public var matches: [String]
+    /// Why the folder could not be read, in words.
+    public var problem: String?
+
+    public init(typed: String, matches: [String], problem: String? = nil) {
+        self.typed = typed
+        self.matches = matches
+        self.problem = problem
+    }
+}
+
 /// Where and when (seconds) an agent last said they were typing.
 public struct TypingNoted: Sendable, Equatable {
     public var conversation: ConversationID
@@ -194,6 +227,8 @@ public struct AppState: Sendable, Equatable {
     public var showHelp = false
     public var templatePicker: TemplatePicker?
     public var templateDraft: TemplateDraft?
+    /// Ctrl-O in the compose line: the path of a file to send.
+    public var filePrompt: FilePrompt?
     public var searchQuery = ComposeLine()
     public var searchHits: [MessageHit] = []
     public var searchSelected = 0

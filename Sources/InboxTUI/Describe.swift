@@ -6,7 +6,8 @@ enum Describe {
     /// Where a customer's file stands, in a few words: its size and state. `downloading`
     /// is whether a process with an access token runs the downloads.
     static func media(_ status: MediaStatus?, downloading: Bool) -> String {
-        let size = status?.fileSize.map { bytes($0) + " · " } ?? ""
+        let size = (status?.durationMilliseconds.map { duration($0) + " · " } ?? "")
+            + (status?.fileSize.map { bytes($0) + " · " } ?? "")
         switch status?.state ?? .pending {
         case .pending where !downloading: return size + "not downloaded (no access token)"
         case .pending: return size + "downloading…" + (status?.reason.map { " (\($0))" } ?? "")
@@ -14,6 +15,13 @@ enum Describe {
         case .failed: return size + "failed: " + (status?.reason ?? "no reason given")
         case .expired: return size + "expired: " + (status?.reason ?? "the Cloud API no longer has it")
         }
+    }
+
+    /// A playing time as players show it: 0:07, 12:30, 1:02:03.
+    static func duration(_ milliseconds: Int64) -> String {
+        let seconds = (max(0, milliseconds) + 500) / 1000
+        let (hours, minutes) = (seconds / 3600, seconds % 3600 / 60)
+        return hours > 0 ? "\(hours):\(pad(Int(minutes))):\(pad(Int(seconds % 60)))" : "\(minutes):\(pad(Int(seconds % 60)))"
     }
 
     /// A byte count as people read it: 812 B, 14 KB, 2.1 MB.

@@ -17,6 +17,7 @@ extension Renderer {
             ("s", "search all messages"),
             ("↑ in compose", "pick a message; r replies to it"),
             ("Ctrl-T  t", "send an approved template"),
+            ("Ctrl-O", "send a file (Tab completes the path)"),
             ("R", "send a message marked ? again"),
             ("o", "open the picked file with open_command"),
             ("S", "save a copy of the file in download_dir"),

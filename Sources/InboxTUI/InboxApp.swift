@@ -43,6 +43,11 @@ public final class InboxApp {
 
     /// Writes a reply to the outbox; the sender (when configured) takes it from there.
     public typealias Sender = @Sendable (ConversationID, String, MessageID?) async throws -> StoredMessage
+    /// Checks a file against WhatsApp's limits, copies it into the media store and writes
+    /// it to the outbox with a caption (`wabox send --file`'s code). The path is absolute.
+    /// Throws an error whose description says what is wrong, with the limit in words.
+    public typealias FileSender = @Sendable (ConversationID, _ path: String, _ caption: String?, MessageID?) async throws
+        -> StoredMessage
 
     /// What the screen asks of the Cloud API directly (sending goes through the outbox).
     public struct CloudServices: Sendable {
@@ -67,6 +72,7 @@ public final class InboxApp {
     let clock: @Sendable () -> Int64
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
+    let fileSender: FileSender?
     let cloud: CloudServices?
     private let completed = ActionInbox()
     private var lastStatusCheck: Int64 = 0
@@ -81,9 +87,10 @@ public final class InboxApp {
                 configuration: Configuration = .init(),
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                 listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
-                sender: Sender? = nil, cloud: CloudServices? = nil) {
+                sender: Sender? = nil, fileSender: FileSender? = nil, cloud: CloudServices? = nil) {
         self.database = database
         self.cloud = cloud
+        self.fileSender = fileSender
         self.backend = backend
         self.theme = theme
         self.configuration = configuration
@@ -310,6 +317,13 @@ public final class InboxApp {
                 }
             case .openFile(let path):
                 openFile(path)
+            case .completePath(let typed):
+                offTheMainThread { [completed] in
+                    completed.post(.pathCompleted(PathFiles.complete(typed, home: NSHomeDirectory(),
+                                                                     workingDirectory: FileManager.default.currentDirectoryPath)))
+                }
+            case .sendFile(let id, let typed, let caption, let replyTo):
+                sendFile(id, typed: typed, caption: caption, replyTo: replyTo)
             case .saveFile(let path, let name):
                 let directory = configuration.downloadDirectory
                 offTheMainThread { [completed] in
@@ -345,6 +359,22 @@ extension InboxApp {
                                       exited: { status in completed.post(.failed("\(command) exited with status \(status)")) })
             } catch {
                 completed.post(.failed("could not open \(path): \(error)"))
+            }
+        }
+    }
+
+    /// Hands the file picked with Ctrl-O to `fileSender`, its path made absolute.
+    private func sendFile(_ id: ConversationID, typed: String, caption: String?, replyTo: MessageID?) {
+        guard let fileSender else {
+            dispatch(.fileRefused("this screen cannot send files"))
+            return
+        }
+        let path = PathFiles.expand(typed, home: NSHomeDirectory(), workingDirectory: FileManager.default.currentDirectoryPath)
+        Task { [completed] in
+            do {
+                completed.post(.fileQueued(try await fileSender(id, path, caption, replyTo)))
+            } catch {
+                completed.post(.fileRefused(String(describing: error)))
             }
         }
     }

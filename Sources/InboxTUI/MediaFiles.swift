@@ -110,17 +110,7 @@ enum MediaFiles {
     /// The program `command` names: a path when it has a `/`, else the first executable
     /// of that name on `searchPath` (`PATH`).
     static func executable(_ command: String, searchPath: String?) -> URL? {
-        func runnable(_ path: String) -> Bool {
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
-                && FileManager.default.isExecutableFile(atPath: path)
-        }
-        if command.contains("/") { return runnable(command) ? URL(fileURLWithPath: command) : nil }
-        for directory in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-            let path = (String(directory) as NSString).appendingPathComponent(command)
-            if runnable(path) { return URL(fileURLWithPath: path) }
-        }
-        return nil
+        ProgramLookup.find(command, searchPath: searchPath)
     }
 
     /// Starts `command` with `path` as its one argument (no shell, so nothing in the path
@@ -154,5 +144,68 @@ enum MediaFiles {
         }
         launched()
         announced.signal()
+    }
+}
+
+/// Finds the programs the operator names in the settings (`open_command`,
+/// `transcribe_command`) as a shell would, without running a shell.
+public enum ProgramLookup {
+    /// The program `command` names: a path when it has a `/`, else the first executable
+    /// of that name on `searchPath` (`PATH`).
+    public static func find(_ command: String, searchPath: String?) -> URL? {
+        func runnable(_ path: String) -> Bool {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+                && FileManager.default.isExecutableFile(atPath: path)
+        }
+        if command.contains("/") { return runnable(command) ? URL(fileURLWithPath: command) : nil }
+        for directory in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let path = (String(directory) as NSString).appendingPathComponent(command)
+            if runnable(path) { return URL(fileURLWithPath: path) }
+        }
+        return nil
+    }
+}
+
+/// The file prompt's paths on disk (Ctrl-O): `~` and relative paths resolved, and the
+/// names a folder holds for Tab. The runner calls these off the main thread.
+enum PathFiles {
+    /// `path` as typed, made absolute: `~` and `~/…` are the home folder, a relative path
+    /// is taken from `workingDirectory`.
+    static func expand(_ path: String, home: String, workingDirectory: String) -> String {
+        if path == "~" { return home }
+        if path.hasPrefix("~/") { return (home as NSString).appendingPathComponent(String(path.dropFirst(2))) }
+        if path.hasPrefix("/") { return path }
+        return (workingDirectory as NSString).appendingPathComponent(path)
+    }
+
+    /// The names in the folder of `typed` that start with its last part, sorted, folders
+    /// with a trailing `/`. Hidden names only when the last part starts with a dot.
+    static func complete(_ typed: String, home: String, workingDirectory: String) -> PathCompletion {
+        if typed == "~" { return PathCompletion(typed: typed, matches: ["~/"]) }
+        let folderPart = typed.lastIndex(of: "/").map { String(typed[...$0]) } ?? ""
+        let partial = Array(typed.unicodeScalars.dropFirst(folderPart.unicodeScalars.count))
+        let folder = folderPart.isEmpty ? workingDirectory : expand(folderPart, home: home, workingDirectory: workingDirectory)
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            // "file/" does not exist for stat(2): asked without the slash, a file says so.
+            let bare = folder.count > 1 && folder.hasSuffix("/") ? String(folder.dropLast()) : folder
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: bare, isDirectory: &isFolder)
+            let problem = !exists ? "no folder \(bare)" : !isFolder.boolValue ? "\(bare) is a file, not a folder"
+                : "cannot read the folder \(bare): check that you may list it"
+            return PathCompletion(typed: typed, matches: [], problem: TerminalText.sanitize(problem))
+        }
+        let showHidden = partial.first == "."
+        let matches = names.filter { name in
+            name.unicodeScalars.starts(with: partial) && (showHidden || !name.hasPrefix("."))
+        }.map { name -> String in
+            var isFolder: ObjCBool = false
+            let path = (folder as NSString).appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue ? name + "/" : name
+        }.sorted { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+        return PathCompletion(typed: typed, matches: matches)
     }
 }

@@ -18,6 +18,12 @@ public enum Action: Sendable, Equatable {
     case claimRefused(ConversationID, holder: String)
     case failed(String)
     case notice(String)
+    /// What Tab in the file prompt found in the folder.
+    case pathCompleted(PathCompletion)
+    /// The file picked with Ctrl-O is in the outbox.
+    case fileQueued(StoredMessage)
+    /// The file picked with Ctrl-O cannot be sent: why, with the limit in words.
+    case fileRefused(String)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
@@ -42,6 +48,11 @@ public enum Effect: Sendable, Equatable {
     /// Keep a copy of a downloaded file in `download_dir` as `name` (already safe), or
     /// `name (2)`… when taken.
     case saveFile(path: String, name: String)
+    /// List the folder of a path typed in the file prompt (Tab).
+    case completePath(String)
+    /// Check the file at `path` (as typed: `~` and relative paths are the runner's to
+    /// resolve), copy it into the media store and queue it with `caption` under it.
+    case sendFile(ConversationID, path: String, caption: String?, replyTo: MessageID?)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -118,6 +129,19 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .failed(let message), .notice(let message):
         state.flash = message
+        return []
+    case .pathCompleted(let completion):
+        completePath(completion, &state)
+        return []
+    case .fileQueued:
+        state.filePrompt = nil
+        state.compose = ComposeLine()
+        state.replyTo = nil
+        state.threadScroll = 0
+        return []
+    case .fileRefused(let reason):
+        state.filePrompt?.sending = false
+        state.flash = "not sent: " + reason
         return []
     }
 }
@@ -222,6 +246,7 @@ private func filterKey(_ key: Key, _ state: inout AppState) -> [Effect] {
 }
 
 private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    if state.filePrompt != nil { return filePromptKey(key, &state) }
     switch key {
     case .enter:
         let text = state.compose.text.trimmingCharacters(in: .whitespaces)
@@ -252,6 +277,16 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         return [.send(open.id, text: text, replyTo: replyTo)]
     case .control("t"):
         return openTemplatePicker(&state)
+    case .control("o"):
+        guard let open = state.open else { return [] }
+        if state.templateDraft != nil {
+            state.flash = "a template takes no file: finish it or Esc, then Ctrl-O"
+        } else if !open.serviceWindow(now: state.now).isOpen {
+            state.flash = "window closed: only a template reaches this customer now (Ctrl-T)"
+        } else {
+            state.filePrompt = FilePrompt()
+        }
+        return []
     case .escape:
         if state.templateDraft != nil {
             state.templateDraft = nil
@@ -276,6 +311,82 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     default:
         _ = edit(&state.compose, with: key)
         return []
+    }
+}
+
+// MARK: - File prompt
+
+/// Keys while the compose line asks for a file (Ctrl-O): the path is edited, Tab
+/// completes it, Enter sends the file with the compose text as its caption, Esc cancels.
+private func filePromptKey(_ key: Key, _ state: inout AppState) -> [Effect] {
+    guard var prompt = state.filePrompt else { return [] }
+    switch key {
+    case .escape:
+        state.filePrompt = nil
+        return []
+    case .tab:
+        return prompt.sending ? [] : [.completePath(prompt.path.text)]
+    case .enter:
+        guard !prompt.sending, let open = state.open else { return [] }
+        let path = prompt.path.text
+        if path.trimmingCharacters(in: .whitespaces).isEmpty {
+            state.flash = "type the path of the file to send (Tab completes it), or Esc"
+            return []
+        }
+        if !open.serviceWindow(now: state.now).isOpen {
+            state.flash = "window closed: only a template reaches this customer now (Ctrl-T)"
+            return []
+        }
+        let caption = state.compose.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        prompt.sending = true
+        prompt.candidates = nil
+        state.filePrompt = prompt
+        return [.sendFile(open.id, path: path, caption: caption.isEmpty ? nil : caption, replyTo: state.replyTo?.wamid)]
+    default:
+        guard !prompt.sending, edit(&prompt.path, with: key) else { return [] }
+        prompt.candidates = nil
+        prompt.awaitingSecondTab = false
+        state.filePrompt = prompt
+        return []
+    }
+}
+
+/// Completes the prompt's path as far as every name found agrees; when that adds nothing,
+/// the second Tab lists the names.
+private func completePath(_ completion: PathCompletion, _ state: inout AppState) {
+    guard var prompt = state.filePrompt, !prompt.sending, prompt.path.text == completion.typed else { return }
+    defer { state.filePrompt = prompt }
+    if let problem = completion.problem {
+        state.flash = problem
+        return
+    }
+    let typed = completion.typed
+    let folder = typed.lastIndex(of: "/").map { String(typed[...$0]) } ?? ""
+    let partial = String(typed.unicodeScalars.dropFirst(folder.unicodeScalars.count))
+    guard let first = completion.matches.first else {
+        state.flash = partial.isEmpty ? "nothing to send in \(TerminalText.sanitize(folder.isEmpty ? "this folder" : folder))"
+            : "no file or folder here starts with \(TerminalText.sanitize(partial))"
+        prompt.awaitingSecondTab = false
+        return
+    }
+    // Compared by scalars, as the file system compares names (no Unicode equivalence).
+    var common = Array(first.unicodeScalars)
+    for match in completion.matches.dropFirst() {
+        common = Array(zip(common, match.unicodeScalars).prefix { $0 == $1 }.map(\.0))
+    }
+    if common.count > partial.unicodeScalars.count {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: common)
+        prompt.path = ComposeLine(folder + String(scalars))
+        prompt.candidates = nil
+        prompt.awaitingSecondTab = false
+    } else if completion.matches.count > 1 {
+        if prompt.awaitingSecondTab {
+            prompt.candidates = completion.matches
+        } else {
+            prompt.awaitingSecondTab = true
+            state.flash = "\(completion.matches.count) names start with \(partial.isEmpty ? "nothing typed yet" : TerminalText.sanitize(partial)): Tab again lists them"
+        }
     }
 }
 
@@ -555,6 +666,7 @@ private func show(_ conversation: ConversationSummary, _ state: inout AppState) 
     state.pickedMessage = nil
     state.replyTo = nil
     state.templateDraft = nil
+    state.filePrompt = nil
     return [.loadThread(conversation.id, limit: threadLimit(state))]
 }
 
@@ -567,7 +679,7 @@ private func isReading(_ state: AppState) -> Bool {
 /// (which would then go to another customer).
 private func followsNewest(_ state: AppState) -> Bool {
     (state.focus == .list || state.focus == .filter) && (!state.selectionMoved || state.selectedIndex == 0)
-        && state.compose.isEmpty && state.replyTo == nil && state.templateDraft == nil
+        && state.compose.isEmpty && state.replyTo == nil && state.templateDraft == nil && state.filePrompt == nil
 }
 
 private func clampListTop(_ state: inout AppState) {

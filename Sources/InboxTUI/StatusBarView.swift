@@ -25,12 +25,18 @@ extension Renderer {
         }
         if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
         let left = " " + parts.joined(separator: " · ")
-        let keys = state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
+        // A file picked in the thread: what o and S do with it.
+        let pickedFile = state.focus == .thread && state.pickedMessage.flatMap { picked in
+            state.thread.last { $0.rowID == picked }.map { if case .media = $0.content { true } else { false } }
+        } == true
+        let keys = pickedFile ? (state.isNarrow ? "o open · S save " : "o open · S save  r reply  ? help ")
+            : state.isNarrow ? "? help " : "/ filter  s search  u unread  ? help  q quit "
         // Never hidden by a problem or a notice: anyone can write into this inbox.
         let warning = listener.isInsecure ? buffer.put(" INSECURE: signatures not checked ", x: 0, y: y, style: theme[.statusError]) : 0
         let used = warning + buffer.put(left, x: warning, y: y, style: theme[.statusBar])
         // In the demo, a customer whose replies do not simply go through says why.
-        let hints = state.selectedHint.map { TerminalText.truncate(TerminalText.sanitize($0), to: max(1, width - used - 3)) + " " }
+        let hints = pickedFile ? keys
+            : state.selectedHint.map { TerminalText.truncate(TerminalText.sanitize($0), to: max(1, width - used - 3)) + " " }
             ?? keys
         var problem = listener.problem
         switch listener.sending {

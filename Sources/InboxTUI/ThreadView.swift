@@ -45,6 +45,10 @@ extension Renderer {
         // Compose line and its reply preview at the bottom.
         let composeY = y + height - 1
         var bodyBottom = composeY
+        if let prompt = state.filePrompt {
+            bodyBottom -= 1
+            filePromptRow(prompt, x: x, y: bodyBottom, width: width)
+        }
         if let draft = state.templateDraft {
             bodyBottom -= 1
             let text = "template \(draft.template.name): " + draft.template.preview(with: draft.values)
@@ -99,8 +103,44 @@ extension Renderer {
         }
     }
 
+    /// Above the compose line while it asks for a file: the names a second Tab listed,
+    /// the caption the file will carry, or what the keys do.
+    mutating func filePromptRow(_ prompt: FilePrompt, x: Int, y: Int, width: Int) {
+        buffer.fill(x: x, y: y, width: width, height: 1, style: theme[.quote])
+        let room = max(1, width - 2)
+        var text: String
+        if let names = prompt.candidates {
+            // As many names as fit, then how many more there are.
+            text = ""
+            for (index, name) in names.enumerated() {
+                let shown = (text.isEmpty ? "" : "  ") + TerminalText.sanitize(name)
+                let more = index + 1 < names.count ? "  … \(names.count - index - 1) more" : ""
+                if TerminalText.width(of: text + shown + more) > room {
+                    text += "  … \(names.count - index) more"
+                    break
+                }
+                text += shown
+            }
+        } else if prompt.sending {
+            text = "checking the file and copying it into the media store…"
+        } else if !state.compose.isEmpty {
+            text = "caption: " + state.compose.text
+        } else {
+            text = "Tab completes, Enter sends the file, Esc cancels; the reply typed is its caption"
+        }
+        buffer.put(TerminalText.truncate(TerminalText.sanitize(text), to: room), x: x + 1, y: y, style: theme[.quote])
+    }
+
     mutating func composeLine(_ open: ConversationSummary, x: Int, y: Int, width: Int) {
         buffer.fill(x: x, y: y, width: width, height: 1, style: theme[.compose])
+        if let prompt = state.filePrompt {
+            let used = buffer.put("file: ", x: x, y: y, style: theme[.compose].merging(attributes: .bold))
+            // Completed names come from the disk: sanitised like any text from outside.
+            let (text, cursorOffset) = visibleSlice(prompt.path, width: width - used - 1)
+            buffer.put(TerminalText.sanitize(text), x: x + used, y: y, style: theme[.compose])
+            if state.focus == .compose { cursor = (x + used + cursorOffset, y) }
+            return
+        }
         var prompt = glyphs.prompt
         if let draft = state.templateDraft {
             prompt = "{{\(draft.values.count + 1)}} of \(draft.template.parameterCount) " + glyphs.prompt
@@ -194,6 +234,9 @@ extension Renderer {
                 meta.append(Segment(text: "  " + message.reactions.map(\.emoji).joined(separator: " "), style: theme[.reaction]))
             }
             block.append(Line(segments: meta))
+            if !outbound, let transcript = message.media?.transcript {
+                block += transcriptLines(transcript, width: bubble)
+            }
             if outbound, message.status == .failed {
                 let reason = TerminalText.sanitize(Describe.reason(message.error))
                 for text in TerminalText.wrap(glyphs.failed + " not sent: " + reason, to: bubble) {
@@ -221,6 +264,17 @@ extension Renderer {
             }
         }
         return lines
+    }
+
+    /// Under a voice note: what `transcribe_command` made of it, marked as a transcript.
+    private func transcriptLines(_ transcript: MediaStatus.Transcript, width: Int) -> [Line] {
+        let (text, style): (String, Style) = switch transcript.state {
+        case .running: ("transcribing…", theme[.notice])
+        case .done:
+            ("transcript: " + sanitizeLines(transcript.text.flatMap { $0.isEmpty ? nil : $0 } ?? "(no words)"), theme[.notice])
+        case .failed: ("no transcript: " + TerminalText.sanitize(transcript.reason ?? "the transcriber failed"), theme[.failed])
+        }
+        return TerminalText.wrap(text, to: width).map { Line(segments: [Segment(text: $0, style: style)]) }
     }
 
     /// Sanitises each line of a multi-line text, keeping the line breaks.

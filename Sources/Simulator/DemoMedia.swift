@@ -15,9 +15,10 @@ public enum DemoMedia {
                                        bytes: onePagePDF(text: "Nota fiscal 4471 - Total R$ 129,90"),
                                        caption: "Segue a nota fiscal", filename: "nota-fiscal-4471.pdf")
 
-    /// Layla's voice note: bytes the demo cannot play, as an agent on a server cannot.
+    /// Layla's voice note: a real Ogg Opus container of 9 seconds, so the screen shows its
+    /// length, holding packets no decoder would play, as an agent on a server cannot.
     static let voiceNote = SimulatedFile(kind: .voice, id: "880003", mimeType: "audio/ogg; codecs=opus",
-                                         bytes: Data("OggS".utf8) + Data((0..<6000).map { UInt8(($0 * 31) & 0xff) }))
+                                         bytes: oggOpus(seconds: 9))
 
     public static let all = [parcelPhoto, invoice, voiceNote]
 
@@ -30,6 +31,33 @@ public enum DemoMedia {
         if y >= 35 && y < 41 { return (205, 180, 120) }
         let shade = UInt8(150 + (x + y) % 9)
         return (shade + 30, shade, UInt8(Int(shade) * 2 / 3))
+    }
+
+    /// Ogg pages as WhatsApp's voice notes have them: the Opus head and tags, then one page
+    /// a second of 20 ms packets, each page's granule position counting 48 kHz samples.
+    static func oggOpus(seconds: Int) -> Data {
+        func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian, Array.init) }
+        let preSkip: UInt16 = 312
+        var file = Data()
+        func page(_ packets: [[UInt8]], granule: UInt64, sequence: UInt32, flags: UInt8) {
+            let lacing = packets.flatMap { packet in Array(repeating: UInt8(255), count: packet.count / 255) + [UInt8(packet.count % 255)] }
+            var bytes = Array("OggS".utf8) + [0, flags] + littleEndian(granule) + littleEndian(UInt32(0x4C41_594C))
+                + littleEndian(sequence) + [0, 0, 0, 0, UInt8(lacing.count)] + lacing + packets.flatMap { $0 }
+            let crc = bytes.withUnsafeBytes { OggDuration.crc($0) }
+            bytes.replaceSubrange(22..<26, with: littleEndian(crc))
+            file.append(contentsOf: bytes)
+        }
+        let vendor = Array("wabox demo".utf8)
+        page([Array("OpusHead".utf8) + [1, 1] + littleEndian(preSkip) + littleEndian(UInt32(48_000)) + [0, 0, 0]],
+             granule: 0, sequence: 0, flags: 0x02)
+        page([Array("OpusTags".utf8) + littleEndian(UInt32(vendor.count)) + vendor + littleEndian(UInt32(0))],
+             granule: 0, sequence: 1, flags: 0)
+        for second in 1...seconds {
+            let packets = (0..<50).map { number in [0xF8] + (0..<20).map { UInt8(truncatingIfNeeded: $0 * 31 + number + second) } }
+            page(packets, granule: UInt64(second * 48_000) + UInt64(preSkip), sequence: UInt32(second + 1),
+                 flags: second == seconds ? 0x04 : 0)
+        }
+        return file
     }
 
     private static func onePagePDF(text: String) -> Data {

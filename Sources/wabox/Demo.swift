@@ -87,6 +87,7 @@ struct Demo: ParsableCommand {
         session.services.wabaID = DemoScript.wabaID
         session.services.retryPolicy = .init(baseDelay: 1, maxDelay: 10, maxAttempts: 5)
         session.services.media = .init(directory: MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath))
+        session.services.transcription = settings.transcription
         session.services.isDemo = true
         session.services.onListening = { port in script.listening(on: port) }
         session.services.companions = [script]

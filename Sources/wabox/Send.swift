@@ -43,7 +43,6 @@ struct Send: AsyncParsableCommand {
             throw ValidationError("give --text to send words, or --file to send a file (with --caption for words under it)")
         }
         if caption != nil, file == nil { throw ValidationError("--caption goes with --file") }
-        if let caption, caption.count > 1024 { throw ValidationError("--caption holds at most 1024 characters") }
     }
 
     func run() async throws {
@@ -57,14 +56,6 @@ struct Send: AsyncParsableCommand {
         if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || text.count > 4096 {
             throw Failure("--text must hold 1 to 4096 characters")
         }
-        var outgoing: OutgoingFile?
-        if let file {
-            do {
-                outgoing = try OutgoingFile.prepare(path: file, mediaDirectory: settings.mediaDirectory)
-            } catch {
-                throw Failure("not sent: \(error)")
-            }
-        }
         let database: InboxDatabase
         do {
             database = try InboxDatabase(path: settings.databasePath)
@@ -76,16 +67,18 @@ struct Send: AsyncParsableCommand {
         do {
             let conversation = try await database.conversationForSending(
                 to: to, on: settings[.phoneNumberID].map(PhoneNumberID.init), at: now)
-            if let outgoing {
-                try await database.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind,
-                                               sha256: outgoing.sha256, caption: caption,
-                                               replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
+            if let file {
+                try await OutgoingFile.enqueue(path: file, mediaDirectory: settings.mediaDirectory, in: conversation,
+                                               caption: caption, replyTo: replyTo.map(MessageID.init), localID: localID,
+                                               at: now, database: database)
             } else if let text {
                 try await database.enqueueOutbound(in: conversation, content: .text(body: text),
                                                    replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
             }
         } catch let error as OutboxError {
             throw Failure(error.description)
+        } catch let refusal as OutgoingFile.Refusal {
+            throw Failure("not sent: \(refusal)")
         }
         let quiet = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
         let client = GraphCloudClient(

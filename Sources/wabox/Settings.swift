@@ -30,6 +30,9 @@ struct Settings: Sendable {
         case openCommand = "open_command"
         /// `text` or `json` (one object per line).
         case logFormat = "log_format"
+        /// The program that prints a voice note's transcript (its path the one argument), and its time limit.
+        case transcribeCommand = "transcribe_command"
+        case transcribeTimeout = "transcribe_timeout"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -75,6 +78,12 @@ struct Settings: Sendable {
     var logFormat: Logs.Format { (try? Logs.Format.parse(values[.logFormat])) ?? .text }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
+    /// Voice-note transcripts by `transcribe_command`, within `transcribe_timeout` seconds.
+    var transcription: Transcriber.Configuration? {
+        values[.transcribeCommand].map { command in
+            Transcriber.Configuration(command: command, timeout: .seconds(values[.transcribeTimeout].flatMap(Double.init) ?? 120))
+        }
+    }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -108,6 +117,9 @@ struct Settings: Sendable {
         }
         do { _ = try Logs.Format.parse(values[.logFormat]) } catch let error as Logs.FormatError {
             throw Error(description: error.description)
+        }
+        if let timeout = values[.transcribeTimeout], Double(timeout).map({ $0 > 0 && $0 <= 86_400 }) != true {
+            throw Error(description: "transcribe_timeout is \"\(timeout)\"; give seconds, like 120")
         }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")

@@ -206,19 +206,25 @@ import Testing
             let environment = [
                 "XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
                 "WABOX_LISTEN": "127.0.0.1:\(port)",
+                "WABOX_DOWNLOAD_DIR": directory.appendingPathComponent("saved").path,
+                "WABOX_TRANSCRIBE_COMMAND": "/bin/cat",
                 "LANG": "C.UTF-8", "LC_ALL": "", "TERM": "xterm-256color",
             ]
             let result = try await wabox(["doctor", "--db", databasePath], environment: environment)
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").filter { !$0.isEmpty }
             let checks = lines.filter { ["✓", "!", "✗"].contains($0.first.map(String.init) ?? "") }
-            #expect(checks.count == 10, "\(result.stdout)")  // the tenth: the media folder
+            // The media folder, the download folder, open_command and transcribe_command among them.
+            #expect(checks.count == 13, "\(result.stdout)")
             #expect(checks.allSatisfy { $0.hasPrefix("✓") }, "\(result.stdout)")
             #expect(result.stdout.contains("config.toml sets access_token, app_secret, graph_url, phone_number_id, verify_token, waba_id; mode 600"))
             #expect(result.stdout.contains("app_secret …6789 (config file)"))
             #expect(result.stdout.contains("access_token …7c8d (config file)"))
             #expect(result.stdout.contains("integrity ok"))
             #expect(result.stdout.contains("✓ media       none yet at \(directory.appendingPathComponent("data/media").path)"), "\(result.stdout)")
+            #expect(result.stdout.contains("✓ downloads   none yet at \(directory.appendingPathComponent("saved").path); made by the first `S`"))
+            #expect(result.stdout.contains("✓ open        open_command not set"))
+            #expect(result.stdout.contains("✓ transcribe  /bin/cat is /bin/cat: voice notes are transcribed with it"))
             #expect(result.stdout.contains("127.0.0.1:\(port) is free"))
             #expect(result.stdout.contains("token …7c8d valid; 106540352242922 is +1 555-078-3881 “wabox Test Shop”, quality GREEN"))
             #expect(result.stdout.contains("UTF-8 (LANG=C.UTF-8)"))
