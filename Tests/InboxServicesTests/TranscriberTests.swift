@@ -5,6 +5,7 @@ import InboxStore
 import InboxTesting
 import Logging
 import Testing
+import WebhookServer
 
 /// The transcriber against a real temporary database, with small shell scripts as the
 /// operator's `transcribe_command`.
@@ -188,5 +189,21 @@ import Testing
         #expect(try temp.database.transcript(ofMessage: voice)?.text == "una vez")
         #expect(try temp.database.transcript(ofMessage: audio)?.text == "una vez")
         #expect(try String(contentsOfFile: record, encoding: .utf8) == "x\n")
+    }
+
+    /// The transcriber runs where the downloads run: in the process that holds the lease.
+    @Test func onlyTheLeaseHolderTranscribes() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        var inbox = ServiceAssembly.Configuration(role: .inbox)
+        inbox.transcription = .init(command: "/bin/cat")
+        // No listener and no token: nothing runs here, no lease is taken, nothing transcribes.
+        let idle = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+        #expect(!idle.services.contains { $0 is Transcriber })
+        inbox.listener = WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
+                                              appSecret: Fixtures.appSecret)
+        let holder = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+        #expect(holder.services.contains { $0 is Transcriber })
+        #expect(try temp.database.currentLease()?.pid == getpid())
     }
 }
