@@ -65,6 +65,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Inline previews of photos and stickers: libchafa (symbols mode) through CImaging, the
+        // decoders (libjpeg, libpng, libwebp) in C in CImageCodecs, a Swift value out.
+        .systemLibrary(name: "CImaging", pkgConfig: "chafa",
+                       providers: [.apt(["libchafa-dev", "libglib2.0-dev", "pkg-config"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
+                             .linkedLibrary("webpdemux")]
+        ),
+        .target(name: "MediaPreview", dependencies: ["InboxCore", "CImaging", "CImageCodecs"]),
         .target(
             name: "InboxTUI",
             dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
@@ -108,6 +118,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "MediaPreviewTests", dependencies: ["MediaPreview", "Simulator", "InboxTesting"]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [
