@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "MediaPreview", dependencies: ["InboxCore", "CImaging", "CImageCodecs"]),
         .target(
             name: "InboxTUI",
-            dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["InboxCore", "InboxStore", "MediaPreview", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
             name: "InboxServices",
@@ -117,7 +117,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "MediaPreview"],
+                    resources: [.copy("Golden")]),
         .testTarget(name: "MediaPreviewTests", dependencies: ["MediaPreview", "Simulator", "InboxTesting"]),
         .testTarget(
             name: "CloudAPITests",

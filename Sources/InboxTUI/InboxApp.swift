@@ -1,6 +1,7 @@
 import Foundation
 import InboxCore
 import InboxStore
+import MediaPreview
 import Synchronization
 
 /// Runs the screen: reads keys, performs the reducer's effects against the store, and
@@ -68,7 +69,8 @@ public final class InboxApp {
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
     let cloud: CloudServices?
-    private let completed = ActionInbox()
+    let completed = ActionInbox()
+    let previews = PreviewMaker()
     private var lastStatusCheck: Int64 = 0
     private var reloads: ReloadThrottle
     private var batching = false
@@ -98,6 +100,7 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
+        state.previewColors = configuration.asciiOnly || theme.name == "mono" ? .none : .indexed240
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -111,7 +114,8 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        let wait = reloads.keyWait(waitMilliseconds, now: .now)
+        var wait = reloads.keyWait(waitMilliseconds, now: .now)
+        if previews.isBusy { wait = min(wait, Self.previewPollMilliseconds) }
         let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
@@ -310,6 +314,8 @@ public final class InboxApp {
                 }
             case .openFile(let path):
                 openFile(path)
+            case .makePreview(let request):
+                makePreview(request)
             case .saveFile(let path, let name):
                 let directory = configuration.downloadDirectory
                 offTheMainThread { [completed] in

@@ -1,5 +1,6 @@
 import InboxCore
 import InboxStore
+import MediaPreview
 
 /// Something that happened: a key, a resize, a result of an effect.
 public enum Action: Sendable, Equatable {
@@ -18,6 +19,8 @@ public enum Action: Sendable, Equatable {
     case claimRefused(ConversationID, holder: String)
     case failed(String)
     case notice(String)
+    /// A picture asked for by `Effect.makePreview` is made, or could not be.
+    case previewMade(PreviewRequest, Result<ImagePreview, PreviewFailure>)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
@@ -42,6 +45,8 @@ public enum Effect: Sendable, Equatable {
     /// Keep a copy of a downloaded file in `download_dir` as `name` (already safe), or
     /// `name (2)`… when taken.
     case saveFile(path: String, name: String)
+    /// Make the inline picture of a downloaded photo or sticker (off the main thread).
+    case makePreview(PreviewRequest)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -54,7 +59,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.width = width
         state.height = height
         clampListTop(&state)
-        return [loadConversations(state)]
+        return [loadConversations(state)] + wantPreviews(&state)
     case .tick(let now):
         state.now = now
         return []
@@ -91,7 +96,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.thread = messages
         state.threadHasOlder = hasOlder
         state.quoted = quoted
-        return []
+        return wantPreviews(&state)
     case .listenerChanged(let status):
         state.listener = status
         return []
@@ -118,6 +123,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .failed(let message), .notice(let message):
         state.flash = message
+        return []
+    case .previewMade(let request, let result):
+        previewMade(request, result, &state)
         return []
     }
 }
