@@ -120,6 +120,7 @@ let package = Package(
         .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "MediaPreview"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "MediaPreviewTests", dependencies: ["MediaPreview", "Simulator", "InboxTesting"]),
+        .testTarget(name: "CursesBackendTests", dependencies: ["CursesBackend"]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [
