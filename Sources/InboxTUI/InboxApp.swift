@@ -115,7 +115,12 @@ public final class InboxApp {
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
         var wait = reloads.keyWait(waitMilliseconds, now: .now)
-        if previews.isBusy { wait = min(wait, Self.previewPollMilliseconds) }
+        // Finished work waiting is taken at once; a picture being made is looked for often.
+        if !completed.isEmpty {
+            wait = 0
+        } else if previews.isBusy {
+            wait = min(wait, Self.previewPollMilliseconds)
+        }
         let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
@@ -435,6 +440,8 @@ final class ActionInbox: Sendable {
     func post(_ action: Action) {
         actions.withLock { $0.append(action) }
     }
+
+    var isEmpty: Bool { actions.withLock { $0.isEmpty } }
 
     func takeAll() -> [Action] {
         actions.withLock { actions in

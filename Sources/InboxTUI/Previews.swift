@@ -89,7 +89,8 @@ final class PreviewMaker: Sendable {
     /// How many pictures were made (not found in the cache) so far.
     var decodes: Int { store.withLock { $0.decodes } }
 
-    /// Whether a picture is being made: the screen then looks for it more often.
+    /// Whether a picture is being made (or was made and not handed over yet): the screen
+    /// then looks for it more often.
     var isBusy: Bool { store.withLock { !$0.inFlight.isEmpty } }
 
     /// The picture `request` asks for: at once when kept (returned), else made on the queue
@@ -111,14 +112,16 @@ final class PreviewMaker: Sendable {
             let result = make(request)
             store.withLock { store in
                 store.decodes += 1
-                store.inFlight.remove(request)
                 store.results[request] = result
                 store.order.append(request)
                 while store.order.count > Self.capacity {
                     store.results[store.order.removeFirst()] = nil
                 }
             }
+            // Handed over before it stops counting as busy: the screen, which waits briefly
+            // while something is busy or waiting for it, never misses the result.
             done(result)
+            store.withLock { _ = $0.inFlight.remove(request) }
         }
         return nil
     }
