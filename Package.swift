@@ -90,7 +90,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CNcurses"),
         .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
-        .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI"]),
+        .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI", "MediaPreview"]),
         .target(
             name: "InboxTesting",
             dependencies: ["InboxCore", "InboxStore", .product(name: "GRDB", package: "GRDB.swift")],
