@@ -18,7 +18,8 @@ public final class CursesTerminal: TerminalBackend {
     /// A cell of the frame being drawn found no free colour pair.
     private var pairsRanOut = false
     private var isOpen = true
-    private let colorCount: Int
+    /// Colours the terminal has (`COLORS`), 0 without colours.
+    public let colorCount: Int
     /// A descriptor `readKey` also returns for, and what empties it.
     private var wakeup: (descriptor: Int32, drain: () -> Void)?
 

@@ -25,6 +25,9 @@ public final class InboxApp {
         /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
         /// unless it is a path; nil makes `o` say where the file is.
         public var openCommand: String?
+        /// Whether photos and stickers are drawn as pictures: false on a terminal with
+        /// fewer than 256 colours, which gets a line of text instead (as `mono` does).
+        public var drawsPictures = true
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -100,7 +103,8 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
-        state.previewColors = configuration.asciiOnly || theme.name == "mono" ? .none : .indexed240
+        state.previewColors = configuration.asciiOnly || theme.name == "mono" || !configuration.drawsPictures
+            ? .none : .indexed240
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 

@@ -223,3 +223,20 @@ import Testing
         #expect(isPictureSymbol(buffer[buffer.width - 2, caption + 1].text) && isColoured(buffer[buffer.width - 2, caption + 1].style.background))
     }
 }
+
+extension PreviewScreenTests {
+    /// A terminal with fewer than 256 colours (the session says so) gets the line of text.
+    @Test func aTerminalWithoutTheIndexedColoursGetsALineOfText() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        var configuration = InboxApp.Configuration(utcOffset: 0, pollMilliseconds: 0, reloadInterval: .zero)
+        configuration.drawsPictures = false
+        let app = InboxApp(database: temp.database, backend: InMemoryBackend(width: 80, height: 24), theme: .builtIn,
+                           configuration: configuration, clock: { ScreenHarness.fixedNow })
+        #expect(app.state.previewColors == .none)
+        let colourful = InboxApp(database: temp.database, backend: InMemoryBackend(width: 80, height: 24), theme: .builtIn,
+                                 configuration: .init(utcOffset: 0, pollMilliseconds: 0, reloadInterval: .zero),
+                                 clock: { ScreenHarness.fixedNow })
+        #expect(colourful.state.previewColors == .indexed240)
+    }
+}
