@@ -65,9 +65,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Inline previews of photos and stickers: libchafa (symbols mode) through CImaging, the
+        // decoders (libjpeg, libpng, libwebp) in C in CImageCodecs, a Swift value out.
+        .systemLibrary(name: "CImaging", pkgConfig: "chafa",
+                       providers: [.apt(["libchafa-dev", "libglib2.0-dev", "pkg-config"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
+                             .linkedLibrary("webpdemux")]
+        ),
+        .target(name: "MediaPreview", dependencies: ["InboxCore", "CImaging", "CImageCodecs"]),
         .target(
             name: "InboxTUI",
-            dependencies: ["InboxCore", "InboxStore", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["InboxCore", "InboxStore", "MediaPreview", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
             name: "InboxServices",
@@ -80,7 +90,7 @@ let package = Package(
         ),
         .systemLibrary(name: "CNcurses"),
         .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
-        .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI"]),
+        .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI", "MediaPreview"]),
         .target(
             name: "InboxTesting",
             dependencies: ["InboxCore", "InboxStore", .product(name: "GRDB", package: "GRDB.swift")],
@@ -107,7 +117,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "MediaPreview"],
+                    resources: [.copy("Golden")]),
+        .testTarget(name: "MediaPreviewTests", dependencies: ["MediaPreview", "Simulator", "InboxTesting"]),
+        .testTarget(name: "CursesBackendTests", dependencies: ["CursesBackend"]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [

@@ -14,17 +14,14 @@ public final class CursesTerminal: TerminalBackend {
     public let isUTF8: Bool
     public let hasColors: Bool
     private var previous: Buffer?
-    private var pairs: [PairKey: Int32] = [:]
-    private var nextPair: Int32 = 1
+    private var pairs = ColorPairs(limit: 1)
+    /// A cell of the frame being drawn found no free colour pair.
+    private var pairsRanOut = false
     private var isOpen = true
-    private let colorCount: Int
+    /// Colours the terminal has (`COLORS`), 0 without colours.
+    public let colorCount: Int
     /// A descriptor `readKey` also returns for, and what empties it.
     private var wakeup: (descriptor: Int32, drain: () -> Void)?
-
-    private struct PairKey: Hashable {
-        var foreground: Int16
-        var background: Int16
-    }
 
     /// Sets the locale (falling back to C.UTF-8), enters curses mode and installs the
     /// signal handlers.
@@ -50,6 +47,7 @@ public final class CursesTerminal: TerminalBackend {
             hasColors = false
         }
         colorCount = hasColors ? Int(cnc_colors()) : 0
+        pairs = ColorPairs(limit: hasColors ? min(cnc_color_pairs(), 32_767) : 1)
         curs_set(0)
     }
 
@@ -83,6 +81,34 @@ public final class CursesTerminal: TerminalBackend {
             previous = nil
             clearok(cnc_stdscr(), true)
         }
+        pairsRanOut = false
+        paint(buffer)
+        if pairsRanOut {
+            // Pictures brought more colour pairs than the terminal has: number them afresh
+            // for this frame alone and paint it whole, so every cell, the theme's included,
+            // gets its own colours back. (Only a frame with more pairs than the terminal
+            // has falls back to the default colours for the rest.)
+            pairs.reset()
+            previous = nil
+            clearok(cnc_stdscr(), true)
+            paint(buffer)
+        }
+        if let cursor = frame.cursor {
+            curs_set(1)
+            move(Int32(cursor.y), Int32(cursor.x))
+        } else {
+            curs_set(0)
+        }
+        refresh()
+        flushOverlays(cursor: frame.cursor)
+        previous = buffer
+    }
+
+    /// ZWJ sequences to draw over curses's output once it is done (see `paint`).
+    private var overlays: [(x: Int, y: Int, text: String)] = []
+
+    /// Hands curses the cells that changed since `previous` (all of them without one).
+    private func paint(_ buffer: Buffer) {
         var overlays: [(x: Int, y: Int, text: String)] = []
         for change in buffer.changes(from: previous) {
             let cell = change.cell
@@ -101,22 +127,17 @@ public final class CursesTerminal: TerminalBackend {
             attrset(attributes(for: cell.style))
             _ = text.withCString { mvaddstr(Int32(change.y), Int32(change.x), $0) }
         }
-        if let cursor = frame.cursor {
-            curs_set(1)
-            move(Int32(cursor.y), Int32(cursor.x))
-        } else {
-            curs_set(0)
+        self.overlays = overlays
+    }
+
+    private func flushOverlays(cursor: (x: Int, y: Int)?) {
+        guard !overlays.isEmpty else { return }
+        var out = ""
+        for overlay in overlays {
+            out += "\u{1b}[\(overlay.y + 1);\(overlay.x + 1)H" + overlay.text
         }
-        refresh()
-        if !overlays.isEmpty {
-            var out = ""
-            for overlay in overlays {
-                out += "\u{1b}[\(overlay.y + 1);\(overlay.x + 1)H" + overlay.text
-            }
-            if let cursor = frame.cursor { out += "\u{1b}[\(cursor.y + 1);\(cursor.x + 1)H" }
-            FileHandle.standardOutput.write(Data(out.utf8))
-        }
-        previous = buffer
+        if let cursor { out += "\u{1b}[\(cursor.y + 1);\(cursor.x + 1)H" }
+        FileHandle.standardOutput.write(Data(out.utf8))
     }
 
     private func attributes(for style: Style) -> Int32 {
@@ -134,14 +155,16 @@ public final class CursesTerminal: TerminalBackend {
 
     private func pair(foreground: Int16, background: Int16) -> Int32 {
         if foreground == -1, background == -1 { return 0 }
-        let key = PairKey(foreground: foreground, background: background)
-        if let existing = pairs[key] { return existing }
-        guard nextPair < min(cnc_color_pairs(), 32_767) else { return 0 }
-        let number = nextPair
-        nextPair += 1
-        init_pair(Int16(number), foreground, background)
-        pairs[key] = number
-        return number
+        switch pairs.number(foreground: foreground, background: background) {
+        case .existing(let number):
+            return number
+        case .new(let number):
+            init_pair(Int16(number), foreground, background)
+            return number
+        case .full:
+            pairsRanOut = true
+            return 0
+        }
     }
 
     /// The terminal colour for a theme colour: itself when the terminal has it, else the
@@ -239,5 +262,52 @@ enum ColorMatch {
     private static func distance(_ a: (UInt8, UInt8, UInt8), _ b: (UInt8, UInt8, UInt8)) -> Int {
         let dr = Int(a.0) - Int(b.0), dg = Int(a.1) - Int(b.1), db = Int(a.2) - Int(b.2)
         return dr * dr + dg * dg + db * db
+    }
+}
+
+/// Curses colour pairs, numbered on first use. A terminal has a fixed number of them
+/// (`COLOR_PAIRS`, at most 32,767 through `init_pair`); the theme needs a few dozen, but
+/// every picture brings up to a few hundred pairs of indexed colours, so a long session
+/// runs out. Then the numbering starts again (`reset`) and the frame is painted whole.
+struct ColorPairs {
+    /// Pairs 1..<limit can be defined; 0 is the terminal's default colours.
+    let limit: Int32
+    private var numbers: [Key: Int32] = [:]
+    private var next: Int32 = 1
+
+    private struct Key: Hashable {
+        var foreground: Int16
+        var background: Int16
+    }
+
+    enum Lookup: Equatable {
+        case existing(Int32)
+        /// Not defined yet: the caller defines it (`init_pair`) before use.
+        case new(Int32)
+        /// No pair left until `reset`.
+        case full
+    }
+
+    init(limit: Int32) {
+        self.limit = limit
+    }
+
+    var count: Int { numbers.count }
+
+    mutating func number(foreground: Int16, background: Int16) -> Lookup {
+        let key = Key(foreground: foreground, background: background)
+        if let number = numbers[key] { return .existing(number) }
+        guard next < limit else { return .full }
+        let number = next
+        next += 1
+        numbers[key] = number
+        return .new(number)
+    }
+
+    /// Forgets every pair: the caller repaints everything on screen, since the numbers
+    /// now mean other colours.
+    mutating func reset() {
+        numbers = [:]
+        next = 1
     }
 }

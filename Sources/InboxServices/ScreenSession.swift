@@ -10,6 +10,8 @@ import Logging
 public protocol SessionTerminal: TerminalBackend {
     /// Whether the locale is UTF-8; when false the screen is drawn in ASCII.
     var isUTF8: Bool { get }
+    /// How many colours the terminal has (0 without colours): pictures need 256.
+    var colorCount: Int { get }
     /// SIGINT, SIGTERM or SIGHUP received since the last call, or 0.
     func pendingSignal() -> Int32
     /// Makes waiting for a key end early when `descriptor` becomes readable.
@@ -81,6 +83,7 @@ public struct ScreenSession: Sendable {
         appConfiguration.hints = hints
         appConfiguration.downloadDirectory = downloadDirectory
         appConfiguration.openCommand = openCommand
+        appConfiguration.drawsPictures = terminal.colorCount >= 256
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },

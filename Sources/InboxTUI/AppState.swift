@@ -1,6 +1,7 @@
 import Foundation
 import InboxCore
 import InboxStore
+import MediaPreview
 
 /// Which part of the screen takes the keys.
 public enum Focus: Sendable, Equatable {
@@ -216,6 +217,10 @@ public struct AppState: Sendable, Equatable {
     public var threadScroll = 0
     /// The message picked in the thread (for replies), by row id.
     public var pickedMessage: Int64?
+    /// The open thread's pictures of photos and stickers (see `PreviewLayout`).
+    public var previews: [PreviewRequest: PreviewState] = [:]
+    /// How pictures are drawn: in colour, or as a line of text (`mono`, ASCII-only).
+    public var previewColors: PreviewColors = .indexed240
 
     public var focus: Focus = .list
     /// On narrow terminals the list and the thread are two screens.

@@ -1,6 +1,7 @@
 import Foundation
 import InboxCore
 import InboxStore
+import MediaPreview
 import Synchronization
 
 /// Runs the screen: reads keys, performs the reducer's effects against the store, and
@@ -24,6 +25,9 @@ public final class InboxApp {
         /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
         /// unless it is a path; nil makes `o` say where the file is.
         public var openCommand: String?
+        /// Whether photos and stickers are drawn as pictures: false on a terminal with
+        /// fewer than 256 colours, which gets a line of text instead (as `mono` does).
+        public var drawsPictures = true
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -74,7 +78,8 @@ public final class InboxApp {
     let sender: Sender
     let fileSender: FileSender?
     let cloud: CloudServices?
-    private let completed = ActionInbox()
+    let completed = ActionInbox()
+    let previews = PreviewMaker()
     private var lastStatusCheck: Int64 = 0
     private var reloads: ReloadThrottle
     private var batching = false
@@ -105,6 +110,8 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
+        state.previewColors = configuration.asciiOnly || theme.name == "mono" || !configuration.drawsPictures
+            ? .none : .indexed240
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -118,7 +125,13 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        let wait = reloads.keyWait(waitMilliseconds, now: .now)
+        var wait = reloads.keyWait(waitMilliseconds, now: .now)
+        // Finished work waiting is taken at once; a picture being made is looked for often.
+        if !completed.isEmpty {
+            wait = 0
+        } else if previews.isBusy {
+            wait = min(wait, Self.previewPollMilliseconds)
+        }
         let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
@@ -324,6 +337,8 @@ public final class InboxApp {
                 }
             case .sendFile(let id, let typed, let caption, let replyTo):
                 sendFile(id, typed: typed, caption: caption, replyTo: replyTo)
+            case .makePreview(let request):
+                makePreview(request)
             case .saveFile(let path, let name):
                 let directory = configuration.downloadDirectory
                 offTheMainThread { [completed] in
@@ -459,6 +474,8 @@ final class ActionInbox: Sendable {
     func post(_ action: Action) {
         actions.withLock { $0.append(action) }
     }
+
+    var isEmpty: Bool { actions.withLock { $0.isEmpty } }
 
     func takeAll() -> [Action] {
         actions.withLock { actions in

@@ -1,5 +1,6 @@
 import InboxCore
 import InboxStore
+import MediaPreview
 
 /// Something that happened: a key, a resize, a result of an effect.
 public enum Action: Sendable, Equatable {
@@ -24,6 +25,8 @@ public enum Action: Sendable, Equatable {
     case fileQueued(StoredMessage)
     /// The file picked with Ctrl-O cannot be sent: why, with the limit in words.
     case fileRefused(String)
+    /// A picture asked for by `Effect.makePreview` is made, or could not be.
+    case previewMade(PreviewRequest, Result<ImagePreview, PreviewFailure>)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
@@ -53,6 +56,8 @@ public enum Effect: Sendable, Equatable {
     /// Check the file at `path` (as typed: `~` and relative paths are the runner's to
     /// resolve), copy it into the media store and queue it with `caption` under it.
     case sendFile(ConversationID, path: String, caption: String?, replyTo: MessageID?)
+    /// Make the inline picture of a downloaded photo or sticker (off the main thread).
+    case makePreview(PreviewRequest)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -65,7 +70,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.width = width
         state.height = height
         clampListTop(&state)
-        return [loadConversations(state)]
+        return [loadConversations(state)] + wantPreviews(&state)
     case .tick(let now):
         state.now = now
         return []
@@ -102,7 +107,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.thread = messages
         state.threadHasOlder = hasOlder
         state.quoted = quoted
-        return []
+        return wantPreviews(&state)
     case .listenerChanged(let status):
         state.listener = status
         return []
@@ -142,6 +147,9 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .fileRefused(let reason):
         state.filePrompt?.sending = false
         state.flash = "not sent: " + reason
+        return []
+    case .previewMade(let request, let result):
+        previewMade(request, result, &state)
         return []
     }
 }

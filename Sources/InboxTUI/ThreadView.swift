@@ -94,8 +94,8 @@ extension Renderer {
                 column = x + width - 1 - line.segments.reduce(0) { $0 + TerminalText.width(of: $1.text) }
             }
             for segment in line.segments {
-                column += buffer.put(segment.text, x: column, y: row,
-                                     style: picked ? theme[.selection] : segment.style, maxWidth: x + width - column)
+                let style = picked && !line.keepsColours ? theme[.selection] : segment.style
+                column += buffer.put(segment.text, x: column, y: row, style: style, maxWidth: x + width - column)
             }
         }
         if state.threadHasOlder, start == 0 {
@@ -175,13 +175,18 @@ extension Renderer {
         var alignRight = false
         var indent = 0
         var messageRowID: Int64?
+        /// A picture: drawn in its own colours, picked or not.
+        var keepsColours = false
     }
+
+    /// How wide a message bubble may be in a thread pane `width` cells wide.
+    static func bubbleWidth(threadWidth width: Int) -> Int { max(10, min(width - 4, width * 3 / 4)) }
 
     /// Every line of the thread, oldest first: day separators, notices, quotes, bodies,
     /// times with ticks, reactions and failure reasons.
     func threadLines(width: Int) -> [Line] {
         var lines: [Line] = []
-        let bubble = max(10, min(width - 4, width * 3 / 4))
+        let bubble = Self.bubbleWidth(threadWidth: width)
         var lastDay: Int?
         for message in state.thread {
             let day = Describe.civil(message.timestamp, offset: state.utcOffset).dayNumber
@@ -217,6 +222,7 @@ extension Renderer {
             for text in TerminalText.wrap(sanitizeLines(body), to: bubble) {
                 block.append(Line(segments: [Segment(text: text, style: bodyStyle)]))
             }
+            block += pictureLines(for: message)
 
             var meta = [Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time])]
             if case .media = message.content, !outbound {

@@ -31,6 +31,9 @@ struct Renderer {
 
     var glyphs: Glyphs { state.asciiOnly ? .ascii : .unicode }
 
+    /// The conversation list's width beside the thread on a wide screen.
+    static func listWidth(screenWidth width: Int) -> Int { min(40, max(28, width * 3 / 8)) }
+
     mutating func render() -> Frame {
         let width = state.width, height = state.height
         guard width >= 20, height >= 6 else {
@@ -47,7 +50,7 @@ struct Renderer {
                 listPane(x: 0, y: 0, width: width, height: bodyHeight)
             }
         } else {
-            let listWidth = min(40, max(28, width * 3 / 8))
+            let listWidth = Self.listWidth(screenWidth: width)
             if state.focus == .search {
                 searchPane(x: 0, y: 0, width: listWidth, height: bodyHeight)
             } else {

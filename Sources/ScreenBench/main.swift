@@ -8,6 +8,7 @@
 // file and exits; `--attach PATH --seconds S` runs the screen on a database that another
 // process (a `wabox serve` under load) writes to, and times each key press (UnderLoad.swift).
 // `--store-ingest N` measures the store's side of webhook ingest without HTTP (StoreIngest.swift).
+// `--preview RUNS` times a 12-megapixel photo's inline preview and the redraws after it (PreviewBench.swift).
 import Foundation
 import InboxCore
 import InboxStore
@@ -28,6 +29,8 @@ struct Options {
     var batch = 256
     /// Mean time between two key presses in `--attach` mode (a person typing steadily).
     var keyIntervalMilliseconds = 150
+    /// Time the inline preview of a 12-megapixel photo this many times, and exit.
+    var previewRuns = 0
 
     init(_ arguments: [String]) throws {
         var rest = arguments.dropFirst()
@@ -49,11 +52,12 @@ struct Options {
             case "--store-ingest": storeIngest = value
             case "--batch": batch = value
             case "--key-interval-ms": keyIntervalMilliseconds = value
+            case "--preview": previewRuns = value
             default:
                 throw BenchError("""
                     unknown option \(flag); use --conversations N, --messages-per-conversation M, --width W, --height H, \
                     --populate PATH, --attach PATH, --seconds S, --key-interval-ms MS, \
-                    --store-ingest N, --batch B, --store-ingest-db PATH
+                    --store-ingest N, --batch B, --store-ingest-db PATH, --preview RUNS
                     """)
             }
         }
@@ -124,6 +128,10 @@ func run() throws {
     }
     if options.storeIngest > 0 {
         try measureStoreIngest(count: options.storeIngest, batchSize: options.batch, path: options.storeIngestPath)
+        return
+    }
+    if options.previewRuns > 0 {
+        try measurePreview(runs: options.previewRuns, options: options)
         return
     }
     if let path = options.attachPath {

@@ -24,6 +24,7 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
 
     var size: (width: Int, height: Int) { screen.size }
     let isUTF8 = true
+    let colorCount = 256
 
     func draw(_ frame: Frame) {
         screen.draw(frame)
