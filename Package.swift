@@ -74,6 +74,7 @@ let package = Package(
             dependencies: [
                 "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
