@@ -98,7 +98,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InboxCoreTests", dependencies: ["InboxCore", "InboxTesting"]),
-        .testTarget(name: "InboxStoreTests", dependencies: ["InboxCore", "InboxStore", "InboxTesting"]),
+        .testTarget(name: "InboxStoreTests", dependencies: ["InboxCore", "InboxStore", "InboxTesting", "Simulator"]),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [
