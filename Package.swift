@@ -108,7 +108,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting"], resources: [.copy("Golden")]),
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "Simulator"], resources: [.copy("Golden")]),
         .testTarget(
             name: "CloudAPITests",
             dependencies: [

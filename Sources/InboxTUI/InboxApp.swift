@@ -24,6 +24,10 @@ public final class InboxApp {
         /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
         /// unless it is a path; nil makes `o` say where the file is.
         public var openCommand: String?
+        /// How a customer writing in another conversation is announced (`notify`).
+        public var notify = NotifyMode.bell
+        /// Which key does what (`keys.toml`).
+        public var keys = KeyMap.standard
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -65,10 +69,12 @@ public final class InboxApp {
     let theme: Theme
     let configuration: Configuration
     let clock: @Sendable () -> Int64
+    /// Unix milliseconds, for what is spaced closer than seconds (notifications).
+    let milliseconds: @Sendable () -> Int64
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
     let cloud: CloudServices?
-    private let completed = ActionInbox()
+    let completed = ActionInbox()
     private var lastStatusCheck: Int64 = 0
     private var reloads: ReloadThrottle
     private var batching = false
@@ -81,8 +87,10 @@ public final class InboxApp {
                 configuration: Configuration = .init(),
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                 listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
-                sender: Sender? = nil, cloud: CloudServices? = nil) {
+                sender: Sender? = nil, cloud: CloudServices? = nil,
+                milliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.database = database
+        self.milliseconds = milliseconds
         self.cloud = cloud
         self.backend = backend
         self.theme = theme
@@ -98,6 +106,11 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
+        state.keys = configuration.keys
+        state.workbench.notify = configuration.notify
+        // What is in the database now is never announced.
+        state.workbench.arrivalsAfter = configuration.notify == .off ? nil : try? database.latestMessageRowID()
+        state.workbench.startedAt = state.now
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -310,6 +323,8 @@ public final class InboxApp {
                 }
             case .openFile(let path):
                 openFile(path)
+            case .workbench(let effect):
+                try perform(effect)
             case .saveFile(let path, let name):
                 let directory = configuration.downloadDirectory
                 offTheMainThread { [completed] in
@@ -351,12 +366,12 @@ extension InboxApp {
 
     /// Runs blocking file work (a copy, starting a program) on a thread of Dispatch's: not
     /// the main thread, which draws, nor the cooperative pool, which the listener needs.
-    private func offTheMainThread(_ work: @escaping @Sendable () -> Void) {
+    func offTheMainThread(_ work: @escaping @Sendable () -> Void) {
         DispatchQueue.global(qos: .userInitiated).async { work() }
     }
 
     /// Runs a database write off the main thread; a failure shows as `what: error`.
-    private func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
+    func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
         let database = self.database
         Task { [completed] in
             do {
@@ -417,6 +432,7 @@ extension Effect {
         case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
         case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
         case (.search, .search): true
+        case (.workbench(.checkArrivals), .workbench(.checkArrivals)): true
         default: false
         }
     }
