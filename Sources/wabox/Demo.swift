@@ -93,6 +93,8 @@ struct Demo: ParsableCommand {
         session.hints = DemoScript.hints
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.notify = settings.notify
+        session.keys = try Inbox.loadKeys()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

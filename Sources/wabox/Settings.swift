@@ -28,6 +28,8 @@ struct Settings: Sendable {
         case downloadDir = "download_dir"
         /// The program `o` in a thread opens a customer's file with (its path the one argument).
         case openCommand = "open_command"
+        /// How a customer writing in another conversation is announced: bell, osc or off.
+        case notify
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -71,6 +73,7 @@ struct Settings: Sendable {
     }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
+    var notify: NotifyMode { values[.notify].flatMap(NotifyMode.init(rawValue:)) ?? .bell }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -98,6 +101,9 @@ struct Settings: Sendable {
         }
         if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
             throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
+        }
+        if let notify = values[.notify], NotifyMode(rawValue: notify) == nil {
+            throw Error(description: "notify is \"\(notify)\"; use \"bell\" (the terminal bell), \"osc\" (a desktop notification through the terminal) or \"off\"")
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
