@@ -119,7 +119,8 @@ import Testing
 
     @Test func theRawViewShowsTheWebhookPrettyPrintedAndSanitised() async throws {
         let h = try await ScreenHarness(width: 100, height: 30)
-        let hostile = builder.message(from: amelie, .text("evil \u{1b}]0;owned\u{07} text"), id: "wamid.IN-raw",
+        // JSON escapes C0 controls, but a C1 control (U+009B, CSI) and a bidi override arrive raw.
+        let hostile = builder.message(from: amelie, .text("evil \u{1b}]0;owned\u{07} text \u{9b}31m \u{202e}txet"), id: "wamid.IN-raw",
                                       timestamp: ScreenHarness.fixedNow - 30)
         _ = try await h.database.ingest(Fixtures.webhook(body: hostile, receivedAt: ScreenHarness.fixedNow - 29))
         try await h.settle { h.screen.contains("Amélie Laurent") }
@@ -130,7 +131,8 @@ import Testing
         #expect(h.screen.contains(#""object": "whatsapp_business_account""#))
         // The escape in the customer's text is shown as JSON wrote it, never sent to the terminal.
         #expect(h.screen.contains(#"evil \u001b]0;owned\u0007 text"#), "\(h.screen)")
-        #expect(!h.buffer.lines.joined().unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 })
+        let drawn = h.buffer.lines.joined().unicodeScalars
+        #expect(!drawn.contains { $0.value == 0x1b || $0.value == 0x07 || $0.value == 0x9b || $0.value == 0x202e })
         h.press(.character("g"))
         #expect(h.screen.contains("line 1 of"))
         h.press(.escape)
