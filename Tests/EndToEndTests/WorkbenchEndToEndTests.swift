@@ -113,6 +113,27 @@ import Testing
         }
     }
 
+    /// A broken keys.toml or notify setting stops wabox before it takes the terminal,
+    /// saying where and what to write instead.
+    @Test func aBrokenKeysFileOrNotifySettingIsRefusedBeforeTheScreen() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("config/wabox")
+        try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
+        let keys = config.appendingPathComponent("keys.toml")
+        try "# mine\nreply = \"e\"\nreact = \"Ctl-R\"\n".write(to: keys, atomically: true, encoding: .utf8)
+        let environment = ["XDG_CONFIG_HOME": directory.appendingPathComponent("config").path,
+                           "XDG_STATE_HOME": directory.appendingPathComponent("state").path, "TERM": "xterm-256color"]
+        let refused = try runCommand(try waboxBinary(), ["--no-listener", "--db", databasePath], environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("keys file \(keys.path), line 3, react: \"Ctl-R\" is not a key"), "\(refused.stderr)")
+        try FileManager.default.removeItem(at: keys)
+        var loud = environment
+        loud["WABOX_NOTIFY"] = "loud"
+        let notify = try runCommand(try waboxBinary(), ["--no-listener", "--db", databasePath], environment: loud)
+        #expect(notify.status == 1)
+        #expect(notify.stderr.contains(#"notify is "loud"; use "bell""#), "\(notify.stderr)")
+    }
+
     @Test func aNewMessageRingsTheBellAndTheBacklogDoesNot() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         // The backlog is in the database before the screen starts.
