@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -107,7 +108,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InboxCoreTests", dependencies: ["InboxCore", "InboxTesting"]),
-        .testTarget(name: "InboxStoreTests", dependencies: ["InboxCore", "InboxStore", "InboxTesting"]),
+        .testTarget(name: "InboxStoreTests", dependencies: ["InboxCore", "InboxStore", "InboxTesting", "Simulator"]),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [
@@ -117,7 +118,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "MediaPreview"],
+        .testTarget(name: "InboxTUITests", dependencies: ["InboxTUI", "InboxTesting", "MediaPreview", "Simulator"],
                     resources: [.copy("Golden")]),
         .testTarget(name: "MediaPreviewTests", dependencies: ["MediaPreview", "Simulator", "InboxTesting"]),
         .testTarget(name: "CursesBackendTests", dependencies: ["CursesBackend"]),

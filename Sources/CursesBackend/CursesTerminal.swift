@@ -182,6 +182,13 @@ public final class CursesTerminal: TerminalBackend {
         }
     }
 
+    /// Writes the bell or the notification's escape sequences straight to the terminal:
+    /// curses has flushed its own output by the end of every `draw`, so nothing interleaves.
+    public func alert(_ alert: TerminalAlert) {
+        guard isOpen else { return }
+        FileHandle.standardOutput.write(Data(alert.escapeSequence.utf8))
+    }
+
     // MARK: - Input
 
     public func readKey(timeoutMilliseconds: Int) -> Key? {

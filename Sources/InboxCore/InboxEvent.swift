@@ -13,6 +13,9 @@ public enum InboxEvent: Sendable, Equatable {
     case ignored(reason: String)
     /// A part that could not be decoded; the rest of the batch is unaffected.
     case malformed(MalformedPart)
+    /// What the business sent from the WhatsApp Business app on a coexistence number
+    /// (`smb_message_echoes`): outbound, and it does not open the customer service window.
+    case echo(MessageEcho)
 }
 
 /// One of the business's phone numbers.

@@ -23,6 +23,8 @@ public enum OutboundKind: Sendable, Hashable {
     case template(TemplateMessage)
     /// A file uploaded with `POST /{phone-number-id}/media`, sent by its id.
     case media(OutboundMedia)
+    /// Text with up to three reply buttons (`type: interactive`, `interactive.type: button`).
+    case buttons(ReplyButtons)
 }
 
 /// A file to send: uploaded first, then sent by the media id the upload returned.
@@ -200,6 +202,9 @@ public struct OutboundMessage: Sendable, Hashable {
         case .template(let template):
             body.type = "template"
             body.template = template
+        case .buttons(let buttons):
+            body.type = "interactive"
+            body.interactive = SendMessageBody.Interactive(buttons)
         case .media(let media):
             body.type = media.kind.typeName
             let file = SendMessageBody.MediaBody(id: media.mediaID ?? "", caption: media.kind == .sticker || media.kind == .audio
@@ -243,6 +248,7 @@ public struct SendMessageBody: Sendable, Hashable, Codable {
     public var audio: MediaBody?
     public var document: MediaBody?
     public var sticker: MediaBody?
+    public var interactive: Interactive?
 
     /// `{"id": "<media id>", "caption"?, "filename"?}`.
     public struct MediaBody: Sendable, Hashable, Codable {
@@ -277,7 +283,7 @@ public struct SendMessageBody: Sendable, Hashable, Codable {
     public init(type: String) { self.type = type }
 
     enum CodingKeys: String, CodingKey {
-        case to, recipient, type, text, reaction, template, context, image, video, audio, document, sticker
+        case to, recipient, type, text, reaction, template, context, image, video, audio, document, sticker, interactive
         case messagingProduct = "messaging_product"
         case recipientType = "recipient_type"
         case callbackData = "biz_opaque_callback_data"

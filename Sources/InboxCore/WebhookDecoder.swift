@@ -82,6 +82,10 @@ public struct WebhookDecoder: Sendable {
                     case .failure(let reason, let raw):
                         events.append(.malformed(MalformedPart(path: changePath, reason: reason, rawJSON: raw?.jsonText)))
                     case .value(let change):
+                        if change.field == MessageEcho.field {
+                            decodeEchoes(change.value, path: "\(changePath).value", receivedAt: receivedAt, into: &events)
+                            continue
+                        }
                         guard change.field == "messages" else {
                             events.append(.ignored(reason: "field \(change.field.map { "\"\($0)\"" } ?? "missing")"))
                             continue
@@ -183,7 +187,7 @@ public struct WebhookDecoder: Sendable {
         ))
     }
 
-    private func content(of message: WireMessage, errors: [APIErrorDetail]) throws(Failure) -> MessageContent {
+    func content(of message: WireMessage, errors: [APIErrorDetail]) throws(Failure) -> MessageContent {
         let type = message.type ?? "unknown"
         func missing() -> Failure { Failure(description: "\(type) message \(message.id) has no \(type) object") }
         switch type {
@@ -255,7 +259,7 @@ public struct WebhookDecoder: Sendable {
         }
     }
 
-    private static func context(_ context: WireMessage.Context) -> MessageContext {
+    static func context(_ context: WireMessage.Context) -> MessageContext {
         MessageContext(
             repliedTo: context.id.nonEmpty.map(MessageID.init),
             repliedToFrom: context.from.nonEmpty,
@@ -266,7 +270,7 @@ public struct WebhookDecoder: Sendable {
             })
     }
 
-    private static func referral(_ referral: WireMessage.Referral) -> Referral {
+    static func referral(_ referral: WireMessage.Referral) -> Referral {
         Referral(sourceURL: referral.source_url, sourceID: referral.source_id, sourceType: referral.source_type,
                  headline: referral.headline, body: referral.body, mediaType: referral.media_type,
                  ctwaClid: referral.ctwa_clid)
@@ -293,7 +297,7 @@ public struct WebhookDecoder: Sendable {
 
     /// Combines the identifiers a message or status names with the matching `contacts[]`
     /// entry, which carries the profile name, username and the other identifier.
-    private func identity(waID: String?, userID: String?, contacts: [WireContact],
+    func identity(waID: String?, userID: String?, contacts: [WireContact],
                           soleContactFallback: Bool) -> ContactIdentity {
         let waID = waID.nonEmpty
         let userID = userID.nonEmpty

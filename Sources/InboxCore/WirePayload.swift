@@ -85,7 +85,7 @@ struct WireEntry: Decodable {
 
 struct WireChange: Decodable {
     let field: String?
-    /// Decoded only for `field == "messages"`; other fields have other shapes.
+    /// Decoded only for `field == "messages"` (and echoes); other fields have other shapes.
     let value: WireValue?
 
     private enum CodingKeys: String, CodingKey { case field, value }
@@ -93,7 +93,8 @@ struct WireChange: Decodable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         field = try container.decodeIfPresent(String.self, forKey: .field)
-        value = field == "messages" ? try container.decodeIfPresent(WireValue.self, forKey: .value) : nil
+        value = field == "messages" || field == MessageEcho.field
+            ? try container.decodeIfPresent(WireValue.self, forKey: .value) : nil
     }
 }
 
@@ -103,6 +104,8 @@ struct WireValue: Decodable {
     let messages: [Lossy<WireMessage>]?
     let statuses: [Lossy<WireStatus>]?
     let errors: [Lossy<WireError>]?
+    /// `smb_message_echoes` only.
+    var message_echoes: [Lossy<WireEcho>]? = nil
 }
 
 struct WireMetadata: Decodable {

@@ -40,6 +40,10 @@ public struct ScreenSession: Sendable {
     public var downloadDirectory = InboxApp.Configuration.defaultDownloadDirectory
     /// The program `o` opens a customer's file with (`open_command`); nil says where the file is.
     public var openCommand: String?
+    /// How a customer writing in another conversation is announced (`notify`).
+    public var notify = NotifyMode.bell
+    /// Which key does what (`keys.toml`).
+    public var keys = KeyMap.standard
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -84,6 +88,8 @@ public struct ScreenSession: Sendable {
         appConfiguration.downloadDirectory = downloadDirectory
         appConfiguration.openCommand = openCommand
         appConfiguration.drawsPictures = terminal.colorCount >= 256
+        appConfiguration.notify = notify
+        appConfiguration.keys = keys
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },

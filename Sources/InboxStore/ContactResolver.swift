@@ -224,8 +224,10 @@ struct ContactResolver {
     static func recomputeSummary(of conversation: Int64, in db: Database) throws {
         try db.execute(sql: """
             UPDATE conversation SET
-                last_activity_at = coalesce((SELECT max(timestamp) FROM message WHERE conversation_id = :id), 0),
-                last_message_id = (SELECT id FROM message WHERE conversation_id = :id ORDER BY timestamp DESC, id DESC LIMIT 1),
+                last_activity_at = coalesce((SELECT max(timestamp) FROM message
+                                             WHERE conversation_id = :id AND type != 'reaction'), 0),
+                last_message_id = (SELECT id FROM message WHERE conversation_id = :id AND type != 'reaction'
+                                   ORDER BY timestamp DESC, id DESC LIMIT 1),
                 last_inbound_at = (SELECT max(timestamp) FROM message
                                    WHERE conversation_id = :id AND direction = 'in' AND type != 'system')
             WHERE id = :id

@@ -201,12 +201,13 @@ extension InboxDatabase {
     /// `contact` names one by any identifier. Returns how many were emitted.
     @discardableResult
     public func export(contact identifier: String? = nil, emit: (ExportRecord) throws -> Void) throws -> Int {
-        var filter = ""
+        // An agent's reaction travels as a message of its own; it is exported with the message it reacts to.
+        var filter = "WHERE \(Self.shownAsMessage)"
         var arguments: StatementArguments = []
         if let identifier {
             let ids = try contacts(matching: identifier).map(\.id.rawValue)
             guard !ids.isEmpty else { throw UnknownContact(identifier: identifier) }
-            filter = "WHERE cv.contact_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
+            filter += " AND cv.contact_id IN (\(ids.map { _ in "?" }.joined(separator: ",")))"
             arguments = StatementArguments(ids)
         }
         return try writer.read { db in
@@ -237,7 +238,7 @@ extension InboxDatabase {
                     timestamp: message.timestamp,
                     status: message.status?.rawValue ?? "received",
                     replyTo: message.replyTo?.rawValue,
-                    reactions: message.reactions,
+                    reactions: message.reactions.filter { !$0.emoji.isEmpty },
                     error: errorInfo,
                     media: Self.exportedMedia(message)))
                 count += 1

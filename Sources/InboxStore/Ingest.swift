@@ -162,6 +162,8 @@ struct EventApplier {
             }
         case .ignored:
             break
+        case .echo(let echo):
+            try apply(echo)
         case .malformed(let part):
             try InboxDatabase.deadLetter(webhookID: webhookID, at: receivedAt, path: part.path,
                                          reason: part.reason, raw: part.rawJSON, in: db)
@@ -185,7 +187,7 @@ struct EventApplier {
             message.timestamp, message.context?.repliedTo?.rawValue,
             (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false),
             try message.referral.map(StoredJSON.encode), message.groupID,
-            error?.code, error?.title, error?.message, error?.details)
+            error?.code, error?.title, error?.message, error?.details, webhookID)
         let messageRowID = db.lastInsertedRowID
         try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
                            inbound: isCustomerWriting, unread: isCustomerWriting)
@@ -202,7 +204,7 @@ struct EventApplier {
 
     /// The conversation of a contact with one of our numbers, made on its first message.
     /// Read first: the usual case changes nothing, and a write would cost a page.
-    private func conversation(for business: BusinessNumber, contact: ContactID) throws -> ConversationID {
+    func conversation(for business: BusinessNumber, contact: ContactID) throws -> ConversationID {
         if let (id, storedDisplay) = try statements(.conversation).row(business.phoneNumberID.rawValue, contact.rawValue,
                                                                        read: { ($0.int64(0), $0.string(1)) }) {
             if let display = business.displayPhoneNumber, display != storedDisplay {
@@ -215,7 +217,7 @@ struct EventApplier {
         return ConversationID(rawValue: db.lastInsertedRowID)
     }
 
-    private func noteNewMessage(_ messageRowID: Int64, in conversation: ConversationID, timestamp: Int64,
+    func noteNewMessage(_ messageRowID: Int64, in conversation: ConversationID, timestamp: Int64,
                                 inbound: Bool, unread: Bool) throws {
         try statements(.noteNewMessage).execute(timestamp, messageRowID, inbound, unread ? 1 : 0, conversation.rawValue)
     }

@@ -151,7 +151,7 @@ extension InboxDatabase {
         }
     }
 
-    private static func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent,
+    static func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent,
                                        replyTo: MessageID?, payload: String?, localID: String, at timestamp: Int64,
                                        in db: Database) throws -> StoredMessage {
         try db.execute(sql: """
@@ -209,7 +209,7 @@ extension InboxDatabase {
 
     private static func claim(rowID: Int64, now: Int64, in db: Database) throws -> OutboxItem? {
         guard let row = try Row.fetchOne(db, sql: """
-            SELECT m.id, m.local_id, m.conversation_id, m.content, m.reply_to, m.wamid, o.attempts, o.payload,
+            SELECT m.id, m.local_id, m.conversation_id, m.content, m.reply_to, m.wamid, m.type, m.buttons, o.attempts, o.payload,
                    o.file_path, o.upload_id, cv.phone_number_id, c.wa_id, c.user_id
             FROM outbox o JOIN message m ON m.id = o.message_id
             JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
@@ -229,6 +229,10 @@ extension InboxDatabase {
             kind = .template(try StoredJSON.decode(TemplateMessage.self, from: payload))
         } else {
             switch try StoredJSON.decode(MessageContent.self, from: row["content"]) {
+            case .text(let body) where row["type"] as String == "reaction":
+                kind = .reaction(to: MessageID(row["reply_to"] as String), emoji: body)
+            case .text(let body) where row["buttons"] as String? != nil:
+                kind = .buttons(ReplyButtons(body: body, titles: try StoredJSON.decode([String].self, from: row["buttons"])))
             case .text(let body): kind = .text(body: body)
             case .media(let media) where row["file_path"] as String? != nil:
                 kind = .media(OutboundMedia(kind: media.kind, mediaID: row["upload_id"], caption: media.caption,
@@ -243,7 +247,9 @@ extension InboxDatabase {
         return OutboxItem(
             messageRowID: rowID, localID: row["local_id"], conversationID: ConversationID(rawValue: row["conversation_id"]),
             phoneNumberID: PhoneNumberID(row["phone_number_id"] as String), recipient: recipient, kind: kind,
-            replyTo: (row["reply_to"] as String?).map(MessageID.init), attempts: (row["attempts"] as Int) + 1, file: file)
+            // A reaction names its message in `reaction`, not as a reply.
+            replyTo: row["type"] as String == "reaction" ? nil : (row["reply_to"] as String?).map(MessageID.init),
+            attempts: (row["attempts"] as Int) + 1, file: file)
     }
 
     // MARK: - Outcomes

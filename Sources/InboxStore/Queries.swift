@@ -122,7 +122,7 @@ extension InboxDatabase {
     public func messages(in conversation: ConversationID, before cursor: MessageCursor? = nil, limit: Int = 100) throws
         -> Page<StoredMessage, MessageCursor> {
         try writer.read { db in
-            var sql = "SELECT \(Self.messageColumns) FROM message m WHERE m.conversation_id = ?"
+            var sql = "SELECT \(Self.messageColumns) FROM message m WHERE m.conversation_id = ? AND \(Self.shownAsMessage)"
             var arguments: StatementArguments = [conversation.rawValue]
             if let cursor {
                 sql += " AND (m.timestamp, m.id) < (?, ?)"
@@ -144,7 +144,7 @@ extension InboxDatabase {
         try writer.read { db in
             var items = try Row.fetchAll(db, sql: """
                 SELECT \(Self.messageColumns) FROM message m
-                WHERE m.conversation_id = ? AND (m.timestamp, m.id) > (?, ?)
+                WHERE m.conversation_id = ? AND (m.timestamp, m.id) > (?, ?) AND \(Self.shownAsMessage)
                 ORDER BY m.timestamp, m.id LIMIT ?
                 """, arguments: [conversation.rawValue, cursor.timestamp, cursor.id, limit + 1]).map { try Self.message(from: $0) }
             let hasMore = items.count > limit
@@ -223,15 +223,13 @@ extension InboxDatabase {
     static let messageColumns = """
         m.id, m.wamid, m.local_id, m.conversation_id, m.direction, m.content, m.timestamp, m.status, m.status_at,
         m.reply_to, m.forwarded, m.error_code, m.error_title, m.error_message, m.error_details,
-        (SELECT json_group_array(json_object('emoji', r.emoji, 'from',
-                CASE WHEN r.from_contact_id = 0 THEN (SELECT phone_number_id FROM conversation WHERE id = m.conversation_id)
-                     ELSE (SELECT coalesce(wa_id, user_id) FROM contact WHERE id = r.from_contact_id) END))
-         FROM reaction r WHERE r.message_wamid = m.wamid AND r.emoji IS NOT NULL) AS reactions,
+        \(businessReactionColumns),
         (SELECT last_error FROM outbox WHERE message_id = m.id) AS outbox_note, m.held_for_review,
         (SELECT json_object('state', md.state, 'reason', md.reason, 'path', md.path, 'size', md.file_size,
                             'mime', md.mime_type, 'id', nullif(md.media_id, ''), 'dur', md.duration_ms,
                             'ts', t.state, 'tt', t.text, 'tr', t.reason)
-         FROM media md LEFT JOIN transcript t ON t.message_id = md.message_id WHERE md.message_id = m.id) AS media
+         FROM media md LEFT JOIN transcript t ON t.message_id = md.message_id WHERE md.message_id = m.id) AS media,
+        m.echo, m.buttons
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -262,7 +260,9 @@ extension InboxDatabase {
             reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
             outboxNote: direction == .outbound ? row["outbox_note"] : nil,
             heldForQualityReview: row["held_for_review"],
-            media: try (row["media"] as String?).map { try StoredJSON.decode(MediaStatus.self, from: $0) })
+            media: try (row["media"] as String?).map { try StoredJSON.decode(MediaStatus.self, from: $0) },
+            sentFromPhoneApp: row["echo"] ?? false,
+            buttons: try (row["buttons"] as String?).map { try StoredJSON.decode([String].self, from: $0) } ?? [])
     }
 
     static func contact(from row: Row) -> ContactRecord {

@@ -199,8 +199,8 @@ final class IngestStatements {
                 """
                 INSERT INTO message (wamid, conversation_id, direction, type, text, caption, content, timestamp,
                                      status, reply_to, forwarded, referral, group_id,
-                                     error_code, error_title, error_message, error_details)
-                VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?)
+                                     error_code, error_title, error_message, error_details, webhook_id)
+                VALUES (?, ?, 'in', ?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
             case .noteNewMessage:
                 """

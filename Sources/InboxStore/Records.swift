@@ -110,13 +110,43 @@ public struct MessageCursor: Sendable, Hashable {
 }
 
 public struct StoredReaction: Sendable, Hashable, Codable {
+    /// Empty only for the business's removal of its reaction that failed or whose outcome
+    /// is unknown (the customer may still see the old one).
     public var emoji: String
     /// The reactor's wa_id or user id, or the business phone number id for our own.
     public var from: String
+    /// The business reacted (from wabox or from the WhatsApp Business app).
+    public var isBusiness: Bool
+    /// For a reaction sent from wabox: where its outbox message stands, and its local id
+    /// (for `R`), and why it failed.
+    public var status: DeliveryStatus?
+    public var localID: String?
+    public var error: APIErrorDetail?
 
-    public init(emoji: String, from: String) {
+    public init(emoji: String, from: String, isBusiness: Bool = false, status: DeliveryStatus? = nil,
+                localID: String? = nil, error: APIErrorDetail? = nil) {
         self.emoji = emoji
         self.from = from
+        self.isBusiness = isBusiness
+        self.status = status
+        self.localID = localID
+        self.error = error
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case emoji, from, status, error
+        case isBusiness = "business"
+        case localID = "local_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        emoji = try container.decode(String.self, forKey: .emoji)
+        from = try container.decode(String.self, forKey: .from)
+        isBusiness = try container.decodeIfPresent(Bool.self, forKey: .isBusiness) ?? false
+        status = try container.decodeIfPresent(String.self, forKey: .status).flatMap(DeliveryStatus.init(rawValue:))
+        localID = try container.decodeIfPresent(String.self, forKey: .localID)
+        error = try container.decodeIfPresent(APIErrorDetail.self, forKey: .error)
     }
 }
 
@@ -228,12 +258,19 @@ public struct StoredMessage: Sendable, Hashable {
     public var heldForQualityReview: Bool
     /// For a customer's file: where its download stands (nil until the downloader queued it).
     public var media: MediaStatus?
+    /// Sent from the WhatsApp Business app on a coexistence number, not from wabox.
+    public var sentFromPhoneApp = false
+    /// An interactive message's reply buttons, by title.
+    public var buttons: [String] = []
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
                 forwarded: Bool, error: APIErrorDetail?, reactions: [StoredReaction], outboxNote: String? = nil,
-                heldForQualityReview: Bool = false, media: MediaStatus? = nil) {
+                heldForQualityReview: Bool = false, media: MediaStatus? = nil, sentFromPhoneApp: Bool = false,
+                buttons: [String] = []) {
         self.media = media
+        self.sentFromPhoneApp = sentFromPhoneApp
+        self.buttons = buttons
         self.rowID = rowID
         self.wamid = wamid
         self.localID = localID

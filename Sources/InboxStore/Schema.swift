@@ -198,6 +198,20 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v14: agent reactions, echoes") { db in
+            try db.execute(sql: """
+                -- The journal row a message came in with, for the raw view (J). NULL for
+                -- messages sent from wabox and for those stored before this column.
+                ALTER TABLE message ADD COLUMN webhook_id INTEGER;
+                -- Sent from the WhatsApp Business app on a coexistence number (smb_message_echoes).
+                ALTER TABLE message ADD COLUMN echo INTEGER NOT NULL DEFAULT 0;
+                -- An outbound interactive message's reply buttons: a JSON array of their titles.
+                ALTER TABLE message ADD COLUMN buttons TEXT;
+                -- An agent's reaction: the local id of the outbox row that carries it to the
+                -- Cloud API, a message of type 'reaction' that is never shown as a message.
+                ALTER TABLE reaction ADD COLUMN local_id TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -251,6 +251,10 @@ public struct AppState: Sendable, Equatable {
     /// The demo's words for some customers (by wa_id), shown while their conversation is
     /// selected: why a reply to them fails, or only a template reaches them.
     public var hints: [String: String] = [:]
+    /// Notifications, reactions, reply buttons, the contact panel and the raw view.
+    public var workbench = WorkbenchState()
+    /// Which key does what (`keys.toml`).
+    public var keys = KeyMap.standard
     /// A one-line notice (what just happened or went wrong), cleared by the next key.
     public var flash: String?
     public var quit = false

@@ -28,6 +28,10 @@ public final class InboxApp {
         /// Whether photos and stickers are drawn as pictures: false on a terminal with
         /// fewer than 256 colours, which gets a line of text instead (as `mono` does).
         public var drawsPictures = true
+        /// How a customer writing in another conversation is announced (`notify`).
+        public var notify = NotifyMode.bell
+        /// Which key does what (`keys.toml`).
+        public var keys = KeyMap.standard
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -74,6 +78,8 @@ public final class InboxApp {
     let theme: Theme
     let configuration: Configuration
     let clock: @Sendable () -> Int64
+    /// Unix milliseconds, for what is spaced closer than seconds (notifications).
+    let milliseconds: @Sendable () -> Int64
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
     let fileSender: FileSender?
@@ -92,8 +98,10 @@ public final class InboxApp {
                 configuration: Configuration = .init(),
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                 listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
-                sender: Sender? = nil, fileSender: FileSender? = nil, cloud: CloudServices? = nil) {
+                sender: Sender? = nil, fileSender: FileSender? = nil, cloud: CloudServices? = nil,
+                milliseconds: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.database = database
+        self.milliseconds = milliseconds
         self.cloud = cloud
         self.fileSender = fileSender
         self.backend = backend
@@ -112,6 +120,11 @@ public final class InboxApp {
         state.hints = configuration.hints
         state.previewColors = configuration.asciiOnly || theme.name == "mono" || !configuration.drawsPictures
             ? .none : .indexed240
+        state.keys = configuration.keys
+        state.workbench.notify = configuration.notify
+        // What is in the database now is never announced.
+        state.workbench.arrivalsAfter = configuration.notify == .off ? nil : try? database.latestMessageRowID()
+        state.workbench.startedAt = state.now
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -339,6 +352,8 @@ public final class InboxApp {
                 sendFile(id, typed: typed, caption: caption, replyTo: replyTo)
             case .makePreview(let request):
                 makePreview(request)
+            case .workbench(let effect):
+                try perform(effect)
             case .saveFile(let path, let name):
                 let directory = configuration.downloadDirectory
                 offTheMainThread { [completed] in
@@ -396,12 +411,12 @@ extension InboxApp {
 
     /// Runs blocking file work (a copy, starting a program) on a thread of Dispatch's: not
     /// the main thread, which draws, nor the cooperative pool, which the listener needs.
-    private func offTheMainThread(_ work: @escaping @Sendable () -> Void) {
+    func offTheMainThread(_ work: @escaping @Sendable () -> Void) {
         DispatchQueue.global(qos: .userInitiated).async { work() }
     }
 
     /// Runs a database write off the main thread; a failure shows as `what: error`.
-    private func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
+    func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
         let database = self.database
         Task { [completed] in
             do {
@@ -462,6 +477,7 @@ extension Effect {
         case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
         case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
         case (.search, .search): true
+        case (.workbench(.checkArrivals), .workbench(.checkArrivals)): true
         default: false
         }
     }

@@ -27,6 +27,8 @@ public enum Action: Sendable, Equatable {
     case fileRefused(String)
     /// A picture asked for by `Effect.makePreview` is made, or could not be.
     case previewMade(PreviewRequest, Result<ImagePreview, PreviewFailure>)
+    /// Notifications, reactions, reply buttons, the contact panel and the raw view.
+    case workbench(WorkbenchAction)
 }
 
 /// Work the reducer asks for; the app performs it and sends the result back as an action.
@@ -58,6 +60,7 @@ public enum Effect: Sendable, Equatable {
     case sendFile(ConversationID, path: String, caption: String?, replyTo: MessageID?)
     /// Make the inline picture of a downloaded photo or sticker (off the main thread).
     case makePreview(PreviewRequest)
+    case workbench(WorkbenchEffect)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -75,7 +78,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.now = now
         return []
     case .databaseChanged:
-        var effects = [loadConversations(state)]
+        // Arrivals first: judged against what is on screen before the reload.
+        var effects = arrivalEffects(state) + [loadConversations(state)]
         if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
         return effects
     case .conversationsLoaded(let conversations, let hasMore):
@@ -151,6 +155,8 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
     case .previewMade(let request, let result):
         previewMade(request, result, &state)
         return []
+    case .workbench(let action):
+        return reduceWorkbench(&state, action)
     }
 }
 
@@ -161,11 +167,15 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
         state.quit = true
         return []
     }
-    if state.showHelp {
-        state.showHelp = false
-        return []
-    }
+    if let effects = workbenchOverlayKey(key, &state) { return effects }
+    if state.showHelp { return helpKey(key, &state) }
     if state.templatePicker != nil { return pickerKey(key, &state) }
+    // keys.toml: a bound key acts as its action's default key; a default key moved away does nothing.
+    var key = key
+    if let context = keyContext(state) {
+        guard let translated = state.keys.translate(key, in: context) else { return [] }
+        key = translated
+    }
     // A take-over waits for `a` pressed right after the warning, nothing else.
     let takeover = state.pendingTakeover
     state.pendingTakeover = nil
@@ -175,6 +185,7 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
     if key == .character("x"), state.focus == .list || state.focus == .thread {
         return resolveKey(&state)
     }
+    if let effects = workbenchKey(key, &state) { return effects + typingEffects(&state) }
     let effects = switch state.focus {
     case .list: listKey(key, &state)
     case .filter: filterKey(key, &state)
@@ -195,7 +206,7 @@ private func listKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     case .pageUp, .control("u"): return moveSelection(by: -state.visibleConversations, &state)
     case .character("g"), .home: return moveSelection(to: 0, &state)
     case .character("G"), .end: return moveSelection(to: state.conversations.count - 1, &state)
-    case .enter, .character("l"), .right, .character("i"), .tab:
+    case .enter, .character("l"), .right, .tab:
         return openSelected(&state)
     case .character("/"):
         state.focus = .filter
@@ -490,7 +501,7 @@ private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     case .character("o"), .character("S"):
         guard let index else { break }
         return fileKey(opening: key == .character("o"), state.thread[index], &state)
-    case .escape, .tab, .character("i"):
+    case .escape, .tab:
         state.focus = .compose
         state.pickedMessage = nil
     case .character("q"), .character("h"), .left:

@@ -6,6 +6,8 @@ public protocol TerminalBackend: AnyObject {
     func draw(_ frame: Frame)
     /// The next key, waiting at most `timeoutMilliseconds` (0: do not wait).
     func readKey(timeoutMilliseconds: Int) -> Key?
+    /// Rings the bell or shows a desktop notification (`TerminalAlert.escapeSequence`).
+    func alert(_ alert: TerminalAlert)
 }
 
 /// A terminal in memory for tests: keys are queued by the test, frames are kept.
@@ -17,6 +19,8 @@ public final class InMemoryBackend: TerminalBackend {
     public private(set) var drawCount = 0
     /// Cells sent over all frames, as a curses backend would send them.
     public private(set) var cellsWritten = 0
+    /// Every bell and notification asked for, in order.
+    public private(set) var alerts: [TerminalAlert] = []
 
     public init(width: Int, height: Int) {
         self.width = width
@@ -29,6 +33,10 @@ public final class InMemoryBackend: TerminalBackend {
         cellsWritten += frame.buffer.changes(from: lastFrame?.buffer).count
         lastFrame = frame
         drawCount += 1
+    }
+
+    public func alert(_ alert: TerminalAlert) {
+        alerts.append(alert)
     }
 
     public func readKey(timeoutMilliseconds: Int) -> Key? {

@@ -49,7 +49,11 @@ extension Renderer {
             bodyBottom -= 1
             filePromptRow(prompt, x: x, y: bodyBottom, width: width)
         }
-        if let draft = state.templateDraft {
+        if let banner = workbenchBanner {
+            bodyBottom -= 1
+            buffer.fill(x: x, y: bodyBottom, width: width, height: 1, style: theme[.quote])
+            buffer.put(glyphs.quoteBar + " " + TerminalText.truncate(banner, to: width - 4), x: x + 1, y: bodyBottom, style: theme[.quote])
+        } else if let draft = state.templateDraft {
             bodyBottom -= 1
             let text = "template \(draft.template.name): " + draft.template.preview(with: draft.values)
                 .replacingOccurrences(of: "\n", with: " ")
@@ -145,10 +149,11 @@ extension Renderer {
         if let draft = state.templateDraft {
             prompt = "{{\(draft.values.count + 1)}} of \(draft.template.parameterCount) " + glyphs.prompt
         }
+        prompt = workbenchPrompt ?? prompt
         let used = buffer.put(prompt, x: x, y: y, style: theme[.compose])
-        if state.compose.isEmpty, state.templateDraft != nil || !open.serviceWindow(now: state.now).isOpen {
-            let hint = state.templateDraft != nil ? "type the value, Enter for the next, Esc cancels"
-                : "window closed: Ctrl-T picks a template"
+        if state.compose.isEmpty, workbenchComposeHint != nil || state.templateDraft != nil || !open.serviceWindow(now: state.now).isOpen {
+            let hint = workbenchComposeHint ?? (state.templateDraft != nil ? "type the value, Enter for the next, Esc cancels"
+                : "window closed: Ctrl-T picks a template")
             buffer.put(hint, x: x + used, y: y, style: theme[.notice].merging(background: theme[.compose].background),
                        maxWidth: width - used)
             if state.focus == .compose { cursor = (x + used, y) }
@@ -209,6 +214,7 @@ extension Renderer {
             let outbound = message.direction == .outbound
             let bodyStyle = outbound ? theme[.outbound] : theme[.inbound]
             var block: [Line] = []
+            block += echoLines(message)
             if message.forwarded {
                 block.append(Line(segments: [Segment(text: glyphs.forwarded + " forwarded", style: theme[.notice])]))
             }
@@ -223,6 +229,7 @@ extension Renderer {
                 block.append(Line(segments: [Segment(text: text, style: bodyStyle)]))
             }
             block += pictureLines(for: message)
+            block += buttonLines(message, bubble: bubble)
 
             var meta = [Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time])]
             if case .media = message.content, !outbound {
@@ -236,13 +243,12 @@ extension Renderer {
                 let (tick, style) = tickGlyph(status)
                 meta.append(Segment(text: " " + tick, style: style))
             }
-            if !message.reactions.isEmpty {
-                meta.append(Segment(text: "  " + message.reactions.map(\.emoji).joined(separator: " "), style: theme[.reaction]))
-            }
+            meta += reactionSegments(message)
             block.append(Line(segments: meta))
             if !outbound, let transcript = message.media?.transcript {
                 block += transcriptLines(transcript, width: bubble)
             }
+            block += reactionProblemLines(message, bubble: bubble)
             if outbound, message.status == .failed {
                 let reason = TerminalText.sanitize(Describe.reason(message.error))
                 for text in TerminalText.wrap(glyphs.failed + " not sent: " + reason, to: bubble) {

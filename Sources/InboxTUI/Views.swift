@@ -63,8 +63,10 @@ struct Renderer {
         }
         statusBar(y: height - 1)
         if let picker = state.templatePicker { templateOverlay(picker) }
+        workbenchOverlays()
         if state.showHelp { helpOverlay() }
-        return Frame(buffer: buffer, cursor: state.showHelp || state.templatePicker != nil ? nil : cursor)
+        let overlaid = state.showHelp || state.templatePicker != nil || state.workbench.hasOverlay
+        return Frame(buffer: buffer, cursor: overlaid ? nil : cursor)
     }
 
     /// The part of a line that fits in `width` cells around the cursor, and the cursor's

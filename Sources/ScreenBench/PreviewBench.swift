@@ -24,6 +24,7 @@ final class WaitingBackend: TerminalBackend {
     var size: (width: Int, height: Int) { (width, height) }
 
     func draw(_ frame: Frame) { lastFrame = frame }
+    func alert(_ alert: TerminalAlert) {}
 
     func readKey(timeoutMilliseconds: Int) -> Key? {
         if !pendingKeys.isEmpty { return pendingKeys.removeFirst() }

@@ -40,6 +40,8 @@ final class PacedBackend: TerminalBackend {
         drawCount += 1
     }
 
+    func alert(_ alert: TerminalAlert) {}
+
     func readKey(timeoutMilliseconds: Int) -> Key? {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(timeoutMilliseconds))
         guard let next = script.first, next.at <= deadline else {

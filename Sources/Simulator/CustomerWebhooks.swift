@@ -229,7 +229,7 @@ public struct WebhookBuilder: Sendable {
 
     private static func mediaID() -> String { String(UInt64.random(in: 1_000_000_000...9_999_999_999)) }
 
-    private static func content(of message: SimulatedMessage) -> (String, Any?) {
+    static func content(of message: SimulatedMessage) -> (String, Any?) {
         switch message {
         case .text(let body):
             return ("text", ["body": body])

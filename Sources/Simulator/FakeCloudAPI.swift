@@ -357,6 +357,10 @@ public final class FakeCloudAPI: Sendable {
             guard let text = body.text, !text.body.isEmpty, text.body.count <= 4096 else { return "text.body is required (1–4096 characters)" }
         case "reaction":
             guard let reaction = body.reaction, reaction.messageID.hasPrefix("wamid.") else { return "reaction.message_id is required" }
+        case "interactive":
+            guard let interactive = body.interactive, interactive.type == "button" else { return "interactive.type must be button" }
+            let titles = interactive.action.buttons.map(\.reply.title)
+            if let problem = ReplyButtons(body: interactive.body.text, titles: titles).problem { return problem }
         case "template":
             guard let template = body.template, !template.name.isEmpty, !template.language.code.isEmpty else {
                 return "template.name and template.language.code are required"

@@ -15,6 +15,8 @@ extension FakeCloudAPI {
     /// them. Timestamps follow the real order whatever the arrival order.
     func postStatuses(_ plan: StatusPlan, _ webhooks: StatusWebhooks) async {
         var statuses = webhooks.statuses.enumerated().map { (offset: Int64($0.offset), status: $0.element) }
+        // A reaction comes back with `sent` only (CLOUD_API.md).
+        if plan.body.type == "reaction" { statuses = statuses.filter { $0.status == .sent } }
         switch webhooks.order {
         case .inOrder: break
         case .reversed: statuses.reverse()

@@ -78,7 +78,7 @@ struct Demo: ParsableCommand {
 
         let script = DemoScript(fake: fake, appSecret: appSecret, pace: pace, logger: logger)
         var session = ScreenSession(database: database, theme: selectedTheme, logger: logger,
-                                    agent: Settings.loginName(environment: ProcessInfo.processInfo.environment))
+                                    agent: ConfigLocations.loginName(environment: ProcessInfo.processInfo.environment))
         session.services.listener = WebhookConfiguration(host: address.host, port: address.port,
                                                          verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
         session.services.client = GraphCloudClient(
@@ -94,6 +94,8 @@ struct Demo: ParsableCommand {
         session.hints = DemoScript.hints
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.notify = settings.notify
+        session.keys = try Inbox.loadKeys()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

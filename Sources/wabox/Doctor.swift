@@ -50,7 +50,7 @@ struct Doctor: AsyncParsableCommand {
 
         let client = DiagnosticClient(connections: 2)
         do {
-            let address = try Settings.parseListen(settings.listen)
+            let address = try ConfigLocations.parseListen(settings.listen)
             await Diagnosis.checkListenAddress(host: address.host, port: address.port, client: client, &report)
         } catch {
             report.fail("listen", "\(error): set WABOX_LISTEN or listen to HOST:PORT")
@@ -73,7 +73,7 @@ struct Doctor: AsyncParsableCommand {
     /// its permissions, not TOML, …) is a ✗ line, and the rest is checked without it.
     func checkSettingsFile(flags: [Settings.Key: String], environment: [String: String],
                            report: inout DoctorReport) -> (Settings, fileRefused: Bool) {
-        let path = global.config ?? Settings.defaultConfigPath(environment: environment)
+        let path = global.config ?? ConfigLocations.defaultConfigPath(environment: environment)
         do {
             let settings = try Settings.load(flags: flags, configPath: global.config, environment: environment)
             guard let file = settings.configFile else {
@@ -123,7 +123,7 @@ struct Doctor: AsyncParsableCommand {
             self.environment = environment
             self.fileRefused = fileRefused
             fileValues = settings.configFile.flatMap { try? Settings.readConfigFile($0) } ?? [:]
-            configName = settings.configFile ?? configPath ?? Settings.defaultConfigPath(environment: environment)
+            configName = settings.configFile ?? configPath ?? ConfigLocations.defaultConfigPath(environment: environment)
         }
 
         func source(of key: Settings.Key) -> String {

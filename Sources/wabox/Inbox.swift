@@ -76,7 +76,15 @@ struct Inbox: ParsableCommand {
         session.markReadOnOpen = settings.markReadOnOpen
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.notify = settings.notify
+        session.keys = try Self.loadKeys()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
+    }
+
+    /// `$XDG_CONFIG_HOME/wabox/keys.toml`, refused with its line and key when broken.
+    static func loadKeys() throws -> KeyMap {
+        let path = ConfigLocations.configDirectory(environment: ProcessInfo.processInfo.environment) + "/keys.toml"
+        do { return try KeyMap.load(from: path) } catch { throw Failure(error.description) }
     }
 
     /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.

@@ -100,11 +100,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     static func parse(_ listen: String) throws -> (host: String, port: Int) {
-        do {
-            return try Settings.parseListen(listen)
-        } catch let error as Settings.Error {
-            throw Failure(error.description)
-        }
+        do { return try ConfigLocations.parseListen(listen) } catch { throw Failure(error.description) }
     }
 
 }

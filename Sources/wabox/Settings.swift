@@ -2,7 +2,7 @@ import CloudAPI
 import Foundation
 import InboxServices
 import InboxStore
-import TOMLKit
+import InboxTUI
 
 /// wabox's settings, resolved from (highest first) command-line flags, the environment,
 /// `config.toml` and defaults.
@@ -33,6 +33,8 @@ struct Settings: Sendable {
         /// The program that prints a voice note's transcript (its path the one argument), and its time limit.
         case transcribeCommand = "transcribe_command"
         case transcribeTimeout = "transcribe_timeout"
+        /// How a customer writing in another conversation is announced: bell, osc or off.
+        case notify
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -60,8 +62,8 @@ struct Settings: Sendable {
     /// Whether opening a conversation sends a read receipt to the customer.
     var markReadOnOpen: Bool { values[.markRead] != "never" }
     /// The agent at this screen: `agent`, else the login name.
-    var agent: String { values[.agent] ?? Self.loginName(environment: ProcessInfo.processInfo.environment) }
-    var databasePath: String { values[.db] ?? Self.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
+    var agent: String { values[.agent] ?? ConfigLocations.loginName(environment: ProcessInfo.processInfo.environment) }
+    var databasePath: String { values[.db] ?? ConfigLocations.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
     /// Where downloaded media go: `media_dir`, else `media/` beside the database.
     var mediaDirectory: String {
         // Absolute, so that a file queued by `wabox send` is found by a `wabox serve` started elsewhere.
@@ -84,6 +86,7 @@ struct Settings: Sendable {
             Transcriber.Configuration(command: command, timeout: .seconds(values[.transcribeTimeout].flatMap(Double.init) ?? 120))
         }
     }
+    var notify: NotifyMode { values[.notify].flatMap(NotifyMode.init(rawValue:)) ?? .bell }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -97,7 +100,7 @@ struct Settings: Sendable {
     static func load(flags: [Key: String], configPath: String?,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
         var values: [Key: String] = [:]
-        let path = configPath ?? defaultConfigPath(environment: environment)
+        let path = configPath ?? ConfigLocations.defaultConfigPath(environment: environment)
         var configFile: String?
         if FileManager.default.fileExists(atPath: path) {
             values = try readConfigFile(path)
@@ -111,6 +114,9 @@ struct Settings: Sendable {
         }
         if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
             throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
+        }
+        if let notify = values[.notify], NotifyMode(rawValue: notify) == nil {
+            throw Error(description: "notify is \"\(notify)\"; use \"bell\" (the terminal bell), \"osc\" (a desktop notification through the terminal) or \"off\"")
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
@@ -127,55 +133,17 @@ struct Settings: Sendable {
         return Settings(values: values, configFile: configFile)
     }
 
-    /// The login name when it makes a valid agent name, else `agent`.
-    static func loginName(environment: [String: String]) -> String {
-        var name = environment["USER"] ?? environment["LOGNAME"]
-        if name == nil, let entry = getpwuid(getuid()), let login = entry.pointee.pw_name {
-            name = String(cString: login)
-        }
-        guard let name, AgentName.validate(name) == nil else { return "agent" }
-        return name
-    }
-
-    static func defaultConfigPath(environment: [String: String]) -> String {
-        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
-        return "\(base)/wabox/config.toml"
-    }
-
-    static func defaultDatabasePath(environment: [String: String]) -> String {
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
-        return "\(base)/wabox/inbox.sqlite"
-    }
-
     /// Reads `config.toml`; refuses a file that holds secrets and that others can read.
     static func readConfigFile(_ path: String) throws -> [Key: String] {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw Error(description: "cannot read config file \(path): \(error.localizedDescription)")
-        }
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw Error(description: "config file \(path) is not valid TOML (line \(error.source.begin.line), column \(error.source.begin.column)): \(error.description)")
-        }
+        let file: [String: String]
+        do { file = try ConfigLocations.readSettingsFile(path).values } catch { throw Error(description: error.description) }
         var values: [Key: String] = [:]
-        for (name, value) in table {
+        for (name, value) in file {
             guard let key = Key(rawValue: name) else {
                 let known = Key.allCases.map(\.rawValue).joined(separator: ", ")
                 throw Error(description: "config file \(path): unknown setting \"\(name)\"; known settings are \(known)")
             }
-            if let string = value.string {
-                values[key] = string
-            } else if let int = value.int {
-                values[key] = String(int)
-            } else {
-                throw Error(description: "config file \(path): \(name) must be a string, like \(name) = \"…\"")
-            }
+            values[key] = value
         }
         if values.keys.contains(where: \.isSecret) {
             let attributes = try? FileManager.default.attributesOfItem(atPath: path)
@@ -185,17 +153,6 @@ struct Settings: Sendable {
             }
         }
         return values
-    }
-
-    /// The listen address as host and port: `HOST:PORT`, `[IPv6]:PORT` or `:PORT`.
-    static func parseListen(_ text: String) throws -> (host: String, port: Int) {
-        let error = Error(description: "listen address \"\(text)\" is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)")
-        guard let colon = text.lastIndex(of: ":") else { throw error }
-        var host = String(text[..<colon])
-        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { throw error }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
-        return (host, port)
     }
 
     /// The last four characters of a secret, for messages that must show which one is set.

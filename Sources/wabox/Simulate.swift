@@ -120,7 +120,7 @@ struct Simulate: AsyncParsableCommand {
         guard let appSecret = settings.appSecret else {
             throw Failure("""
                 wabox simulate signs webhooks with the app secret, as Meta does: set WABOX_APP_SECRET, or app_secret in \
-                \(settings.configFile ?? Settings.defaultConfigPath(environment: ProcessInfo.processInfo.environment)), \
+                \(settings.configFile ?? ConfigLocations.defaultConfigPath(environment: ProcessInfo.processInfo.environment)), \
                 to the same secret the listener uses.
                 """)
         }

@@ -230,3 +230,24 @@ private func messages(_ events: [InboxEvent]) -> [InboundMessage] {
         #expect(decoded.first?.sender.name == "Renée 😀")
     }
 }
+
+/// `smb_message_echoes`: what the business sent from the WhatsApp Business app.
+@Suite struct EchoDecodingTests {
+    @Test func echoesNameTheCustomerTheyWentTo() throws {
+        let events = try Fixtures.events("message_echoes")
+        let customer = ContactIdentity(waID: "33612345678")
+        #expect(events == [
+            .echo(.message(InboundMessage(
+                id: "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBJFQ0hPMDAwMDAwMDAwMDAxAA==", business: business, sender: customer,
+                timestamp: 1_764_403_500, content: .text(body: "Je vous appelle dans 5 minutes")))),
+            .echo(.reaction(Reaction(
+                id: "wamid.HBgLMzM2MTIzNDU2NzgVAgARGBJFQ0hPMDAwMDAwMDAwMDAyAA==", business: business, sender: customer,
+                timestamp: 1_764_403_510, target: "wamid.HBgLMzM2MTIzNDU2NzgVAgASGBQzQUI5RjE2QjQ2QzE0RjQ2NzQ4NgA=",
+                emoji: "👍"))),
+            .malformed(MalformedPart(
+                path: "entry[0].changes[0].value.message_echoes[2]",
+                reason: "message echo wamid.HBgLMzM2MTIzNDU2NzgVAgARGBJFQ0hPMDAwMDAwMDAwMDAzAA== names no customer (no to, to_user_id or contacts)",
+                rawJSON: nil)),
+        ])
+    }
+}

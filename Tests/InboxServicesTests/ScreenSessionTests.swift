@@ -41,6 +41,8 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
         return nil
     }
 
+    func alert(_ alert: TerminalAlert) { screen.alert(alert) }
+
     func pendingSignal() -> Int32 { 0 }
 
     func wake(on descriptor: Int32, drain: @escaping () -> Void) {

@@ -219,7 +219,7 @@ func addReplies(_ database: InboxDatabase) async throws {
     @Test func helpOverlay() async throws {
         let h = try await ScreenHarness(fixtures: ["text"])
         h.type("?")
-        #expect(h.screen.contains("Keys — any key closes"))
+        #expect(h.screen.contains("Keys — ↓ ↑ more, others close"))
         #expect(h.screen.contains("filter by name, number or username"))
         #expect(h.backend.lastFrame?.cursor == nil)
         h.press(.character("x"))
