@@ -20,6 +20,7 @@ extension Renderer {
             ("R", "send a message marked ? again"),
             ("o", "open the picked file with open_command"),
             ("S", "save a copy of the file in download_dir"),
+            ("d", "the picked message whole: versions, raw"),
             ("Esc", "cancel reply, leave compose, clear filter"),
             ("PgUp PgDn", "scroll the thread"),
             ("Ctrl-A E U W", "edit the line"),

@@ -24,6 +24,8 @@ public final class InboxApp {
         /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
         /// unless it is a path; nil makes `o` say where the file is.
         public var openCommand: String?
+        /// Whether messages the customer deleted still show, struck through (`show_deleted`).
+        public var showDeleted = false
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -98,6 +100,7 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
+        state.showDeleted = configuration.showDeleted
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -271,7 +274,8 @@ public final class InboxApp {
                     completed.post(.notice("sending again; it may reach the customer twice"))
                 }
             case .search(let query):
-                dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50)))
+                dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50,
+                                                                                 includeDeleted: state.showDeleted)))
             case .claim(let id, let takeOver):
                 guard let agent = configuration.agent else { return }
                 let now = clock()

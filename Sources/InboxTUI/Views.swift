@@ -60,8 +60,10 @@ struct Renderer {
         }
         statusBar(y: height - 1)
         if let picker = state.templatePicker { templateOverlay(picker) }
+        if let details = state.details { detailsOverlay(details) }
         if state.showHelp { helpOverlay() }
-        return Frame(buffer: buffer, cursor: state.showHelp || state.templatePicker != nil ? nil : cursor)
+        let overlaid = state.showHelp || state.templatePicker != nil || state.details != nil
+        return Frame(buffer: buffer, cursor: overlaid ? nil : cursor)
     }
 
     /// The part of a line that fits in `width` cells around the cursor, and the cursor's
