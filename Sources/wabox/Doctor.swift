@@ -43,6 +43,7 @@ struct Doctor: AsyncParsableCommand {
         Diagnosis.checkDatabase(at: settings.databasePath, &report)
         Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
                              sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
+        Diagnosis.checkAccount(databasePath: settings.databasePath, &report)
 
         let client = DiagnosticClient(connections: 2)
         await checkListenAddress(settings, client: client, &report)
@@ -182,42 +183,11 @@ struct Doctor: AsyncParsableCommand {
     // MARK: - Listen address
 
     func checkListenAddress(_ settings: Settings, client: DiagnosticClient, _ report: inout DoctorReport) async {
-        let address: (host: String, port: Int)
         do {
-            address = try Settings.parseListen(settings.listen)
+            let address = try Settings.parseListen(settings.listen)
+            await Diagnosis.checkListenAddress(host: address.host, port: address.port, client: client, &report)
         } catch {
             report.fail("listen", "\(error): set WABOX_LISTEN or listen to HOST:PORT")
-            return
-        }
-        let shown = "\(urlHost(address.host)):\(address.port)"
-        if address.port == 0 {
-            report.pass("listen", "\(shown): the listener takes any free port and prints it")
-            return
-        }
-        switch PortProbe.bind(host: address.host, port: address.port) {
-        case .free:
-            report.pass("listen", "\(shown) is free for `wabox serve` or `wabox`")
-        case .unresolvable(let reason):
-            report.fail("listen", "\(shown): \(reason). Set WABOX_LISTEN or listen to an address of this machine, like 127.0.0.1:8080")
-        case .failed(let code) where code == EACCES:
-            report.fail("listen", "\(shown): ports below 1024 need root. Use a port like 8080 and put a reverse proxy (HTTPS on 443) in front")
-        case .failed(let code) where code == EADDRNOTAVAIL:
-            report.fail("listen", "\(shown): \(address.host) is not an address of this machine. Use 127.0.0.1 behind a reverse proxy, or 0.0.0.0 for every interface")
-        case .failed(let code) where code != EADDRINUSE:
-            report.fail("listen", "\(shown) cannot be bound: \(String(cString: strerror(code)))")
-        case .failed:
-            let host = urlHost(connectableHost(address.host))
-            let health = await client.listenerHealth(at: "http://\(host):\(address.port)/healthz")
-            switch health {
-            case .wabox(let status, let queue):
-                if status == "ok" {
-                    report.pass("listen", "\(shown) is held by a running wabox listener (healthz ok, \(queue) webhooks queued): `wabox` attaches to it; a second `wabox serve` here would fail")
-                } else {
-                    report.warn("listen", "\(shown) is held by a running wabox listener that reports \(status) (its database is not readable): look at its log")
-                }
-            case .other(let what):
-                report.fail("listen", "\(shown) is in use by another program (\(what)): stop it (`ss -ltnp 'sport = :\(address.port)'` names it), or set WABOX_LISTEN or listen to a free port")
-            }
         }
     }
 

@@ -75,6 +75,7 @@ struct Inbox: ParsableCommand {
         session.markReadOnOpen = settings.markReadOnOpen
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.showDeleted = settings.showDeleted
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 

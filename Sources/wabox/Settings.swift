@@ -28,6 +28,8 @@ struct Settings: Sendable {
         case downloadDir = "download_dir"
         /// The program `o` in a thread opens a customer's file with (its path the one argument).
         case openCommand = "open_command"
+        /// Whether messages customers deleted still show (struck through) and export.
+        case showDeleted = "show_deleted"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -71,6 +73,7 @@ struct Settings: Sendable {
     }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
+    var showDeleted: Bool { values[.showDeleted] == "true" }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -98,6 +101,9 @@ struct Settings: Sendable {
         }
         if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
             throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
+        }
+        if let shown = values[.showDeleted], shown != "true", shown != "false" {
+            throw Error(description: "show_deleted is \"\(shown)\"; use true (deleted messages stay visible, struck through) or false")
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
@@ -154,6 +160,8 @@ struct Settings: Sendable {
                 values[key] = string
             } else if let int = value.int {
                 values[key] = String(int)
+            } else if let flag = value.bool {
+                values[key] = String(flag)
             } else {
                 throw Error(description: "config file \(path): \(name) must be a string, like \(name) = \"…\"")
             }
