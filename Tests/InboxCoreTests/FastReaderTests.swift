@@ -53,6 +53,7 @@ private let accepted: [(String, Data)] = [
 /// Bodies it leaves to JSONDecoder; the combined decoder must still match the reference.
 private let leftToFoundation: [(String, Data)] = [
     ("account update", envelope(#""statuses":[]"#, field: #""field":"account_update""#)),
+    ("text without its text", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.9","timestamp":"1764400000","type":"text"}]"#)),
     ("calls", envelope(#""calls":[{"id":"wacid.1","from":"233201234567","event":"connect","timestamp":"1"}]"#, field: #""field":"calls""#)),
     ("image", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.1","timestamp":"1764400000","type":"image","image":{"id":"1","mime_type":"image/jpeg"}}]"#)),
     ("number timestamp", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.2","timestamp":1764400000,"type":"text","text":{"body":"x"}}]"#)),
