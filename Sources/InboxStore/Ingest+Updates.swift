@@ -24,6 +24,8 @@ extension EventApplier {
 
     /// A customer's message was just stored: edits and a deletion that came first apply now.
     func applyWaitingChanges(toMessage rowID: Int64, wamid: MessageID) throws -> Int {
+        // Asked for every customer's message, and nearly always no: one cheap statement.
+        guard try statements(.changesWaiting).int64(wamid.rawValue) == 1 else { return 0 }
         let waiting = try Row.fetchOne(statements.db.cachedStatement(sql: """
             SELECT EXISTS (SELECT 1 FROM message_edit WHERE original_wamid = ?1) AS edits,
                    (SELECT timestamp FROM message_revoke WHERE original_wamid = ?1) AS revoked
