@@ -52,6 +52,25 @@ public struct MessageTemplate: Sendable, Hashable, Codable {
     public var status: String
     public var category: String?
     public var components: [Component]?
+    /// The listing's `quality_score`, when it gives one.
+    public var qualityScore: QualityScore?
+
+    /// `{"score": "GREEN" | "YELLOW" | "RED" | "UNKNOWN"}`.
+    public struct QualityScore: Sendable, Hashable, Codable {
+        public var score: String?
+        public init(score: String?) { self.score = score }
+    }
+
+    /// `GREEN`, `YELLOW`, `RED`, or nil when unknown.
+    public var quality: String? {
+        get { qualityScore?.score.flatMap { $0.uppercased() == "UNKNOWN" ? nil : $0.uppercased() } }
+        set { qualityScore = newValue.map { QualityScore(score: $0) } }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, language, status, category, components
+        case qualityScore = "quality_score"
+    }
 
     public struct Component: Sendable, Hashable, Codable {
         public var type: String
@@ -65,13 +84,14 @@ public struct MessageTemplate: Sendable, Hashable, Codable {
     }
 
     public init(id: String?, name: String, language: String, status: String, category: String?,
-                components: [Component]?) {
+                components: [Component]?, quality: String? = nil) {
         self.id = id
         self.name = name
         self.language = language
         self.status = status
         self.category = category
         self.components = components
+        self.quality = quality
     }
 
     /// How many `{{…}}` placeholders the body has: the parameters to fill in.

@@ -12,7 +12,8 @@ import Synchronization
 ///   and connection failures.
 /// - Fails the message for good on 131026, 100, 131051 (and 131047, which also marks the
 ///   conversation's window closed).
-/// - Halts all sending on 190, 368 and 131031 until the operator fixes it.
+/// - Halts all sending on 190, 368 and 131031 until the operator fixes it, and while an
+///   account alert from Meta means every send would fail (until Meta lifts it).
 /// - Never resends a message whose request may have reached the API without an answer: it
 ///   becomes `uncertain` and waits for the operator (`InboxDatabase.resendUncertain`).
 public final class OutboxSender: Service, Sendable {
@@ -136,8 +137,13 @@ public final class OutboxSender: Service, Sendable {
             logger.warning("\(recovered) message(s) were being sent when wabox stopped; marked uncertain, not resent")
         }
         if let halt = try await database.sendingHalt() {
-            logger.notice("lifting the earlier halt to try again (\(halt.reason))")
-            try await database.resumeSending()
+            if halt.isAccountAlert {
+                // Meta's alert holds until Meta lifts it: a restart changes nothing.
+                logger.warning("sending stays halted: \(halt.reason)")
+            } else {
+                logger.notice("lifting the earlier halt to try again (\(halt.reason))")
+                try await database.resumeSending()
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import InboxStore
 import Logging
 import ServiceLifecycle
@@ -41,9 +42,73 @@ public struct TemplateCacheRefresher: Service {
         }
     }
 
-    /// The cached templates, decoded.
-    public static func cached(in database: InboxDatabase) throws -> (fetchedAt: Int64, templates: [MessageTemplate])? {
+    /// The cached templates, decoded, with the template updates received since the fetch
+    /// applied: a template rejected, paused or disabled since shows so at once.
+    public static func cached(in database: InboxDatabase) throws -> (fetchedAt: Int64, templates: [TemplateEntry])? {
         guard let cached = try database.cachedTemplates() else { return nil }
-        return (cached.fetchedAt, try JSONDecoder().decode([MessageTemplate].self, from: Data(cached.json.utf8)))
+        let templates = try JSONDecoder().decode([MessageTemplate].self, from: Data(cached.json.utf8))
+        return (cached.fetchedAt, TemplateEntry.merge(templates, fetchedAt: cached.fetchedAt,
+                                                      updates: try database.templateStates()))
     }
+}
+
+/// A template as wabox knows it: the Cloud API's listing with the newer template updates
+/// (webhooks) applied, or known from updates alone.
+public struct TemplateEntry: Sendable, Hashable {
+    public var template: MessageTemplate
+    /// Meta's reason for the status, from the update that set it.
+    public var reason: String?
+    /// When a webhook last changed it (Unix seconds), if one did.
+    public var updatedAt: Int64?
+    /// Known from updates only: not in the listing, so its text and parameters are unknown.
+    public var fromUpdatesOnly = false
+
+    /// Whether the picker offers it: it is in the listing and may be sent.
+    public var isOffered: Bool { !fromUpdatesOnly && TemplateStatus.isSendable(template.status) }
+
+    /// `templates` (listed at `fetchedAt`) with each field an update set later replaced;
+    /// quality also fills in where the listing gave none. Updates about templates not
+    /// listed add entries of their own.
+    public static func merge(_ templates: [MessageTemplate], fetchedAt: Int64, updates: [TemplateState]) -> [TemplateEntry] {
+        var entries = templates.map { template in
+            var entry = TemplateEntry(template: template)
+            // The update for every language first, then this language's: the latter wins a tie.
+            let applicable = updates.filter { $0.concerns(name: template.name, language: template.language) }
+                .sorted { ($0.language == nil ? 0 : 1) < ($1.language == nil ? 0 : 1) }
+            for update in applicable {
+                entry.absorb(update, listedAt: fetchedAt)
+            }
+            return entry
+        }
+        for update in updates where update.language != nil && update.status != nil {
+            guard !templates.contains(where: { update.concerns(name: $0.name, language: $0.language) }) else { continue }
+            var entry = TemplateEntry(
+                template: MessageTemplate(id: update.templateID, name: update.name, language: update.language!,
+                                          status: update.status!, category: update.category, components: nil,
+                                          quality: update.quality),
+                reason: update.reason, updatedAt: update.newest, fromUpdatesOnly: true)
+            entry.absorb(update, listedAt: .min)
+            entries.append(entry)
+        }
+        return entries.sorted { ($0.template.name, $0.template.language) < ($1.template.name, $1.template.language) }
+    }
+
+    private mutating func absorb(_ update: TemplateState, listedAt: Int64) {
+        if let status = update.status, let at = update.statusAt, at >= listedAt {
+            template.status = status
+            reason = update.reason
+        }
+        if let category = update.category, let at = update.categoryAt, at >= listedAt || template.category == nil {
+            template.category = category
+        }
+        if let quality = update.quality, let at = update.qualityAt, at >= listedAt || template.quality == nil {
+            template.quality = quality
+        }
+        if let newest = update.newest, newest >= listedAt { updatedAt = max(updatedAt ?? .min, newest) }
+    }
+}
+
+extension TemplateState {
+    /// The time of its newest field.
+    var newest: Int64? { [statusAt, categoryAt, qualityAt].compactMap { $0 }.max() }
 }

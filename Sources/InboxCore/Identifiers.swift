@@ -27,6 +27,12 @@ public struct MessageID: StringIdentifier {
     public init(rawValue: String) { self.rawValue = rawValue }
 }
 
+/// A WhatsApp call id (`wacid.…`), of a call the customer or the business placed.
+public struct CallID: StringIdentifier {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+}
+
 /// The id of one of the business's phone numbers (`metadata.phone_number_id`).
 public struct PhoneNumberID: StringIdentifier {
     public let rawValue: String

@@ -8,6 +8,18 @@ public enum InboxEvent: Sendable, Equatable {
     case status(StatusUpdate)
     /// Errors reported for the whole change (`value.errors[]`), not tied to one message.
     case accountErrors(business: BusinessNumber, errors: [APIErrorDetail])
+    /// A customer changed a message they sent (`type: "edit"`).
+    case edit(MessageEdit)
+    /// A customer deleted a message they sent (`type: "revoke"`).
+    case revoke(MessageRevoke)
+    /// A call rang, connected, ended, or changed state (`field: "calls"`, call statuses).
+    case call(CallEvent)
+    /// Meta restricted, disabled or reinstated the account (`field: "account_update"`).
+    case accountUpdate(AccountUpdate)
+    /// A template's status, quality, category or components changed.
+    case templateUpdate(TemplateUpdate)
+    /// A customer stopped or resumed a category of messages (`field: "user_preferences"`).
+    case preference(PreferenceUpdate)
     /// A part wabox does not handle (another `object`, another `field`): kept in the raw
     /// journal, nothing else to do.
     case ignored(reason: String)

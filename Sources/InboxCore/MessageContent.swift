@@ -16,6 +16,11 @@ public enum MessageContent: Sendable, Hashable, Codable {
     case unsupported(type: String?, errors: [APIErrorDetail])
     /// A type this version of wabox does not know, kept whole.
     case unknown(type: String, rawJSON: String)
+    /// A call between the customer and the business: a notice in the conversation.
+    case call(CallSummary)
+    /// A message whose payload was missing or malformed, kept with what was wrong and the
+    /// message as it came, so that nothing the customer sent disappears.
+    case unreadable(type: String, reason: String, rawJSON: String)
 
     /// The Cloud API's name for the type (`text`, `image`, `interactive`, …).
     public var typeName: String {
@@ -31,6 +36,8 @@ public enum MessageContent: Sendable, Hashable, Codable {
         case .requestWelcome: "request_welcome"
         case .unsupported: "unsupported"
         case .unknown(let type, _): type
+        case .call: "call"
+        case .unreadable(let type, _, _): type
         }
     }
 
@@ -43,7 +50,7 @@ public enum MessageContent: Sendable, Hashable, Codable {
         case .order(let order): order.text
         case .system(let notice): notice.body
         case .location(let location): location.name ?? location.address
-        case .media, .contacts, .requestWelcome, .unsupported, .unknown: nil
+        case .media, .contacts, .requestWelcome, .unsupported, .unknown, .call, .unreadable: nil
         }
     }
 

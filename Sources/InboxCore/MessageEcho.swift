@@ -77,7 +77,7 @@ extension WebhookDecoder {
         let errors = (message.errors ?? []).compactMap(\.value).map(\.detail)
         return .message(InboundMessage(
             id: MessageID(id), business: business, sender: customer, timestamp: timestamp,
-            content: try content(of: message, errors: errors),
+            content: content(of: message.content, errors: errors),
             context: message.context.map(Self.context), referral: message.referral.map(Self.referral),
             groupID: message.group_id.nonEmpty, errors: errors))
     }

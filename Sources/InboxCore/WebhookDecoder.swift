@@ -86,12 +86,16 @@ public struct WebhookDecoder: Sendable {
                             decodeEchoes(change.value, path: "\(changePath).value", receivedAt: receivedAt, into: &events)
                             continue
                         }
-                        guard change.field == "messages" else {
+                        let time = entry.time?.value ?? receivedAt
+                        if let value = change.value {
+                            decode(value, path: "\(changePath).value", receivedAt: receivedAt, into: &events)
+                        } else if let update = change.update, let field = change.field {
+                            events.append(decode(update, field: field, account: entry.id, at: time,
+                                                 path: "\(changePath).value"))
+                        } else if !WireChange.valueFields.contains(change.field ?? ""),
+                                  !WireChange.updateFields.contains(change.field ?? "") {
                             events.append(.ignored(reason: "field \(change.field.map { "\"\($0)\"" } ?? "missing")"))
-                            continue
                         }
-                        guard let value = change.value else { continue }
-                        decode(value, path: "\(changePath).value", receivedAt: receivedAt, into: &events)
                     }
                 }
             }
@@ -145,8 +149,43 @@ public struct WebhookDecoder: Sendable {
             switch status {
             case .failure(let reason, let raw):
                 events.append(.malformed(MalformedPart(path: "\(path).statuses[\(index)]", reason: reason, rawJSON: raw?.jsonText)))
+            case .value(let status) where status.type?.lowercased() == "call":
+                events.append(.call(callStatus(status, business: business, contacts: contacts, receivedAt: receivedAt)))
             case .value(let status):
                 events.append(.status(update(for: status, business: business, contacts: contacts, receivedAt: receivedAt)))
+            }
+        }
+        for (index, call) in (value.calls ?? []).enumerated() {
+            let callPath = "\(path).calls[\(index)]"
+            switch call {
+            case .failure(let reason, let raw):
+                events.append(.malformed(MalformedPart(path: callPath, reason: reason, rawJSON: raw?.jsonText)))
+            case .value(let call):
+                do {
+                    events.append(.call(try event(for: call, business: business, contacts: contacts, receivedAt: receivedAt)))
+                } catch {
+                    events.append(.malformed(MalformedPart(path: callPath, reason: error.description, rawJSON: nil)))
+                }
+            }
+        }
+        for (index, preference) in (value.user_preferences ?? []).enumerated() {
+            let preferencePath = "\(path).user_preferences[\(index)]"
+            switch preference {
+            case .failure(let reason, let raw):
+                events.append(.malformed(MalformedPart(path: preferencePath, reason: reason, rawJSON: raw?.jsonText)))
+            case .value(let preference):
+                let customer = identity(waID: preference.wa_id, userID: preference.user_id, contacts: contacts,
+                                        soleContactFallback: false)
+                guard customer.hasIdentifier, let category = preference.category.nonEmpty,
+                      let choice = preference.value.nonEmpty else {
+                    events.append(.malformed(MalformedPart(
+                        path: preferencePath, reason: "a preference needs wa_id (or user_id), category and value", rawJSON: nil)))
+                    continue
+                }
+                events.append(.preference(PreferenceUpdate(
+                    business: value.metadata?.phone_number_id.nonEmpty == nil ? nil : business, customer: customer,
+                    category: category, value: choice, detail: preference.detail.nonEmpty,
+                    timestamp: preference.timestamp?.value ?? receivedAt)))
             }
         }
         let errors = (value.errors ?? []).compactMap(\.value).map(\.detail)
@@ -166,38 +205,56 @@ public struct WebhookDecoder: Sendable {
             throw Failure(description: "message \(id) names no sender (no from, from_user_id or contacts)")
         }
         let timestamp = message.timestamp?.value ?? receivedAt
-        if message.type == "reaction" {
-            guard let target = message.reaction?.message_id.nonEmpty else {
-                throw Failure(description: "reaction \(id) names no message_id")
-            }
-            return .reaction(Reaction(id: MessageID(id), business: business, sender: sender, timestamp: timestamp,
-                                      target: MessageID(target), emoji: message.reaction?.emoji.nonEmpty))
-        }
+        let payload = message.content
         let errors = (message.errors ?? []).compactMap(\.value).map(\.detail)
-        return .message(InboundMessage(
-            id: MessageID(id),
-            business: business,
-            sender: sender,
-            timestamp: timestamp,
-            content: try content(of: message, errors: errors),
-            context: message.context.map(Self.context),
-            referral: message.referral.map(Self.referral),
-            groupID: message.group_id.nonEmpty,
-            errors: errors
-        ))
+        func inbound(_ content: MessageContent) -> InboxEvent {
+            .message(InboundMessage(
+                id: MessageID(id), business: business, sender: sender, timestamp: timestamp, content: content,
+                context: message.context.map(Self.context), referral: message.referral.map(Self.referral),
+                groupID: message.group_id.nonEmpty, errors: errors))
+        }
+        func unreadable(_ reason: String) -> InboxEvent {
+            inbound(.unreadable(type: payload.type ?? "unknown", reason: reason, rawJSON: payload.raw?.jsonText ?? "{}"))
+        }
+        if let problem = payload.problem { return unreadable(problem) }
+        switch payload.type {
+        // WireContent checked that each of these names what it needs.
+        case "reaction":
+            guard let target = payload.reaction?.message_id.nonEmpty else { return unreadable("the reaction names no message_id") }
+            return .reaction(Reaction(id: MessageID(id), business: business, sender: sender, timestamp: timestamp,
+                                      target: MessageID(target), emoji: payload.reaction?.emoji.nonEmpty))
+        case "edit":
+            guard let original = payload.edit?.original_message_id.nonEmpty, let edited = payload.edit?.message else {
+                return unreadable("the edit names no original_message_id")
+            }
+            return .edit(MessageEdit(id: MessageID(id), business: business, sender: sender, timestamp: timestamp,
+                                     original: MessageID(original), content: content(of: edited, errors: errors)))
+        case "revoke":
+            guard let original = payload.revoke?.original_message_id.nonEmpty else {
+                return unreadable("the deletion names no original_message_id")
+            }
+            return .revoke(MessageRevoke(id: MessageID(id), business: business, sender: sender, timestamp: timestamp,
+                                         original: MessageID(original)))
+        default:
+            return inbound(content(of: payload, errors: errors))
+        }
     }
 
-    func content(of message: WireMessage, errors: [APIErrorDetail]) throws(Failure) -> MessageContent {
-        let type = message.type ?? "unknown"
-        func missing() -> Failure { Failure(description: "\(type) message \(message.id) has no \(type) object") }
+    /// The content a payload carries; one that cannot be read is `.unreadable`, never thrown.
+    func content(of payload: WireContent, errors: [APIErrorDetail]) -> MessageContent {
+        let type = payload.type ?? "unknown"
+        if let problem = payload.problem {
+            return .unreadable(type: type, reason: problem, rawJSON: payload.raw?.jsonText ?? "{}")
+        }
         switch type {
         case "text":
-            guard let text = message.text else { throw missing() }
-            return .text(body: text.body ?? "")
+            return .text(body: payload.text?.body ?? "")
         case "image", "video", "audio", "document", "sticker":
-            let media = [message.image, message.video, message.audio, message.document, message.sticker]
+            let media = [payload.image, payload.video, payload.audio, payload.document, payload.sticker]
                 .compactMap { $0 }.first
-            guard let media else { throw missing() }
+            guard let media else {
+                return .unreadable(type: type, reason: "the \(type) message has no \(type) object", rawJSON: "{}")
+            }
             var kind = MediaAttachment.Kind(rawValue: type) ?? .document
             if kind == .audio, media.voice?.value == true { kind = .voice }
             return .media(MediaAttachment(
@@ -205,13 +262,12 @@ public struct WebhookDecoder: Sendable {
                 sha256: media.sha256.nonEmpty, caption: media.caption.nonEmpty, filename: media.filename.nonEmpty,
                 url: media.url.nonEmpty, animated: media.animated?.value ?? false))
         case "location":
-            guard let location = message.location else { throw missing() }
+            guard let location = payload.location else { return .unreadable(type: type, reason: "no location object", rawJSON: "{}") }
             return .location(Location(latitude: location.latitude.value, longitude: location.longitude.value,
                                       name: location.name.nonEmpty, address: location.address.nonEmpty,
                                       url: location.url.nonEmpty))
         case "contacts":
-            guard let cards = message.contacts else { throw missing() }
-            return .contacts(cards.map { card in
+            return .contacts((payload.contacts ?? []).map { card in
                 let name = card.name?.formatted_name.nonEmpty
                     ?? [card.name?.first_name, card.name?.last_name].compactMap { $0.nonEmpty }.joined(separator: " ").nonEmpty
                 return SharedContact(
@@ -221,7 +277,9 @@ public struct WebhookDecoder: Sendable {
                     organization: card.org?.company.nonEmpty)
             })
         case "interactive":
-            guard let interactive = message.interactive else { throw missing() }
+            guard let interactive = payload.interactive else {
+                return .unreadable(type: type, reason: "no interactive object", rawJSON: "{}")
+            }
             if let reply = interactive.button_reply {
                 return .interactive(InteractiveReply(kind: .buttonReply, replyID: reply.id, title: reply.title))
             }
@@ -235,27 +293,29 @@ public struct WebhookDecoder: Sendable {
             }
             return .interactive(InteractiveReply(kind: .other, title: interactive.type))
         case "button":
-            guard let button = message.button else { throw missing() }
-            return .button(payload: button.payload, text: button.text)
+            return .button(payload: payload.button?.payload, text: payload.button?.text)
         case "order":
-            guard let order = message.order else { throw missing() }
-            return .order(Order(catalogID: order.catalog_id, text: order.text.nonEmpty, items: (order.product_items ?? []).map {
+            let order = payload.order
+            return .order(Order(catalogID: order?.catalog_id, text: order?.text.nonEmpty, items: (order?.product_items ?? []).map {
                 Order.Item(productRetailerID: $0.product_retailer_id, quantity: $0.quantity?.value,
                            itemPrice: $0.item_price?.value, currency: $0.currency)
             }))
         case "system":
-            guard let system = message.system else { throw missing() }
-            let kind = system.type.nonEmpty ?? "unknown"
+            let system = payload.system
+            let kind = system?.type.nonEmpty ?? "unknown"
             return .system(SystemNotice(
-                kind: kind, body: system.body.nonEmpty,
-                newWaID: kind == SystemNotice.changedNumber ? (system.new_wa_id.nonEmpty ?? system.wa_id.nonEmpty).map(WaID.init) : nil,
-                newUserID: kind == SystemNotice.changedUserID ? (system.new_user_id.nonEmpty ?? system.user_id.nonEmpty).map(UserID.init) : nil))
+                kind: kind, body: system?.body.nonEmpty,
+                newWaID: kind == SystemNotice.changedNumber ? (system?.new_wa_id.nonEmpty ?? system?.wa_id.nonEmpty).map(WaID.init) : nil,
+                newUserID: kind == SystemNotice.changedUserID ? (system?.new_user_id.nonEmpty ?? system?.user_id.nonEmpty).map(UserID.init) : nil))
         case "request_welcome":
             return .requestWelcome
         case "unsupported":
-            return .unsupported(type: message.unsupported?.type.nonEmpty, errors: errors)
+            return .unsupported(type: payload.unsupported?.type.nonEmpty, errors: errors)
+        case "reaction", "edit", "revoke":
+            // Only as the new content of an edit, which cannot be one of these.
+            return .unreadable(type: type, reason: "an edit cannot turn a message into a \(type)", rawJSON: payload.raw?.jsonText ?? "{}")
         default:
-            return .unknown(type: type, rawJSON: message.rawForUnknownType?.jsonText ?? "{}")
+            return .unknown(type: type, rawJSON: payload.raw?.jsonText ?? "{}")
         }
     }
 
@@ -291,6 +351,88 @@ public struct WebhookDecoder: Sendable {
             recipient: recipient.hasIdentifier ? recipient : nil,
             callbackData: status.biz_opaque_callback_data,
             errors: (status.errors ?? []).compactMap(\.value).map(\.detail))
+    }
+
+    // MARK: - Calls
+
+    private func event(for call: WireCall, business: BusinessNumber, contacts: [WireContact],
+                       receivedAt: Int64) throws(Failure) -> CallEvent {
+        guard let id = call.id.nonEmpty else { throw Failure(description: "call has an empty id") }
+        let direction: CallEvent.Direction? = switch call.direction?.uppercased() ?? "" {
+        case "USER_INITIATED": .customer
+        case "BUSINESS_INITIATED": .business
+        default: nil
+        }
+        // The customer is the caller of a call they placed and the callee of one the
+        // business placed; without a direction, whichever end is not the business.
+        let businessNumber = business.displayPhoneNumber
+        let ends: [String] = [call.from.nonEmpty, call.to.nonEmpty].compactMap { $0 }
+        let number: String? = switch direction {
+        case .business?: call.to.nonEmpty
+        case .customer?: call.from.nonEmpty
+        case nil: ends.first { $0 != businessNumber }
+        }
+        let customer = identity(waID: number, userID: nil, contacts: contacts, soleContactFallback: true)
+        guard customer.hasIdentifier else {
+            throw Failure(description: "call \(id) names no customer (no from, to or contacts)")
+        }
+        let kind = CallEvent.Kind(rawValue: call.event?.lowercased() ?? "") ?? .other
+        return CallEvent(id: CallID(id), business: business, customer: customer, direction: direction,
+                         kind: kind == .status ? .other : kind, status: call.status.nonEmpty,
+                         timestamp: call.timestamp?.value ?? receivedAt, startTime: call.start_time?.value,
+                         endTime: call.end_time?.value, duration: call.duration?.value)
+    }
+
+    /// A call's progress reported as a status (`statuses[]` with `type: "call"`): these are
+    /// about calls the business placed, to `recipient_id`.
+    private func callStatus(_ status: WireStatus, business: BusinessNumber, contacts: [WireContact],
+                            receivedAt: Int64) -> CallEvent {
+        let recipient = identity(waID: status.recipient_id, userID: status.recipient_user_id, contacts: contacts,
+                                 soleContactFallback: true)
+        return CallEvent(id: CallID(status.id), business: business, customer: recipient, direction: .business,
+                         kind: .status, status: status.status, timestamp: status.timestamp?.value ?? receivedAt)
+    }
+
+    // MARK: - Account and template updates
+
+    private func decode(_ update: WireUpdate, field: String, account: String?, at time: Int64, path: String) -> InboxEvent {
+        func malformed(_ reason: String) -> InboxEvent {
+            .malformed(MalformedPart(path: path, reason: reason, rawJSON: nil))
+        }
+        if field == "account_update" {
+            guard let event = update.event.nonEmpty else { return malformed("the account update names no event") }
+            return .accountUpdate(AccountUpdate(
+                account: account.nonEmpty ?? "unknown", event: event, phoneNumber: update.phone_number.nonEmpty,
+                restrictions: (update.restriction_info ?? []).compactMap { restriction in
+                    restriction.restriction_type.nonEmpty.map {
+                        AccountUpdate.Restriction(type: $0, expiration: restriction.expiration?.value)
+                    }
+                },
+                banState: update.waba_ban_state?.first, banDate: update.waba_ban_date.nonEmpty,
+                violationType: update.violation_type.nonEmpty, timestamp: time))
+        }
+        guard let name = update.message_template_name.nonEmpty else {
+            return malformed("the \(field) names no message_template_name")
+        }
+        let change: TemplateUpdate.Change
+        switch field {
+        case "message_template_status_update":
+            guard let event = update.event.nonEmpty else { return malformed("the template status update names no event") }
+            let reason = update.reason.nonEmpty.flatMap { $0.uppercased() == "NONE" ? nil : $0 }
+            change = .status(event.uppercased(), reason: reason)
+        case "message_template_quality_update":
+            guard let score = update.new_quality_score.nonEmpty else { return malformed("the quality update names no new_quality_score") }
+            change = .quality(previous: update.previous_quality_score.nonEmpty, new: score.uppercased())
+        case "template_category_update":
+            guard let category = update.new_category.nonEmpty else { return malformed("the category update names no new_category") }
+            change = .category(previous: update.previous_category.nonEmpty, new: category.uppercased())
+        default:
+            change = .components
+        }
+        return .templateUpdate(TemplateUpdate(
+            account: account.nonEmpty, templateID: update.message_template_id.nonEmpty, name: name,
+            language: update.message_template_language.nonEmpty, category: update.message_template_category.nonEmpty?.uppercased(),
+            change: change, timestamp: time))
     }
 
     // MARK: - Identity

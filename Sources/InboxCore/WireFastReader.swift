@@ -105,7 +105,11 @@ struct Reader {
             default: try reader.skipValue()
             }
         }
-        if field == MessageEcho.field { throw GiveUp() }  // rare: JSONDecoder reads them
+        // Calls, preferences, account and template updates are rare: JSONDecoder reads them.
+        // Any other field is ignored, and needs no value.
+        if let field, field != "messages", WireChange.valueFields.contains(field) || WireChange.updateFields.contains(field) {
+            throw GiveUp()
+        }
         return WireChange(field: field, value: field == "messages" ? value : nil)
     }
 
@@ -214,7 +218,8 @@ struct Reader {
             }
         }
         // A message without an id fails to decode on its own: JSONDecoder words the reason.
-        guard let id, let type, type == "text" || type == "request_welcome" else { throw GiveUp() }
+        // A text without its text object is unreadable: JSONDecoder keeps its raw form.
+        guard let id, let type, type == "text" && text != nil || type == "request_welcome" else { throw GiveUp() }
         return WireMessage(from: from, from_user_id: fromUserID, id: id, timestamp: timestamp, type: type,
                            context: context, group_id: groupID, text: type == "text" ? text : nil)
     }
@@ -246,6 +251,7 @@ struct Reader {
         var recipientID: String?
         var recipientUserID: String?
         var callbackData: String?
+        var type: String?
         var seen = SeenKeys()
         try members { reader, key throws(GiveUp) in
             switch key {
@@ -255,13 +261,15 @@ struct Reader {
             case "recipient_id": try seen.first(3); recipientID = try reader.optionalString()
             case "recipient_user_id": try seen.first(4); recipientUserID = try reader.optionalString()
             case "biz_opaque_callback_data": try seen.first(5); callbackData = try reader.optionalString()
+            case "type": try seen.first(6); type = try reader.optionalString()
             case "errors": throw GiveUp()
             default: try reader.skipValue()
             }
         }
         guard let id, let status else { throw GiveUp() }
         return WireStatus(id: id, status: status, timestamp: timestamp, recipient_id: recipientID,
-                          recipient_user_id: recipientUserID, biz_opaque_callback_data: callbackData, errors: nil)
+                          recipient_user_id: recipientUserID, biz_opaque_callback_data: callbackData, errors: nil,
+                          type: type)
     }
 
     // MARK: - JSON values
@@ -579,6 +587,7 @@ extension WireChange {
     init(field: String?, value: WireValue?) {
         self.field = field
         self.value = value
+        self.update = nil
     }
 }
 
@@ -598,25 +607,10 @@ extension WireMessage {
         self.from_user_id = from_user_id
         self.id = id
         self.timestamp = timestamp
-        self.type = type
         self.context = context
         self.referral = nil
         self.group_id = group_id
         self.errors = nil
-        self.text = text
-        image = nil
-        video = nil
-        audio = nil
-        document = nil
-        sticker = nil
-        location = nil
-        contacts = nil
-        interactive = nil
-        button = nil
-        reaction = nil
-        order = nil
-        system = nil
-        unsupported = nil
-        rawForUnknownType = nil
+        content = WireContent(type: type, text: text)
     }
 }

@@ -63,6 +63,8 @@ public enum ConfigLocations {
                 values[name] = string
             } else if let int = value.int {
                 values[name] = String(int)
+            } else if let flag = value.bool {
+                values[name] = String(flag)
             } else {
                 throw FileError(description: "config file \(path): \(name) must be a string, like \(name) = \"…\"")
             }

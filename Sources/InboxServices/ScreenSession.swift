@@ -44,6 +44,8 @@ public struct ScreenSession: Sendable {
     public var notify = NotifyMode.bell
     /// Which key does what (`keys.toml`).
     public var keys = KeyMap.standard
+    /// Whether messages the customer deleted still show, struck through (`show_deleted`).
+    public var showDeleted = false
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -90,6 +92,7 @@ public struct ScreenSession: Sendable {
         appConfiguration.drawsPictures = terminal.colorCount >= 256
         appConfiguration.notify = notify
         appConfiguration.keys = keys
+        appConfiguration.showDeleted = showDeleted
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
@@ -127,11 +130,15 @@ public struct ScreenSession: Sendable {
         var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
         var templates: (@Sendable () async throws -> [TemplateChoice])?
         if let client = services.client {
-            let wabaID = services.wabaID
+            let wabaID = services.wabaID, database = self.database
             templates = {
                 guard let wabaID else { throw SessionError.noTemplateAccount }
                 let approved = try await client.approvedTemplates(of: wabaID)
-                return approved.filter { $0.status.uppercased() == "APPROVED" }.map(Self.choice(from:))
+                // Fetched now: updates received earlier are already in the answer; they
+                // still tell the quality where the listing does not.
+                let entries = TemplateEntry.merge(approved, fetchedAt: Int64(Date().timeIntervalSince1970),
+                                                  updates: try database.templateStates())
+                return entries.filter(\.isOffered).map { Self.choice(from: $0.template) }
             }
             markRead = { wamid, business in
                 try await client.markRead(wamid, from: business, typing: false)
@@ -145,7 +152,7 @@ public struct ScreenSession: Sendable {
                 guard let cached = try TemplateCacheRefresher.cached(in: database) else {
                     throw SessionError.noCachedTemplates
                 }
-                return cached.templates.map(Self.choice(from:))
+                return cached.templates.filter(\.isOffered).map { Self.choice(from: $0.template) }
             }
         }
         if !markReadOnOpen { markRead = nil }
@@ -156,7 +163,8 @@ public struct ScreenSession: Sendable {
     static func choice(from template: MessageTemplate) -> TemplateChoice {
         TemplateChoice(name: template.name, language: template.language,
                        body: template.components?.first { $0.type.uppercased() == "BODY" }?.text,
-                       parameterCount: template.bodyParameterCount)
+                       parameterCount: template.bodyParameterCount, category: template.category,
+                       quality: template.quality)
     }
 
     /// Why the template picker has nothing to offer, in words for the status line.

@@ -33,6 +33,9 @@ public struct StatusPoller: Service {
                 let last = try? database.lastWebhookAt()
                 let waiting = (try? await database.outboxWaitingCount()) ?? 0
                 let halt = try? await database.sendingHalt()
+                // A halt an alert raised says its alert's words; the alert is not repeated.
+                let alerts = ((try? database.accountAlerts(at: Int64(Date().timeIntervalSince1970))) ?? [])
+                    .filter { halt?.isAccountAlert != true || $0.words != halt?.reason }.map(\.words)
                 let lease = holder == nil ? nil : try? database.currentLease()
                 status.update {
                     $0.lastWebhookAt = last
@@ -48,8 +51,9 @@ public struct StatusPoller: Service {
                                 """
                         }
                     }
+                    $0.alerts = alerts
                     if let halt {
-                        $0.sending = .halted("\(halt.description): fix it, then restart wabox")
+                        $0.sending = .halted(halt.isAccountAlert ? halt.description : "\(halt.description): fix it, then restart wabox")
                     } else if case .halted = $0.sending {
                         $0.sending = .on
                     }

@@ -192,6 +192,13 @@ struct ContactResolver {
         try db.execute(sql: "UPDATE contact_previous_number SET contact_id = ? WHERE contact_id = ?",
                        arguments: [target, source])
         try db.execute(sql: "DELETE FROM reaction WHERE from_contact_id = ?", arguments: [source])
+        // The newer marketing preference of the two stands (a stop must not be lost).
+        try db.execute(sql: """
+            UPDATE contact SET (marketing_opt_out_at, marketing_pref_at) =
+                (SELECT marketing_opt_out_at, marketing_pref_at FROM contact WHERE id = :source)
+            WHERE id = :target
+              AND (SELECT marketing_pref_at FROM contact WHERE id = :source) > coalesce(marketing_pref_at, -1)
+            """, arguments: ["source": source, "target": target])
         try db.execute(sql: "DELETE FROM contact WHERE id = ?", arguments: [source])
         try db.execute(sql: """
             UPDATE contact SET

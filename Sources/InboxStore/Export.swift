@@ -10,6 +10,26 @@ public struct ExportRecord: Sendable, Equatable {
         public var userID: String?
         public var username: String?
         public var name: String?
+        /// The customer asked to stop marketing messages (and has not resumed them).
+        public var marketingOptOut = false
+    }
+
+    /// An earlier version of an edited message.
+    public struct Edit: Sendable, Equatable {
+        public var text: String?
+        public var caption: String?
+        public var timestamp: Int64
+    }
+
+    /// A call row's call.
+    public struct Call: Sendable, Equatable {
+        public var id: String
+        /// `in` (the customer called) or `out`.
+        public var direction: String
+        /// `ringing`, `answered` or `missed`.
+        public var status: String
+        /// Seconds, once an answered call ended.
+        public var duration: Int64?
     }
 
     public struct ErrorInfo: Sendable, Equatable {
@@ -43,6 +63,11 @@ public struct ExportRecord: Sendable, Equatable {
     public var reactions: [StoredReaction]
     public var error: ErrorInfo?
     public var media: Media?
+    public var editedAt: Int64?
+    /// The versions before `text`/`caption`, oldest first.
+    public var edits: [Edit] = []
+    public var deletedAt: Int64?
+    public var call: Call?
 
     /// The record as one line of JSON, without the newline.
     ///
@@ -59,6 +84,7 @@ public struct ExportRecord: Sendable, Equatable {
                 json.field("user_id", contact.userID)
                 json.field("username", contact.username)
                 json.field("name", contact.name)
+                json.field("marketing_opt_out", contact.marketingOptOut)
             }
             json.field("direction", direction)
             json.field("type", type)
@@ -94,6 +120,27 @@ public struct ExportRecord: Sendable, Equatable {
                     json.field("state", media.state)
                     json.field("reason", media.reason)
                     json.field("path", media.path)
+                }
+            } else {
+                json.null()
+            }
+            json.field("edited_at", editedAt)
+            json.key("edits")
+            json.array(edits) { edit in
+                json.object {
+                    json.field("text", edit.text)
+                    json.field("caption", edit.caption)
+                    json.field("timestamp", edit.timestamp)
+                }
+            }
+            json.field("deleted_at", deletedAt)
+            json.key("call")
+            if let call {
+                json.object {
+                    json.field("id", call.id)
+                    json.field("direction", call.direction)
+                    json.field("status", call.status)
+                    json.field("duration", call.duration)
                 }
             } else {
                 json.null()
@@ -142,6 +189,12 @@ final class JSONWriter {
     func field(_ name: String, _ value: Int64?) {
         key(name)
         output += value.map(String.init) ?? "null"
+        needsComma = true
+    }
+
+    func field(_ name: String, _ value: Bool) {
+        key(name)
+        output += value ? "true" : "false"
         needsComma = true
     }
 
@@ -199,8 +252,12 @@ extension InboxDatabase {
 
     /// Streams every stored message, oldest first, to `emit`; only one contact's when
     /// `contact` names one by any identifier. Returns how many were emitted.
+    ///
+    /// - Parameter showDeleted: whether messages the customer deleted keep their content
+    ///   (text, caption, earlier versions); without it they keep only `deleted_at`.
     @discardableResult
-    public func export(contact identifier: String? = nil, emit: (ExportRecord) throws -> Void) throws -> Int {
+    public func export(contact identifier: String? = nil, showDeleted: Bool = false,
+                       emit: (ExportRecord) throws -> Void) throws -> Int {
         // An agent's reaction travels as a message of its own; it is exported with the message it reacts to.
         var filter = "WHERE \(Self.shownAsMessage)"
         var arguments: StatementArguments = []
@@ -214,7 +271,7 @@ extension InboxDatabase {
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT \(Self.messageColumns), m.type, CAST(m.text AS BLOB) AS text, CAST(m.caption AS BLOB) AS caption,
                        cv.phone_number_id,
-                       c.wa_id, c.user_id, c.username, c.name
+                       c.wa_id, c.user_id, c.username, c.name, c.marketing_opt_out_at
                 FROM message m
                 JOIN conversation cv ON cv.id = m.conversation_id
                 JOIN contact c ON c.id = cv.contact_id
@@ -227,20 +284,34 @@ extension InboxDatabase {
                 let errorInfo: ExportRecord.ErrorInfo? = message.status == .failed || message.error != nil
                     ? ExportRecord.ErrorInfo(code: message.error?.code, title: message.error?.title)
                     : nil
-                try emit(ExportRecord(
+                let hidden = message.deletedAt != nil && !showDeleted
+                var record = ExportRecord(
                     id: message.wamid?.rawValue ?? "local:\(message.localID ?? String(message.rowID))",
                     phoneNumberID: row["phone_number_id"],
-                    contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"]),
+                    contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"],
+                                   marketingOptOut: row["marketing_opt_out_at"] as Int64? != nil),
                     direction: message.direction.rawValue,
                     type: row["type"],
-                    text: Self.wholeText(row, "text"),
-                    caption: Self.wholeText(row, "caption"),
+                    text: hidden ? nil : Self.wholeText(row, "text"),
+                    caption: hidden ? nil : Self.wholeText(row, "caption"),
                     timestamp: message.timestamp,
                     status: message.status?.rawValue ?? "received",
                     replyTo: message.replyTo?.rawValue,
                     reactions: message.reactions.filter { !$0.emoji.isEmpty },
                     error: errorInfo,
-                    media: Self.exportedMedia(message)))
+                    media: hidden ? nil : Self.exportedMedia(message))
+                record.editedAt = message.editedAt
+                record.deletedAt = message.deletedAt
+                if !hidden {
+                    record.edits = message.earlierVersions.map {
+                        ExportRecord.Edit(text: $0.content.text, caption: $0.content.caption, timestamp: $0.timestamp)
+                    }
+                }
+                if case .call(let call) = message.content {
+                    record.call = ExportRecord.Call(id: call.id.rawValue, direction: call.direction.rawValue,
+                                                    status: call.outcome.rawValue, duration: call.duration)
+                }
+                try emit(record)
                 count += 1
             }
             return count

@@ -160,6 +160,8 @@ struct EventApplier {
                     """).execute(arguments: [webhookID, business.phoneNumberID.rawValue, receivedAt,
                                              error.code, error.title, error.message, error.details])
             }
+        case .edit, .revoke, .call, .accountUpdate, .templateUpdate, .preference:
+            deadLetters += try applyUpdate(event)
         case .ignored:
             break
         case .echo(let echo):
@@ -173,14 +175,17 @@ struct EventApplier {
 
     // MARK: - Messages
 
-    private func apply(_ message: InboundMessage) throws {
+    private mutating func apply(_ message: InboundMessage) throws {
         if try statements(.messageExists).int64(message.id.rawValue) != nil { return }
         let isCustomerWriting: Bool
         if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
         let contactID = try ContactResolver(statements: statements)
             .resolve(message.sender, at: message.timestamp, timestampIsInboundMessage: isCustomerWriting)
         let conversationID = try conversation(for: message.business, contact: contactID)
-        let error = message.errors.first
+        var error = message.errors.first
+        if error == nil, case .unreadable(_, let reason, _) = message.content {
+            error = APIErrorDetail(code: nil, title: "wabox could not read this message: \(reason)")
+        }
         try statements(.insertMessage).execute(
             message.id.rawValue, conversationID.rawValue, message.content.typeName,
             message.content.text, message.content.caption, try StoredJSON.encode(message.content),
@@ -191,6 +196,7 @@ struct EventApplier {
         let messageRowID = db.lastInsertedRowID
         try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
                            inbound: isCustomerWriting, unread: isCustomerWriting)
+        deadLetters += try applyWaitingChanges(toMessage: messageRowID, wamid: message.id)
         if case .system(let notice) = message.content {
             let resolver = ContactResolver(statements: statements)
             if let newWaID = notice.newWaID {

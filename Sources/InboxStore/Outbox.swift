@@ -47,6 +47,9 @@ public struct SendingHalt: Sendable, Hashable, CustomStringConvertible {
     public var reason: String
     /// Unix seconds.
     public var since: Int64
+    /// Raised by an account alert from Meta: it lasts until Meta lifts it (or it expires),
+    /// and a restart does not lift it.
+    public var isAccountAlert = false
 
     /// For the status bar: `sending halted: <reason>`.
     public var description: String { "sending halted: \(reason)" }
@@ -379,14 +382,17 @@ extension InboxDatabase {
     /// restricted. The first reason is kept.
     public func haltSending(code: Int?, reason: String, at timestamp: Int64) async throws {
         try await writer.write { db in
+            // An account alert's halt that has expired gives way.
+            try db.execute(sql: "DELETE FROM sending_halt WHERE until <= CAST(strftime('%s', 'now') AS INTEGER)")
             try db.execute(sql: "INSERT OR IGNORE INTO sending_halt (id, code, reason, since) VALUES (1, ?, ?, ?)",
                            arguments: [code, reason, timestamp])
         }
     }
 
-    /// Lets the sender go again (new token, account fixed).
+    /// Lets the sender go again (new token, account fixed). A halt raised by an account
+    /// alert stays: only Meta's next update lifts it.
     public func resumeSending() async throws {
-        try await writer.write { db in try db.execute(sql: "DELETE FROM sending_halt") }
+        try await writer.write { db in try db.execute(sql: "DELETE FROM sending_halt WHERE source IS NULL") }
     }
 
     /// Why sending is halted, or nil when it is not. For the status bar.
@@ -395,8 +401,13 @@ extension InboxDatabase {
     }
 
     private static func halt(in db: Database) throws -> SendingHalt? {
-        try Row.fetchOne(db, sql: "SELECT code, reason, since FROM sending_halt WHERE id = 1").map {
-            SendingHalt(code: $0["code"], reason: $0["reason"], since: $0["since"])
+        // An alert's halt ends by itself when its restriction expires.
+        try Row.fetchOne(db, sql: """
+            SELECT code, reason, since, source FROM sending_halt
+            WHERE id = 1 AND (until IS NULL OR until > CAST(strftime('%s', 'now') AS INTEGER))
+            """).map {
+            SendingHalt(code: $0["code"], reason: $0["reason"], since: $0["since"],
+                        isAccountAlert: ($0["source"] as String?) != nil)
         }
     }
 

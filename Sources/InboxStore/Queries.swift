@@ -89,7 +89,7 @@ extension InboxDatabase {
                         ELSE cv.inbound_count - coalesce(ar.inbound_seen, 0) END AS viewer_unread,
                    (SELECT json_group_array(json_object('agent', t.agent, 'until', t.until_ms)) FROM agent_typing t
                     WHERE t.conversation_id = cv.id AND t.until_ms > ? AND t.agent IS NOT ?) AS typing,
-                   c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
+                   c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.marketing_opt_out_at
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             LEFT JOIN agent_read ar ON ar.agent = ? AND ar.conversation_id = cv.id
             """ + " " + clauses), arguments: viewerArguments + arguments).map { row in
@@ -188,7 +188,7 @@ extension InboxDatabase {
         try writer.read { db in
             try Row.fetchOne(db, sql: """
                 SELECT \(Self.messageColumns) FROM message m
-                WHERE m.conversation_id = ? AND m.direction = 'in' AND m.wamid IS NOT NULL
+                WHERE m.conversation_id = ? AND m.direction = 'in' AND m.wamid IS NOT NULL AND m.type != 'call'
                 ORDER BY m.timestamp DESC, m.id DESC LIMIT 1
                 """, arguments: [conversation.rawValue]).map { try Self.message(from: $0) }
         }
@@ -203,7 +203,7 @@ extension InboxDatabase {
         if key.hasPrefix("@") { key.removeFirst() }
         return try writer.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id AS contact_id, wa_id, user_id, parent_user_id, username, name FROM contact
+                SELECT id AS contact_id, wa_id, user_id, parent_user_id, username, name, marketing_opt_out_at FROM contact
                 WHERE wa_id = :key OR user_id = :key OR username = :key ORDER BY id
                 """, arguments: ["key": key]).map(Self.contact(from:))
         }
@@ -229,7 +229,12 @@ extension InboxDatabase {
                             'mime', md.mime_type, 'id', nullif(md.media_id, ''), 'dur', md.duration_ms,
                             'ts', t.state, 'tt', t.text, 'tr', t.reason)
          FROM media md LEFT JOIN transcript t ON t.message_id = md.message_id WHERE md.message_id = m.id) AS media,
-        m.echo, m.buttons
+        m.echo, m.buttons,
+        m.edited_at, m.deleted_at,
+        CASE WHEN m.edited_at IS NULL THEN NULL ELSE
+            (SELECT json_group_array(json_object('content', json(v.content), 'timestamp', v.timestamp))
+             FROM (SELECT content, timestamp FROM message_edit WHERE original_wamid = m.wamid
+                   ORDER BY timestamp, edit_wamid IS NOT NULL, id) v) END AS versions
         """
 
     static func message(rowID: Int64, in db: Database) throws -> StoredMessage? {
@@ -240,7 +245,7 @@ extension InboxDatabase {
     static func message(from row: Row) throws -> StoredMessage {
         let reactionsJSON: String = row["reactions"] ?? "[]"
         let direction = Direction(rawValue: row["direction"]) ?? .inbound
-        return StoredMessage(
+        var stored = StoredMessage(
             rowID: row["id"],
             wamid: (row["wamid"] as String?).map(MessageID.init),
             localID: row["local_id"],
@@ -263,6 +268,13 @@ extension InboxDatabase {
             media: try (row["media"] as String?).map { try StoredJSON.decode(MediaStatus.self, from: $0) },
             sentFromPhoneApp: row["echo"] ?? false,
             buttons: try (row["buttons"] as String?).map { try StoredJSON.decode([String].self, from: $0) } ?? [])
+        stored.editedAt = row["edited_at"]
+        stored.deletedAt = row["deleted_at"]
+        if stored.editedAt != nil, let versions = row["versions"] as String? {
+            // Oldest first; the last is the one the row shows.
+            stored.earlierVersions = Array(try StoredJSON.decode([MessageVersion].self, from: versions).dropLast())
+        }
+        return stored
     }
 
     static func contact(from row: Row) -> ContactRecord {
@@ -272,6 +284,7 @@ extension InboxDatabase {
             userID: (row["user_id"] as String?).map(UserID.init),
             parentUserID: (row["parent_user_id"] as String?).map(UserID.init),
             username: row["username"],
-            name: row["name"])
+            name: row["name"],
+            marketingOptOutAt: row.hasColumn("marketing_opt_out_at") ? row["marketing_opt_out_at"] : nil)
     }
 }

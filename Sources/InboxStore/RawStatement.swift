@@ -159,6 +159,7 @@ final class IngestStatements {
         case journal, messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
         case contactProfileAt, contactLastInbound, conversation, insertConversation, conversationDisplay, insertMessage
         case noteNewMessage, insertStatusEvent, outboundMessage, contactByPreviousNumber
+        case changesWaiting
 
         var sql: String {
             switch self {
@@ -222,6 +223,11 @@ final class IngestStatements {
                 """
             case .outboundMessage:
                 "SELECT id, status FROM message WHERE wamid = ? AND direction = 'out'"
+            case .changesWaiting:
+                """
+                SELECT EXISTS (SELECT 1 FROM message_edit WHERE original_wamid = ?1)
+                    OR EXISTS (SELECT 1 FROM message_revoke WHERE original_wamid = ?1)
+                """
             case .contactByPreviousNumber:
                 """
                 SELECT c.id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.profile_at

@@ -12,17 +12,25 @@ public enum Direction: String, Sendable, Codable, Hashable {
 public struct ContactRecord: Sendable, Hashable {
     public var id: ContactID
     public var identity: ContactIdentity
+    /// When the customer asked to stop marketing messages (`user_preferences` `stop`); nil
+    /// when they never did, or said `resume` since.
+    public var marketingOptOutAt: Int64?
 
-    public init(id: ContactID, identity: ContactIdentity) {
+    public init(id: ContactID, identity: ContactIdentity, marketingOptOutAt: Int64? = nil) {
         self.id = id
         self.identity = identity
+        self.marketingOptOutAt = marketingOptOutAt
     }
 
     public init(id: ContactID, waID: WaID? = nil, userID: UserID? = nil, parentUserID: UserID? = nil,
-                username: String? = nil, name: String? = nil) {
+                username: String? = nil, name: String? = nil, marketingOptOutAt: Int64? = nil) {
         self.init(id: id, identity: ContactIdentity(waID: waID, userID: userID, parentUserID: parentUserID,
-                                                    username: username, name: name))
+                                                    username: username, name: name),
+                  marketingOptOutAt: marketingOptOutAt)
     }
+
+    /// Whether the customer opted out of marketing messages.
+    public var optedOutOfMarketing: Bool { marketingOptOutAt != nil }
 
     public subscript<Value>(dynamicMember keyPath: KeyPath<ContactIdentity, Value>) -> Value {
         identity[keyPath: keyPath]
@@ -262,6 +270,12 @@ public struct StoredMessage: Sendable, Hashable {
     public var sentFromPhoneApp = false
     /// An interactive message's reply buttons, by title.
     public var buttons: [String] = []
+    /// When the customer last edited it (the content is the newest version).
+    public var editedAt: Int64?
+    /// The versions before the one shown, oldest first (the original, then each edit).
+    public var earlierVersions: [MessageVersion] = []
+    /// When the customer deleted it; the content is kept, shown only with `show_deleted`.
+    public var deletedAt: Int64?
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,
@@ -289,6 +303,17 @@ public struct StoredMessage: Sendable, Hashable {
     }
 
     public var cursor: MessageCursor { MessageCursor(timestamp: timestamp, id: rowID) }
+}
+
+/// One version of an edited message: its content then, and when it was written.
+public struct MessageVersion: Sendable, Hashable, Codable {
+    public var content: MessageContent
+    public var timestamp: Int64
+
+    public init(content: MessageContent, timestamp: Int64) {
+        self.content = content
+        self.timestamp = timestamp
+    }
 }
 
 /// One page of a keyset-paginated query; `next` continues where it stopped.

@@ -212,6 +212,85 @@ enum Schema {
                 ALTER TABLE reaction ADD COLUMN local_id TEXT;
                 """)
         }
+        migrator.registerMigration("v12: edits, deletions, calls, alerts, preferences") { db in
+            try db.execute(sql: """
+                -- A customer's edit: the time of the newest version the row shows.
+                ALTER TABLE message ADD COLUMN edited_at INTEGER;
+                -- A customer's deletion ("delete for everyone"): the content stays in the row,
+                -- drawn (struck through) and exported only with show_deleted.
+                ALTER TABLE message ADD COLUMN deleted_at INTEGER;
+
+                -- Every version of an edited message: the original (edit_wamid NULL, copied
+                -- when the first edit applies) and each edit. The row shows the newest. An
+                -- edit whose original is not stored yet waits here, as statuses do.
+                CREATE TABLE message_edit (
+                    id INTEGER PRIMARY KEY,
+                    original_wamid TEXT NOT NULL,
+                    edit_wamid TEXT UNIQUE,
+                    -- The editor's wa_id or user id: only the author's edits apply.
+                    editor TEXT,
+                    type TEXT NOT NULL,
+                    text TEXT,
+                    caption TEXT,
+                    content TEXT NOT NULL,
+                    timestamp INTEGER NOT NULL
+                );
+                CREATE INDEX message_edit_original ON message_edit(original_wamid, timestamp, id);
+
+                -- A deletion; one whose original is not stored yet waits here.
+                CREATE TABLE message_revoke (
+                    original_wamid TEXT PRIMARY KEY,
+                    revoke_wamid TEXT,
+                    revoker TEXT,
+                    timestamp INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Each call as its events built it (CallState JSON); its notice is the message
+                -- row whose wamid is the call id.
+                CREATE TABLE call_state (
+                    call_id TEXT PRIMARY KEY,
+                    state TEXT NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Meta's alerts on the account, one per kind (slot); a lifting update sets
+                -- lifted_at. `at` orders updates: an older one arriving late changes nothing.
+                CREATE TABLE account_alert (
+                    account TEXT NOT NULL,
+                    slot TEXT NOT NULL,
+                    alert TEXT,
+                    at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    lifted_at INTEGER,
+                    PRIMARY KEY (account, slot)
+                ) WITHOUT ROWID;
+                -- A halt raised by an account alert (`account:<waba>:<slot>`) lasts until the
+                -- alert is lifted or expires (`until`); a halt from an API answer has no source.
+                ALTER TABLE sending_halt ADD COLUMN source TEXT;
+                ALTER TABLE sending_halt ADD COLUMN until INTEGER;
+
+                -- Template updates, by name and language ('' for every language of the name).
+                -- Each field keeps the time of the update that set it: it overrides a cached
+                -- list fetched before then.
+                CREATE TABLE template_state (
+                    name TEXT NOT NULL,
+                    language TEXT NOT NULL,
+                    template_id TEXT,
+                    status TEXT,
+                    reason TEXT,
+                    status_at INTEGER,
+                    category TEXT,
+                    category_at INTEGER,
+                    quality TEXT,
+                    quality_at INTEGER,
+                    PRIMARY KEY (name, language)
+                ) WITHOUT ROWID;
+
+                -- The customer's newest marketing preference: when they said stop (NULL once
+                -- they said resume, or never), and the time of the newest preference applied.
+                ALTER TABLE contact ADD COLUMN marketing_opt_out_at INTEGER;
+                ALTER TABLE contact ADD COLUMN marketing_pref_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -99,7 +99,9 @@ extension InboxDatabase {
     /// Messages the indexer has not reached yet (those above `message_fts_progress`, about
     /// the last second's under load) are scanned and matched the same way, in the same
     /// snapshot, so a message is found as soon as it is committed.
-    public func searchMessages(_ query: String, limit: Int = 50) throws -> [MessageHit] {
+    ///
+    /// Messages the customer deleted are left out unless `includeDeleted` (`show_deleted`).
+    public func searchMessages(_ query: String, limit: Int = 50, includeDeleted: Bool = false) throws -> [MessageHit] {
         let words = query.split(whereSeparator: { $0.isWhitespace }).map { word in
             "\"" + word.replacingOccurrences(of: "\"", with: "\"\"") + "\"*"
         }
@@ -143,7 +145,8 @@ extension InboxDatabase {
                     conversations[hit.conversationID] = try Self.summaries("WHERE cv.id = ?", arguments: [hit.conversationID], in: db).first
                 }
                 guard let conversation = conversations[hit.conversationID],
-                      let message = try Self.message(rowID: hit.id, in: db) else { return nil }
+                      let message = try Self.message(rowID: hit.id, in: db),
+                      includeDeleted || message.deletedAt == nil else { return nil }
                 // FTS5 writes its snippet through printf, which drops a NUL and joins the words
                 // around it: such a text gets a snippet of our own, NUL kept.
                 let text = [message.content.text, message.content.caption].compactMap { $0 }.joined(separator: " ")

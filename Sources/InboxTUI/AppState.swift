@@ -86,6 +86,8 @@ public struct ListenerStatus: Sendable, Equatable {
     public var attachedTo: String?
     /// The listener accepts webhooks without checking signatures (`--insecure-skip-signature`).
     public var isInsecure = false
+    /// Meta's alerts on the account in force, in plain words (what stops working).
+    public var alerts: [String] = []
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {
@@ -106,13 +108,22 @@ public struct TemplateChoice: Sendable, Equatable {
     /// The body text with its `{{1}}` placeholders, when known.
     public var body: String?
     public var parameterCount: Int
+    /// `MARKETING`, `UTILITY`, `AUTHENTICATION`, when known.
+    public var category: String?
+    /// `GREEN`, `YELLOW`, `RED`, when known.
+    public var quality: String?
 
-    public init(name: String, language: String, body: String?, parameterCount: Int) {
+    public init(name: String, language: String, body: String?, parameterCount: Int, category: String? = nil,
+                quality: String? = nil) {
         self.name = name
         self.language = language
         self.body = body
         self.parameterCount = parameterCount
+        self.category = category
+        self.quality = quality
     }
+
+    public var isMarketing: Bool { category?.uppercased() == "MARKETING" }
 
     /// The body with the values filled in so far, placeholders left for the rest.
     public func preview(with values: [String]) -> String {
@@ -129,6 +140,8 @@ public struct TemplatePicker: Sendable, Equatable {
     public var templates: [TemplateChoice]?
     public var selected = 0
     public var error: String?
+    /// Why some templates are not offered (the customer opted out of marketing).
+    public var note: String?
 
     public init(templates: [TemplateChoice]? = nil, error: String? = nil) {
         self.templates = templates
@@ -230,6 +243,10 @@ public struct AppState: Sendable, Equatable {
     public var compose = ComposeLine()
     public var replyTo: StoredMessage?
     public var showHelp = false
+    /// A message shown whole, with its earlier versions and raw form (`d` in the thread).
+    public var details: StoredMessage?
+    /// Whether messages the customer deleted still show, struck through (`show_deleted`).
+    public var showDeleted = false
     public var templatePicker: TemplatePicker?
     public var templateDraft: TemplateDraft?
     /// Ctrl-O in the compose line: the path of a file to send.

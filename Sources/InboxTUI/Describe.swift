@@ -74,13 +74,48 @@ enum Describe {
             return "[unsupported: \(type ?? "unknown type")]"
         case .unknown(let type, _):
             return "[unsupported: \(type)]"
+        case .call(let call):
+            return Self.call(call, who: "the customer")
+        case .unreadable(let type, _, _):
+            return "a message wabox could not read (\(type))"
         }
+    }
+
+    /// What a stored message says, as a preview or a quote: its content, unless the
+    /// customer deleted it (and `show_deleted` is off); a call names the customer.
+    static func preview(_ message: StoredMessage, who: String, showDeleted: Bool) -> String {
+        if message.deletedAt != nil, !showDeleted { return "deleted by the customer" }
+        if case .call(let call) = message.content { return Self.call(call, who: who) }
+        return content(message.content)
+    }
+
+    /// A call's notice: who called whom, answered or missed, how long. wabox cannot take
+    /// calls, and says so while one rings or when one was missed.
+    static func call(_ call: CallSummary, who: String) -> String {
+        let inbound = call.direction == .customer
+        switch (call.outcome, inbound) {
+        case (.ringing, true): return "\(who) is calling: wabox does not answer calls"
+        case (.ringing, false): return "calling \(who)…"
+        case (.answered, _):
+            let what = inbound ? "call from \(who), answered" : "call to \(who), answered"
+            return what + (call.duration.map { ", " + Self.duration($0) } ?? ", in progress")
+        case (.missed, true): return "missed call from \(who) (wabox does not answer calls)"
+        case (.missed, false): return "call to \(who), not answered"
+        }
+    }
+
+    /// `45s`, `2m 05s`, `1h 02m`.
+    static func duration(_ seconds: Int64) -> String {
+        let seconds = max(0, seconds)
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m \(pad(Int(seconds % 60)))s" }
+        return "\(seconds / 3600)h \(pad(Int(seconds % 3600 / 60)))m"
     }
 
     /// Whether a message is a notice from the platform rather than words from someone.
     static func isNotice(_ content: MessageContent) -> Bool {
         switch content {
-        case .system, .requestWelcome: true
+        case .system, .requestWelcome, .call: true
         default: false
         }
     }

@@ -25,6 +25,7 @@ extension Renderer {
             ("J", "the raw webhook the picked message came in"),
             ("i", "who the customer is: ids, window, claim"),
             ("Ctrl-B", "compose: add reply buttons to the text"),
+            ("d", "the picked message whole: versions, raw"),
             ("Esc", "cancel reply, leave compose, clear filter"),
             ("PgUp PgDn", "scroll the thread"),
             ("Ctrl-A E U W", "edit the line"),

@@ -32,6 +32,8 @@ public final class InboxApp {
         public var notify = NotifyMode.bell
         /// Which key does what (`keys.toml`).
         public var keys = KeyMap.standard
+        /// Whether messages the customer deleted still show, struck through (`show_deleted`).
+        public var showDeleted = false
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -125,6 +127,7 @@ public final class InboxApp {
         // What is in the database now is never announced.
         state.workbench.arrivalsAfter = configuration.notify == .off ? nil : try? database.latestMessageRowID()
         state.workbench.startedAt = state.now
+        state.showDeleted = configuration.showDeleted
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -304,7 +307,8 @@ public final class InboxApp {
                     completed.post(.notice("sending again; it may reach the customer twice"))
                 }
             case .search(let query):
-                dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50)))
+                dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50,
+                                                                                 includeDeleted: state.showDeleted)))
             case .claim(let id, let takeOver):
                 guard let agent = configuration.agent else { return }
                 let now = clock()

@@ -96,13 +96,14 @@ extension Renderer {
             buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing)), to: previewWidth),
                        x: previewX, y: y + 1, style: isSelected ? base : theme[.notice])
         } else if let message = conversation.lastMessage {
-            if message.direction == .outbound, let status = message.status {
+            if message.direction == .outbound, let status = message.status, message.content.typeName != "call" {
                 let (tick, style) = tickGlyph(status)
                 let used = buffer.put(tick, x: previewX, y: y + 1, style: isSelected ? base : style)
                 previewX += used + 1
                 previewWidth -= used + 1
             }
-            let preview = Describe.content(message.content).replacingOccurrences(of: "\n", with: " ")
+            let preview = Describe.preview(message, who: conversation.contact.displayName, showDeleted: state.showDeleted)
+                .replacingOccurrences(of: "\n", with: " ")
             buffer.put(TerminalText.truncate(TerminalText.sanitize(preview), to: previewWidth),
                        x: previewX, y: y + 1, style: isSelected ? base : theme[.preview])
         }

@@ -122,11 +122,23 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .queued:
         return []
-    case .templatesLoaded(let templates):
+    case .templatesLoaded(var templates):
         guard state.templatePicker != nil else { return [] }
-        state.templatePicker = TemplatePicker(
+        var note: String?
+        if let contact = state.open?.contact, contact.optedOutOfMarketing, templates.contains(where: \.isMarketing) {
+            // The customer said stop: marketing templates would be refused (and are unwanted).
+            let hidden = templates.filter(\.isMarketing).count
+            templates.removeAll(where: \.isMarketing)
+            let when = contact.marketingOptOutAt.map { " on " + Describe.day($0, offset: state.utcOffset) } ?? ""
+            note = "\(hidden) marketing template\(hidden == 1 ? "" : "s") hidden: \(contact.displayName) asked\(when) "
+                + "to stop marketing messages (until they resume them)"
+        }
+        var picker = TemplatePicker(
             templates: templates,
-            error: templates.isEmpty ? "no approved templates on this account: create one in WhatsApp Manager" : nil)
+            error: templates.isEmpty
+                ? (note ?? "no approved templates on this account: create one in WhatsApp Manager") : nil)
+        picker.note = templates.isEmpty ? nil : note
+        state.templatePicker = picker
         return []
     case .templatesFailed(let reason):
         guard state.templatePicker != nil else { return [] }
@@ -169,6 +181,10 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
     }
     if let effects = workbenchOverlayKey(key, &state) { return effects }
     if state.showHelp { return helpKey(key, &state) }
+    if state.details != nil {
+        state.details = nil
+        return []
+    }
     if state.templatePicker != nil { return pickerKey(key, &state) }
     // keys.toml: a bound key acts as its action's default key; a default key moved away does nothing.
     var key = key
@@ -501,6 +517,8 @@ private func threadKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     case .character("o"), .character("S"):
         guard let index else { break }
         return fileKey(opening: key == .character("o"), state.thread[index], &state)
+    case .character("d"):
+        if let index { state.details = state.thread[index] }
     case .escape, .tab:
         state.focus = .compose
         state.pickedMessage = nil

@@ -44,6 +44,10 @@ extension Renderer {
         case .off(let reason) where listener.waitingToSend > 0: problem = problem ?? reason
         default: break
         }
+        if problem == nil, let alert = listener.alerts.first {
+            // Until Meta lifts it, on every screen: agents must not send into a wall.
+            problem = alert + (listener.alerts.count > 1 ? " (+\(listener.alerts.count - 1) more: wabox doctor)" : "")
+        }
         if let problem = state.flash ?? problem {
             let style = state.flash == nil ? theme[.statusError] : theme[.statusBar]
             buffer.put(" " + TerminalText.truncate(TerminalText.sanitize(problem), to: max(0, width - used - 2)) + " ",

@@ -62,7 +62,8 @@ extension Renderer {
                        x: x + 1, y: bodyBottom, style: theme[.quote])
         } else if let reply = state.replyTo {
             bodyBottom -= 1
-            let text = "replying to: " + Describe.content(reply.content).replacingOccurrences(of: "\n", with: " ")
+            let text = "replying to: " + Describe.preview(reply, who: open.contact.displayName, showDeleted: state.showDeleted)
+                .replacingOccurrences(of: "\n", with: " ")
             buffer.fill(x: x, y: bodyBottom, width: width, height: 1, style: theme[.quote])
             buffer.put(glyphs.quoteBar + " " + TerminalText.truncate(TerminalText.sanitize(text), to: width - 4),
                        x: x + 1, y: bodyBottom, style: theme[.quote])
@@ -204,8 +205,13 @@ extension Renderer {
             }
             let id = message.rowID
             if Describe.isNotice(message.content) {
-                let who = message.content == .requestWelcome ? (state.open?.contact.displayName ?? "customer") + " " : ""
-                for text in TerminalText.wrap(TerminalText.sanitize(who + Describe.content(message.content)), to: width - 6) {
+                let name = state.open?.contact.displayName ?? "customer"
+                var notice = message.content == .requestWelcome ? name + " " + Describe.content(message.content)
+                    : Describe.preview(message, who: name, showDeleted: true)
+                if case .call = message.content {
+                    notice = Describe.clock(message.timestamp, offset: state.utcOffset) + " · " + notice
+                }
+                for text in TerminalText.wrap(TerminalText.sanitize(notice), to: width - 6) {
                     let pad = max(0, (width - 2 - TerminalText.width(of: text)) / 2)
                     lines.append(Line(segments: [Segment(text: text, style: theme[.notice])], indent: pad, messageRowID: id))
                 }
@@ -219,19 +225,42 @@ extension Renderer {
                 block.append(Line(segments: [Segment(text: glyphs.forwarded + " forwarded", style: theme[.notice])]))
             }
             if let replyTo = message.replyTo {
-                let quoted = state.quoted[replyTo].map { Describe.content($0.content) } ?? "an earlier message"
+                let quoted = state.quoted[replyTo].map {
+                    Describe.preview($0, who: state.open?.contact.displayName ?? "customer", showDeleted: state.showDeleted)
+                } ?? "an earlier message"
                 let text = TerminalText.truncate(TerminalText.sanitize(quoted.replacingOccurrences(of: "\n", with: " ")),
                                                  to: bubble - 2)
                 block.append(Line(segments: [Segment(text: glyphs.quoteBar + " " + text, style: theme[.quote])]))
             }
-            let body = Describe.content(message.content)
-            for text in TerminalText.wrap(sanitizeLines(body), to: bubble) {
-                block.append(Line(segments: [Segment(text: text, style: bodyStyle)]))
+            if let deletedAt = message.deletedAt {
+                // The customer deleted it: its words are drawn only for a team that keeps
+                // them (show_deleted), struck through.
+                if state.showDeleted {
+                    for text in TerminalText.wrap(sanitizeLines(Describe.content(message.content)), to: bubble) {
+                        block.append(Line(segments: [Segment(text: struck(text), style: theme[.notice])]))
+                    }
+                }
+                let words = "deleted by the customer at " + Describe.clock(deletedAt, offset: state.utcOffset)
+                for text in TerminalText.wrap(words, to: bubble) {
+                    block.append(Line(segments: [Segment(text: text, style: theme[.notice].merging(attributes: .italic))]))
+                }
+            } else {
+                for text in TerminalText.wrap(sanitizeLines(Describe.content(message.content)), to: bubble) {
+                    block.append(Line(segments: [Segment(text: text, style: bodyStyle)]))
+                }
+                if case .unreadable = message.content {
+                    for text in TerminalText.wrap("pick it and press d to see it as it came", to: bubble) {
+                        block.append(Line(segments: [Segment(text: text, style: theme[.notice])]))
+                    }
+                }
             }
             block += pictureLines(for: message)
             block += buttonLines(message, bubble: bubble)
 
             var meta = [Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time])]
+            if let editedAt = message.editedAt, message.deletedAt == nil || state.showDeleted {
+                meta.append(Segment(text: " · edited " + Describe.clock(editedAt, offset: state.utcOffset), style: theme[.time]))
+            }
             if case .media = message.content, !outbound {
                 // A customer's file: its size and where its download stands, beside the time.
                 let failed = message.media?.state == .failed || message.media?.state == .expired
@@ -287,6 +316,12 @@ extension Renderer {
         case .failed: ("no transcript: " + TerminalText.sanitize(transcript.reason ?? "the transcriber failed"), theme[.failed])
         }
         return TerminalText.wrap(text, to: width).map { Line(segments: [Segment(text: $0, style: style)]) }
+    }
+
+    /// `text` struck through: a combining long stroke over each character (curses has no
+    /// strike-through attribute); in ASCII, between tildes.
+    func struck(_ text: String) -> String {
+        state.asciiOnly ? "~" + text + "~" : String(text.map { Character(String($0) + "\u{0336}") })
     }
 
     /// Sanitises each line of a multi-line text, keeping the line breaks.

@@ -64,8 +64,9 @@ struct Renderer {
         statusBar(y: height - 1)
         if let picker = state.templatePicker { templateOverlay(picker) }
         workbenchOverlays()
+        if let details = state.details { detailsOverlay(details) }
         if state.showHelp { helpOverlay() }
-        let overlaid = state.showHelp || state.templatePicker != nil || state.workbench.hasOverlay
+        let overlaid = state.showHelp || state.templatePicker != nil || state.workbench.hasOverlay || state.details != nil
         return Frame(buffer: buffer, cursor: overlaid ? nil : cursor)
     }
 

@@ -96,6 +96,7 @@ struct Demo: ParsableCommand {
         session.openCommand = settings.openCommand
         session.notify = settings.notify
         session.keys = try Inbox.loadKeys()
+        session.showDeleted = settings.showDeleted
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

@@ -43,6 +43,7 @@ struct Doctor: AsyncParsableCommand {
         Diagnosis.checkDatabase(at: settings.databasePath, &report)
         Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
                              sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
+        Diagnosis.checkAccount(databasePath: settings.databasePath, &report)
 
         Diagnosis.checkPrograms(downloadDirectory: settings.downloadDirectory, openCommand: settings.openCommand,
                                 transcribeCommand: settings[.transcribeCommand],

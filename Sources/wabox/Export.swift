@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
-import InboxStore
+import InboxServices
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print stored messages, oldest first, one JSON object per line.",
+        discussion: "Messages the customer deleted keep only deleted_at, unless show_deleted is true (WABOX_SHOW_DELETED).",
         version: waboxVersion
     )
 
@@ -20,39 +21,38 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let settings = try global.settings()
-        let path = settings.databasePath
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw Failure("no database at \(path): run `wabox serve` first, or pass --db with the right file")
-        }
-        let database: InboxDatabase
         do {
-            database = try InboxDatabase(path: path)
+            try CommandOutput.export(databasePath: settings.databasePath, contact: contact, showDeleted: settings.showDeleted)
         } catch {
-            throw Failure(String(describing: error))
-        }
-        var output = BufferedOutput()
-        do {
-            try database.export(contact: contact) { record in
-                output.write(Data((record.jsonLine + "\n").utf8))
-            }
-        } catch let error as InboxDatabase.UnknownContact {
             throw Failure(error.description)
         }
-        output.flush()
     }
 }
 
-/// Collects output and writes it to standard output in large chunks.
-struct BufferedOutput {
-    private var buffer = Data()
+/// `wabox templates`: the approved templates as the cache holds them.
+struct Templates: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the cached message templates with status, category, quality and when they were refreshed.",
+        discussion: """
+            The cache is what the process holding the listener (wabox serve, with WABOX_WABA_ID) fetched \
+            last, with the template status, quality and category updates Meta sent since applied: a \
+            template rejected, paused or disabled shows so at once and leaves the picker.
+            """,
+        version: waboxVersion
+    )
 
-    mutating func write(_ data: Data) {
-        buffer.append(data)
-        if buffer.count >= 1 << 16 { flush() }
-    }
+    @OptionGroup var global: GlobalOptions
 
-    mutating func flush() {
-        FileHandle.standardOutput.write(buffer)
-        buffer.removeAll(keepingCapacity: true)
+    @Option(help: "Output format: text (columns) or jsonl (one JSON object per template).")
+    var format: TemplateListing.Format = .text
+
+    func run() throws {
+        do {
+            try CommandOutput.templates(databasePath: try global.settings().databasePath, format: format)
+        } catch let error as CommandOutput.Failure {
+            throw Failure(error.description)
+        }
     }
 }
+
+extension TemplateListing.Format: ExpressibleByArgument {}

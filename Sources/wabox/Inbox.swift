@@ -78,6 +78,7 @@ struct Inbox: ParsableCommand {
         session.openCommand = settings.openCommand
         session.notify = settings.notify
         session.keys = try Self.loadKeys()
+        session.showDeleted = settings.showDeleted
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 

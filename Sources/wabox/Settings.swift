@@ -35,6 +35,8 @@ struct Settings: Sendable {
         case transcribeTimeout = "transcribe_timeout"
         /// How a customer writing in another conversation is announced: bell, osc or off.
         case notify
+        /// Whether messages customers deleted still show (struck through) and export.
+        case showDeleted = "show_deleted"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -87,6 +89,7 @@ struct Settings: Sendable {
         }
     }
     var notify: NotifyMode { values[.notify].flatMap(NotifyMode.init(rawValue:)) ?? .bell }
+    var showDeleted: Bool { values[.showDeleted] == "true" }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -117,6 +120,9 @@ struct Settings: Sendable {
         }
         if let notify = values[.notify], NotifyMode(rawValue: notify) == nil {
             throw Error(description: "notify is \"\(notify)\"; use \"bell\" (the terminal bell), \"osc\" (a desktop notification through the terminal) or \"off\"")
+        }
+        if let shown = values[.showDeleted], shown != "true", shown != "false" {
+            throw Error(description: "show_deleted is \"\(shown)\"; use true (deleted messages stay visible, struck through) or false")
         }
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")

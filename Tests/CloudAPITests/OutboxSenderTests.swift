@@ -380,7 +380,7 @@ import Testing
             await refresher.refresh()
         }
         let cached = try #require(try TemplateCacheRefresher.cached(in: temp.database))
-        #expect(cached.templates.map(\.name) == ["order_update"])
-        #expect(cached.templates.first?.bodyParameterCount == 2)
+        #expect(cached.templates.map(\.template.name) == ["order_update"])
+        #expect(cached.templates.first?.template.bodyParameterCount == 2)
     }
 }

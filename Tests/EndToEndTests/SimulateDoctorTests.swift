@@ -214,8 +214,9 @@ import Testing
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").filter { !$0.isEmpty }
             let checks = lines.filter { ["✓", "!", "✗"].contains($0.first.map(String.init) ?? "") }
-            // The media folder, the download folder, open_command and transcribe_command among them.
-            #expect(checks.count == 13, "\(result.stdout)")
+            // The media folder, the download folder, open_command, transcribe_command and Meta's account alerts among them.
+            #expect(checks.count == 14, "\(result.stdout)")
+            #expect(result.stdout.contains("✓ account     no alert from Meta in force"), "\(result.stdout)")
             #expect(checks.allSatisfy { $0.hasPrefix("✓") }, "\(result.stdout)")
             #expect(result.stdout.contains("config.toml sets access_token, app_secret, graph_url, phone_number_id, verify_token, waba_id; mode 600"))
             #expect(result.stdout.contains("app_secret …6789 (config file)"))

@@ -44,13 +44,17 @@ private let accepted: [(String, Data)] = [
             "field": "messages" } ] } ]
         }
         """.utf8)),
-    ("other field", envelope(#""statuses":[]"#, field: #""field":"account_update""#)),
+    ("other field", envelope(#""statuses":[]"#, field: #""field":"security""#)),
+    ("call status", envelope(contact + #","statuses":[{"id":"wacid.2","status":"RINGING","type":"call","timestamp":"1","recipient_id":"233201234567"}]"#)),
     ("other object", Data(#"{"object":"page","entry":[]}"#.utf8)),
     ("username only", envelope(#""contacts":[{"profile":{"name":"Ana","username":"ana.p"},"user_id":"BR.77"}],"messages":[{"from_user_id":"BR.77","id":"wamid.fast.8","timestamp":"1764400008","type":"text","text":{"body":"oi"}}]"#)),
 ]
 
 /// Bodies it leaves to JSONDecoder; the combined decoder must still match the reference.
 private let leftToFoundation: [(String, Data)] = [
+    ("account update", envelope(#""statuses":[]"#, field: #""field":"account_update""#)),
+    ("text without its text", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.9","timestamp":"1764400000","type":"text"}]"#)),
+    ("calls", envelope(#""calls":[{"id":"wacid.1","from":"233201234567","event":"connect","timestamp":"1"}]"#, field: #""field":"calls""#)),
     ("image", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.1","timestamp":"1764400000","type":"image","image":{"id":"1","mime_type":"image/jpeg"}}]"#)),
     ("number timestamp", envelope(contact + #","messages":[{"from":"233201234567","id":"wamid.slow.2","timestamp":1764400000,"type":"text","text":{"body":"x"}}]"#)),
     ("duplicate key", envelope(#""messages":[{"from":"1","id":"wamid.slow.3","id":"wamid.slow.4","timestamp":"1","type":"text","text":{"body":"x"}}]"#)),

@@ -55,11 +55,18 @@ import Testing
             body.append(contentsOf: Data(#"b"}}]}}]}]}"#.utf8))
             #expect(throws: WebhookDecoder.Failure.self, "bytes \(bytes)") { try decoder.decode(body, receivedAt: 0) }
         }
-        // A lone surrogate escape is no character either: that message is a malformed part.
+        // A lone surrogate escape is no character either: the text is never passed on, and
+        // the message is kept as one wabox could not read.
         let surrogate = try decoder.decode(
             envelope(#"{"from":"1555","id":"w.s","timestamp":"1","type":"text","text":{"body":"a\ud800b"}}"#), receivedAt: 0)
-        #expect(!surrogate.contains { if case .message = $0 { true } else { false } })
-        #expect(surrogate.contains { if case .malformed = $0 { true } else { false } }, "\(surrogate)")
+        let kept = surrogate.compactMap { if case .message(let message) = $0 { message.content } else { nil } }
+        #expect(kept.count == 1, "\(surrogate)")
+        if case .unreadable(let type, _, let raw)? = kept.first {
+            #expect(type == "text")
+            #expect(!raw.contains("\u{fffd}"))
+        } else {
+            Issue.record("expected an unreadable message: \(surrogate)")
+        }
     }
 
     @Test func emptyTruncatedAndWrongTypesNeverCrash() throws {
@@ -73,7 +80,8 @@ import Testing
         for body in bodies {
             _ = try? decoder.decode(Data(body.utf8), receivedAt: 0)
         }
-        // Every field of a message with the wrong JSON type: a malformed part, the rest kept.
+        // Every field of a message with the wrong JSON type: a malformed part (no usable id)
+        // or a message wabox could not read (a bad payload); the rest kept.
         let wrong = envelope("""
             {"from":1,"id":{},"timestamp":[],"type":true,"text":"t"},
             {"from":"1555","id":"w.ok","timestamp":"1","type":"text","text":{"body":"fine"}},
@@ -83,7 +91,12 @@ import Testing
         let events = try decoder.decode(wrong, receivedAt: 0)
         #expect(events.count == 4)
         #expect(events.contains { if case .message(let m) = $0 { m.id == "w.ok" } else { false } })
-        #expect(events.filter { if case .malformed = $0 { true } else { false } }.count >= 2)
+        #expect(events.filter { if case .malformed = $0 { true } else { false } }.count == 1)
+        let unreadable = events.compactMap { event -> String? in
+            guard case .message(let message) = event, case .unreadable = message.content else { return nil }
+            return message.id.rawValue
+        }
+        #expect(unreadable == ["w.t", "w.l"])
     }
 }
 

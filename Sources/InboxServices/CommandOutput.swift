@@ -1,0 +1,57 @@
+import Foundation
+import InboxStore
+
+/// Collects output and writes it to standard output in large chunks.
+public struct BufferedOutput {
+    private var buffer = Data()
+
+    public init() {}
+
+    public mutating func write(_ data: Data) {
+        buffer.append(data)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    public mutating func flush() {
+        FileHandle.standardOutput.write(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// What `wabox export` and `wabox templates` print, for the executable to call.
+public enum CommandOutput {
+    /// A command's failure, in words for the operator.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Prints every stored message (only `contact`'s when given) as JSON lines, oldest first.
+    public static func export(databasePath path: String, contact: String?, showDeleted: Bool) throws(Failure) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Failure(description: "no database at \(path): run `wabox serve` first, or pass --db with the right file")
+        }
+        var output = BufferedOutput()
+        do {
+            let database = try InboxDatabase(path: path)
+            try database.export(contact: contact, showDeleted: showDeleted) { record in
+                output.write(Data((record.jsonLine + "\n").utf8))
+            }
+        } catch {
+            throw Failure(description: String(describing: error))
+        }
+        output.flush()
+    }
+
+    /// Prints the template cache with the updates received since (`wabox templates`).
+    public static func templates(databasePath path: String, format: TemplateListing.Format) throws(Failure) {
+        do {
+            var output = BufferedOutput()
+            for line in try TemplateListing.lines(databasePath: path, format: format) {
+                output.write(Data((line + "\n").utf8))
+            }
+            output.flush()
+        } catch {
+            throw Failure(description: String(describing: error))
+        }
+    }
+}
