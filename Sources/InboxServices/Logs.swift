@@ -1,5 +1,6 @@
 import Foundation
 import InboxCore
+import InboxStore
 import Logging
 
 /// A secret as it may be shown: its last four characters, or stars when it is short.
@@ -172,23 +173,8 @@ public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
                       parts.tm_hour, parts.tm_min, parts.tm_sec, Int(milliseconds % 1000))
     }
 
-    /// A JSON string literal: quotes, backslashes and every control character escaped.
     static func appendQuoted(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029:
-                line += String(format: "\\u%04x", scalar.value)
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
+        JSONLine.appendQuoted(text, to: &line)
     }
 }
 
