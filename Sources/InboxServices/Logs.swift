@@ -155,9 +155,9 @@ public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
         var line = "{"
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { line += "," }
-            Self.appendQuoted(key, to: &line)
+            JSONLine.appendQuoted(key, to: &line)
             line += ":"
-            Self.appendQuoted(value, to: &line)
+            JSONLine.appendQuoted(value, to: &line)
         }
         line += "}\n"
         var stream = stream
@@ -171,10 +171,6 @@ public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
         gmtime_r(&seconds, &parts)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                       parts.tm_hour, parts.tm_min, parts.tm_sec, Int(milliseconds % 1000))
-    }
-
-    static func appendQuoted(_ text: String, to line: inout String) {
-        JSONLine.appendQuoted(text, to: &line)
     }
 }
 
