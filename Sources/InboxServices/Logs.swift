@@ -1,5 +1,6 @@
 import Foundation
 import InboxCore
+import InboxStore
 import Logging
 
 /// A secret as it may be shown: its last four characters, or stars when it is short.
@@ -154,9 +155,9 @@ public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
         var line = "{"
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { line += "," }
-            Self.appendQuoted(key, to: &line)
+            JSONLine.appendQuoted(key, to: &line)
             line += ":"
-            Self.appendQuoted(value, to: &line)
+            JSONLine.appendQuoted(value, to: &line)
         }
         line += "}\n"
         var stream = stream
@@ -170,25 +171,6 @@ public struct JSONLogHandler<Stream: TextOutputStream & Sendable>: LogHandler {
         gmtime_r(&seconds, &parts)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
                       parts.tm_hour, parts.tm_min, parts.tm_sec, Int(milliseconds % 1000))
-    }
-
-    /// A JSON string literal: quotes, backslashes and every control character escaped.
-    static func appendQuoted(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f || (0x80...0x9f).contains(scalar.value)
-                || scalar.value == 0x2028 || scalar.value == 0x2029:
-                line += String(format: "\\u%04x", scalar.value)
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
     }
 }
 

@@ -208,6 +208,15 @@ final class JSONWriter {
     }
 
     private func string(_ value: String) {
+        JSONLine.appendQuoted(value, to: &output)
+    }
+}
+
+/// JSON string literals as the export writes them, for every line-oriented JSON wabox prints.
+public enum JSONLine {
+    /// Appends `value` as a JSON string: quotes, backslashes, control characters and the
+    /// line and paragraph separators escaped, everything else as it is.
+    public static func appendQuoted(_ value: String, to output: inout String) {
         output += "\""
         for scalar in value.unicodeScalars {
             switch scalar {

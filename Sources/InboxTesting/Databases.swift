@@ -27,7 +27,10 @@ public final class DatabaseWriteLock: Sendable {
 /// `text`: the webhook carrying it fails while being applied, as a constraint or a full
 /// disk would make it fail. For tests of what becomes of the rest of its batch.
 public func makeMessagesFail(withText text: String, inDatabaseAt path: String) throws {
-    let queue = try DatabaseQueue(path: path)
+    // Waits for the write lock: a database just opened may still be indexing or checkpointing.
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    let queue = try DatabaseQueue(path: path, configuration: configuration)
     let literal = "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     try queue.write { db in
         try db.execute(sql: """

@@ -192,7 +192,12 @@ final class MappedFile {
 
 /// libchafa in symbols mode: pixels in, one symbol and two colours per cell out.
 enum Symbols {
+    /// chafa splits a canvas among threads of its own; for a few hundred cells the hand-offs
+    /// cost more than they save (3 ms on one thread), and the cores are the listener's.
+    private static let oneThread: Void = chafa_set_n_threads(1)
+
     static func draw(_ pixels: wbx_pixels, columns: Int, rows: Int) -> [PreviewCell] {
+        _ = oneThread
         let config = chafa_canvas_config_new()
         defer { chafa_canvas_config_unref(config) }
         chafa_canvas_config_set_geometry(config, Int32(columns), Int32(rows))

@@ -149,12 +149,7 @@ func measurePreview(runs: Int, options: Options) throws {
         keyTimes.append(milliseconds(since: start))
     }
     guard backend.showsPicture else { throw BenchError("the picture went away while typing") }
-    var renderTimes: [Double] = []
-    for _ in 0..<100 {
-        let start = ContinuousClock.now
-        _ = render(app.state, theme: .builtIn)
-        renderTimes.append(milliseconds(since: start))
-    }
+    let renderTimes = renderTimes(of: app.state, runs: 100)
     print("redraw with the photo on screen (key, reduce, render): median \(format(percentile(keyTimes, 0.5))) ms, "
           + "p99 \(format(percentile(keyTimes, 0.99))) ms over \(keyTimes.count) keys  [target < 16 ms]")
     print("  of which render alone: median \(format(percentile(renderTimes, 0.5))) ms, "

@@ -74,6 +74,15 @@ func milliseconds(since start: ContinuousClock.Instant) -> Double {
     return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
 }
 
+/// How long each of `runs` renders of `state` with the built-in theme took, in milliseconds.
+func renderTimes(of state: AppState, runs: Int) -> [Double] {
+    (0..<runs).map { _ in
+        let start = ContinuousClock.now
+        _ = render(state, theme: .builtIn)
+        return milliseconds(since: start)
+    }
+}
+
 func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
     return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
@@ -195,12 +204,7 @@ func run() throws {
             queryTimes.append(milliseconds(since: start))
         }
     }
-    var renderTimes: [Double] = []
-    for _ in 0..<20 {
-        let start = ContinuousClock.now
-        _ = render(app.state, theme: .builtIn)
-        renderTimes.append(milliseconds(since: start))
-    }
+    let renderTimes = renderTimes(of: app.state, runs: 20)
     print("filter key press (query, reduce, render): median \(format(percentile(keyTimes, 0.5))) ms, "
           + "p99 \(format(percentile(keyTimes, 0.99))) ms, max \(format(keyTimes.max() ?? 0)) ms over \(keyTimes.count) keys  [target < 16 ms]")
     print("  of which: list query median \(format(percentile(queryTimes, 0.5))) ms (max \(format(queryTimes.max() ?? 0))), "

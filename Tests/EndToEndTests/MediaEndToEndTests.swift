@@ -18,29 +18,23 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
-    private func screen() throws -> String {
-        try runCommand("/usr/bin/tmux", ["-L", socket, "capture-pane", "-p", "-t", "inbox"]).stdout
-    }
+    private var pane: TmuxPane { TmuxPane(socket: socket) }
+
+    private func screen() throws -> String { try pane.screen() }
 
     /// Waits until the pane satisfies `condition`, returning it; fails with the last screen.
     @discardableResult
     private func waitForScreen(_ what: String, timeout: Double = 30, _ condition: (String) -> Bool) async throws -> String {
-        var last = ""
-        let found = try await waitUntil(timeout: timeout) {
-            last = try screen()
-            return condition(last)
-        }
-        try #require(found, "waited for \(what); the screen was:\n\(last)")
-        return last
+        try await pane.waitForScreen(what, timeout: timeout, condition)
     }
 
     /// Keys by tmux name (`Enter`, `Up`, `C-o`, `Tab`).
     private func press(_ keys: String...) throws {
-        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", "inbox"] + keys)
+        try pane.press(keys)
     }
 
     private func type(_ text: String) throws {
-        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", "inbox", "-l", text])
+        try pane.type(text)
     }
 
     @Test func aCustomersPhotoIsSavedAndAFileGoesBack() async throws {

@@ -20,13 +20,7 @@ import Testing
     /// Waits until the pane (with its SGR colour sequences) satisfies `condition`.
     @discardableResult
     private func waitForScreen(_ what: String, timeout: Double = 20, _ condition: (String) -> Bool) async throws -> String {
-        var last = ""
-        let found = try await waitUntil(timeout: timeout) {
-            last = try tmux("capture-pane", "-e", "-p", "-t", "inbox")
-            return condition(last)
-        }
-        try #require(found, "waited for \(what); the screen was:\n\(last)")
-        return last
+        try await TmuxPane(socket: socket).waitForScreen(what, timeout: timeout, colours: true, condition)
     }
 
     /// How many of the 8 rows between the row holding `caption` and the time line under it

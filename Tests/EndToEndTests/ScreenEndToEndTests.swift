@@ -20,18 +20,14 @@ import Testing
         try runCommand("/usr/bin/tmux", ["-L", socket] + arguments).stdout
     }
 
-    private func screen() throws -> String { try tmux("capture-pane", "-p", "-t", "inbox") }
+    private var pane: TmuxPane { TmuxPane(socket: socket) }
+
+    private func screen() throws -> String { try pane.screen() }
 
     /// Waits until the pane shows `text`, returning the screen; fails with the last screen.
     @discardableResult
     private func waitForScreen(_ what: String, timeout: Double = 15, _ condition: (String) -> Bool) async throws -> String {
-        var last = ""
-        let found = try await waitUntil(timeout: timeout) {
-            last = try screen()
-            return condition(last)
-        }
-        try #require(found, "waited for \(what); the screen was:\n\(last)")
-        return last
+        try await pane.waitForScreen(what, timeout: timeout, condition)
     }
 
     private func postFixture(_ name: String, port: Int) throws -> String {
@@ -40,12 +36,12 @@ import Testing
 
     /// Presses keys by tmux name (`Enter`, `Escape`, `C-u`, …).
     private func press(_ keys: String...) throws {
-        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", "inbox"] + keys)
+        try pane.press(keys)
     }
 
     /// Types text literally.
     private func type(_ text: String) throws {
-        try tmux("send-keys", "-t", "inbox", "-l", text)
+        try pane.type(text)
     }
 
     /// Filters the list by `name` and opens the first match, `shown` as its header says;
@@ -269,7 +265,7 @@ import Testing
     }
 
     /// The pane with its colours, as SGR sequences.
-    private func screenWithColours() throws -> String { try tmux("capture-pane", "-e", "-p", "-t", "inbox") }
+    private func screenWithColours() throws -> String { try pane.screen(colours: true) }
 
     /// `--theme` finds a theme in the XDG themes folder and maps its `#rrggbb` to the nearest
     /// of the 256 colours; `WABOX_THEME` does the same; `NO_COLOR` draws no colour at all.

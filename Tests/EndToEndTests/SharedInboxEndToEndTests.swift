@@ -97,18 +97,12 @@ struct SSHServer {
         try runCommand("/usr/bin/tmux", ["-L", socket] + arguments)
     }
 
-    private func screen(_ agent: String) throws -> String { try tmux("capture-pane", "-p", "-t", agent).stdout }
+    private func screen(_ agent: String) throws -> String { try TmuxPane(socket: socket, target: agent).screen() }
 
     @discardableResult
     private func waitForScreen(_ agent: String, _ what: String, timeout: Double = 15,
                                _ condition: (String) -> Bool) async throws -> String {
-        var last = ""
-        let found = try await waitUntil(timeout: timeout) {
-            last = try screen(agent)
-            return condition(last)
-        }
-        try #require(found, "waited for \(what) on \(agent)'s screen; it was:\n\(last)")
-        return last
+        try await TmuxPane(socket: socket, target: agent).waitForScreen(what, timeout: timeout, condition)
     }
 
     /// Starts an agent's terminal: ssh into this machine and run wabox there.

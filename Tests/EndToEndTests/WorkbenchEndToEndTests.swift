@@ -24,25 +24,21 @@ import Testing
         try runCommand("/usr/bin/tmux", ["-L", socket] + arguments).stdout
     }
 
-    private func screen() throws -> String { try tmux("capture-pane", "-p", "-t", "inbox") }
+    private var pane: TmuxPane { TmuxPane(socket: socket) }
+
+    private func screen() throws -> String { try pane.screen() }
 
     @discardableResult
     private func waitForScreen(_ what: String, timeout: Double = 15, _ condition: (String) -> Bool) async throws -> String {
-        var last = ""
-        let found = try await waitUntil(timeout: timeout) {
-            last = try screen()
-            return condition(last)
-        }
-        try #require(found, "waited for \(what); the screen was:\n\(last)")
-        return last
+        try await pane.waitForScreen(what, timeout: timeout, condition)
     }
 
     private func press(_ keys: String...) throws {
-        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", "inbox"] + keys)
+        try pane.press(keys)
     }
 
     private func type(_ text: String) throws {
-        try tmux("send-keys", "-t", "inbox", "-l", text)
+        try pane.type(text)
     }
 
     private func port(in screen: String) throws -> Int {

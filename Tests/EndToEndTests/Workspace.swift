@@ -1,6 +1,7 @@
 import Foundation
 import InboxCore
 import InboxTesting
+import Testing
 
 /// A test's own folder, database path and environment, and `wabox serve` started in it.
 protocol ServeWorkspace {
@@ -48,4 +49,40 @@ func postSigned(_ body: Data, port: Int, via folder: URL) throws -> String {
         "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
     ])
     return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+}
+
+/// One pane of a test's private tmux server (`tmux -L socket`): what the real binary shows,
+/// read with capture-pane, and keys sent to it.
+struct TmuxPane {
+    let socket: String
+    var target = "inbox"
+
+    /// The pane as text; with `colours`, with its SGR sequences.
+    func screen(colours: Bool = false) throws -> String {
+        try runCommand("/usr/bin/tmux", ["-L", socket, "capture-pane"] + (colours ? ["-e"] : []) + ["-p", "-t", target]).stdout
+    }
+
+    /// Keys by tmux name (`Enter`, `Escape`, `C-u`, …).
+    func press(_ keys: [String]) throws {
+        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", target] + keys)
+    }
+
+    /// Text typed literally.
+    func type(_ text: String) throws {
+        _ = try runCommand("/usr/bin/tmux", ["-L", socket, "send-keys", "-t", target, "-l", text])
+    }
+
+    /// Waits until the pane satisfies `condition` and returns it; a wait that gives up fails
+    /// the test with the last screen it saw.
+    @discardableResult
+    func waitForScreen(_ what: String, timeout: Double, colours: Bool = false,
+                       _ condition: (String) -> Bool) async throws -> String {
+        var last = ""
+        let found = try await waitUntil(timeout: timeout) {
+            last = try screen(colours: colours)
+            return condition(last)
+        }
+        try #require(found, "waited for \(what) on tmux pane \(target); the screen was:\n\(last)")
+        return last
+    }
 }
