@@ -38,11 +38,16 @@ public struct ExportRecord: Sendable, Equatable {
     public var text: String?
     public var caption: String?
     public var timestamp: Int64
-    public var status: String
+    /// Nil for a note.
+    public var status: String?
     public var replyTo: String?
     public var reactions: [StoredReaction]
     public var error: ErrorInfo?
     public var media: Media?
+    /// The conversation's labels, by name.
+    public var labels: [String] = []
+    /// Who wrote a note (nil on messages).
+    public var agent: String?
 
     /// The record as one line of JSON, without the newline.
     ///
@@ -98,6 +103,9 @@ public struct ExportRecord: Sendable, Equatable {
             } else {
                 json.null()
             }
+            json.key("labels")
+            json.array(labels) { json.element($0) }
+            json.field("agent", agent)
         }
         return json.output
     }
@@ -139,6 +147,7 @@ final class JSONWriter {
         needsComma = true
     }
 
+
     func field(_ name: String, _ value: Int64?) {
         key(name)
         output += value.map(String.init) ?? "null"
@@ -152,6 +161,12 @@ final class JSONWriter {
 
     private func separate() {
         if needsComma { output += "," }
+    }
+
+    /// A string as an array element.
+    func element(_ value: String) {
+        separate()
+        string(value)
     }
 
     private func string(_ value: String) {
@@ -175,6 +190,7 @@ final class JSONWriter {
             }
         }
         output += "\""
+        needsComma = true
     }
 }
 
@@ -188,6 +204,15 @@ extension InboxDatabase {
             id: status?.mediaID ?? attachment.mediaID, mimeType: status?.mimeType ?? attachment.mimeType, sha256: attachment.sha256,
             fileSize: status?.fileSize, filename: attachment.filename,
             state: (status?.state ?? .pending).rawValue, reason: status?.reason, path: status?.path)
+    }
+
+    static func exportedContact(_ row: Row) -> ExportRecord.Contact {
+        ExportRecord.Contact(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"])
+    }
+
+    static func exportedLabels(_ row: Row) throws -> [String] {
+        let labels: String = row["labels"] ?? "[]"
+        return labels == "[]" ? [] : try StoredJSON.decode([String].self, from: labels)
     }
 
     public struct UnknownContact: Error, CustomStringConvertible {
@@ -210,9 +235,19 @@ extension InboxDatabase {
             arguments = StatementArguments(ids)
         }
         return try writer.read { db in
+            // Notes are few: they are read first and put between the messages by time.
+            var notes = try Row.fetchAll(db, sql: """
+                SELECT n.id, n.agent, CAST(n.text AS BLOB) AS text, n.created_at, cv.phone_number_id, \(Self.labelsColumn),
+                       c.wa_id, c.user_id, c.username, c.name
+                FROM note n
+                JOIN conversation cv ON cv.id = n.conversation_id
+                JOIN contact c ON c.id = cv.contact_id
+                \(filter)
+                ORDER BY n.created_at, n.id
+                """, arguments: arguments)[...]
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT \(Self.messageColumns), m.type, CAST(m.text AS BLOB) AS text, CAST(m.caption AS BLOB) AS caption,
-                       cv.phone_number_id,
+                       cv.phone_number_id, \(Self.labelsColumn),
                        c.wa_id, c.user_id, c.username, c.name
                 FROM message m
                 JOIN conversation cv ON cv.id = m.conversation_id
@@ -221,15 +256,27 @@ extension InboxDatabase {
                 ORDER BY m.timestamp, m.id
                 """, arguments: arguments)
             var count = 0
+            func emitNotes(before timestamp: Int64?) throws {
+                while let note = notes.first, timestamp.map({ note["created_at"] < $0 }) ?? true {
+                    notes.removeFirst()
+                    try emit(ExportRecord(
+                        id: "note:\(note["id"] as Int64)", phoneNumberID: note["phone_number_id"], contact: Self.exportedContact(note),
+                        direction: "note", type: "note", text: Self.wholeText(note, "text"), caption: nil,
+                        timestamp: note["created_at"], status: nil, replyTo: nil, reactions: [], error: nil, media: nil,
+                        labels: try Self.exportedLabels(note), agent: note["agent"]))
+                    count += 1
+                }
+            }
             while let row = try rows.next() {
                 let message = try Self.message(from: row)
+                try emitNotes(before: message.timestamp)
                 let errorInfo: ExportRecord.ErrorInfo? = message.status == .failed || message.error != nil
                     ? ExportRecord.ErrorInfo(code: message.error?.code, title: message.error?.title)
                     : nil
                 try emit(ExportRecord(
                     id: message.wamid?.rawValue ?? "local:\(message.localID ?? String(message.rowID))",
                     phoneNumberID: row["phone_number_id"],
-                    contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"]),
+                    contact: Self.exportedContact(row),
                     direction: message.direction.rawValue,
                     type: row["type"],
                     text: Self.wholeText(row, "text"),
@@ -239,9 +286,11 @@ extension InboxDatabase {
                     replyTo: message.replyTo?.rawValue,
                     reactions: message.reactions,
                     error: errorInfo,
-                    media: Self.exportedMedia(message)))
+                    media: Self.exportedMedia(message),
+                    labels: try Self.exportedLabels(row)))
                 count += 1
             }
+            try emitNotes(before: nil)
             return count
         }
     }
