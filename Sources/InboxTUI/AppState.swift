@@ -206,6 +206,8 @@ public struct AppState: Sendable, Equatable {
     public var typingNoted: TypingNoted?
     /// A conversation someone else holds, which `a` pressed again takes over.
     public var pendingTakeover: ConversationID?
+    /// Canned replies, labels, notes and their prompts.
+    public var workbench = WorkbenchState()
 
     public var listener = ListenerStatus()
     /// The demo's words for some customers (by wa_id), shown while their conversation is

@@ -24,6 +24,10 @@ public final class InboxApp {
         /// The program `o` opens a customer's file with (`open_command`), found on `PATH`
         /// unless it is a path; nil makes `o` say where the file is.
         public var openCommand: String?
+        /// This agent's canned replies (`replies.toml`).
+        public var personalReplies: [CannedReply] = []
+        /// How many conversations a filter's walk looks at per loop turn (ListScan.swift).
+        public var listWindow = InboxDatabase.listWindow
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -68,7 +72,7 @@ public final class InboxApp {
     let listenerStatus: @Sendable () -> ListenerStatus
     let sender: Sender
     let cloud: CloudServices?
-    private let completed = ActionInbox()
+    let completed = ActionInbox()
     private var lastStatusCheck: Int64 = 0
     private var reloads: ReloadThrottle
     private var batching = false
@@ -76,6 +80,8 @@ public final class InboxApp {
     public static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
     private var lastFrame: Frame?
+    /// A filter's walk through the list, continued a step per loop turn (ListScan.swift).
+    var listScan: ListScan?
 
     public init(database: InboxDatabase, backend: any TerminalBackend, theme: Theme,
                 configuration: Configuration = .init(),
@@ -98,6 +104,7 @@ public final class InboxApp {
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
         state.hints = configuration.hints
+        state.workbench.personalReplies = configuration.personalReplies
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -111,7 +118,8 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        let wait = reloads.keyWait(waitMilliseconds, now: .now)
+        let wait = listScan == nil ? reloads.keyWait(waitMilliseconds, now: .now) : 0
+        let scanning = listScan
         let key = backend.readKey(timeoutMilliseconds: wait)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
@@ -125,6 +133,8 @@ public final class InboxApp {
         coalescingEffects {
             turn(key: key, changes: changes)
         }
+        // A walk that no key or reload started afresh this turn takes its next step.
+        if let scan = listScan, scan == scanning { continueListScan() }
         if now != lastStatusCheck {
             lastStatusCheck = now
             let status = listenerStatus()
@@ -147,7 +157,8 @@ public final class InboxApp {
         if size.width != state.width || size.height != state.height {
             dispatch(.resized(width: size.width, height: size.height))
         }
-        if reloads.shouldReload(changes: changes, now: .now) {
+        // A walk finishes before the list reloads: restarted by every commit it might never end.
+        if listScan == nil, reloads.shouldReload(changes: changes, now: .now) {
             dispatch(.databaseChanged)
         }
         for action in completed.takeAll() {
@@ -210,13 +221,13 @@ public final class InboxApp {
         do {
             switch effect {
             case .loadConversations(let filter, let unreadOnly, let scope, let limit):
-                let page = try database.conversations(matching: filter, unreadOnly: unreadOnly, scope: scope,
-                                                      limit: limit, viewer: viewer)
-                dispatch(.conversationsLoaded(page.items, hasMore: page.next != nil))
+                startListScan(ListScan(filter: try ConversationFilter.parse(filter), unreadOnly: unreadOnly, scope: scope,
+                                       limit: limit))
             case .loadThread(let id, let limit):
                 let page = try database.messages(in: id, limit: limit)
                 let quoted = try database.quotedMessages(for: page.items)
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
+                dispatch(.notesLoaded(id, try database.notes(in: id)))
             case .markRead(let id):
                 let database = self.database
                 let agent = configuration.agent
@@ -308,6 +319,8 @@ public final class InboxApp {
                 background("could not tell the others you stopped typing") { database in
                     try await database.stopTyping(by: agent, in: id)
                 }
+            case .loadWorkbench, .addNote, .toggleLabel:
+                performWorkbench(effect)
             case .openFile(let path):
                 openFile(path)
             case .saveFile(let path, let name):
@@ -321,6 +334,8 @@ public final class InboxApp {
                     }
                 }
             }
+        } catch is ConversationFilter.ParseError {
+            // The filter line says what is wrong; the list stays as it was.
         } catch {
             dispatch(.failed("database: \(error)"))
         }
@@ -356,7 +371,7 @@ extension InboxApp {
     }
 
     /// Runs a database write off the main thread; a failure shows as `what: error`.
-    private func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
+    func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
         let database = self.database
         Task { [completed] in
             do {
@@ -416,7 +431,7 @@ extension Effect {
         switch (self, later) {
         case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
         case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
-        case (.search, .search): true
+        case (.search, .search), (.loadWorkbench, .loadWorkbench): true
         default: false
         }
     }

@@ -16,6 +16,11 @@ public enum Action: Sendable, Equatable {
     case templatesFailed(String)
     /// Another agent holds the conversation the agent tried to claim.
     case claimRefused(ConversationID, holder: String)
+    /// The team's canned replies and every label, as the database has them.
+    case workbenchLoaded(replies: [CannedReply], labels: [String])
+    case notesLoaded(ConversationID, [ConversationNote])
+    /// The list is still being walked for the filter (more matches may come).
+    case listScanning(Bool)
     case failed(String)
     case notice(String)
 }
@@ -42,6 +47,12 @@ public enum Effect: Sendable, Equatable {
     /// Keep a copy of a downloaded file in `download_dir` as `name` (already safe), or
     /// `name (2)`… when taken.
     case saveFile(path: String, name: String)
+    /// Canned replies and labels.
+    case loadWorkbench
+    /// A private note: stored, shown to every agent, never sent.
+    case addNote(ConversationID, text: String)
+    /// Puts a label on the conversation, or takes it off.
+    case toggleLabel(ConversationID, label: String)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -59,7 +70,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.now = now
         return []
     case .databaseChanged:
-        var effects = [loadConversations(state)]
+        var effects = [loadConversations(state), .loadWorkbench]
         if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
         return effects
     case .conversationsLoaded(let conversations, let hasMore):
@@ -116,6 +127,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.flash = "\(holder) has this conversation: press a again to take it over"
         state.pendingTakeover = id
         return []
+    case .workbenchLoaded(let replies, let labels):
+        state.workbench.teamReplies = replies
+        state.workbench.labels = labels
+        return []
+    case .notesLoaded(let id, let notes):
+        guard id == state.open?.id else { return [] }
+        state.workbench.notes = notes
+        return []
+    case .listScanning(let scanning):
+        state.workbench.listScanning = scanning
+        return []
     case .failed(let message), .notice(let message):
         state.flash = message
         return []
@@ -134,6 +156,8 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
         return []
     }
     if state.templatePicker != nil { return pickerKey(key, &state) }
+    if state.workbench.replyPicker != nil { return replyPickerKey(key, &state) }
+    if state.workbench.prompt != nil { return promptKey(key, &state) }
     // A take-over waits for `a` pressed right after the warning, nothing else.
     let takeover = state.pendingTakeover
     state.pendingTakeover = nil
@@ -142,6 +166,9 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
     }
     if key == .character("x"), state.focus == .list || state.focus == .thread {
         return resolveKey(&state)
+    }
+    if key == .character("n") || key == .character("L"), state.focus == .list || state.focus == .thread {
+        return openPrompt(key == .character("n") ? .note : .label, for: targetConversation(state), &state)
     }
     let effects = switch state.focus {
     case .list: listKey(key, &state)
@@ -216,6 +243,8 @@ private func filterKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     default:
         guard edit(&state.filter, with: key) else { return [] }
     }
+    // A term that cannot be read says so on the list; the query waits for a good one.
+    guard state.filterProblem == nil else { return [] }
     state.selected = nil
     state.listTop = 0
     return [loadConversations(state)]
@@ -252,6 +281,8 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
         return [.send(open.id, text: text, replyTo: replyTo)]
     case .control("t"):
         return openTemplatePicker(&state)
+    case .tab:
+        return expandCannedReply(&state)
     case .escape:
         if state.templateDraft != nil {
             state.templateDraft = nil
@@ -302,7 +333,7 @@ public let typingRenewSeconds: Int64 = 3
 
 // MARK: - Claims
 
-/// The conversation `a` and `x` act on: the open one in the thread, else the selected one.
+/// The conversation `a`, `x`, `n` and `L` act on: the open one in the thread, else the selected one.
 private func targetConversation(_ state: AppState) -> ConversationSummary? {
     if state.focus == .thread, let open = state.open { return open }
     return state.selectedIndex.map { state.conversations[$0] }
@@ -495,7 +526,7 @@ private func pickerKey(_ key: Key, _ state: inout AppState) -> [Effect] {
 }
 
 /// Applies an editing key to a line; false when the key is not an edit.
-private func edit(_ line: inout ComposeLine, with key: Key) -> Bool {
+func edit(_ line: inout ComposeLine, with key: Key) -> Bool {
     switch key {
     case .character(let character): line.insert(character)
     case .backspace: line.backspace()
@@ -555,6 +586,7 @@ private func show(_ conversation: ConversationSummary, _ state: inout AppState) 
     state.pickedMessage = nil
     state.replyTo = nil
     state.templateDraft = nil
+    state.workbench.notes = []
     return [.loadThread(conversation.id, limit: threadLimit(state))]
 }
 

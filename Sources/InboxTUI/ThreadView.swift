@@ -27,6 +27,7 @@ extension Renderer {
             windowText = "window closed: template only"
             windowStyle = theme[.windowClosed]
         }
+        if !open.labels.isEmpty { windowText = labelTags(open.labels, cells: max(2, width / 3)) + " · " + windowText }
         if open.resolvedAt != nil {
             windowText = "resolved · " + windowText
         } else if let assignee = open.assignee {
@@ -143,7 +144,10 @@ extension Renderer {
         var lines: [Line] = []
         let bubble = max(10, min(width - 4, width * 3 / 4))
         var lastDay: Int?
+        // Notes go between the messages by time; those older than what is loaded wait for it.
+        var notes = state.workbench.notes.drop { state.threadHasOlder && $0.createdAt < (state.thread.first?.timestamp ?? 0) }
         for message in state.thread {
+            lines += notesBefore(message.timestamp, &notes, width: width)
             let day = Describe.civil(message.timestamp, offset: state.utcOffset).dayNumber
             if day != lastDay {
                 let label = " " + Describe.day(message.timestamp, offset: state.utcOffset) + " "
@@ -220,7 +224,7 @@ extension Renderer {
                 lines.append(line)
             }
         }
-        return lines
+        return lines + notesBefore(nil, &notes, width: width)
     }
 
     /// Sanitises each line of a multi-line text, keeping the line breaks.

@@ -59,7 +59,9 @@ struct Renderer {
             threadPane(x: listWidth + 1, y: 0, width: width - listWidth - 1, height: bodyHeight)
         }
         statusBar(y: height - 1)
+        if let prompt = state.workbench.prompt { workbenchPrompt(prompt, y: height - 1) }
         if let picker = state.templatePicker { templateOverlay(picker) }
+        if let picker = state.workbench.replyPicker { replyPickerOverlay(picker) }
         if state.showHelp { helpOverlay() }
         return Frame(buffer: buffer, cursor: state.showHelp || state.templatePicker != nil ? nil : cursor)
     }

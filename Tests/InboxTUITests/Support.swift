@@ -17,7 +17,8 @@ final class ScreenHarness {
 
     init(width: Int = 80, height: Int = 24, theme: Theme = .builtIn, fixtures: [String] = [],
          now: Int64 = ScreenHarness.fixedNow, listener: ListenerStatus = ListenerStatus(),
-         agent: String? = nil, openCommand: String? = nil, downloadDirectory: String? = nil) async throws {
+         agent: String? = nil, openCommand: String? = nil, downloadDirectory: String? = nil,
+         personalReplies: [CannedReply] = [], listWindow: Int = InboxDatabase.listWindow) async throws {
         temp = try TemporaryDatabase()
         ownsDatabase = true
         for name in fixtures {
@@ -29,6 +30,8 @@ final class ScreenHarness {
         // Never the real ~/Downloads: a folder in the test's own temporary directory.
         configuration.downloadDirectory = downloadDirectory ?? temp.directory.appendingPathComponent("Downloads").path
         configuration.openCommand = openCommand
+        configuration.personalReplies = personalReplies
+        configuration.listWindow = listWindow
         app = InboxApp(database: temp.database, backend: backend, theme: theme, configuration: configuration,
                        clock: { now }, listenerStatus: { listener })
         app.step()
