@@ -38,6 +38,8 @@ public struct ScreenSession: Sendable {
     public var downloadDirectory = InboxApp.Configuration.defaultDownloadDirectory
     /// The program `o` opens a customer's file with (`open_command`); nil says where the file is.
     public var openCommand: String?
+    /// This agent's canned replies (`replies.toml`).
+    public var personalReplies: [CannedReply] = []
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -81,6 +83,7 @@ public struct ScreenSession: Sendable {
         appConfiguration.hints = hints
         appConfiguration.downloadDirectory = downloadDirectory
         appConfiguration.openCommand = openCommand
+        appConfiguration.personalReplies = personalReplies
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
@@ -96,6 +99,17 @@ public struct ScreenSession: Sendable {
         let agent = self.agent
         _ = runBlocking { try await database.stopTyping(by: agent) }
         background.stop(timeout: stopTimeout)
+    }
+
+    /// The agent's canned replies from `$XDG_CONFIG_HOME/wabox/replies.toml`; a broken file
+    /// is refused with its line and key.
+    public static func personalReplies(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(RepliesCommand.Failure) -> [CannedReply] {
+        do {
+            return try CannedReply.loadPersonal(from: CannedReply.personalFile(environment: environment))
+        } catch {
+            throw RepliesCommand.Failure(description: String(describing: error))
+        }
     }
 
     /// Templates and read receipts: straight from the Cloud API with a token of this

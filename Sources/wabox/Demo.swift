@@ -93,6 +93,7 @@ struct Demo: ParsableCommand {
         session.hints = DemoScript.hints
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

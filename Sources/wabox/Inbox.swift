@@ -75,6 +75,7 @@ struct Inbox: ParsableCommand {
         session.markReadOnOpen = settings.markReadOnOpen
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
+        session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 

@@ -17,7 +17,7 @@ struct Wabox: AsyncParsableCommand {
             $XDG_CONFIG_HOME/wabox/config.toml.
             """,
         version: waboxVersion,
-        subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Simulate.self, Doctor.self],
+        subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Replies.self, Simulate.self, Doctor.self],
         defaultSubcommand: Inbox.self
     )
 }
