@@ -179,94 +179,20 @@ struct Doctor: AsyncParsableCommand {
         }
     }
 
-    // MARK: - Listen address
+    // MARK: - Listen address and Graph API
 
     func checkListenAddress(_ settings: Settings, client: DiagnosticClient, _ report: inout DoctorReport) async {
-        let address: (host: String, port: Int)
         do {
-            address = try Settings.parseListen(settings.listen)
+            let address = try Settings.parseListen(settings.listen)
+            await Diagnosis.checkListenAddress(host: address.host, port: address.port, client: client, &report)
         } catch {
             report.fail("listen", "\(error): set WABOX_LISTEN or listen to HOST:PORT")
-            return
-        }
-        let shown = "\(urlHost(address.host)):\(address.port)"
-        if address.port == 0 {
-            report.pass("listen", "\(shown): the listener takes any free port and prints it")
-            return
-        }
-        switch PortProbe.bind(host: address.host, port: address.port) {
-        case .free:
-            report.pass("listen", "\(shown) is free for `wabox serve` or `wabox`")
-        case .unresolvable(let reason):
-            report.fail("listen", "\(shown): \(reason). Set WABOX_LISTEN or listen to an address of this machine, like 127.0.0.1:8080")
-        case .failed(let code) where code == EACCES:
-            report.fail("listen", "\(shown): ports below 1024 need root. Use a port like 8080 and put a reverse proxy (HTTPS on 443) in front")
-        case .failed(let code) where code == EADDRNOTAVAIL:
-            report.fail("listen", "\(shown): \(address.host) is not an address of this machine. Use 127.0.0.1 behind a reverse proxy, or 0.0.0.0 for every interface")
-        case .failed(let code) where code != EADDRINUSE:
-            report.fail("listen", "\(shown) cannot be bound: \(String(cString: strerror(code)))")
-        case .failed:
-            let host = urlHost(connectableHost(address.host))
-            let health = await client.listenerHealth(at: "http://\(host):\(address.port)/healthz")
-            switch health {
-            case .wabox(let status, let queue):
-                if status == "ok" {
-                    report.pass("listen", "\(shown) is held by a running wabox listener (healthz ok, \(queue) webhooks queued): `wabox` attaches to it; a second `wabox serve` here would fail")
-                } else {
-                    report.warn("listen", "\(shown) is held by a running wabox listener that reports \(status) (its database is not readable): look at its log")
-                }
-            case .other(let what):
-                report.fail("listen", "\(shown) is in use by another program (\(what)): stop it (`ss -ltnp 'sport = :\(address.port)'` names it), or set WABOX_LISTEN or listen to a free port")
-            }
         }
     }
-
-    // MARK: - Graph API
 
     func checkGraphAPI(_ settings: Settings, client: DiagnosticClient, _ report: inout DoctorReport) async {
-        guard let token = settings.accessToken else {
-            report.warn("Graph API", "not checked: no access token (see sending above)")
-            return
-        }
-        guard let phoneNumberID = settings[.phoneNumberID], phoneNumberID.allSatisfy(\.isNumber) else {
-            report.warn("Graph API", "not checked: no usable phone_number_id (see sending above)")
-            return
-        }
-        let graph = GraphCloudClient.Configuration(graphURL: settings.graphURL, graphVersion: settings.graphVersion,
-                                                   accessToken: token, timeout: .seconds(10))
-        let base = graph.graphURL
-        let url = "\(base)/\(settings.graphVersion)/\(phoneNumberID)"
-        let whereTo = settings[.graphURL] != nil ? "\(base) (WABOX_GRAPH_URL/graph_url)" : base
-        let tokenShown = Settings.redacted(token)
-        let number: PhoneNumberInfo
-        do {
-            number = try await client.phoneNumber(PhoneNumberID(phoneNumberID), graph: graph)
-        } catch {
-            switch error {
-            case .api(let error):
-                report.fail("Graph API", Diagnosis.explain(error, token: tokenShown, phoneNumberID: phoneNumberID))
-            case .http(let status, let snippet):
-                report.fail("Graph API", "GET \(url) answered HTTP \(status) without a Graph API error (\(snippet)): check that \(whereTo) is the Graph API and graph_version \(settings.graphVersion) exists")
-            case .network(let failure):
-                report.fail("Graph API", Diagnosis.explain(failure, base: whereTo, url: url))
-            case .invalidResponse, .tooLarge:
-                report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
-            }
-            return
-        }
-        guard number.verifiedName != nil || number.displayPhoneNumber != nil else {
-            report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
-            return
-        }
-        let display = TerminalText.sanitize(number.displayPhoneNumber ?? "?")
-        let name = TerminalText.sanitize(number.verifiedName ?? "no verified name")
-        let quality = TerminalText.sanitize(number.qualityRating ?? "UNKNOWN")
-        let summary = "\(whereTo) \(settings.graphVersion): token \(tokenShown) valid; \(phoneNumberID) is \(display) “\(name)”, quality \(quality)"
-        if ["YELLOW", "RED"].contains(quality.uppercased()) {
-            report.warn("Graph API", "\(summary): customers have been blocking or reporting this number's messages; see WhatsApp Manager → Insights before sending more")
-        } else {
-            report.pass("Graph API", summary)
-        }
+        await Diagnosis.checkGraphAPI(token: settings.accessToken, phoneNumberID: settings[.phoneNumberID],
+                                      graphURL: settings.graphURL, graphVersion: settings.graphVersion,
+                                      graphURLIsSet: settings[.graphURL] != nil, client: client, &report)
     }
-
 }
