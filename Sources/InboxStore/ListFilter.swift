@@ -4,17 +4,41 @@ import InboxCore
 
 /// The conversation list's query for one filter: SQL conditions on `cv` (conversation) and
 /// `c` (contact) that all must hold, newest activity first.
+///
+/// Candidates come newest first from a driver: the activity index itself (every
+/// conversation), or an index that holds only those one term asks for (a claim, a failed
+/// reply, the team's unread, a label). A step looks at one window of the driver's
+/// candidates and tests the other terms on each, so its work is bounded however rare the
+/// matches are; a name with few matches (the trigram index) needs no window at all.
 struct ListQuery {
+    /// What hands over the candidates newest first.
+    enum Driver: Equatable {
+        /// Every conversation, through `conversation_activity`.
+        case activity
+        /// The conversations `sql` (on `cv`) selects, through an index it matches.
+        case index(sql: String, rank: Int)
+        /// A label's conversations, through `conversation_label_activity`.
+        case label(String)
+        /// The few contacts the trigram index found: no window needed.
+        case fewMatches
+
+        /// Lower is rarer: the driver chosen among the terms.
+        var rank: Int {
+            switch self {
+            case .fewMatches: 0
+            case .index(_, let rank): rank
+            case .label: 3
+            case .activity: 9
+            }
+        }
+    }
+
     var conditions: [String] = []
     var arguments: StatementArguments = []
     let viewer: Viewer
     let now: Int64
-    /// Whether an index hands over the matches newest first (a claim, a failed reply, the
-    /// team's unread, a label, a name with few matches): one query finds the page however
-    /// rare they are. Otherwise the list is walked newest first and tested row by row.
-    var indexed = false
-    /// The label whose conversations are walked (newest first) instead of all of them.
-    var drivingLabel: String?
+    var driver = Driver.activity
+    var driverArguments: StatementArguments = []
     /// No match is this old or older (`~w`): the walk ends there.
     var activityFloor: Int64?
 
@@ -30,21 +54,26 @@ struct ListQuery {
             let (condition, argument, few) = try Self.contactCondition(needle, in: db)
             conditions.append(condition)
             arguments += [argument]
-            indexed = indexed || few
+            if few { drive(.fewMatches, []) }
         }
         for term in filter.terms { add(term.condition, negated: term.negated) }
-        // A label drives only when no claim or failure index does (those are rarer).
-        if !indexed, case .label(let name)? = filter.terms.first(where: { !$0.negated && $0.isLabel })?.condition {
-            drivingLabel = name
-            indexed = true
-        }
+    }
+
+    /// Makes `candidate` the driver when it is rarer than the one there is.
+    mutating func drive(_ candidate: Driver, _ values: StatementArguments) {
+        guard candidate.rank < driver.rank else { return }
+        driver = candidate
+        driverArguments = values
     }
 
     mutating func add(_ condition: ConversationFilter.Condition, negated: Bool = false) {
         if !negated {
             switch condition {
-            case .claimedBy, .unclaimed, .failedReply: indexed = true
-            case .unread where viewer.agent == nil: indexed = true
+            case .claimedBy(let name): drive(.index(sql: "cv.assigned_to = ?", rank: 1), [name == "me" ? viewer.agent : name])
+            case .failedReply: drive(.index(sql: "cv.failing_replies > 0", rank: 2), [])
+            case .label(let name): drive(.label(name), [name])
+            case .unread where viewer.agent == nil: drive(.index(sql: "cv.unread_count > 0", rank: 4), [])
+            case .unclaimed: drive(.index(sql: "cv.assigned_to IS NULL", rank: 5), [])
             default: break
             }
         }
@@ -92,64 +121,87 @@ struct ListQuery {
         }
     }
 
-    /// Up to `limit + 1` matching conversations, newest activity first, after `cursor`;
-    /// when the list is walked, only among the `window` conversations after it. Returns them
-    /// and, when the window ended before the list did, where it ended.
+    /// Up to `limit + 1` matching conversations, newest activity first, after `cursor`,
+    /// among the next `window` candidates of the driver (all of them when nil). Returns them
+    /// and, when the window ended before the candidates did, where it ended.
     func step(after cursor: ConversationCursor?, limit: Int, window: Int?, in db: Database) throws
         -> (items: [ConversationSummary], scannedTo: ConversationCursor?) {
         var conditions = conditions
         var arguments = arguments
+        var labelID: Int64?
+        if case .label(let name) = driver {
+            // No such label: nothing carries it.
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM label WHERE name = ?"),
+                                              arguments: [name]) else { return ([], nil) }
+            labelID = id
+        }
+        let (activity, id) = labelID == nil ? ("cv.last_activity_at", "cv.id") : ("cl.last_activity_at", "cl.conversation_id")
+        if let cursor {
+            conditions.append("(\(activity), \(id)) < (?, ?)")
+            arguments += [cursor.lastActivityAt, cursor.id]
+        }
         var end: ConversationCursor?
-        if let window, !indexed {
-            // Where the window ends: the activity index alone, a few thousand entries.
-            var sql = "SELECT last_activity_at, id FROM conversation"
-            var bounds: StatementArguments = []
-            if let cursor {
-                sql += " WHERE (last_activity_at, id) < (?, ?)"
-                bounds = [cursor.lastActivityAt, cursor.id]
-            }
-            sql += " ORDER BY last_activity_at DESC, id DESC LIMIT 1 OFFSET \(max(0, window - 1))"
-            end = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: bounds).map {
-                ConversationCursor(lastActivityAt: $0[0], id: $0[1])
-            }
+        if let window, driver != .fewMatches {
+            end = try windowEnd(after: cursor, window: window, labelID: labelID, in: db)
             // Past the floor, what is left of it fits in this window.
             if let floor = activityFloor, let last = end, last.lastActivityAt <= floor { end = nil }
             if let end {
-                conditions.append("(cv.last_activity_at, cv.id) >= (?, ?)")
+                conditions.append("(\(activity), \(id)) >= (?, ?)")
                 arguments += [end.lastActivityAt, end.id]
             }
         }
-        if let cursor {
-            conditions.append(drivingLabel == nil ? "(cv.last_activity_at, cv.id) < (?, ?)"
-                                                  : "(cl.last_activity_at, cl.conversation_id) < (?, ?)")
-            arguments += [cursor.lastActivityAt, cursor.id]
-        }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        guard let label = drivingLabel else {
+        guard let labelID else {
             arguments += [limit + 1]
             let items = try InboxDatabase.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
                                                     arguments: arguments, viewer: viewer, in: db)
             return (items, items.count > limit ? nil : end)
         }
-        var labelArguments: StatementArguments = [viewer.agent]
-        labelArguments += arguments
-        labelArguments += [label, limit + 1]
         // The label's conversations newest first (its own copy of last_activity_at), the
         // other terms tested on each; then the rows of those found.
+        var labelArguments: StatementArguments = [viewer.agent, labelID]
+        labelArguments += arguments
+        labelArguments += [limit + 1]
         let ids = try Int64.fetchAll(db.cachedStatement(sql: """
             SELECT cl.conversation_id FROM conversation_label cl
             CROSS JOIN conversation cv ON cv.id = cl.conversation_id
             JOIN contact c ON c.id = cv.contact_id
             LEFT JOIN agent_read ar ON ar.agent = ? AND ar.conversation_id = cv.id
-            \(whereClause.isEmpty ? "WHERE" : whereClause + " AND")
-                cl.label_id = (SELECT id FROM label WHERE name = ?)
+            WHERE cl.label_id = ? \(conditions.isEmpty ? "" : "AND " + conditions.joined(separator: " AND "))
             ORDER BY cl.last_activity_at DESC, cl.conversation_id DESC LIMIT ?
             """), arguments: labelArguments)
-        guard !ids.isEmpty else { return ([], nil) }
-        let items = try InboxDatabase.summaries(
+        let items = ids.isEmpty ? [] : try InboxDatabase.summaries(
             "WHERE cv.id IN (\(ids.map(String.init).joined(separator: ","))) ORDER BY cv.last_activity_at DESC, cv.id DESC",
             arguments: [], viewer: viewer, in: db)
-        return (items, nil)
+        return (items, items.count > limit ? nil : end)
+    }
+
+    /// The last of the driver's next `window` candidates after `cursor`, from its index
+    /// alone; nil when fewer are left.
+    private func windowEnd(after cursor: ConversationCursor?, window: Int, labelID: Int64?, in db: Database) throws
+        -> ConversationCursor? {
+        var bounds = driverArguments
+        var sql: String
+        var filters: [String] = []
+        let order: String
+        if let labelID {
+            sql = "SELECT last_activity_at, conversation_id FROM conversation_label"
+            filters.append("label_id = ?")
+            bounds = [labelID]
+            order = "last_activity_at DESC, conversation_id DESC"
+            if let cursor { filters.append("(last_activity_at, conversation_id) < (?, ?)") }
+        } else {
+            sql = "SELECT cv.last_activity_at, cv.id FROM conversation cv"
+            if case .index(let condition, _) = driver { filters.append(condition) }
+            order = "cv.last_activity_at DESC, cv.id DESC"
+            if let cursor { filters.append("(cv.last_activity_at, cv.id) < (?, ?)") }
+        }
+        if let cursor { bounds += [cursor.lastActivityAt, cursor.id] }
+        if !filters.isEmpty { sql += " WHERE " + filters.joined(separator: " AND ") }
+        sql += " ORDER BY \(order) LIMIT 1 OFFSET \(max(0, window - 1))"
+        return try Row.fetchOne(db.cachedStatement(sql: sql), arguments: bounds).map {
+            ConversationCursor(lastActivityAt: $0[0], id: $0[1])
+        }
     }
 
     /// How to find contacts whose search key contains `needle`. Few matches: take them
@@ -168,12 +220,6 @@ struct ListQuery {
             }
         }
         return ("c.search_key LIKE ? ESCAPE '\\'", "%" + InboxDatabase.escapeLike(needle) + "%", false)
-    }
-}
-
-extension ConversationFilter.Term {
-    var isLabel: Bool {
-        if case .label = condition { true } else { false }
     }
 }
 
@@ -208,14 +254,14 @@ extension InboxDatabase {
             case .mine:
                 query.conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
                 query.arguments += [viewer.agent]
-                query.indexed = true
+                query.drive(.index(sql: "cv.assigned_to = ?", rank: 1), [viewer.agent])
             case .unassigned:
                 query.conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
-                query.indexed = true
+                query.drive(.index(sql: "cv.assigned_to IS NULL", rank: 5), [])
             }
-            // Nothing to test: the list itself, newest first.
-            if query.conditions.isEmpty { query.indexed = true }
-            var (items, scannedTo) = try query.step(after: cursor, limit: limit, window: window, in: db)
+            // Nothing to test: the list itself, newest first, in one query.
+            let bounded = query.conditions.isEmpty ? nil : window
+            var (items, scannedTo) = try query.step(after: cursor, limit: limit, window: bounded, in: db)
             let full = items.count > limit
             if full { items.removeLast() }
             return ConversationListStep(items: items, next: full ? items.last?.cursor : nil, scannedTo: full ? nil : scannedTo)

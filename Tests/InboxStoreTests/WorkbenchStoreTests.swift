@@ -96,13 +96,14 @@ import Testing
         let second = try db.conversationStep(filter: walked, after: first.scannedTo, limit: 1, now: now, window: 1)
         #expect(second.items.map(\.contact.name!) == ["Ana Souza"])
         #expect(second.scannedTo != nil)
-        // An index finds rare matches in one step, whatever the window.
+        // An index hands over only its own candidates: Dmitri, the oldest, in the first
+        // window of two, where a walk of all four would take two.
         _ = try await db.claim(ids["Dmitri"]!, for: "bob", at: now)
-        let claimed = try db.conversationStep(filter: try ConversationFilter.parse("~a bob"), now: now, window: 1)
+        let claimed = try db.conversationStep(filter: try ConversationFilter.parse("~a bob"), now: now, window: 2)
         #expect(claimed.items.map(\.contact.name!) == ["Dmitri Ivanov"])
         #expect(claimed.scannedTo == nil)
         try await db.toggleLabel("vip", on: ids["Dmitri"]!, by: nil, at: now)
-        let labelled = try db.conversationStep(filter: try ConversationFilter.parse("~l vip"), now: now, window: 1)
+        let labelled = try db.conversationStep(filter: try ConversationFilter.parse("~l vip o"), now: now, window: 2)
         #expect(labelled.items.map(\.contact.name!) == ["Dmitri Ivanov"])
         #expect(labelled.scannedTo == nil)
     }
