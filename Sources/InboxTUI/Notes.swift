@@ -96,14 +96,16 @@ extension Renderer {
         let label = (prompt.kind == .note ? " note on " : " label for ") + customer + " " + glyphs.prompt
         let used = buffer.put(label, x: 0, y: y, style: style.merging(attributes: .bold), maxWidth: width)
         let hint = switch prompt.kind {
-        case .note: " Enter saves (agents only, never sent) · Esc cancels "
-        case .label: " Tab completes · Enter puts on or takes off · Esc cancels "
+        case .note: " Enter saves · never sent · Esc cancels "
+        case .label: " Tab completes · Enter toggles · Esc cancels "
         }
         let hintWidth = TerminalText.width(of: hint)
-        let room = width - used - 1 - (width - used > hintWidth + 20 ? hintWidth : 0)
+        // The hint until the first letter; then the whole line is the agent's.
+        let showsHint = prompt.line.isEmpty && width - used > hintWidth
+        let room = width - used - 1 - (showsHint ? hintWidth : 0)
         let (text, cursorOffset) = visibleSlice(prompt.line, width: max(1, room))
         buffer.put(TerminalText.sanitize(text), x: used, y: y, style: style, maxWidth: max(0, room))
-        if width - used > hintWidth + 20 {
+        if showsHint {
             buffer.put(hint, x: width - hintWidth, y: y, style: style.merging(attributes: .dim))
         }
         cursor = (used + cursorOffset, y)

@@ -5,38 +5,48 @@ import InboxTesting
 import InboxTUI
 import Testing
 
+/// Runs the command as the program does, from a thread of its own: it blocks its caller
+/// while the database writes, which a thread of the cooperative pool must never do.
+private func replies(_ words: [String], _ db: InboxDatabase, agent: String? = nil) async -> Result<String, RepliesCommand.Failure> {
+    await withCheckedContinuation { continuation in
+        Thread {
+            continuation.resume(returning: Result { () throws(RepliesCommand.Failure) in
+                try RepliesCommand.run(words, database: db, agent: agent)
+            })
+        }.start()
+    }
+}
+
 /// `wabox replies` and the personal replies file.
 @Suite struct RepliesCommandTests {
-    @Test func addListRemove() throws {
+    @Test func addListRemove() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let db = temp.database
-        #expect(try RepliesCommand.run(["list"], database: db, agent: "alice").hasPrefix("no team replies yet"))
-        #expect(try RepliesCommand.run(["add", "hello", "Hi", "{{name}}!"], database: db, agent: "alice")
+        #expect(try await replies(["list"], db, agent: "alice").get().hasPrefix("no team replies yet"))
+        #expect(try await replies(["add", "hello", "Hi", "{{name}}!"], db, agent: "alice").get()
                 == "added /hello: every screen offers it with /hello and Tab")
-        #expect(try RepliesCommand.run(["add", "hello", "Hello {{name}}"], database: db, agent: "alice").hasPrefix("replaced /hello"))
-        _ = try RepliesCommand.run(["add", "bye", "Bye\nnow"], database: db, agent: nil)
-        #expect(try RepliesCommand.run(["list"], database: db, agent: nil) == "/bye\tBye\\nnow\n/hello\tHello {{name}}")
-        #expect(try RepliesCommand.run(["remove", "bye"], database: db, agent: nil) == "removed /bye")
+        #expect(try await replies(["add", "hello", "Hello {{name}}"], db, agent: "alice").get().hasPrefix("replaced /hello"))
+        _ = try await replies(["add", "bye", "Bye\nnow"], db).get()
+        #expect(try await replies(["list"], db).get() == "/bye\tBye\\nnow\n/hello\tHello {{name}}")
+        #expect(try await replies(["remove", "bye"], db).get() == "removed /bye")
         #expect(try db.cannedReplies() == [CannedReply(name: "hello", text: "Hello {{name}}")])
     }
 
-    @Test func mistakesSayWhatToDo() throws {
+    @Test func mistakesSayWhatToDo() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
-        func failure(_ words: [String]) -> String {
-            do {
-                _ = try RepliesCommand.run(words, database: temp.database, agent: nil)
-                return ""
-            } catch {
-                return String(describing: error)
+        func failure(_ words: [String]) async -> String {
+            switch await replies(words, temp.database) {
+            case .success: ""
+            case .failure(let error): error.description
             }
         }
-        #expect(failure(["add", "hello"]).hasPrefix("replies add needs a name and a text: use `wabox replies add NAME TEXT`"))
-        #expect(failure(["add", "two words", "x"]).hasPrefix("reply name \"two words\" must be 1 to 32 letters"))
-        #expect(failure(["remove", "nope"]) == "no team reply is called nope: `wabox replies list` shows them")
-        #expect(failure(["frobnicate"]).hasPrefix("unknown replies command frobnicate: use"))
-        #expect(failure([]).hasPrefix("use `wabox replies add NAME TEXT`"))
+        #expect(await failure(["add", "hello"]).hasPrefix("replies add needs a name and a text: use `wabox replies add NAME TEXT`"))
+        #expect(await failure(["add", "two words", "x"]).hasPrefix("reply name \"two words\" must be 1 to 32 letters"))
+        #expect(await failure(["remove", "nope"]) == "no team reply is called nope: `wabox replies list` shows them")
+        #expect(await failure(["frobnicate"]).hasPrefix("unknown replies command frobnicate: use"))
+        #expect(await failure([]).hasPrefix("use `wabox replies add NAME TEXT`"))
     }
 
     @Test func personalRepliesFileIsReadOrRefusedWithItsLine() throws {

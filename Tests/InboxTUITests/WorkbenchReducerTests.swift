@@ -37,7 +37,7 @@ import Testing
         #expect(s.compose.cursor == s.compose.characters.count)
         _ = reduce(&s, .key(.backspace))
         _ = type(" Thanks!", &s)
-        #expect(reduce(&s, .key(.enter)) == [.send(ana.id, text: "Hello Ana, alice here (+15550783881) Thanks!", replyTo: nil)])
+        #expect(reduce(&s, .key(.enter)).first == .send(ana.id, text: "Hello Ana, alice here (+15550783881) Thanks!", replyTo: nil))
     }
 
     @Test func aPrefixOfOneNameExpandsAndAPersonalReplyWins() {
