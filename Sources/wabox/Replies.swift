@@ -13,7 +13,7 @@ struct Replies: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(parsing: .captureForPassthrough, help: "add NAME TEXT, list, or remove NAME")
+    @Argument(parsing: .remaining, help: "add NAME TEXT, list, or remove NAME")
     var words: [String] = []
 
     func run() throws {
