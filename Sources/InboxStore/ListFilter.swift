@@ -51,7 +51,7 @@ struct ListQuery {
             needle = needle.filter(\.isNumber)
         }
         if !needle.isEmpty {
-            let (condition, argument, few) = try Self.contactCondition(needle, in: db)
+            let (condition, argument, few) = try Self.contactCondition(needle, digitsOnly: needle.allSatisfy(\.isNumber), in: db)
             conditions.append(condition)
             arguments += [argument]
             if few { drive(.fewMatches, []) }
@@ -79,7 +79,7 @@ struct ListQuery {
         }
         if case .claimedBy(let name) = condition {
             // `=` for the index on assigned_to; `IS NOT` so that nobody's counts as not theirs.
-            conditions.append(negated ? "cv.assigned_to IS NOT ?" : "cv.assigned_to = ?")
+            conditions.append(negated ? "+cv.assigned_to IS NOT ?" : "+cv.assigned_to = ?")
             arguments += [name == "me" ? viewer.agent : name]
             return
         }
@@ -101,18 +101,18 @@ struct ListQuery {
         case .unread:
             // The team's count has a partial index; an agent's is the difference with what
             // they have seen.
-            return viewer.agent == nil ? ("cv.unread_count > 0", []) : ("cv.inbound_count > coalesce(ar.inbound_seen, 0)", [])
+            return viewer.agent == nil ? ("+cv.unread_count > 0", []) : ("cv.inbound_count > coalesce(ar.inbound_seen, 0)", [])
         case .windowOpen, .windowClosed:
             let open = """
                 (coalesce(cv.last_inbound_at, 0) > ? AND coalesce(cv.window_closed_at, 0) < cv.last_inbound_at)
                 """
             return (condition == .windowOpen ? open : "NOT " + open, [now - InboxDatabase.serviceWindowSeconds])
         case .failedReply:
-            return ("cv.failing_replies > 0", [])
+            return ("+cv.failing_replies > 0", [])
         case .claimedBy(let name):
-            return ("cv.assigned_to IS ?", [name == "me" ? viewer.agent : name])
+            return ("+cv.assigned_to IS ?", [name == "me" ? viewer.agent : name])
         case .unclaimed:
-            return ("cv.assigned_to IS NULL", [])
+            return ("+cv.assigned_to IS NULL", [])
         case .label(let name):
             return ("""
                 EXISTS (SELECT 1 FROM conversation_label cl WHERE cl.conversation_id = cv.id
@@ -128,6 +128,12 @@ struct ListQuery {
         -> (items: [ConversationSummary], scannedTo: ConversationCursor?) {
         var conditions = conditions
         var arguments = arguments
+        // Terms keep their columns from the planner (`+cv.…`): only the driver's index
+        // may order the walk, or SQLite could walk another one and test millions of rows.
+        if case .index(let condition, _) = driver {
+            conditions.append(condition)
+            arguments += driverArguments
+        }
         var labelID: Int64?
         if case .label(let name) = driver {
             // No such label: nothing carries it.
@@ -208,9 +214,14 @@ struct ListQuery {
     /// from the trigram index and sort them. Many matches (or a needle under three
     /// characters): walk conversations newest first and test each key, which finds a
     /// screenful long before the end.
-    static func contactCondition(_ needle: String, in db: Database) throws -> (String, String, few: Bool) {
+    ///
+    /// - Important: Not for digits: their trigrams ("000", "336") are in nearly every
+    ///   number, and the trigram index merges lists of a million entries to count them
+    ///   (50 ms at a million contacts). A number is walked, a window per loop turn.
+    static func contactCondition(_ needle: String, digitsOnly: Bool = false, in db: Database) throws
+        -> (String, String, few: Bool) {
         let fewMatches = 1000
-        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
+        if needle.count >= 3, !digitsOnly, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
             let pattern = "%" + needle + "%"
             let matches = try Int.fetchOne(db.cachedStatement(sql: """
                 SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
@@ -237,7 +248,7 @@ public struct ConversationListStep: Sendable {
 
 extension InboxDatabase {
     /// How many conversations one step of a walk looks at.
-    public static let listWindow = 4_000
+    public static let listWindow = 2_000
 
     /// One step of `conversations(filter:)`: matches after `cursor` among the next
     /// `window` conversations when the list must be walked, or all of them when an index
@@ -252,11 +263,11 @@ extension InboxDatabase {
             switch scope {
             case .all: break
             case .mine:
-                query.conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
+                query.conditions.append("+cv.assigned_to = ? AND cv.resolved_at IS NULL")
                 query.arguments += [viewer.agent]
                 query.drive(.index(sql: "cv.assigned_to = ?", rank: 1), [viewer.agent])
             case .unassigned:
-                query.conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
+                query.conditions.append("+cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
                 query.drive(.index(sql: "cv.assigned_to IS NULL", rank: 5), [])
             }
             // Nothing to test: the list itself, newest first, in one query.

@@ -223,9 +223,10 @@ func run() throws {
           + "max \(format(termKeys.max() ?? 0)) ms over \(termKeys.count) keys")
     print("  list query to a full page, unbounded, median \(format(percentile(queryTimes, 0.5))) ms (max \(format(queryTimes.max() ?? 0))), "
           + "render median \(format(percentile(renderTimes, 0.5))) ms")
-    for (query, times, complete, turns, _) in textTimes + termTimes {
+    for (query, times, complete, turns, cpu) in textTimes + termTimes {
         print("  /\(query)".padding(toLength: 24, withPad: " ", startingAt: 0)
-              + "key median \(format(percentile(times, 0.5))) ms, max \(format(times.max() ?? 0)) ms; "
+              + "key median \(format(percentile(times, 0.5))) ms, max \(format(times.max() ?? 0)) ms "
+              + "(CPU max \(format(cpu.max() ?? 0)) ms); "
               + "whole list after the last key \(format(complete)) ms in \(turns) turn\(turns == 1 ? "" : "s")")
     }
 }
