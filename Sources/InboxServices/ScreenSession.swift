@@ -46,6 +46,8 @@ public struct ScreenSession: Sendable {
     public var keys = KeyMap.standard
     /// Whether messages the customer deleted still show, struck through (`show_deleted`).
     public var showDeleted = false
+    /// This agent's canned replies (`replies.toml`).
+    public var personalReplies: [CannedReply] = []
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -93,6 +95,7 @@ public struct ScreenSession: Sendable {
         appConfiguration.notify = notify
         appConfiguration.keys = keys
         appConfiguration.showDeleted = showDeleted
+        appConfiguration.personalReplies = personalReplies
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
@@ -120,6 +123,17 @@ public struct ScreenSession: Sendable {
             return try await OutgoingFile.enqueue(path: path, mediaDirectory: directory, in: conversation, caption: caption,
                                                   replyTo: replyTo, localID: UUID().uuidString.lowercased(),
                                                   at: Int64(Date().timeIntervalSince1970), database: database)
+        }
+    }
+
+    /// The agent's canned replies from `$XDG_CONFIG_HOME/wabox/replies.toml`; a broken file
+    /// is refused with its line and key.
+    public static func personalReplies(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(RepliesCommand.Failure) -> [CannedReply] {
+        do {
+            return try CannedReply.loadPersonal(from: CannedReply.personalFile(environment: environment))
+        } catch {
+            throw RepliesCommand.Failure(description: String(describing: error))
         }
     }
 

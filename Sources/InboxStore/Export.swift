@@ -58,7 +58,8 @@ public struct ExportRecord: Sendable, Equatable {
     public var text: String?
     public var caption: String?
     public var timestamp: Int64
-    public var status: String
+    /// Nil for a note.
+    public var status: String?
     public var replyTo: String?
     public var reactions: [StoredReaction]
     public var error: ErrorInfo?
@@ -68,6 +69,10 @@ public struct ExportRecord: Sendable, Equatable {
     public var edits: [Edit] = []
     public var deletedAt: Int64?
     public var call: Call?
+    /// The conversation's labels, by name.
+    public var labels: [String] = []
+    /// Who wrote a note (nil on messages).
+    public var agent: String?
 
     /// The record as one line of JSON, without the newline.
     ///
@@ -145,6 +150,9 @@ public struct ExportRecord: Sendable, Equatable {
             } else {
                 json.null()
             }
+            json.key("labels")
+            json.array(labels) { json.element($0) }
+            json.field("agent", agent)
         }
         return json.output
     }
@@ -186,6 +194,7 @@ final class JSONWriter {
         needsComma = true
     }
 
+
     func field(_ name: String, _ value: Int64?) {
         key(name)
         output += value.map(String.init) ?? "null"
@@ -205,6 +214,12 @@ final class JSONWriter {
 
     private func separate() {
         if needsComma { output += "," }
+    }
+
+    /// A string as an array element.
+    func element(_ value: String) {
+        separate()
+        string(value)
     }
 
     private func string(_ value: String) {
@@ -237,6 +252,7 @@ public enum JSONLine {
             }
         }
         output += "\""
+        needsComma = true
     }
 }
 
@@ -250,6 +266,16 @@ extension InboxDatabase {
             id: status?.mediaID ?? attachment.mediaID, mimeType: status?.mimeType ?? attachment.mimeType, sha256: attachment.sha256,
             fileSize: status?.fileSize, filename: attachment.filename,
             state: (status?.state ?? .pending).rawValue, reason: status?.reason, path: status?.path)
+    }
+
+    static func exportedContact(_ row: Row) -> ExportRecord.Contact {
+        ExportRecord.Contact(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"],
+                             marketingOptOut: row["marketing_opt_out_at"] as Int64? != nil)
+    }
+
+    static func exportedLabels(_ row: Row) throws -> [String] {
+        let labels: String = row["labels"] ?? "[]"
+        return labels == "[]" ? [] : try StoredJSON.decode([String].self, from: labels)
     }
 
     public struct UnknownContact: Error, CustomStringConvertible {
@@ -268,7 +294,7 @@ extension InboxDatabase {
     public func export(contact identifier: String? = nil, showDeleted: Bool = false,
                        emit: (ExportRecord) throws -> Void) throws -> Int {
         // An agent's reaction travels as a message of its own; it is exported with the message it reacts to.
-        var filter = "WHERE \(Self.shownAsMessage)"
+        var filter = "WHERE 1"
         var arguments: StatementArguments = []
         if let identifier {
             let ids = try contacts(matching: identifier).map(\.id.rawValue)
@@ -277,19 +303,41 @@ extension InboxDatabase {
             arguments = StatementArguments(ids)
         }
         return try writer.read { db in
+            // Notes are few: they are read first and put between the messages by time.
+            var notes = try Row.fetchAll(db, sql: """
+                SELECT n.id, n.agent, CAST(n.text AS BLOB) AS text, n.created_at, cv.phone_number_id, \(Self.labelsColumn),
+                       c.wa_id, c.user_id, c.username, c.name, c.marketing_opt_out_at
+                FROM note n
+                JOIN conversation cv ON cv.id = n.conversation_id
+                JOIN contact c ON c.id = cv.contact_id
+                \(filter)
+                ORDER BY n.created_at, n.id
+                """, arguments: arguments)[...]
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT \(Self.messageColumns), m.type, CAST(m.text AS BLOB) AS text, CAST(m.caption AS BLOB) AS caption,
-                       cv.phone_number_id,
+                       cv.phone_number_id, \(Self.labelsColumn),
                        c.wa_id, c.user_id, c.username, c.name, c.marketing_opt_out_at
                 FROM message m
                 JOIN conversation cv ON cv.id = m.conversation_id
                 JOIN contact c ON c.id = cv.contact_id
-                \(filter)
+                \(filter) AND \(Self.shownAsMessage)
                 ORDER BY m.timestamp, m.id
                 """, arguments: arguments)
             var count = 0
+            func emitNotes(before timestamp: Int64?) throws {
+                while let note = notes.first, timestamp.map({ note["created_at"] < $0 }) ?? true {
+                    notes.removeFirst()
+                    try emit(ExportRecord(
+                        id: "note:\(note["id"] as Int64)", phoneNumberID: note["phone_number_id"], contact: Self.exportedContact(note),
+                        direction: "note", type: "note", text: Self.wholeText(note, "text"), caption: nil,
+                        timestamp: note["created_at"], status: nil, replyTo: nil, reactions: [], error: nil, media: nil,
+                        labels: try Self.exportedLabels(note), agent: note["agent"]))
+                    count += 1
+                }
+            }
             while let row = try rows.next() {
                 let message = try Self.message(from: row)
+                try emitNotes(before: message.timestamp)
                 let errorInfo: ExportRecord.ErrorInfo? = message.status == .failed || message.error != nil
                     ? ExportRecord.ErrorInfo(code: message.error?.code, title: message.error?.title)
                     : nil
@@ -297,8 +345,7 @@ extension InboxDatabase {
                 var record = ExportRecord(
                     id: message.wamid?.rawValue ?? "local:\(message.localID ?? String(message.rowID))",
                     phoneNumberID: row["phone_number_id"],
-                    contact: .init(waID: row["wa_id"], userID: row["user_id"], username: row["username"], name: row["name"],
-                                   marketingOptOut: row["marketing_opt_out_at"] as Int64? != nil),
+                    contact: Self.exportedContact(row),
                     direction: message.direction.rawValue,
                     type: row["type"],
                     text: hidden ? nil : Self.wholeText(row, "text"),
@@ -309,6 +356,7 @@ extension InboxDatabase {
                     reactions: message.reactions.filter { !$0.emoji.isEmpty },
                     error: errorInfo,
                     media: hidden ? nil : Self.exportedMedia(message))
+                record.labels = try Self.exportedLabels(row)
                 record.editedAt = message.editedAt
                 record.deletedAt = message.deletedAt
                 if !hidden {
@@ -323,6 +371,7 @@ extension InboxDatabase {
                 try emit(record)
                 count += 1
             }
+            try emitNotes(before: nil)
             return count
         }
     }

@@ -12,62 +12,30 @@ extension InboxDatabase {
     }
 
     /// Conversations whose contact matches `filter` (name, username, number or user id;
-    /// case and accents ignored), by last activity, keyset-paginated like `conversations`.
+    /// case and accents ignored) and its `~` terms (see `ConversationFilter`), by last
+    /// activity, keyset-paginated like `conversations`. A filter that cannot be read throws
+    /// `ConversationFilter.ParseError`.
     public func conversations(matching filter: String, unreadOnly: Bool = false, scope: ConversationScope = .all,
                               after cursor: ConversationCursor? = nil, limit: Int = 50,
-                              viewer: Viewer = .team) throws -> Page<ConversationSummary, ConversationCursor> {
-        var needle = searchFold(filter.trimmingCharacters(in: .whitespaces))
-        // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
-        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
-            needle = needle.filter(\.isNumber)
-        }
-        return try writer.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if !needle.isEmpty {
-                let (condition, argument) = try Self.contactCondition(needle, in: db)
-                conditions.append(condition)
-                arguments += [argument]
-            }
-            if unreadOnly { conditions.append("viewer_unread > 0") }
-            switch scope {
-            case .all: break
-            case .mine:
-                conditions.append("cv.assigned_to = ? AND cv.resolved_at IS NULL")
-                arguments += [viewer.agent]
-            case .unassigned:
-                conditions.append("cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
-            }
-            if let cursor {
-                conditions.append("(cv.last_activity_at, cv.id) < (?, ?)")
-                arguments += [cursor.lastActivityAt, cursor.id]
-            }
-            arguments += [limit + 1]
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            var items = try Self.summaries(whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT ?",
-                                           arguments: arguments, viewer: viewer, in: db)
-            let hasMore = items.count > limit
-            if hasMore { items.removeLast() }
-            return Page(items: items, next: hasMore ? items.last?.cursor : nil)
-        }
+                              viewer: Viewer = .team, now: Int64? = nil) throws -> Page<ConversationSummary, ConversationCursor> {
+        try conversations(filter: try ConversationFilter.parse(filter), unreadOnly: unreadOnly, scope: scope, after: cursor,
+                          limit: limit, viewer: viewer, now: now)
     }
 
-    /// How to find contacts whose search key contains `needle`. Few matches: take them
-    /// from the trigram index and sort them. Many matches (or a needle under three
-    /// characters): walk conversations newest first and test each key, which finds a
-    /// screenful long before the end.
-    private static func contactCondition(_ needle: String, in db: Database) throws -> (String, String) {
-        let fewMatches = 1000
-        if needle.count >= 3, !needle.contains(where: { $0 == "%" || $0 == "_" || $0 == "\\" }) {
-            let pattern = "%" + needle + "%"
-            let matches = try Int.fetchOne(db.cachedStatement(sql: """
-                SELECT count(*) FROM (SELECT rowid FROM contact_trigram WHERE search_key LIKE ? LIMIT \(fewMatches))
-                """), arguments: [pattern]) ?? 0
-            if matches < fewMatches {
-                return ("c.id IN (SELECT rowid FROM contact_trigram WHERE search_key LIKE ?)", pattern)
-            }
+    /// As `conversations(matching:)`, for a filter already read: the steps of
+    /// `conversationStep` until the page is full or the list ends.
+    public func conversations(filter: ConversationFilter, unreadOnly: Bool = false, scope: ConversationScope = .all,
+                              after cursor: ConversationCursor? = nil, limit: Int = 50,
+                              viewer: Viewer = .team, now: Int64? = nil) throws -> Page<ConversationSummary, ConversationCursor> {
+        var items: [ConversationSummary] = []
+        var from = cursor
+        while true {
+            let step = try conversationStep(filter: filter, unreadOnly: unreadOnly, scope: scope, after: from,
+                                            limit: limit - items.count, viewer: viewer, now: now, window: nil)
+            items += step.items
+            guard let scanned = step.scannedTo else { return Page(items: items, next: step.next) }
+            from = scanned
         }
-        return ("c.search_key LIKE ? ESCAPE '\\'", "%" + escapeLike(needle) + "%")
     }
 
     public func conversation(_ id: ConversationID, viewer: Viewer = .team) throws -> ConversationSummary? {
@@ -89,11 +57,12 @@ extension InboxDatabase {
                         ELSE cv.inbound_count - coalesce(ar.inbound_seen, 0) END AS viewer_unread,
                    (SELECT json_group_array(json_object('agent', t.agent, 'until', t.until_ms)) FROM agent_typing t
                     WHERE t.conversation_id = cv.id AND t.until_ms > ? AND t.agent IS NOT ?) AS typing,
-                   c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.marketing_opt_out_at
+                   c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.marketing_opt_out_at, \(labelsColumn)
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             LEFT JOIN agent_read ar ON ar.agent = ? AND ar.conversation_id = cv.id
             """ + " " + clauses), arguments: viewerArguments + arguments).map { row in
             let typing: String = row["typing"] ?? "[]"
+            let labels: String = row["labels"] ?? "[]"
             return ConversationSummary(
                 id: ConversationID(rawValue: row["id"]),
                 business: BusinessNumber(phoneNumberID: PhoneNumberID(row["phone_number_id"] as String),
@@ -106,7 +75,8 @@ extension InboxDatabase {
                 windowClosedAt: row["window_closed_at"],
                 assignee: row["assigned_to"],
                 resolvedAt: row["resolved_at"],
-                typing: typing == "[]" ? [] : try StoredJSON.decode([TypingNote].self, from: typing))
+                typing: typing == "[]" ? [] : try StoredJSON.decode([TypingNote].self, from: typing),
+                labels: labels == "[]" ? [] : try StoredJSON.decode([String].self, from: labels))
         }
     }
 

@@ -61,10 +61,13 @@ public struct ConversationSummary: Sendable, Hashable {
     public var resolvedAt: Int64?
     /// Other agents typing a reply here (expired notes are for the reader to ignore).
     public var typing: [TypingNote]
+    /// The labels agents put on it, by name.
+    public var labels: [String]
 
     public init(id: ConversationID, business: BusinessNumber, contact: ContactRecord, lastActivityAt: Int64,
                 lastInboundAt: Int64?, unreadCount: Int, lastMessage: StoredMessage?, windowClosedAt: Int64? = nil,
-                assignee: String? = nil, resolvedAt: Int64? = nil, typing: [TypingNote] = []) {
+                assignee: String? = nil, resolvedAt: Int64? = nil, typing: [TypingNote] = [], labels: [String] = []) {
+        self.labels = labels
         self.assignee = assignee
         self.resolvedAt = resolvedAt
         self.typing = typing

@@ -291,6 +291,83 @@ enum Schema {
                 ALTER TABLE contact ADD COLUMN marketing_pref_at INTEGER;
                 """)
         }
+        migrator.registerMigration("v13: canned replies, notes, labels") { db in
+            try db.execute(sql: """
+                -- Team-wide canned replies (`wabox replies add NAME TEXT`), expanded by /NAME + Tab.
+                CREATE TABLE canned_reply (
+                    name TEXT PRIMARY KEY COLLATE NOCASE,
+                    text TEXT NOT NULL,
+                    created_by TEXT,
+                    updated_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+
+                -- Agents' private notes on a conversation: never sent to the customer.
+                CREATE TABLE note (
+                    id INTEGER PRIMARY KEY,
+                    conversation_id INTEGER NOT NULL REFERENCES conversation(id) ON DELETE CASCADE,
+                    agent TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE INDEX note_conversation ON note(conversation_id, created_at, id);
+
+                CREATE TABLE label (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                    created_by TEXT,
+                    created_at INTEGER NOT NULL
+                );
+                -- last_activity_at is the conversation's, copied so that `~l LABEL` walks a
+                -- label's conversations newest first however few or many carry it.
+                CREATE TABLE conversation_label (
+                    label_id INTEGER NOT NULL REFERENCES label(id) ON DELETE CASCADE,
+                    conversation_id INTEGER NOT NULL REFERENCES conversation(id) ON DELETE CASCADE,
+                    last_activity_at INTEGER NOT NULL,
+                    added_by TEXT,
+                    added_at INTEGER NOT NULL,
+                    PRIMARY KEY (label_id, conversation_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX conversation_label_conversation ON conversation_label(conversation_id);
+                CREATE INDEX conversation_label_activity ON conversation_label(label_id, last_activity_at, conversation_id);
+                CREATE TRIGGER conversation_label_activity AFTER UPDATE OF last_activity_at ON conversation
+                WHEN new.last_activity_at IS NOT old.last_activity_at BEGIN
+                    UPDATE conversation_label SET last_activity_at = new.last_activity_at WHERE conversation_id = new.id;
+                END;
+
+                -- Outbound messages failed or uncertain, per conversation (`~F`), kept by triggers
+                -- whichever path writes the status.
+                ALTER TABLE conversation ADD COLUMN failing_replies INTEGER NOT NULL DEFAULT 0;
+                UPDATE conversation SET failing_replies = (
+                    SELECT count(*) FROM message m
+                    WHERE m.conversation_id = conversation.id AND m.direction = 'out' AND m.status IN ('failed', 'uncertain'))
+                WHERE id IN (SELECT conversation_id FROM message WHERE direction = 'out' AND status IN ('failed', 'uncertain'));
+                CREATE TRIGGER message_failing_insert AFTER INSERT ON message
+                WHEN new.direction = 'out' AND new.status IN ('failed', 'uncertain') BEGIN
+                    UPDATE conversation SET failing_replies = failing_replies + 1 WHERE id = new.conversation_id;
+                END;
+                CREATE TRIGGER message_failing_status AFTER UPDATE OF status ON message
+                WHEN new.direction = 'out' AND (old.status IN ('failed', 'uncertain')) != (new.status IN ('failed', 'uncertain')) BEGIN
+                    UPDATE conversation
+                    SET failing_replies = failing_replies + CASE WHEN new.status IN ('failed', 'uncertain') THEN 1 ELSE -1 END
+                    WHERE id = new.conversation_id;
+                END;
+                CREATE TRIGGER message_failing_moved AFTER UPDATE OF conversation_id ON message
+                WHEN new.direction = 'out' AND new.status IN ('failed', 'uncertain') AND new.conversation_id != old.conversation_id BEGIN
+                    UPDATE conversation SET failing_replies = failing_replies - 1 WHERE id = old.conversation_id;
+                    UPDATE conversation SET failing_replies = failing_replies + 1 WHERE id = new.conversation_id;
+                END;
+                CREATE TRIGGER message_failing_delete AFTER DELETE ON message
+                WHEN old.direction = 'out' AND old.status IN ('failed', 'uncertain') BEGIN
+                    UPDATE conversation SET failing_replies = failing_replies - 1 WHERE id = old.conversation_id;
+                END;
+
+                -- The filter's terms walk the list newest first through these and stop after a
+                -- screenful, however large the inbox (see `conversations(matching:)`).
+                CREATE INDEX conversation_assignee ON conversation(assigned_to, last_activity_at, id);
+                CREATE INDEX conversation_unread ON conversation(last_activity_at, id) WHERE unread_count > 0;
+                CREATE INDEX conversation_failing ON conversation(last_activity_at, id) WHERE failing_replies > 0;
+                """)
+        }
         return migrator
     }
 }

@@ -263,12 +263,12 @@ public struct AppState: Sendable, Equatable {
     public var typingNoted: TypingNoted?
     /// A conversation someone else holds, which `a` pressed again takes over.
     public var pendingTakeover: ConversationID?
-
     public var listener = ListenerStatus()
     /// The demo's words for some customers (by wa_id), shown while their conversation is
     /// selected: why a reply to them fails, or only a template reaches them.
     public var hints: [String: String] = [:]
-    /// Notifications, reactions, reply buttons, the contact panel and the raw view.
+    /// Notifications, reactions, reply buttons, the contact panel, the raw view, canned
+    /// replies, labels, notes and their prompts.
     public var workbench = WorkbenchState()
     /// Which key does what (`keys.toml`).
     public var keys = KeyMap.standard

@@ -34,6 +34,10 @@ public final class InboxApp {
         public var keys = KeyMap.standard
         /// Whether messages the customer deleted still show, struck through (`show_deleted`).
         public var showDeleted = false
+        /// This agent's canned replies (`replies.toml`).
+        public var personalReplies: [CannedReply] = []
+        /// How many conversations a filter's walk looks at per loop turn (ListScan.swift).
+        public var listWindow = InboxDatabase.listWindow
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -95,6 +99,8 @@ public final class InboxApp {
     public static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
     private var lastFrame: Frame?
+    /// A filter's walk through the list, continued a step per loop turn (ListScan.swift).
+    var listScan: ListScan?
 
     public init(database: InboxDatabase, backend: any TerminalBackend, theme: Theme,
                 configuration: Configuration = .init(),
@@ -128,6 +134,7 @@ public final class InboxApp {
         state.workbench.arrivalsAfter = configuration.notify == .off ? nil : try? database.latestMessageRowID()
         state.workbench.startedAt = state.now
         state.showDeleted = configuration.showDeleted
+        state.workbench.personalReplies = configuration.personalReplies
         reloads = ReloadThrottle(interval: configuration.reloadInterval, now: .now)
     }
 
@@ -141,7 +148,8 @@ public final class InboxApp {
     /// One turn of the loop: at most one wait for a key, then every key already typed,
     /// finished effects, database changes, the clock, and a draw if anything changed.
     public func step(waitMilliseconds: Int = 0) {
-        var wait = reloads.keyWait(waitMilliseconds, now: .now)
+        var wait = listScan == nil ? reloads.keyWait(waitMilliseconds, now: .now) : 0
+        let scanning = listScan
         // Finished work waiting is taken at once; a picture being made is looked for often.
         if !completed.isEmpty {
             wait = 0
@@ -161,6 +169,8 @@ public final class InboxApp {
         coalescingEffects {
             turn(key: key, changes: changes)
         }
+        // A walk that no key or reload started afresh this turn takes its next step.
+        if let scan = listScan, scan == scanning { continueListScan() }
         if now != lastStatusCheck {
             lastStatusCheck = now
             let status = listenerStatus()
@@ -183,7 +193,8 @@ public final class InboxApp {
         if size.width != state.width || size.height != state.height {
             dispatch(.resized(width: size.width, height: size.height))
         }
-        if reloads.shouldReload(changes: changes, now: .now) {
+        // A walk finishes before the list reloads: restarted by every commit it might never end.
+        if listScan == nil, reloads.shouldReload(changes: changes, now: .now) {
             dispatch(.databaseChanged)
         }
         for action in completed.takeAll() {
@@ -246,13 +257,13 @@ public final class InboxApp {
         do {
             switch effect {
             case .loadConversations(let filter, let unreadOnly, let scope, let limit):
-                let page = try database.conversations(matching: filter, unreadOnly: unreadOnly, scope: scope,
-                                                      limit: limit, viewer: viewer)
-                dispatch(.conversationsLoaded(page.items, hasMore: page.next != nil))
+                startListScan(ListScan(filter: try ConversationFilter.parse(filter), unreadOnly: unreadOnly, scope: scope,
+                                       limit: limit))
             case .loadThread(let id, let limit):
                 let page = try database.messages(in: id, limit: limit)
                 let quoted = try database.quotedMessages(for: page.items)
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
+                dispatch(.notesLoaded(id, try database.notes(in: id)))
             case .markRead(let id):
                 let database = self.database
                 let agent = configuration.agent
@@ -345,6 +356,8 @@ public final class InboxApp {
                 background("could not tell the others you stopped typing") { database in
                     try await database.stopTyping(by: agent, in: id)
                 }
+            case .loadWorkbench, .addNote, .toggleLabel:
+                performWorkbench(effect)
             case .openFile(let path):
                 openFile(path)
             case .completePath(let typed):
@@ -369,6 +382,8 @@ public final class InboxApp {
                     }
                 }
             }
+        } catch is ConversationFilter.ParseError {
+            // The filter line says what is wrong; the list stays as it was.
         } catch {
             dispatch(.failed("database: \(error)"))
         }
@@ -480,7 +495,7 @@ extension Effect {
         switch (self, later) {
         case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
         case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
-        case (.search, .search): true
+        case (.search, .search), (.loadWorkbench, .loadWorkbench): true
         case (.workbench(.checkArrivals), .workbench(.checkArrivals)): true
         default: false
         }

@@ -11,7 +11,8 @@ extension Renderer {
             let used = buffer.put("/", x: x, y: y, style: theme[.filter])
             let fieldX = x + used
             let (text, cursorOffset) = visibleSlice(state.filter, width: width - used - 1)
-            buffer.put(text, x: fieldX, y: y, style: theme[.filter], maxWidth: width - used)
+            let textWidth = buffer.put(text, x: fieldX, y: y, style: theme[.filter], maxWidth: width - used)
+            filterSummary(x: fieldX + textWidth, y: y, width: width - used - textWidth)
             if state.focus == .filter { cursor = (fieldX + cursorOffset, y) }
         } else {
             var title = "Inbox"
@@ -34,13 +35,18 @@ extension Renderer {
             buffer.put(label, x: x + width - TerminalText.width(of: label), y: y, style: theme[.unread])
         }
         let rows = height - 1
+        if let problem = state.filterProblem {
+            filterProblem(problem, x: x, y: y + 2, width: width, rows: rows - 1)
+            return
+        }
         guard !state.conversations.isEmpty else {
-            let message = switch (state.scope, state.filter.isEmpty && !state.unreadOnly) {
+            var message = switch (state.scope, state.filter.isEmpty && !state.unreadOnly) {
             case (.all, true): "No conversations yet. Webhooks that arrive show up here."
             case (.mine, true): "Nothing open is claimed by you. a claims the selected conversation; v shows the others."
             case (.unassigned, true): "Every open conversation is claimed. v shows the others."
             default: "Nothing matches. Esc clears the filter."
             }
+            if state.workbench.listScanning { message = "Looking through older conversations…" }
             for (index, line) in TerminalText.wrap(message, to: width - 2).prefix(rows).enumerated() {
                 buffer.put(line, x: x + 1, y: y + 2 + index, style: theme[.notice])
             }
@@ -90,6 +96,12 @@ extension Renderer {
         if !conversation.serviceWindow(now: state.now).isOpen {
             buffer.put(glyphs.windowClosed, x: x + width - 2, y: y + 1, style: isSelected ? base : theme[.windowClosed])
             previewWidth -= 2
+        }
+        let tags = labelTags(conversation.labels, cells: previewWidth / 2)
+        if !tags.isEmpty {
+            let used = buffer.put(tags, x: previewX, y: y + 1, style: isSelected ? base : theme[.quote]) + 1
+            previewX += used
+            previewWidth -= used
         }
         let typing = conversation.typingAgents(nowMilliseconds: state.now * 1000)
         if !typing.isEmpty {

@@ -17,6 +17,11 @@ public enum Action: Sendable, Equatable {
     case templatesFailed(String)
     /// Another agent holds the conversation the agent tried to claim.
     case claimRefused(ConversationID, holder: String)
+    /// The team's canned replies and every label, as the database has them.
+    case workbenchLoaded(replies: [CannedReply], labels: [String])
+    case notesLoaded(ConversationID, [ConversationNote])
+    /// The list is still being walked for the filter (more matches may come).
+    case listScanning(Bool)
     case failed(String)
     case notice(String)
     /// What Tab in the file prompt found in the folder.
@@ -61,6 +66,12 @@ public enum Effect: Sendable, Equatable {
     /// Make the inline picture of a downloaded photo or sticker (off the main thread).
     case makePreview(PreviewRequest)
     case workbench(WorkbenchEffect)
+    /// Canned replies and labels.
+    case loadWorkbench
+    /// A private note: stored, shown to every agent, never sent.
+    case addNote(ConversationID, text: String)
+    /// Puts a label on the conversation, or takes it off.
+    case toggleLabel(ConversationID, label: String)
 }
 
 /// The whole behaviour of the screen: no I/O, no clock, no terminal.
@@ -79,7 +90,7 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         return []
     case .databaseChanged:
         // Arrivals first: judged against what is on screen before the reload.
-        var effects = arrivalEffects(state) + [loadConversations(state)]
+        var effects = arrivalEffects(state) + [loadConversations(state), .loadWorkbench]
         if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
         return effects
     case .conversationsLoaded(let conversations, let hasMore):
@@ -148,6 +159,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.flash = "\(holder) has this conversation: press a again to take it over"
         state.pendingTakeover = id
         return []
+    case .workbenchLoaded(let replies, let labels):
+        state.workbench.teamReplies = replies
+        state.workbench.labels = labels
+        return []
+    case .notesLoaded(let id, let notes):
+        guard id == state.open?.id else { return [] }
+        state.workbench.notes = notes
+        return []
+    case .listScanning(let scanning):
+        state.workbench.listScanning = scanning
+        return []
     case .failed(let message), .notice(let message):
         state.flash = message
         return []
@@ -186,6 +208,8 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
         return []
     }
     if state.templatePicker != nil { return pickerKey(key, &state) }
+    if state.workbench.replyPicker != nil { return replyPickerKey(key, &state) }
+    if state.workbench.prompt != nil { return promptKey(key, &state) }
     // keys.toml: a bound key acts as its action's default key; a default key moved away does nothing.
     var key = key
     if let context = keyContext(state) {
@@ -200,6 +224,9 @@ private func handle(_ key: Key, _ state: inout AppState) -> [Effect] {
     }
     if key == .character("x"), state.focus == .list || state.focus == .thread {
         return resolveKey(&state)
+    }
+    if key == .character("n") || key == .character("L"), state.focus == .list || state.focus == .thread {
+        return openPrompt(key == .character("n") ? .note : .label, for: targetConversation(state), &state)
     }
     if let effects = workbenchKey(key, &state) { return effects + typingEffects(&state) }
     let effects = switch state.focus {
@@ -275,6 +302,8 @@ private func filterKey(_ key: Key, _ state: inout AppState) -> [Effect] {
     default:
         guard edit(&state.filter, with: key) else { return [] }
     }
+    // A term that cannot be read says so on the list; the query waits for a good one.
+    guard state.filterProblem == nil else { return [] }
     state.selected = nil
     state.listTop = 0
     return [loadConversations(state)]
@@ -322,6 +351,8 @@ private func composeKey(_ key: Key, _ state: inout AppState) -> [Effect] {
             state.filePrompt = FilePrompt()
         }
         return []
+    case .tab:
+        return expandCannedReply(&state)
     case .escape:
         if state.templateDraft != nil {
             state.templateDraft = nil
@@ -448,7 +479,7 @@ public let typingRenewSeconds: Int64 = 3
 
 // MARK: - Claims
 
-/// The conversation `a` and `x` act on: the open one in the thread, else the selected one.
+/// The conversation `a`, `x`, `n` and `L` act on: the open one in the thread, else the selected one.
 private func targetConversation(_ state: AppState) -> ConversationSummary? {
     if state.focus == .thread, let open = state.open { return open }
     return state.selectedIndex.map { state.conversations[$0] }
@@ -643,7 +674,7 @@ private func pickerKey(_ key: Key, _ state: inout AppState) -> [Effect] {
 }
 
 /// Applies an editing key to a line; false when the key is not an edit.
-private func edit(_ line: inout ComposeLine, with key: Key) -> Bool {
+func edit(_ line: inout ComposeLine, with key: Key) -> Bool {
     switch key {
     case .character(let character): line.insert(character)
     case .backspace: line.backspace()
@@ -704,6 +735,7 @@ private func show(_ conversation: ConversationSummary, _ state: inout AppState) 
     state.replyTo = nil
     state.templateDraft = nil
     state.filePrompt = nil
+    state.workbench.notes = []
     return [.loadThread(conversation.id, limit: threadLimit(state))]
 }
 

@@ -8,6 +8,8 @@ public enum Element: String, CaseIterable, Sendable {
     case tickRead = "tick_read", tickPlayed = "tick_played", tickFailed = "tick_failed"
     case failed, separator, windowClosed = "window_closed", statusBar = "status_bar", statusError = "status_error"
     case compose, filter, help, border
+    /// Agents' private notes in the thread.
+    case note
 }
 
 /// A colour scheme: a style per screen element.
@@ -40,6 +42,7 @@ public struct Theme: Sendable {
         styles[.quote] = Style(attributes: .dim)
         styles[.notice] = Style(attributes: .dim)
         styles[.filter] = Style(attributes: .underline)
+        styles[.note] = Style(attributes: .italic)
         return Theme(name: "mono", styles: styles)
     }()
 
@@ -53,6 +56,7 @@ public struct Theme: Sendable {
         theme.styles[.failed] = Style(foreground: .index(1))
         theme.styles[.outbound] = Style(foreground: .index(4))
         theme.styles[.windowClosed] = Style(foreground: .index(3))
+        theme.styles[.note] = Style(foreground: .index(5), attributes: .italic)
         theme.styles[.statusError] = Style(foreground: .index(15), background: .index(1), attributes: .bold)
         return theme
     }()

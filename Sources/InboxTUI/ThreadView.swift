@@ -27,6 +27,7 @@ extension Renderer {
             windowText = "window closed: template only"
             windowStyle = theme[.windowClosed]
         }
+        if !open.labels.isEmpty { windowText = labelTags(open.labels, cells: max(2, width / 3)) + " · " + windowText }
         if open.resolvedAt != nil {
             windowText = "resolved · " + windowText
         } else if let assignee = open.assignee {
@@ -194,7 +195,10 @@ extension Renderer {
         var lines: [Line] = []
         let bubble = Self.bubbleWidth(threadWidth: width)
         var lastDay: Int?
+        // Notes go between the messages by time; those older than what is loaded wait for it.
+        var notes = state.workbench.notes.drop { state.threadHasOlder && $0.createdAt < (state.thread.first?.timestamp ?? 0) }
         for message in state.thread {
+            lines += notesBefore(message.timestamp, &notes, width: width)
             let day = Describe.civil(message.timestamp, offset: state.utcOffset).dayNumber
             if day != lastDay {
                 let label = " " + Describe.day(message.timestamp, offset: state.utcOffset) + " "
@@ -304,7 +308,7 @@ extension Renderer {
                 lines.append(line)
             }
         }
-        return lines
+        return lines + notesBefore(nil, &notes, width: width)
     }
 
     /// Under a voice note: what `transcribe_command` made of it, marked as a transcript.

@@ -62,9 +62,11 @@ struct Renderer {
             threadPane(x: listWidth + 1, y: 0, width: width - listWidth - 1, height: bodyHeight)
         }
         statusBar(y: height - 1)
+        if let prompt = state.workbench.prompt { workbenchPrompt(prompt, y: height - 1) }
         if let picker = state.templatePicker { templateOverlay(picker) }
         workbenchOverlays()
         if let details = state.details { detailsOverlay(details) }
+        if let picker = state.workbench.replyPicker { replyPickerOverlay(picker) }
         if state.showHelp { helpOverlay() }
         let overlaid = state.showHelp || state.templatePicker != nil || state.workbench.hasOverlay || state.details != nil
         return Frame(buffer: buffer, cursor: overlaid ? nil : cursor)

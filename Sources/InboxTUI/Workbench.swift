@@ -100,6 +100,19 @@ public struct WorkbenchState: Sendable, Equatable {
     public var rawView: RawView?
     /// The first row of the help overlay shown.
     public var helpTop = 0
+    /// The team's canned replies, as the database last had them.
+    public var teamReplies: [CannedReply] = []
+    /// This agent's own, from `replies.toml`.
+    public var personalReplies: [CannedReply] = []
+    /// Every label made so far, for Tab in the label prompt.
+    public var labels: [String] = []
+    /// The open conversation's notes, oldest first.
+    public var notes: [ConversationNote] = []
+    /// A note or a label being typed.
+    public var prompt: WorkbenchPrompt?
+    public var replyPicker: ReplyPicker?
+    /// The filter's walk through a large list goes on: more matches may come.
+    public var listScanning = false
 
     public init() {}
 

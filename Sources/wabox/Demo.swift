@@ -97,6 +97,7 @@ struct Demo: ParsableCommand {
         session.notify = settings.notify
         session.keys = try Inbox.loadKeys()
         session.showDeleted = settings.showDeleted
+        session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

@@ -79,6 +79,7 @@ struct Inbox: ParsableCommand {
         session.notify = settings.notify
         session.keys = try Self.loadKeys()
         session.showDeleted = settings.showDeleted
+        session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 

@@ -93,7 +93,8 @@ private func state(width: Int = 80, height: Int = 24) -> AppState {
 
     @Test func databaseChangeReloadsWhatIsShown() {
         var s = state()
-        #expect(reduce(&s, .databaseChanged) == [.loadConversations(filter: "", unreadOnly: false, scope: .all, limit: 50)])
+        #expect(reduce(&s, .databaseChanged) == [.loadConversations(filter: "", unreadOnly: false, scope: .all, limit: 50),
+                                                 .loadWorkbench])
     }
 
     private func openConversation(_ s: inout AppState, lastInboundAt: Int64?) -> ConversationSummary {

@@ -220,10 +220,10 @@ func addReplies(_ database: InboxDatabase) async throws {
         let h = try await ScreenHarness(fixtures: ["text"])
         h.type("?")
         #expect(h.screen.contains("Keys — ↓ ↑ more, others close"))
-        #expect(h.screen.contains("filter by name, number or username"))
+        #expect(h.screen.contains("filter: name, ~u ~w ~W ~F ~a ~n ~l, ! not"))
         #expect(h.backend.lastFrame?.cursor == nil)
         h.press(.character("x"))
-        #expect(!h.screen.contains("Keys — any key closes"))
+        #expect(!h.screen.contains("Keys — ↓ ↑ more, others close"))
     }
 
     @Test func templatePickerAndSendingHaltAreDrawn() {

@@ -18,7 +18,8 @@ final class ScreenHarness {
     init(width: Int = 80, height: Int = 24, theme: Theme = .builtIn, fixtures: [String] = [],
          now: Int64 = ScreenHarness.fixedNow, listener: ListenerStatus = ListenerStatus(),
          agent: String? = nil, openCommand: String? = nil, downloadDirectory: String? = nil,
-         notify: NotifyMode = .bell, keys: KeyMap = .standard, showDeleted: Bool = false) async throws {
+         notify: NotifyMode = .bell, keys: KeyMap = .standard, showDeleted: Bool = false,
+         personalReplies: [CannedReply] = [], listWindow: Int = InboxDatabase.listWindow) async throws {
         temp = try TemporaryDatabase()
         ownsDatabase = true
         for name in fixtures {
@@ -33,6 +34,8 @@ final class ScreenHarness {
         configuration.notify = notify
         configuration.keys = keys
         configuration.showDeleted = showDeleted
+        configuration.personalReplies = personalReplies
+        configuration.listWindow = listWindow
         app = InboxApp(database: temp.database, backend: backend, theme: theme, configuration: configuration,
                        clock: { now }, listenerStatus: { listener })
         app.step()

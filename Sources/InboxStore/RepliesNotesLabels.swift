@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import InboxCore
+
+// The agent's workbench: canned replies the team shares, private notes on a conversation,
+// and labels to sort the queue. Each change is a commit, so every attached screen sees it
+// at once through the change signal.
+
+/// A canned reply: `/NAME` + Tab in the compose line puts its text there.
+public struct CannedReply: Sendable, Hashable {
+    public var name: String
+    /// May hold `{{name}}`, `{{agent}}` and `{{number}}`.
+    public var text: String
+
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+    }
+
+    /// What a canned reply's name may be: what follows the `/` in the compose line.
+    public static func validate(name: String) -> String? {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
+        guard !name.isEmpty, name.count <= 32, name.unicodeScalars.allSatisfy(allowed.contains) else {
+            return "reply name \"\(name)\" must be 1 to 32 letters, digits, '.', '_' or '-' (it is typed after / in the compose line)"
+        }
+        return nil
+    }
+}
+
+/// An agent's private note on a conversation, shown in the thread and never sent.
+public struct ConversationNote: Sendable, Hashable {
+    public var id: Int64
+    public var conversationID: ConversationID
+    public var agent: String
+    public var text: String
+    /// Unix seconds.
+    public var createdAt: Int64
+
+    public init(id: Int64, conversationID: ConversationID, agent: String, text: String, createdAt: Int64) {
+        self.id = id
+        self.conversationID = conversationID
+        self.agent = agent
+        self.text = text
+        self.createdAt = createdAt
+    }
+}
+
+public enum LabelName {
+    /// Labels are typed after `~l` in the filter and shown on list rows: one short word.
+    public static func validate(_ name: String) -> String? {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-:/+#&"))
+        guard !name.isEmpty, name.count <= 24, name.unicodeScalars.allSatisfy(allowed.contains) else {
+            return "label \"\(name)\" must be 1 to 24 letters, digits or . _ - : / + # & (no spaces)"
+        }
+        return nil
+    }
+}
+
+public struct WorkbenchError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension InboxDatabase {
+    // MARK: - Canned replies
+
+    /// The team's canned replies, by name.
+    public func cannedReplies() throws -> [CannedReply] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, CAST(text AS BLOB) AS text FROM canned_reply ORDER BY name").map {
+                CannedReply(name: $0["name"], text: Self.wholeText($0, "text") ?? "")
+            }
+        }
+    }
+
+    /// Adds a team-wide canned reply, or replaces the text of the one with that name.
+    /// Returns whether one was replaced.
+    @discardableResult
+    public func saveCannedReply(_ reply: CannedReply, by agent: String?, at now: Int64) async throws -> Bool {
+        if let problem = CannedReply.validate(name: reply.name) { throw WorkbenchError(problem) }
+        guard !reply.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw WorkbenchError("the text of reply \(reply.name) is empty: give the words to send")
+        }
+        return try await writer.write { db in
+            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM canned_reply WHERE name = ?", arguments: [reply.name]) ?? false
+            try db.execute(sql: """
+                INSERT INTO canned_reply (name, text, created_by, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (name) DO UPDATE SET text = excluded.text, created_by = excluded.created_by,
+                                                 updated_at = excluded.updated_at
+                """, arguments: [reply.name, reply.text, agent, now])
+            return existed
+        }
+    }
+
+    /// Removes a team-wide canned reply; false when there is none by that name.
+    public func removeCannedReply(named name: String) async throws -> Bool {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM canned_reply WHERE name = ?", arguments: [name])
+            return db.changesCount > 0
+        }
+    }
+
+    // MARK: - Notes
+
+    /// Writes a private note on a conversation. It is stored, shown to every agent, and
+    /// never goes to the outbox.
+    @discardableResult
+    public func addNote(to conversation: ConversationID, by agent: String, text: String, at now: Int64) async throws
+        -> ConversationNote {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw WorkbenchError("the note is empty: type the words, then Enter") }
+        return try await writer.write { db in
+            try db.execute(sql: "INSERT INTO note (conversation_id, agent, text, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [conversation.rawValue, agent, text, now])
+            return ConversationNote(id: db.lastInsertedRowID, conversationID: conversation, agent: agent, text: text,
+                                    createdAt: now)
+        }
+    }
+
+    /// A conversation's notes, oldest first.
+    public func notes(in conversation: ConversationID) throws -> [ConversationNote] {
+        try writer.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT id, agent, CAST(text AS BLOB) AS text, created_at FROM note
+                WHERE conversation_id = ? ORDER BY created_at, id
+                """), arguments: [conversation.rawValue]).map {
+                ConversationNote(id: $0["id"], conversationID: conversation, agent: $0["agent"],
+                                 text: Self.wholeText($0, "text") ?? "", createdAt: $0["created_at"])
+            }
+        }
+    }
+
+    // MARK: - Labels
+
+    /// Every label ever made, by name (for completion).
+    public func labels() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "SELECT name FROM label ORDER BY name") }
+    }
+
+    /// Puts `label` on the conversation, or takes it off when it is there. A new name makes
+    /// the label. Returns whether it is on now.
+    @discardableResult
+    public func toggleLabel(_ label: String, on conversation: ConversationID, by agent: String?, at now: Int64) async throws
+        -> Bool {
+        if let problem = LabelName.validate(label) { throw WorkbenchError(problem) }
+        return try await writer.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO label (name, created_by, created_at) VALUES (?, ?, ?)",
+                           arguments: [label, agent, now])
+            guard let labelID = try Int64.fetchOne(db, sql: "SELECT id FROM label WHERE name = ?", arguments: [label]) else {
+                throw WorkbenchError("label \(label) could not be made")
+            }
+            try db.execute(sql: "DELETE FROM conversation_label WHERE label_id = ? AND conversation_id = ?",
+                           arguments: [labelID, conversation.rawValue])
+            if db.changesCount > 0 { return false }
+            try db.execute(sql: """
+                INSERT INTO conversation_label (label_id, conversation_id, last_activity_at, added_by, added_at)
+                SELECT ?, id, last_activity_at, ?, ? FROM conversation WHERE id = ?
+                """, arguments: [labelID, agent, now, conversation.rawValue])
+            guard db.changesCount > 0 else { throw WorkbenchError("no conversation \(conversation.rawValue) to label") }
+            return true
+        }
+    }
+
+    /// The SQL of a conversation's labels as a JSON array, by name; `cv` is the conversation.
+    static let labelsColumn = """
+        (SELECT json_group_array(name) FROM (SELECT l.name FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+                                            WHERE cl.conversation_id = cv.id ORDER BY l.name)) AS labels
+        """
+}
