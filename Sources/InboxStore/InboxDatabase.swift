@@ -43,6 +43,8 @@ public final class InboxDatabase: Sendable {
     let checkpointer: WALCheckpointer?
     /// Nil for a read-only database, or when `indexesSearch` is off.
     let searchIndexer: SearchIndexer?
+    /// Rung after each journal commit of this process: the applier's wake-up.
+    let journalBell = Doorbell()
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only, unless the folder

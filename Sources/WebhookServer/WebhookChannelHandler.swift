@@ -3,16 +3,16 @@ import InboxStore
 import NIOCore
 import NIOHTTPTypes
 
-/// Takes a verified webhook for the group commit and calls its waiter once it is
+/// Takes a verified body for the journal's group commit and calls its waiter once it is
 /// committed: `IngestPipeline`, or a test's stand-in that commits when the test says.
 protocol WebhookCommitter: Sendable {
-    func enqueue(_ webhook: IncomingWebhook, waiter: IngestPipeline.Waiter) throws
+    func enqueue(_ body: ByteBuffer, receivedAt: Int64, waiter: IngestPipeline.Waiter) throws
 }
 
 extension IngestPipeline: WebhookCommitter {}
 
 /// Serves `POST /webhook` on the event loop, ahead of the router: collects the body,
-/// checks the signature, decodes, queues the webhook for the group commit and writes the
+/// checks the signature, queues the body for the journal's group commit and writes the
 /// answer when the commit lands, all without a task per request. Every other request goes
 /// on to the router unchanged.
 ///
@@ -89,10 +89,10 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch intake.verdict(signatureHeader: signature, body: body, client: client) {
         case .answer(let answer):
             write(answer, context: context)
-        case .commit(let webhook):
+        case .commit(let body, let receivedAt):
             let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             do {
-                try committer.enqueue(webhook, waiter: .eventLoop(context.eventLoop) { result in
+                try committer.enqueue(body, receivedAt: receivedAt, waiter: .eventLoop(context.eventLoop) { result in
                     let (handler, context) = loopBound.value
                     handler.write(handler.intake.answer(for: result), context: context)
                 })
