@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InboxServices
 import InboxStore
 
 struct Export: ParsableCommand {
@@ -27,6 +28,8 @@ struct Export: ParsableCommand {
         let database: InboxDatabase
         do {
             database = try InboxDatabase(path: path)
+            // Read your writes: every webhook acknowledged before now is exported.
+            _ = try CurrentInbox.catchUp(database)
         } catch {
             throw Failure(String(describing: error))
         }
