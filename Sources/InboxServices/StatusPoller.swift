@@ -31,11 +31,14 @@ public struct StatusPoller: Service {
                 seenVersion = version
                 lastFullPoll = .now
                 let last = try? database.lastWebhookAt()
+                let journal = try? database.journalProgress()
                 let waiting = (try? await database.outboxWaitingCount()) ?? 0
                 let halt = try? await database.sendingHalt()
                 let lease = holder == nil ? nil : try? database.currentLease()
                 status.update {
                     $0.lastWebhookAt = last
+                    $0.applierLag = journal?.lag ?? 0
+                    $0.oldestUnappliedAt = journal?.oldestWaitingReceivedAt
                     $0.waitingToSend = waiting
                     if let holder {
                         if let lease, holder.isAlive(lease) {

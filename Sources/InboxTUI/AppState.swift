@@ -85,6 +85,10 @@ public struct ListenerStatus: Sendable, Equatable {
     public var attachedTo: String?
     /// The listener accepts webhooks without checking signatures (`--insecure-skip-signature`).
     public var isInsecure = false
+    /// Webhooks acknowledged (journaled) but not yet applied to the inbox.
+    public var applierLag: Int64 = 0
+    /// When the oldest of them was received (Unix seconds).
+    public var oldestUnappliedAt: Int64?
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {

@@ -192,11 +192,15 @@ struct WebhookRoutes: Sendable {
 
     // MARK: - Health
 
+    /// `queue`: bodies waiting for a journal commit; `applier_lag`: bodies journaled (so
+    /// acknowledged) but not yet applied to the inbox.
     func health() -> Response {
         let queue = pipeline.depth
         do {
             _ = try database.unreadTotal()
-            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue)}"# + "\n", contentType: "application/json")
+            let lag = try database.journalProgress().lag
+            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue),"applier_lag":\#(lag)}"# + "\n",
+                         contentType: "application/json")
         } catch {
             return .text(.serviceUnavailable, #"{"status":"error","database":"unreadable","queue":\#(queue)}"# + "\n",
                          contentType: "application/json")

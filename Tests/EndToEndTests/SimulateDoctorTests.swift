@@ -212,12 +212,13 @@ import Testing
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").filter { !$0.isEmpty }
             let checks = lines.filter { ["✓", "!", "✗"].contains($0.first.map(String.init) ?? "") }
-            #expect(checks.count == 10, "\(result.stdout)")  // the tenth: the media folder
+            #expect(checks.count == 11, "\(result.stdout)")  // the tenth: the applier; the eleventh: the media folder
             #expect(checks.allSatisfy { $0.hasPrefix("✓") }, "\(result.stdout)")
             #expect(result.stdout.contains("config.toml sets access_token, app_secret, graph_url, phone_number_id, verify_token, waba_id; mode 600"))
             #expect(result.stdout.contains("app_secret …6789 (config file)"))
             #expect(result.stdout.contains("access_token …7c8d (config file)"))
             #expect(result.stdout.contains("integrity ok"))
+            #expect(result.stdout.contains("✓ applier     applier_lag 0: of the webhooks acknowledged, all applied"), "\(result.stdout)")
             #expect(result.stdout.contains("✓ media       none yet at \(directory.appendingPathComponent("data/media").path)"), "\(result.stdout)")
             #expect(result.stdout.contains("127.0.0.1:\(port) is free"))
             #expect(result.stdout.contains("token …7c8d valid; 106540352242922 is +1 555-078-3881 “wabox Test Shop”, quality GREEN"))

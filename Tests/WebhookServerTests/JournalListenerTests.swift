@@ -38,6 +38,26 @@ private func makeApp(_ database: InboxDatabase,
 /// The listener with its journal and applier: what `/healthz` says of the lag, what a
 /// start after a crash does, pruning, and a full disk.
 @Suite(.timeLimit(.minutes(1))) struct JournalListenerTests {
+    @Test func healthzReportsBodiesJournaledButNotApplied() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        try await makeApp(temp.database, applier: nil).test(.live) { client in
+            for index in 0..<3 {
+                let body = textBody("wamid.lag.\(index)")
+                try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
+                    #expect($0.status == .ok)
+                }
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#""applier_lag":3"#), "\(String(buffer: response.body))")
+            }
+            #expect(try temp.database.applyWholeJournal() == 3)
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(String(buffer: response.body).contains(#""applier_lag":0"#), "\(String(buffer: response.body))")
+            }
+        }
+    }
+
     /// Bodies a crash left past the mark are applied when the listener starts, without a
     /// new webhook to wake the applier.
     @Test func theListenerAppliesWhatTheLastRunLeftAtStart() async throws {

@@ -140,6 +140,7 @@ private func signed(_ body: Data) -> HTTPFields {
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""status":"ok""#))
+                #expect(String(buffer: response.body).contains(#""applier_lag":0"#))
             }
             try await client.execute(uri: "/nothing-here", method: .get) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/nothing-here", method: .post) { #expect($0.status == .notFound) }
