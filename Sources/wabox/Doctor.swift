@@ -46,7 +46,9 @@ struct Doctor: AsyncParsableCommand {
 
         let client = DiagnosticClient(connections: 2)
         await checkListenAddress(settings, client: client, &report)
-        await checkGraphAPI(settings, client: client, &report)
+        await Diagnosis.checkGraphAPI(token: settings.accessToken, phoneNumberID: settings[.phoneNumberID],
+                                      graphURL: settings.graphURL, graphVersion: settings.graphVersion,
+                                      graphURLIsSet: settings[.graphURL] != nil, client: client, &report)
         await client.shutdown()
 
         Diagnosis.checkLocale(environment, &report)
@@ -218,54 +220,6 @@ struct Doctor: AsyncParsableCommand {
             case .other(let what):
                 report.fail("listen", "\(shown) is in use by another program (\(what)): stop it (`ss -ltnp 'sport = :\(address.port)'` names it), or set WABOX_LISTEN or listen to a free port")
             }
-        }
-    }
-
-    // MARK: - Graph API
-
-    func checkGraphAPI(_ settings: Settings, client: DiagnosticClient, _ report: inout DoctorReport) async {
-        guard let token = settings.accessToken else {
-            report.warn("Graph API", "not checked: no access token (see sending above)")
-            return
-        }
-        guard let phoneNumberID = settings[.phoneNumberID], phoneNumberID.allSatisfy(\.isNumber) else {
-            report.warn("Graph API", "not checked: no usable phone_number_id (see sending above)")
-            return
-        }
-        let graph = GraphCloudClient.Configuration(graphURL: settings.graphURL, graphVersion: settings.graphVersion,
-                                                   accessToken: token, timeout: .seconds(10))
-        let base = graph.graphURL
-        let url = "\(base)/\(settings.graphVersion)/\(phoneNumberID)"
-        let whereTo = settings[.graphURL] != nil ? "\(base) (WABOX_GRAPH_URL/graph_url)" : base
-        let tokenShown = Settings.redacted(token)
-        let number: PhoneNumberInfo
-        do {
-            number = try await client.phoneNumber(PhoneNumberID(phoneNumberID), graph: graph)
-        } catch {
-            switch error {
-            case .api(let error):
-                report.fail("Graph API", Diagnosis.explain(error, token: tokenShown, phoneNumberID: phoneNumberID))
-            case .http(let status, let snippet):
-                report.fail("Graph API", "GET \(url) answered HTTP \(status) without a Graph API error (\(snippet)): check that \(whereTo) is the Graph API and graph_version \(settings.graphVersion) exists")
-            case .network(let failure):
-                report.fail("Graph API", Diagnosis.explain(failure, base: whereTo, url: url))
-            case .invalidResponse, .tooLarge:
-                report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
-            }
-            return
-        }
-        guard number.verifiedName != nil || number.displayPhoneNumber != nil else {
-            report.fail("Graph API", "GET \(url) answered but not with a phone number: check that \(whereTo) is the Graph API")
-            return
-        }
-        let display = TerminalText.sanitize(number.displayPhoneNumber ?? "?")
-        let name = TerminalText.sanitize(number.verifiedName ?? "no verified name")
-        let quality = TerminalText.sanitize(number.qualityRating ?? "UNKNOWN")
-        let summary = "\(whereTo) \(settings.graphVersion): token \(tokenShown) valid; \(phoneNumberID) is \(display) “\(name)”, quality \(quality)"
-        if ["YELLOW", "RED"].contains(quality.uppercased()) {
-            report.warn("Graph API", "\(summary): customers have been blocking or reporting this number's messages; see WhatsApp Manager → Insights before sending more")
-        } else {
-            report.pass("Graph API", summary)
         }
     }
 
