@@ -65,6 +65,7 @@ struct Serve: AsyncParsableCommand {
         try security.apply(to: &listener, settings: settings)
         var services = ServiceAssembly.Configuration(role: .serve)
         services.listener = listener
+        services.applier.retention = settings.journalRetention
         let scheme = listener.tls == nil ? "http" : "https"
         services.onListening = { port in
             logger.info("wabox serve listening on \(scheme)://\(urlHost(address.host)):\(port)/webhook (database \(path))")

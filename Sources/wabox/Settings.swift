@@ -28,6 +28,7 @@ struct Settings: Sendable {
         case downloadDir = "download_dir"
         /// The program `o` in a thread opens a customer's file with (its path the one argument).
         case openCommand = "open_command"
+        case journalRetention = "journal_retention"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -71,6 +72,8 @@ struct Settings: Sendable {
     }
     /// The program `o` opens a customer's file with, if one is set.
     var openCommand: String? { values[.openCommand] }
+    /// How long applied webhook bodies stay in the journal; nil: forever.
+    var journalRetention: Duration? { JournalRetention.value(of: values[.journalRetention]) }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -102,6 +105,7 @@ struct Settings: Sendable {
         if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
             throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
         }
+        if case .failure(let problem) = JournalRetention.parse(values[.journalRetention]) { throw Error(description: problem.description) }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")
         }

@@ -112,3 +112,25 @@ private func thisProcess() throws -> LeaseHolder {
         }
     }
 }
+
+/// `journal_retention`: days by default, a unit when given, 0 for forever, clear refusals.
+@Suite struct JournalRetentionTests {
+    @Test func valuesAndRefusals() throws {
+        #expect(try JournalRetention.parse(nil).get() == .seconds(30 * 86_400))
+        #expect(try JournalRetention.parse("7").get() == .seconds(7 * 86_400))
+        #expect(try JournalRetention.parse("36h").get() == .seconds(36 * 3_600))
+        #expect(try JournalRetention.parse(" 90M ").get() == .seconds(90 * 60))
+        #expect(try JournalRetention.parse("0").get() == nil)
+        #expect(try JournalRetention.parse("0d").get() == nil)
+        for text in ["", "forever", "-1", "3w", "1.5d", "d", "٣"] {
+            guard case .failure(let problem) = JournalRetention.parse(text) else {
+                Issue.record("\(text) was taken as a retention")
+                continue
+            }
+            #expect(problem.description.contains("journal_retention is \"\(text)\""))
+            #expect(problem.description.contains("0 to keep every webhook body forever"))
+        }
+        #expect(JournalRetention.value(of: "0") == nil)
+        #expect(JournalRetention.value(of: "nonsense") == JournalRetention.default)
+    }
+}
