@@ -122,7 +122,7 @@ public func makeWebhookApplication(
     var services: [any Service] = []
     if let applier {
         services.append(JournalApplierService(database: database, configuration: applier,
-                                              pressure: { pipeline.isBusy }, logger: Logger(label: "wabox.applier")))
+                                              pressure: { pipeline.isBusy }, logger: logger))
     }
     services.append(pipeline)
     let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
