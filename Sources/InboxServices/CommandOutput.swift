@@ -33,6 +33,8 @@ public enum CommandOutput {
         var output = BufferedOutput()
         do {
             let database = try InboxDatabase(path: path)
+            // Read your writes: every webhook acknowledged before now is exported.
+            _ = try CurrentInbox.catchUp(database)
             try database.export(contact: contact, showDeleted: showDeleted) { record in
                 output.write(Data((record.jsonLine + "\n").utf8))
             }

@@ -113,7 +113,8 @@ public enum Diagnosis {
             } else {
                 report.pass("database", summary)
             }
-            if let lease = try database.currentLease() {
+            let lease = try database.currentLease()
+            if let lease {
                 let listening = lease.address.map { " on \($0)" } ?? ""
                 if holder.isAlive(lease) {
                     report.pass("listener", "\(lease.holderDescription) runs the listener\(listening)\(lease.sending ? " and the sender" : ""); screens on this database attach to it")
@@ -121,8 +122,25 @@ public enum Diagnosis {
                     report.warn("listener", "\(lease.holderDescription) held the listener\(listening) but is gone: webhooks are not received until `wabox serve` (or `wabox`) starts again")
                 }
             }
+            checkApplier(database, lease: lease.flatMap { holder.isAlive($0) && database.isLeaseOfThisFile($0) ? $0 : nil },
+                         &report)
         } catch {
             report.fail("database", "\(error)")
+        }
+    }
+
+    /// The journal's applier: acknowledged webhooks not yet in the inbox, and who applies them.
+    static func checkApplier(_ database: InboxDatabase, lease: ListenerLease?, now: Int64 = Int64(Date().timeIntervalSince1970),
+                             _ report: inout DoctorReport) {
+        guard let progress = try? database.journalProgress() else { return }
+        let behind = progress.oldestWaitingReceivedAt.map { max(0, now - $0) } ?? 0
+        if progress.lag == 0 || behind < 2 {
+            let waiting = progress.lag == 0 ? "all applied" : "\(progress.lag) being applied just behind the acknowledgements"
+            report.pass("applier", "applier_lag \(progress.lag): of the webhooks acknowledged, \(waiting)")
+        } else if let lease {
+            report.warn("applier", "applier_lag \(progress.lag): acknowledged webhooks not yet in the inbox, the oldest received \(behind) s ago; \(lease.holderDescription) is applying them (screens and export show them once applied). If the lag stays, look at its log")
+        } else {
+            report.warn("applier", "applier_lag \(progress.lag): acknowledged webhooks not yet in the inbox, the oldest received \(behind) s ago, and no listener runs to apply them: start `wabox serve` (or `wabox`), or run `wabox export`, which applies them first")
         }
     }
 

@@ -44,6 +44,8 @@ public struct ServiceAssembly: Sendable {
         public var initialProblem: String?
         /// The holder of this process (tests name their own process).
         public var holder = LeaseHolder()
+        /// The journal's applier, run by the lease holder (with its listener when it has one).
+        public var applier = JournalApplierService.Configuration()
 
         public init(role: ListenerLease.Role) {
             self.role = role
@@ -95,6 +97,11 @@ public struct ServiceAssembly: Sendable {
                 case .acquired:
                     holdsLease = true
                     services.append(LeaseKeeper(database: database, holder: holder, logger: logger))
+                    if configuration.listener == nil {
+                        // No listener here, yet the journal may hold bodies a crash left.
+                        services.append(JournalApplierService(database: database, configuration: configuration.applier,
+                                                              logger: Logger(label: "wabox.applier")))
+                    }
                 case .heldBy(let other):
                     if configuration.role == .serve { throw ListenerHeld(holder: other) }
                     elsewhere = other
@@ -115,7 +122,7 @@ public struct ServiceAssembly: Sendable {
                 $0.isInsecure = listener.insecureSkipSignature
             }
             services.append(makeWebhookApplication(
-                configuration: listener, database: database, logger: logger,
+                configuration: listener, database: database, logger: logger, applier: configuration.applier,
                 onServerRunning: { port in
                     let address = "\(urlHost(listener.host)):\(port)"
                     status.update {

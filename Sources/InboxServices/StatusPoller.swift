@@ -31,6 +31,7 @@ public struct StatusPoller: Service {
                 seenVersion = version
                 lastFullPoll = .now
                 let last = try? database.lastWebhookAt()
+                let journal = try? database.journalProgress()
                 let waiting = (try? await database.outboxWaitingCount()) ?? 0
                 let halt = try? await database.sendingHalt()
                 // A halt an alert raised says its alert's words; the alert is not repeated.
@@ -39,6 +40,8 @@ public struct StatusPoller: Service {
                 let lease = holder == nil ? nil : try? database.currentLease()
                 status.update {
                     $0.lastWebhookAt = last
+                    $0.applierLag = journal?.lag ?? 0
+                    $0.oldestUnappliedAt = journal?.oldestWaitingReceivedAt
                     $0.waitingToSend = waiting
                     if let holder {
                         if let lease, holder.isAlive(lease) {

@@ -2,49 +2,46 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// One verified webhook request on its way into the database.
+/// One webhook body for `ingest(_:)`: journaled and applied at once.
 public struct IncomingWebhook: Sendable {
+    /// Unix seconds.
     public var receivedAt: Int64
-    /// The `X-Hub-Signature-256` value; a replay of the same body has the same one and is
-    /// recognised as a duplicate.
-    public var signature: String?
+    /// The raw body, as signed.
     public var body: Data
-    /// The decoded events, or why the body could not be decoded (stored as a dead letter).
-    public var events: Result<[InboxEvent], WebhookDecoder.Failure>
 
-    public init(receivedAt: Int64, signature: String?, body: Data,
-                events: Result<[InboxEvent], WebhookDecoder.Failure>) {
+    public init(receivedAt: Int64, body: Data) {
         self.receivedAt = receivedAt
-        self.signature = signature
         self.body = body
-        self.events = events
     }
 }
 
-/// What became of one webhook. Every outcome means the body is committed.
+/// What became of one journaled body once applied.
 public enum IngestOutcome: Sendable, Equatable {
-    /// Journaled and applied; `deadLetters` parts could not be decoded and were kept aside.
+    /// Applied; `deadLetters` parts could not be decoded and were kept aside.
     case stored(events: Int, deadLetters: Int)
-    /// The same body was already journaled: nothing changed.
+    /// A copy of a body already applied, recognised by its hash because that copy left dead
+    /// letters or account errors: those are not stored again, and the rest of its events
+    /// changed nothing. (A replayed body without such rows is `stored`, and changes nothing
+    /// either: messages, statuses and reactions are idempotent by their keys.)
     case duplicate
-    /// Journaled as a dead letter: the body could not be decoded or applied.
+    /// Kept as a dead letter: the body could not be decoded or applied.
     case deadLetter(reason: String)
 }
 
 extension InboxDatabase {
-    /// Commits a batch of webhooks in one transaction (group commit) and returns an
-    /// outcome for each, in order. When this returns, every body is durable.
-    ///
-    /// Each webhook is applied inside its own savepoint: one that fails to apply is kept
-    /// as a dead letter without disturbing the others.
+    /// Journals a batch of webhooks and applies them (and any body journaled before them
+    /// that waits) in one transaction, and returns an outcome for each, in order. For tools
+    /// and tests that want the inbox current at once; the listener journals first and
+    /// acknowledges, and the applier follows (`appendToJournal(_:)`, `applyJournal(limit:)`).
     public func ingest(_ webhooks: [IncomingWebhook]) async throws -> [IngestOutcome] {
         defer { committed() }
+        let entries = webhooks.map { JournalEntry(receivedAt: $0.receivedAt, body: $0.body) }
         do {
-            return try await writer.write { db in try Self.ingestUnguarded(webhooks, in: db) }
-        } catch is DatabaseError {
+            return try await writer.write { db in try Self.appendAndApply(entries, guarded: false, in: db) }
+        } catch is BodyFailure {
             // One of them could not be applied, and the whole transaction rolled back: do it
             // again with a savepoint each, so that the failing one becomes a dead letter.
-            return try await writer.write { db in try webhooks.map { webhook in try Self.ingest(webhook, in: db) } }
+            return try await writer.write { db in try Self.appendAndApply(entries, guarded: true, in: db) }
         }
     }
 
@@ -56,70 +53,20 @@ extension InboxDatabase {
     /// Blocking variant for callers outside Swift concurrency (tools, tests).
     public func ingestSync(_ webhooks: [IncomingWebhook]) throws -> [IngestOutcome] {
         defer { committed() }
+        let entries = webhooks.map { JournalEntry(receivedAt: $0.receivedAt, body: $0.body) }
         do {
-            return try writer.write { db in try Self.ingestUnguarded(webhooks, in: db) }
-        } catch is DatabaseError {
-            return try writer.write { db in try webhooks.map { webhook in try Self.ingest(webhook, in: db) } }
+            return try writer.write { db in try Self.appendAndApply(entries, guarded: false, in: db) }
+        } catch is BodyFailure {
+            return try writer.write { db in try Self.appendAndApply(entries, guarded: true, in: db) }
         }
     }
 
-    /// Applies a batch without a savepoint per webhook, for the common case where every
-    /// webhook applies. A savepoint makes SQLite copy each page it changes into a statement
-    /// journal first; per webhook, that was most of a commit's cost. Any `DatabaseError`
-    /// aborts the whole batch: the caller rolls back and goes the guarded way.
-    static func ingestUnguarded(_ webhooks: [IncomingWebhook], in db: Database) throws -> [IngestOutcome] {
-        let statements = IngestStatements(db)
-        return try webhooks.map { webhook in
-            guard let webhookID = try journal(webhook, with: statements) else { return .duplicate }
-            return try apply(webhook, webhookID: webhookID, with: statements)
-        }
-    }
-
-    private static func apply(_ webhook: IncomingWebhook, webhookID: Int64,
-                              with statements: IngestStatements) throws -> IngestOutcome {
-        let db = statements.db
-        switch webhook.events {
-        case .failure(let failure):
-            try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil,
-                           reason: failure.description, raw: nil, in: db)
-            return .deadLetter(reason: failure.description)
-        case .success(let events):
-            var applier = EventApplier(statements: statements, webhookID: webhookID, receivedAt: webhook.receivedAt)
-            for event in events {
-                try applier.apply(event)
-            }
-            return .stored(events: events.count, deadLetters: applier.deadLetters)
-        }
-    }
-
-    static func ingest(_ webhook: IncomingWebhook, in db: Database) throws -> IngestOutcome {
-        var outcome = IngestOutcome.duplicate
-        let statements = IngestStatements(db)
-        do {
-            try db.inSavepoint {
-                guard let webhookID = try journal(webhook, with: statements) else {
-                    outcome = .duplicate
-                    return .commit
-                }
-                outcome = try apply(webhook, webhookID: webhookID, with: statements)
-                return .commit
-            }
-        } catch let error as DatabaseError {
-            // The savepoint rolled back: keep the body as a dead letter so nothing is lost.
-            let reason = "could not apply: \(error.message ?? error.description)"
-            let webhookID = try journal(webhook, with: statements, force: true)
-            try deadLetter(webhookID: webhookID, at: webhook.receivedAt, path: nil, reason: reason, raw: nil, in: db)
-            outcome = .deadLetter(reason: reason)
-        }
-        return outcome
-    }
-
-    /// Writes the raw body to the journal; nil when the same signed body is already there.
-    private static func journal(_ webhook: IncomingWebhook, with statements: IngestStatements,
-                                force: Bool = false) throws -> Int64? {
-        let signature = force ? nil : webhook.signature
-        try statements(.journal).execute(webhook.receivedAt, signature, webhook.body)
-        return statements.db.changesCount == 0 ? nil : statements.db.lastInsertedRowID
+    private static func appendAndApply(_ entries: [JournalEntry<Data>], guarded: Bool, in db: Database) throws -> [IngestOutcome] {
+        let ids = try append(entries, in: db)
+        guard let last = ids.last else { return [] }
+        let applied = try applyBatch(limit: Int.max, through: last, guarded: guarded, shouldYield: { false }, in: db)
+        let outcomes = Dictionary(uniqueKeysWithValues: applied.map { ($0.journalID, $0.outcome) })
+        return ids.map { outcomes[$0] ?? .duplicate }
     }
 
     static func deadLetter(webhookID: Int64?, at: Int64, path: String?, reason: String, raw: String?,

@@ -24,9 +24,13 @@ public struct ListenerLease: Sendable, Equatable {
     public var sending: Bool
     public var startedAt: Int64
     public var heartbeatAt: Int64
+    /// The database file the holder opened (device and inode), recorded when it took the
+    /// lease: a copy of the file carries the row but is not the holder's file.
+    public var fileID: String?
 
     public init(pid: Int32, host: String, role: Role, agent: String? = nil, address: String?, sending: Bool,
-                startedAt: Int64, heartbeatAt: Int64) {
+                startedAt: Int64, heartbeatAt: Int64, fileID: String? = nil) {
+        self.fileID = fileID
         self.pid = pid
         self.host = host
         self.role = role
@@ -60,7 +64,8 @@ extension InboxDatabase {
     /// Atomic across processes: two starting at once cannot both acquire it.
     public func acquireLease(_ candidate: ListenerLease,
                              isAlive: @Sendable (ListenerLease) -> Bool) async throws -> LeaseOutcome {
-        try await writer.writeWithoutTransaction { db in
+        let fileID = fileIdentity()
+        return try await writer.writeWithoutTransaction { db in
             var outcome = LeaseOutcome.acquired
             try db.inTransaction(.immediate) {
                 if let holder = try Self.lease(in: db), holder.pid != candidate.pid || holder.host != candidate.host,
@@ -70,10 +75,11 @@ extension InboxDatabase {
                 }
                 try db.execute(sql: """
                     INSERT OR REPLACE INTO listener_lease
-                        (id, pid, host, role, agent, address, sending, started_at, heartbeat_at)
-                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                        (id, pid, host, role, agent, address, sending, started_at, heartbeat_at, file_id)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [candidate.pid, candidate.host, candidate.role.rawValue, candidate.agent,
-                                     candidate.address, candidate.sending, candidate.startedAt, candidate.heartbeatAt])
+                                     candidate.address, candidate.sending, candidate.startedAt, candidate.heartbeatAt,
+                                     fileID])
                 return .commit
             }
             return outcome
@@ -112,7 +118,21 @@ extension InboxDatabase {
         try Row.fetchOne(db, sql: "SELECT * FROM listener_lease WHERE id = 1").map { row in
             ListenerLease(pid: row["pid"], host: row["host"], role: ListenerLease.Role(rawValue: row["role"]) ?? .serve,
                           agent: row["agent"], address: row["address"], sending: row["sending"],
-                          startedAt: row["started_at"], heartbeatAt: row["heartbeat_at"])
+                          startedAt: row["started_at"], heartbeatAt: row["heartbeat_at"], fileID: row["file_id"])
         }
+    }
+
+    /// The database file as the lease names it: device and inode, which a copy of the file
+    /// (a backup) does not share. Nil when the file cannot be looked at.
+    public func fileIdentity() -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino)"
+    }
+
+    /// Whether `lease` was taken on this very file, not on the original of a copy.
+    public func isLeaseOfThisFile(_ lease: ListenerLease) -> Bool {
+        guard let fileID = lease.fileID else { return false }
+        return fileID == fileIdentity()
     }
 }

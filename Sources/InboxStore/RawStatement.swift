@@ -156,15 +156,13 @@ extension Optional: RawBindable where Wrapped: RawBindable {
 /// (GRDB's statement cache hashes the whole SQL text on each lookup).
 final class IngestStatements {
     enum Query: Int, CaseIterable {
-        case journal, messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
+        case messageExists, contactByWaID, contactByUserID, contactByID, insertContact, updateContact
         case contactProfileAt, contactLastInbound, conversation, insertConversation, conversationDisplay, insertMessage
         case noteNewMessage, insertStatusEvent, outboundMessage, contactByPreviousNumber
         case changesWaiting
 
         var sql: String {
             switch self {
-            case .journal:
-                "INSERT OR IGNORE INTO webhook (received_at, signature, body) VALUES (?, ?, ?)"
             case .messageExists:
                 "SELECT id FROM message WHERE wamid = ?"
             case .contactByWaID, .contactByUserID, .contactByID:

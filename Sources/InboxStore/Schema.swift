@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import InboxCore
 
 /// The database schema, one migration per released change. Never edit a registered
 /// migration: add a new one.
@@ -366,6 +368,57 @@ enum Schema {
                 CREATE INDEX conversation_assignee ON conversation(assigned_to, last_activity_at, id);
                 CREATE INDEX conversation_unread ON conversation(last_activity_at, id) WHERE unread_count > 0;
                 CREATE INDEX conversation_failing ON conversation(last_activity_at, id) WHERE failing_replies > 0;
+                """)
+        }
+        migrator.registerMigration("v11: journal-first ingest") { db in
+            // The SHA-256 of a body, for the digests of the dead letters already stored.
+            db.add(function: DatabaseFunction("wabox_body_digest", argumentCount: 1, pure: true) { values in
+                Data.fromDatabaseValue(values[0]).map { BodyDigest.of($0) }
+            })
+            try db.execute(sql: """
+                -- The journal: every signed body exactly as received, in the order the listener
+                -- committed them. A 200 means the body is here. The listener only appends: no
+                -- index but the row id. AUTOINCREMENT, so that an id never comes back once
+                -- the bodies before it are pruned (the applier's mark must stay below every
+                -- new body); ids go on from the table webhook's, whose bodies were applied
+                -- with their commit, so the mark starts past them.
+                CREATE TABLE journal (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    received_at INTEGER NOT NULL,
+                    body BLOB NOT NULL
+                );
+                INSERT INTO sqlite_sequence (name, seq) SELECT 'journal', coalesce(max(id), 0) FROM webhook;
+                -- The applier's high-water mark: every journaled body with an id up to
+                -- applied_through is applied; it moves in the transaction that applies them.
+                CREATE TABLE journal_mark (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    applied_through INTEGER NOT NULL
+                );
+                INSERT INTO journal_mark (id, applied_through) SELECT 1, coalesce(max(id), 0) FROM webhook;
+
+                -- The body a dead letter or an account error came from (journal_id; webhook_id
+                -- for rows older than the journal) and its SHA-256: a replayed body is
+                -- journaled again, and the digest keeps its dead letters and account errors
+                -- from being stored twice.
+                ALTER TABLE dead_letter ADD COLUMN journal_id INTEGER;
+                ALTER TABLE dead_letter ADD COLUMN digest TEXT;
+                ALTER TABLE account_error ADD COLUMN journal_id INTEGER;
+                ALTER TABLE account_error ADD COLUMN digest TEXT;
+                UPDATE dead_letter SET digest = (SELECT wabox_body_digest(body) FROM webhook WHERE webhook.id = dead_letter.webhook_id)
+                WHERE webhook_id IS NOT NULL;
+                UPDATE account_error SET digest = (SELECT wabox_body_digest(body) FROM webhook WHERE webhook.id = account_error.webhook_id)
+                WHERE webhook_id IS NOT NULL;
+                CREATE INDEX dead_letter_digest ON dead_letter(digest) WHERE digest IS NOT NULL;
+                CREATE INDEX account_error_digest ON account_error(digest) WHERE digest IS NOT NULL;
+                -- Pruning keeps dead letters' bodies and unlinks account errors from theirs.
+                CREATE INDEX dead_letter_journal ON dead_letter(journal_id) WHERE journal_id IS NOT NULL;
+                CREATE INDEX dead_letter_webhook ON dead_letter(webhook_id) WHERE webhook_id IS NOT NULL;
+                CREATE INDEX account_error_journal ON account_error(journal_id) WHERE journal_id IS NOT NULL;
+                CREATE INDEX account_error_webhook ON account_error(webhook_id) WHERE webhook_id IS NOT NULL;
+
+                -- The database file the holder opened (device and inode): a copy of the file
+                -- carries the row, but its holder applies the journal of the original only.
+                ALTER TABLE listener_lease ADD COLUMN file_id TEXT;
                 """)
         }
         return migrator

@@ -18,7 +18,7 @@ extension InboxDatabase {
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0
             }
             return StoreCounts(
-                webhooks: try count("webhook"), deadLetters: try count("dead_letter"), contacts: try count("contact"),
+                webhooks: try count("webhook") + count("journal"), deadLetters: try count("dead_letter"), contacts: try count("contact"),
                 conversations: try count("conversation"), messages: try count("message"),
                 reactions: try count("reaction WHERE emoji IS NOT NULL"), statusEvents: try count("status_event"))
         }
@@ -31,9 +31,14 @@ extension InboxDatabase {
         }
     }
 
-    /// The raw journal, oldest first (bodies exactly as received).
+    /// The raw journal, oldest first (bodies exactly as received), with the bodies
+    /// journaled before v11.
     public func journalBodies() throws -> [Data] {
-        try writer.read { db in try Data.fetchAll(db, sql: "SELECT body FROM webhook ORDER BY id") }
+        try writer.read { db in
+            // Journal ids go on from the table webhook's: one order for both.
+            try Row.fetchAll(db, sql: "SELECT id, body FROM webhook UNION ALL SELECT id, body FROM journal ORDER BY id")
+                .map { $0["body"] }
+        }
     }
 }
 
@@ -42,7 +47,10 @@ import Foundation
 extension InboxDatabase {
     /// When the newest webhook was received (Unix seconds), if any.
     public func lastWebhookAt() throws -> Int64? {
-        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT received_at FROM webhook ORDER BY id DESC LIMIT 1") }
+        try writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT received_at FROM journal ORDER BY id DESC LIMIT 1")
+                ?? Int64.fetchOne(db, sql: "SELECT received_at FROM webhook ORDER BY id DESC LIMIT 1")
+        }
     }
 
     /// Outbound messages written but not yet accepted by the Cloud API.

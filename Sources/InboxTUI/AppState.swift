@@ -88,6 +88,10 @@ public struct ListenerStatus: Sendable, Equatable {
     public var isInsecure = false
     /// Meta's alerts on the account in force, in plain words (what stops working).
     public var alerts: [String] = []
+    /// Webhooks acknowledged (journaled) but not yet applied to the inbox.
+    public var applierLag: Int64 = 0
+    /// When the oldest of them was received (Unix seconds).
+    public var oldestUnappliedAt: Int64?
 
     public init(address: String? = nil, isUp: Bool = false, lastWebhookAt: Int64? = nil, waitingToSend: Int = 0,
                 problem: String? = nil, isDemo: Bool = false, sending: SendingState = .on) {

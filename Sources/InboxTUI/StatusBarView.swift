@@ -24,6 +24,11 @@ extension Renderer {
             parts.append(age < 60 ? "webhook <1m ago" : "webhook \(Describe.age(age)) ago")
         }
         if listener.waitingToSend > 0 { parts.append("\(listener.waitingToSend) to send") }
+        // The applier runs just behind the acknowledgements; said only once it is a second
+        // or more behind, when what the screen shows is visibly not all that was received.
+        if listener.applierLag > 0, let oldest = listener.oldestUnappliedAt, state.now - oldest >= 2 {
+            parts.append("applying \(listener.applierLag) webhooks")
+        }
         let left = " " + parts.joined(separator: " · ")
         // A file picked in the thread: what o and S do with it.
         let pickedFile = state.focus == .thread && state.pickedMessage.flatMap { picked in

@@ -39,3 +39,10 @@ public func makeMessagesFail(withText text: String, inDatabaseAt path: String) t
             """)
     }
 }
+
+/// A backup of the database at `path` as an operator makes one (`VACUUM INTO`, like
+/// `sqlite3 .backup`): a new file with every row, the listener lease's included.
+public func backUpDatabase(at path: String, to copy: String) throws {
+    let queue = try DatabaseQueue(path: path)
+    try queue.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [copy]) }
+}

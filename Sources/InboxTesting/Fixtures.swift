@@ -25,11 +25,7 @@ public enum Fixtures {
     }
 
     public static func webhook(body: Data, receivedAt: Int64 = 1_764_500_000) -> IncomingWebhook {
-        IncomingWebhook(
-            receivedAt: receivedAt,
-            signature: WebhookSignature(appSecret: appSecret).header(for: body),
-            body: body,
-            events: Result { () throws(WebhookDecoder.Failure) in try WebhookDecoder().decode(body, receivedAt: receivedAt) })
+        IncomingWebhook(receivedAt: receivedAt, body: body)
     }
 
     /// The folder holding the fixtures, for tests that hand files to the binary.

@@ -5,13 +5,32 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// Group commit: verified webhooks wait here, one writer commits everything that arrived
-/// while the previous commit ran in a single transaction, then each request is answered.
+/// A request body as NIO read it, journaled without a copy of its own.
+struct RequestBody: JournalBody {
+    let buffer: ByteBuffer
+
+    func withUnsafeBodyBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try buffer.withUnsafeReadableBytes(body)
+    }
+}
+
+/// A body is in the journal: what a 200 stands for.
+public struct Journaled: Sendable, Equatable {
+    public var journalID: Int64
+
+    public init(journalID: Int64) {
+        self.journalID = journalID
+    }
+}
+
+/// Group commit into the journal: verified bodies wait here, one writer appends everything
+/// that arrived while the previous commit ran in a single transaction, then each request
+/// is answered. Nothing is decoded: the applier (`JournalApplierService`) does that after.
 ///
 /// The queue is bounded: when it is full `enqueue` throws `Overloaded` at once, and the
 /// listener answers 503 with `Retry-After` so that Meta retries later rather than the
-/// process growing. Signature checks and decoding happen before a webhook is queued, on
-/// the caller's thread, never on the writer.
+/// process growing. Signature checks happen before a body is queued, on the caller's
+/// thread, never on the writer.
 public final class IngestPipeline: Service, Sendable {
     public struct Overloaded: Error, CustomStringConvertible {
         public var description: String { "the ingest queue is full" }
@@ -24,14 +43,14 @@ public final class IngestPipeline: Service, Sendable {
     /// What a queued webhook's sender waits with.
     public enum Waiter: Sendable {
         /// A suspended task, resumed from the writer.
-        case task(CheckedContinuation<IngestOutcome, any Error>)
+        case task(CheckedContinuation<Journaled, any Error>)
         /// A callback run on `eventLoop`: the answers of one commit reach each event loop
         /// in a single hop, however many connections it serves.
-        case eventLoop(any EventLoop, @Sendable (Result<IngestOutcome, any Error>) -> Void)
+        case eventLoop(any EventLoop, @Sendable (Result<Journaled, any Error>) -> Void)
     }
 
     private struct Pending {
-        var webhook: IncomingWebhook
+        var entry: JournalEntry<RequestBody>
         var waiter: Waiter
     }
 
@@ -39,6 +58,8 @@ public final class IngestPipeline: Service, Sendable {
         var queue: [Pending] = []
         var writerWaiting: CheckedContinuation<Void, Never>?
         var closed = false
+        /// A batch is out of the queue and not yet committed.
+        var committing = false
     }
 
     private let database: InboxDatabase
@@ -61,15 +82,24 @@ public final class IngestPipeline: Service, Sendable {
     /// Number of webhooks waiting for a commit.
     public var depth: Int { state.withLock { $0.queue.count } }
 
-    /// Queues a webhook; `waiter` hears of the commit. Throws `Overloaded` when the queue is
-    /// full and `Closed` once the pipeline stopped taking webhooks; the waiter is then
-    /// never called.
-    public func enqueue(_ webhook: IncomingWebhook, waiter: Waiter) throws {
+    /// Whether bodies wait for a journal commit or one is under way: the applier then ends
+    /// its batch soon, so that the acknowledgements do not wait behind it.
+    public var isBusy: Bool { state.withLock { $0.committing || !$0.queue.isEmpty } }
+
+    /// Queues a body received at `receivedAt` (Unix seconds); `waiter` hears of the commit.
+    /// Throws `Overloaded` when the queue is full and `Closed` once the pipeline stopped
+    /// taking webhooks; the waiter is then never called.
+    public func enqueue(_ body: ByteBuffer, receivedAt: Int64, waiter: Waiter) throws {
+        // A body that is a slice of a much larger read buffer would keep all of it alive
+        // until the commit: take a copy of just the body then.
+        var body = body
+        if body.storageCapacity > max(4 * body.readableBytes, 16_384) { body = ByteBuffer(bytes: body.readableBytesView) }
+        let entry = JournalEntry(receivedAt: receivedAt, body: RequestBody(buffer: body))
         enum Admission { case accepted(CheckedContinuation<Void, Never>?), full, closed }
         let admission = state.withLock { state -> Admission in
             if state.closed { return .closed }
             if state.queue.count >= capacity { return .full }
-            state.queue.append(Pending(webhook: webhook, waiter: waiter))
+            state.queue.append(Pending(entry: entry, waiter: waiter))
             defer { state.writerWaiting = nil }
             return .accepted(state.writerWaiting)
         }
@@ -80,11 +110,11 @@ public final class IngestPipeline: Service, Sendable {
         }
     }
 
-    /// Queues a webhook and returns once it is committed.
-    public func submit(_ webhook: IncomingWebhook) async throws -> IngestOutcome {
+    /// Queues a body and returns once it is in the journal.
+    public func submit(_ body: ByteBuffer, receivedAt: Int64) async throws -> Journaled {
         try await withCheckedThrowingContinuation { continuation in
             do {
-                try enqueue(webhook, waiter: .task(continuation))
+                try enqueue(body, receivedAt: receivedAt, waiter: .task(continuation))
             } catch {
                 continuation.resume(throwing: error)
             }
@@ -124,6 +154,7 @@ public final class IngestPipeline: Service, Sendable {
             enum Next { case batch([Pending]), finished, wait }
             let next = state.withLock { state -> Next in
                 if state.queue.isEmpty { return state.closed ? .finished : .wait }
+                state.committing = true
                 if state.queue.count <= maxBatch {
                     var batch: [Pending] = []
                     batch.reserveCapacity(maxBatch)
@@ -151,19 +182,20 @@ public final class IngestPipeline: Service, Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
-        let results: [Result<IngestOutcome, any Error>]
+        let results: [Result<Journaled, any Error>]
         do {
-            results = try await database.ingest(batch.map(\.webhook)).map { .success($0) }
+            results = try await database.appendToJournal(batch.map(\.entry)).map { .success(Journaled(journalID: $0)) }
         } catch {
-            logger.error("commit of \(batch.count) webhooks failed, answering 500 so that Meta retries: \(error)")
+            logger.error("journal commit of \(batch.count) webhooks failed, answering 500 so that Meta retries: \(error)")
             results = Array(repeating: .failure(error), count: batch.count)
         }
+        state.withLock { $0.committing = false }
         answer(batch, with: results)
     }
 
     /// Resumes tasks directly and hops once to each event loop with all of its answers.
-    private func answer(_ batch: [Pending], with results: [Result<IngestOutcome, any Error>]) {
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, calls: [(@Sendable (Result<IngestOutcome, any Error>) -> Void, Result<IngestOutcome, any Error>)])] = [:]
+    private func answer(_ batch: [Pending], with results: [Result<Journaled, any Error>]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, calls: [(@Sendable (Result<Journaled, any Error>) -> Void, Result<Journaled, any Error>)])] = [:]
         for (pending, result) in zip(batch, results) {
             switch pending.waiter {
             case .task(let continuation):

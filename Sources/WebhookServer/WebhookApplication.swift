@@ -9,6 +9,7 @@ import InboxStore
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 
 /// Everything the listener needs to know.
 public struct WebhookConfiguration: Sendable {
@@ -104,15 +105,26 @@ public struct ListenerTLS: Sendable {
 ///
 /// - Parameters:
 ///   - now: the clock, in Unix seconds (tests pass a fixed one).
+///   - applier: the journal's applier, which runs with the listener and gives way to its
+///     commits; nil leaves the journal to an applier elsewhere (tests that apply it themselves).
 ///   - onServerRunning: called with the bound port once the socket listens.
 public func makeWebhookApplication(
     configuration: WebhookConfiguration,
     database: InboxDatabase,
     logger: Logger,
     now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+    applier: JournalApplierService.Configuration? = .init(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let pipeline = IngestPipeline(database: database, capacity: configuration.queueCapacity, logger: logger)
+    // Listed before the pipeline: services stop in reverse order, so the applier goes on
+    // until the last journal commit is answered, then applies what it can of the rest.
+    var services: [any Service] = []
+    if let applier {
+        services.append(JournalApplierService(database: database, configuration: applier,
+                                              pressure: { pipeline.isBusy }, logger: logger))
+    }
+    services.append(pipeline)
     let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
     let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database, logger: logger)
     let router = Router()
@@ -141,7 +153,7 @@ public func makeWebhookApplication(
         server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                              serverName: nil, reuseAddress: true),
-        services: [pipeline],
+        services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
@@ -180,11 +192,15 @@ struct WebhookRoutes: Sendable {
 
     // MARK: - Health
 
+    /// `queue`: bodies waiting for a journal commit; `applier_lag`: bodies journaled (so
+    /// acknowledged) but not yet applied to the inbox.
     func health() -> Response {
         let queue = pipeline.depth
         do {
             _ = try database.unreadTotal()
-            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue)}"# + "\n", contentType: "application/json")
+            let lag = try database.journalProgress().lag
+            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue),"applier_lag":\#(lag)}"# + "\n",
+                         contentType: "application/json")
         } catch {
             return .text(.serviceUnavailable, #"{"status":"error","database":"unreadable","queue":\#(queue)}"# + "\n",
                          contentType: "application/json")

@@ -3,23 +3,24 @@ import InboxStore
 import NIOCore
 import NIOHTTPTypes
 
-/// Takes a verified webhook for the group commit and calls its waiter once it is
+/// Takes a verified body for the journal's group commit and calls its waiter once it is
 /// committed: `IngestPipeline`, or a test's stand-in that commits when the test says.
 protocol WebhookCommitter: Sendable {
-    func enqueue(_ webhook: IncomingWebhook, waiter: IngestPipeline.Waiter) throws
+    func enqueue(_ body: ByteBuffer, receivedAt: Int64, waiter: IngestPipeline.Waiter) throws
 }
 
 extension IngestPipeline: WebhookCommitter {}
 
 /// Serves `POST /webhook` on the event loop, ahead of the router: collects the body,
-/// checks the signature, decodes, queues the webhook for the group commit and writes the
+/// checks the signature, queues the body for the journal's group commit and writes the
 /// answer when the commit lands, all without a task per request. Every other request goes
 /// on to the router unchanged.
 ///
 /// This is the hot path. Per request the router costs a task, an async body stream and
-/// hops between the event loop and the cooperative pool; measured with
-/// `scripts/bench-ingest`, serving the route here is what brings the listener past
-/// 25,000 signed webhooks a second on two cores (README, Performance).
+/// hops between the event loop and the cooperative pool, which this handler avoids. What
+/// is left on the event loop (HTTP/1.1 parsing and encoding, the HMAC, the answer) is most
+/// of a webhook's cost: 57 µs of CPU per request under `scripts/bench-ingest`'s load, the
+/// journal commit 29 (README, Performance).
 ///
 /// The decisions (what to hold, forward, check or answer, and when reading resumes) are
 /// `WebhookConnectionStateMachine`'s; this handler performs the actions it returns.
@@ -89,10 +90,10 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
         switch intake.verdict(signatureHeader: signature, body: body, client: client) {
         case .answer(let answer):
             write(answer, context: context)
-        case .commit(let webhook):
+        case .commit(let body, let receivedAt):
             let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             do {
-                try committer.enqueue(webhook, waiter: .eventLoop(context.eventLoop) { result in
+                try committer.enqueue(body, receivedAt: receivedAt, waiter: .eventLoop(context.eventLoop) { result in
                     let (handler, context) = loopBound.value
                     handler.write(handler.intake.answer(for: result), context: context)
                 })

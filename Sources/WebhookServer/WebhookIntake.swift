@@ -6,8 +6,9 @@ import Logging
 import NIOCore
 
 /// What `POST /webhook` does with a request, for the channel handler that serves the route
-/// on the event loop (`WebhookChannelHandler`): check the size and the signature, decode,
-/// and turn the commit's outcome into an answer.
+/// on the event loop (`WebhookChannelHandler`): check the size and the signature on the
+/// bytes as received, and turn the journal commit's outcome into an answer. Nothing here
+/// decodes the body: the applier does, after the 200.
 struct WebhookIntake: Sendable {
     static let signatureHeader = HTTPField.Name("X-Hub-Signature-256")!
 
@@ -24,15 +25,14 @@ struct WebhookIntake: Sendable {
     enum Verdict: Sendable {
         /// Answer now; nothing is stored.
         case answer(Answer)
-        /// Signed: commit this, then answer with `answer(for:)`.
-        case commit(IncomingWebhook)
+        /// Signed: journal this body, received at `receivedAt`, then answer with `answer(for:)`.
+        case commit(body: ByteBuffer, receivedAt: Int64)
     }
 
     let bodyLimit: Int
     let signature: WebhookSignature
     let skipSignature: Bool
     let limiter: UnauthenticatedLimiter
-    let decoder = WebhookDecoder()
     let logger: Logger
     let now: @Sendable () -> Int64
 
@@ -60,35 +60,26 @@ struct WebhookIntake: Sendable {
         status: .tooManyRequests,
         text: "too many requests without a valid X-Hub-Signature-256 from this address; slow down\n", retryAfter: "1")
 
-    /// Checks the signature on the raw bytes and decodes them. `client` keys the rate limit
-    /// of requests that fail the check; signed requests never spend from it.
+    /// Checks the signature on the raw bytes, where NIO read them. `client` keys the rate
+    /// limit of requests that fail the check; signed requests never spend from it.
     func verdict(signatureHeader: String?, body buffer: ByteBuffer, client: String) -> Verdict {
-        let body = Data(buffer.readableBytesView)
-        let valid = signature.isValid(header: signatureHeader, body: body)
+        let valid = buffer.withUnsafeReadableBytes { signature.isValid(header: signatureHeader, body: $0) }
         if !valid && !skipSignature {
             guard limiter.allow(client) else { return .answer(Self.tooManyFailures) }
             guard signatureHeader != nil else {
                 return .answer(Answer(status: .unauthorized,
                                       text: "missing X-Hub-Signature-256 header: only signed webhooks are accepted\n"))
             }
-            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(body.count)", "peer": "\(client)"])
+            logger.warning("webhook with a bad signature refused", metadata: ["bytes": "\(buffer.readableBytes)", "peer": "\(client)"])
             return .answer(Answer(status: .unauthorized,
                                   text: "X-Hub-Signature-256 does not match the body: check that WABOX_APP_SECRET is the app secret of the Meta app\n"))
         }
-        let receivedAt = now()
-        let events = Result { () throws(WebhookDecoder.Failure) in try decoder.decode(body, receivedAt: receivedAt) }
-        // Only a valid signature may key the journal's replay check: a forged one could
-        // otherwise take the place of a real webhook's and have it dropped as a replay.
-        return .commit(IncomingWebhook(receivedAt: receivedAt, signature: valid ? signatureHeader : nil,
-                                       body: body, events: events))
+        return .commit(body: buffer, receivedAt: now())
     }
 
-    /// The answer once the pipeline refused or committed the webhook.
-    func answer(for result: Result<IngestOutcome, any Error>) -> Answer {
+    /// The answer once the pipeline refused or journaled the webhook.
+    func answer(for result: Result<Journaled, any Error>) -> Answer {
         switch result {
-        case .success(.deadLetter(let reason)):
-            logger.warning("webhook stored as a dead letter: \(reason)")
-            return .received
         case .success:
             return .received
         case .failure(is IngestPipeline.Overloaded):

@@ -73,6 +73,7 @@ struct Inbox: ParsableCommand {
         session.services.wabaID = settings[.wabaID]
         session.services.media = settings.mediaDownloads
         session.services.transcription = settings.transcription
+        session.services.applier.retention = settings.journalRetention
         session.markReadOnOpen = settings.markReadOnOpen
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand

@@ -70,6 +70,7 @@ struct Serve: AsyncParsableCommand {
         var services = ServiceAssembly.Configuration(role: .serve)
         services.listener = listener
         services.transcription = settings.transcription
+        services.applier.retention = settings.journalRetention
         let scheme = listener.tls == nil ? "http" : "https"
         services.onListening = { port in
             logger.info("wabox serve listening on \(scheme)://\(urlHost(address.host)):\(port)/webhook (database \(path))")

@@ -37,6 +37,7 @@ struct Settings: Sendable {
         case notify
         /// Whether messages customers deleted still show (struck through) and export.
         case showDeleted = "show_deleted"
+        case journalRetention = "journal_retention"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -90,6 +91,8 @@ struct Settings: Sendable {
     }
     var notify: NotifyMode { values[.notify].flatMap(NotifyMode.init(rawValue:)) ?? .bell }
     var showDeleted: Bool { values[.showDeleted] == "true" }
+    /// How long applied webhook bodies stay in the journal; nil: forever.
+    var journalRetention: Duration? { JournalRetention.value(of: values[.journalRetention]) }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -133,6 +136,7 @@ struct Settings: Sendable {
         if let timeout = values[.transcribeTimeout], Double(timeout).map({ $0 > 0 && $0 <= 86_400 }) != true {
             throw Error(description: "transcribe_timeout is \"\(timeout)\"; give seconds, like 120")
         }
+        if case .failure(let problem) = JournalRetention.parse(values[.journalRetention]) { throw Error(description: problem.description) }
         if let agent = values[.agent], let problem = AgentName.validate(agent) {
             throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")
         }

@@ -77,6 +77,7 @@ struct WebhookLoad {
 }
 
 /// The durability promises, through the built binary: what `wabox serve` answered 200 is in
+/// its journal, applied by the listener (after a restart, by its start-up catch-up), and in
 /// `wabox export` after a signal, a kill -9, or a webhook of the batch that fails.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct DurabilityEndToEndTests: ServeWorkspace {
     let directory: URL
@@ -108,9 +109,19 @@ struct WebhookLoad {
         }.count
     }
 
+    /// Waits until the listener on `port` has applied every journaled body.
+    private func waitUntilApplied(port: Int) async throws {
+        var health = ""
+        let applied = try await waitUntil(timeout: 60) {
+            health = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"]).stdout
+            return health.contains(#""applier_lag":0"#)
+        }
+        #expect(applied, "the listener did not apply its journal: \(health)")
+    }
+
     /// Takes the database's write lock while the load runs and waits until webhooks queue
-    /// behind the batch it holds up: at that moment a batch is between its arrival and its
-    /// commit, which is when an early 200 would be a lie.
+    /// behind the journal commit it holds up: at that moment a batch is between its arrival
+    /// and its commit, which is when an early 200 would be a lie.
     private func holdCommits(port: Int) async throws -> DatabaseWriteLock {
         let lock = try DatabaseWriteLock(path: databasePath)
         var health = ""
@@ -221,8 +232,19 @@ struct WebhookLoad {
                 #expect(answered.count < load.ids.count, "round \(round): nothing was in flight at the kill")
                 acknowledged.formUnion(answered)
             }
-            // The database opens after the second crash and serves again.
-            let (serve, _) = try await startServe(in: scope)
+            // The database opens after the second crash, the listener applies what the
+            // crashes left in the journal, and serves again.
+            let (serve, port) = try await startServe(in: scope)
+            try await waitUntilApplied(port: port)
+            let store = try InboxDatabase(path: databasePath)
+            let wamid = try Regex(#""id":"(wamid\.[^"]+)""#)
+            let journaled = Set(try store.journalBodies().flatMap { body in
+                String(decoding: body, as: UTF8.self).matches(of: wamid).compactMap { $0.output[1].substring.map(String.init) }
+            })
+            let notJournaled = acknowledged.subtracting(journaled)
+            #expect(notJournaled.isEmpty, "\(notJournaled.count) acknowledged webhooks are not in the journal: \(notJournaled.sorted().prefix(5))")
+            let notApplied = try acknowledged.filter { try store.message(MessageID($0)) == nil }
+            #expect(notApplied.isEmpty, "\(notApplied.count) acknowledged webhooks not applied after the restart: \(notApplied.sorted().prefix(5))")
             #expect(await serve.stop() == 0)
         }
         let exported = try exportedIDs()
@@ -231,9 +253,10 @@ struct WebhookLoad {
         #expect(try InboxDatabase(path: databasePath).integrityCheck() == "ok")
     }
 
-    /// Twenty webhooks wait behind a held write lock and commit together; one of them fails
-    /// in SQLite while being applied. The batch is redone: the others are stored, the failing
-    /// one is kept as a dead letter, and every one is answered 200.
+    /// Twenty webhooks wait behind a held write lock and are journaled together, then
+    /// applied; one of them fails in SQLite while being applied. The applier's batch is
+    /// redone with a savepoint per body: the others are stored, the failing one is kept as
+    /// a dead letter, and every one was answered 200.
     @Test func aBatchWithAWebhookThatFailsToApplyStoresTheOthers() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let failing = "this one fails in SQLite"

@@ -117,7 +117,8 @@ import Testing
             #expect(fields["status"] as? String == "ok")
             #expect(fields["database"] as? String == "ok")
             #expect(fields["queue"] as? Int == 0)
-            #expect(Set(fields.keys) == ["status", "database", "queue"], "\(fields.keys)")
+            #expect(fields["applier_lag"] as? Int == 0)
+            #expect(Set(fields.keys) == ["status", "database", "queue", "applier_lag"], "\(fields.keys)")
             #expect(await serve.stop() == 0)
         }
     }

@@ -214,14 +214,15 @@ import Testing
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").filter { !$0.isEmpty }
             let checks = lines.filter { ["✓", "!", "✗"].contains($0.first.map(String.init) ?? "") }
-            // The media folder, the download folder, open_command, transcribe_command and Meta's account alerts among them.
-            #expect(checks.count == 14, "\(result.stdout)")
+            // The applier, the media folder, the download folder, open_command, transcribe_command and Meta's account alerts among them.
+            #expect(checks.count == 15, "\(result.stdout)")
             #expect(result.stdout.contains("✓ account     no alert from Meta in force"), "\(result.stdout)")
             #expect(checks.allSatisfy { $0.hasPrefix("✓") }, "\(result.stdout)")
             #expect(result.stdout.contains("config.toml sets access_token, app_secret, graph_url, phone_number_id, verify_token, waba_id; mode 600"))
             #expect(result.stdout.contains("app_secret …6789 (config file)"))
             #expect(result.stdout.contains("access_token …7c8d (config file)"))
             #expect(result.stdout.contains("integrity ok"))
+            #expect(result.stdout.contains("✓ applier     applier_lag 0: of the webhooks acknowledged, all applied"), "\(result.stdout)")
             #expect(result.stdout.contains("✓ media       none yet at \(directory.appendingPathComponent("data/media").path)"), "\(result.stdout)")
             #expect(result.stdout.contains("✓ downloads   none yet at \(directory.appendingPathComponent("saved").path); made by the first `S`"))
             #expect(result.stdout.contains("✓ open        open_command not set"))

@@ -27,6 +27,25 @@ import Testing
         #expect(line.hasPrefix("✓ database    \(temp.path): migrated, integrity ok, 1 messages from 1 contacts"), "\(line)")
     }
 
+    /// Acknowledged webhooks not yet applied, and nobody to apply them: doctor says so
+    /// and what to do; once applied, the line passes.
+    @Test func theApplierLagIsReported() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        _ = try temp.database.appendToJournalSync([JournalEntry(receivedAt: 1_764_500_000, body: try Fixtures.data("text"))])
+        let lines = Lines()
+        var report = DoctorReport(emit: lines.add)
+        Diagnosis.checkDatabase(at: temp.path, &report)
+        let line = try #require(lines.all.first { $0.contains("applier") }, "\(lines.all)")
+        #expect(line.hasPrefix("! applier     applier_lag 1: acknowledged webhooks not yet in the inbox"), "\(line)")
+        #expect(line.contains("no listener runs to apply them"), "\(line)")
+        _ = try temp.database.applyWholeJournal()
+        let after = Lines()
+        var again = DoctorReport(emit: after.add)
+        Diagnosis.checkDatabase(at: temp.path, &again)
+        #expect(after.all.contains("✓ applier     applier_lag 0: of the webhooks acknowledged, all applied"), "\(after.all)")
+    }
+
     @Test func aFileWhereTheFolderShouldBeFails() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-diag-\(UUID().uuidString)")
         try Data().write(to: file)

@@ -100,7 +100,9 @@ import WebhookServer
             let poster = WebhookPoster(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret)
             let answer = await poster.post(try Fixtures.data("text"))
             #expect(answer.status == 200, "\(answer)")
-            #expect(try temp.database.counts().messages == 1)
+            // Journaled before the answer, applied just after by the listener's applier.
+            let applied = try await waitUntil { try temp.database.counts().messages == 1 }
+            #expect(applied, "not applied: \(String(describing: try? temp.database.journalProgress()))")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
@@ -153,6 +155,8 @@ import WebhookServer
                 let port = try #require(await iterator.next())
                 let answer = await WebhookPoster(url: "http://127.0.0.1:\(port)/webhook", appSecret: Fixtures.appSecret).post(body)
                 #expect(answer.status == 200)
+                let applied = try await waitUntil { try temp.database.message("wamid.PHOTO.1") != nil }
+                try #require(applied, "not applied: \(String(describing: try? temp.database.journalProgress()))")
                 let rowID = try #require(try temp.database.message("wamid.PHOTO.1")?.rowID)
                 let ready = try await waitUntil(timeout: 20) { try temp.database.media(ofMessage: rowID)?.state == .ready }
                 #expect(ready, "\(String(describing: try? temp.database.media(ofMessage: rowID)))")

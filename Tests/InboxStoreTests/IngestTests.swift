@@ -73,6 +73,8 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
         #expect(conversations.first?.contact.name == "Ann")
         #expect(conversations.first?.contact.userID == "FR.42")
     }
+    /// A replay (Meta delivers the same body twice) is journaled again and changes nothing
+    /// else: messages, reactions and statuses are idempotent by their keys.
     @Test func replayingAWebhookChangesNothing() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
@@ -80,14 +82,7 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
         #expect(try await db.ingest(Fixtures.webhook("multi_entry")) == .stored(events: 6, deadLetters: 0))
         let before = try db.counts()
         let exportBefore = try exportLines(db)
-        #expect(try await db.ingest(Fixtures.webhook("multi_entry")) == .duplicate)
-        #expect(try db.counts() == before)
-
-        // The same events in another body (a second subscribed app, a re-serialising proxy)
-        // are journaled but change no message, reaction or status.
-        var other = try Fixtures.webhook("multi_entry")
-        other.signature = "sha256=" + String(repeating: "0", count: 64)
-        #expect(try await db.ingest(other) == .stored(events: 6, deadLetters: 0))
+        #expect(try await db.ingest(Fixtures.webhook("multi_entry")) == .stored(events: 6, deadLetters: 0))
         var after = try db.counts()
         #expect(after.webhooks == before.webhooks + 1)
         after.webhooks = before.webhooks
@@ -238,8 +233,10 @@ func statusWebhook(id: String, status: String, timestamp: Int64, callback: Strin
         #expect(try db.contacts(matching: "+33698765432").count == 1)
 
         // Replaying the notice changes nothing.
-        #expect(try await db.ingest(Fixtures.webhook("changed_number")) == .duplicate)
+        let before = try db.counts()
+        _ = try await db.ingest(Fixtures.webhook("changed_number"))
         #expect(try db.counts().contacts == 1)
+        #expect(try db.counts().messages == before.messages)
     }
 
     @Test func usernameOnlyContactMergesWhenBothIdsAppear() async throws {

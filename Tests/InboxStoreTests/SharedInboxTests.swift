@@ -142,7 +142,11 @@ import Testing
         let inbox = ListenerLease(pid: 20, host: "box", role: .inbox, agent: "alice", address: nil, sending: true,
                                   startedAt: 2_000, heartbeatAt: 2_000)
         #expect(try await db.acquireLease(serve, isAlive: { _ in true }) == .acquired)
-        #expect(try await db.acquireLease(inbox, isAlive: { _ in true }) == .heldBy(serve))
+        // The lease names the file its holder opened (a copy of the file is not its file).
+        var held = serve
+        held.fileID = db.fileIdentity()
+        #expect(held.fileID != nil)
+        #expect(try await db.acquireLease(inbox, isAlive: { _ in true }) == .heldBy(held))
         // The holder itself may take it again (a restart with the same pid).
         #expect(try await db.acquireLease(serve, isAlive: { _ in true }) == .acquired)
 

@@ -226,6 +226,23 @@ func addReplies(_ database: InboxDatabase) async throws {
         #expect(!h.screen.contains("Keys — ↓ ↑ more, others close"))
     }
 
+    /// The applier's lag shows once it is a second or more behind, not for the few bodies
+    /// it always has in hand under load.
+    @Test func theApplierLagShowsOnceItIsASecondBehind() {
+        var state = AppState(width: 100, height: 24, now: 1_000_000)
+        var status = ListenerStatus(address: "127.0.0.1:8080", isUp: true)
+        status.applierLag = 40
+        status.oldestUnappliedAt = 1_000_000
+        _ = reduce(&state, .listenerChanged(status))
+        var bar = render(state, theme: .builtIn).buffer.lines.last ?? ""
+        #expect(!bar.contains("applying"), "\(bar)")
+        status.applierLag = 12_345
+        status.oldestUnappliedAt = 999_997
+        _ = reduce(&state, .listenerChanged(status))
+        bar = render(state, theme: .builtIn).buffer.lines.last ?? ""
+        #expect(bar.contains("applying 12345 webhooks"), "\(bar)")
+    }
+
     @Test func templatePickerAndSendingHaltAreDrawn() {
         var state = AppState(width: 80, height: 24, now: 1_000_000)
         let conversation = ConversationSummary(

@@ -31,7 +31,7 @@ private final class ManualCommitter: WebhookCommitter {
     /// Makes `enqueue` throw `error` from now on, as a full or closed pipeline does.
     func refuse(with error: any Error & Sendable) { state.withLock { $0.refusal = error } }
 
-    func enqueue(_ webhook: IncomingWebhook, waiter: IngestPipeline.Waiter) throws {
+    func enqueue(_ body: ByteBuffer, receivedAt: Int64, waiter: IngestPipeline.Waiter) throws {
         try state.withLock { state in
             if let refusal = state.refusal { throw refusal }
             state.waiting.append(waiter)
@@ -40,7 +40,7 @@ private final class ManualCommitter: WebhookCommitter {
 
     /// The oldest enqueued webhook's commit lands: its answer is called back on its event
     /// loop, as `IngestPipeline` does.
-    func commitOldest(_ result: Result<IngestOutcome, any Error> = .success(.stored(events: 1, deadLetters: 0))) {
+    func commitOldest(_ result: Result<Journaled, any Error> = .success(Journaled(journalID: 1))) {
         let waiter = state.withLock { $0.waiting.removeFirst() }
         guard case .eventLoop(let loop, let callback) = waiter else {
             Issue.record("the channel handler waits with a task")

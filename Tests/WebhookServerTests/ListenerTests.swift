@@ -46,23 +46,39 @@ private func signed(_ body: Data) -> HTTPFields {
         }
     }
 
-    @Test func signedWebhookIsCommittedBeforeTheAnswer() async throws {
+    /// A 200 means the body is in the journal; the applier running with the listener
+    /// applies it just after.
+    @Test func signedWebhookIsJournaledBeforeTheAnswerAndAppliedJustAfter() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let body = try Fixtures.data("multi_entry")
+        @Sendable func exported() throws -> [String] {
+            var lines: [String] = []
+            try temp.database.export(contact: nil) { lines.append($0.jsonLine) }
+            return lines
+        }
         try await makeApp(temp.database).test(.live) { client in
             try await client.execute(uri: "/webhook", method: .post, headers: signed(body),
                                      body: ByteBuffer(bytes: body)) { response in
                 #expect(response.status == .ok)
-                // The answer came after the commit: the messages are there already.
-                #expect((try? temp.database.counts().messages) == 4)
+                // The answer came after the journal commit: the body is there already.
+                #expect((try? temp.database.journalBodies()) == [body])
             }
-            // A replay is answered 200 and changes nothing.
+            let applied = try await waitUntil { try temp.database.counts().messages == 4 }
+            #expect(applied, "the applier did not apply the body: \(String(describing: try? temp.database.counts())), \(String(describing: try? temp.database.journalProgress()))")
+            // A replay is answered 200, journaled again, and changes nothing else.
             let before = try temp.database.counts()
+            let exportBefore = try exported()
             try await client.execute(uri: "/webhook", method: .post, headers: signed(body), body: ByteBuffer(bytes: body)) {
                 #expect($0.status == .ok)
             }
-            #expect(try temp.database.counts() == before)
+            let caughtUp = try await waitUntil { try temp.database.journalProgress().lag == 0 }
+            #expect(caughtUp, "the replay was not applied: \(String(describing: try? temp.database.journalProgress()))")
+            var after = try temp.database.counts()
+            #expect(after.webhooks == before.webhooks + 1)
+            after.webhooks = before.webhooks
+            #expect(after == before)
+            #expect(try exported() == exportBefore)
         }
     }
 
@@ -124,6 +140,7 @@ private func signed(_ body: Data) -> HTTPFields {
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""status":"ok""#))
+                #expect(String(buffer: response.body).contains(#""applier_lag":0"#))
             }
             try await client.execute(uri: "/nothing-here", method: .get) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/nothing-here", method: .post) { #expect($0.status == .notFound) }

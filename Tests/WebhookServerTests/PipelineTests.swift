@@ -110,18 +110,19 @@ private final class WriteLock: Sendable {
 
 @Suite(.timeLimit(.minutes(1))) struct PipelineCancellationTests {
     /// Cancelling the writer's task (without a graceful shutdown, as when the task that runs
-    /// the embedded listener is cancelled) ends `run`, after committing and answering every
-    /// webhook it had queued; later webhooks are refused as `Closed`.
+    /// the embedded listener is cancelled) ends `run`, after journaling and answering every
+    /// webhook it had queued; later webhooks are refused as `Closed`. The pipeline only
+    /// journals: with no applier running, nothing is applied.
     @Test func cancellingTheWriterDrainsTheQueueAndReturns() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let pipeline = IngestPipeline(database: temp.database, logger: quiet)
         let submitted = Task {
-            try await withThrowingTaskGroup(of: IngestOutcome.self) { group in
+            try await withThrowingTaskGroup(of: Journaled.self) { group in
                 for index in 0..<20 {
-                    group.addTask { try await pipeline.submit(Fixtures.webhook(body: textWebhook(index))) }
+                    group.addTask { try await pipeline.submit(ByteBuffer(bytes: textWebhook(index)), receivedAt: 1_764_500_000) }
                 }
-                var outcomes: [IngestOutcome] = []
+                var outcomes: [Journaled] = []
                 for try await outcome in group { outcomes.append(outcome) }
                 return outcomes
             }
@@ -135,11 +136,12 @@ private final class WriteLock: Sendable {
         writer.cancel()
         #expect(try await waitUntil { returned.isSet }, "run() did not return after its task was cancelled")
         let outcomes = try await submitted.value
-        #expect(outcomes.count == 20)
-        #expect(outcomes.allSatisfy { $0 == .stored(events: 1, deadLetters: 0) })
-        #expect(try temp.database.counts().messages == 20)
+        #expect(Set(outcomes.map(\.journalID)).count == 20)
+        #expect(try temp.database.counts().webhooks == 20)
+        #expect(try temp.database.counts().messages == 0)
+        #expect(try temp.database.journalProgress().lag == 20)
         await #expect(throws: IngestPipeline.Closed.self) {
-            _ = try await pipeline.submit(Fixtures.webhook(body: textWebhook(99)))
+            _ = try await pipeline.submit(ByteBuffer(bytes: textWebhook(99)), receivedAt: 1_764_500_000)
         }
     }
 
@@ -154,7 +156,7 @@ private final class WriteLock: Sendable {
             returned.set()
         }
         // Once this is answered the writer goes back to waiting for webhooks.
-        _ = try await pipeline.submit(Fixtures.webhook(body: textWebhook(1)))
+        _ = try await pipeline.submit(ByteBuffer(bytes: textWebhook(1)), receivedAt: 1_764_500_000)
         writer.cancel()
         #expect(try await waitUntil { returned.isSet }, "run() did not return after its task was cancelled")
     }

@@ -64,3 +64,19 @@ hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 
 # result_field LINE NAME: the value of NAME=… in a RESULT line printed by webhooks.lua.
 result_field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# applier_lag PORT: the listener's applier_lag from /healthz (empty when it does not answer).
+applier_lag() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$1/healthz" 2>/dev/null | sed -n 's/.*"applier_lag":\([0-9]*\).*/\1/p'
+}
+
+# wait_applied PORT SECONDS: waits until the listener has applied every journaled body.
+wait_applied() {
+    local port="$1" deadline=$((SECONDS + $2)) lag
+    while :; do
+        lag=$(applier_lag "$port")
+        [ "$lag" = 0 ] && return 0
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.02
+    done
+}
