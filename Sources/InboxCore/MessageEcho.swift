@@ -67,12 +67,12 @@ extension WebhookDecoder {
             throw Failure(description: "message echo \(id) names no customer (no to, to_user_id or contacts)")
         }
         let timestamp = message.timestamp?.value ?? receivedAt
-        if message.type == "reaction" {
-            guard let target = message.reaction?.message_id.nonEmpty else {
+        if message.content.type == "reaction" {
+            guard let target = message.content.reaction?.message_id.nonEmpty else {
                 throw Failure(description: "reaction echo \(id) names no message_id")
             }
             return .reaction(Reaction(id: MessageID(id), business: business, sender: customer, timestamp: timestamp,
-                                      target: MessageID(target), emoji: message.reaction?.emoji.nonEmpty))
+                                      target: MessageID(target), emoji: message.content.reaction?.emoji.nonEmpty))
         }
         let errors = (message.errors ?? []).compactMap(\.value).map(\.detail)
         return .message(InboundMessage(

@@ -161,7 +161,7 @@ extension InboxDatabase {
                 linkAfter = (try maxID("dead_letter", in: db), try maxID("account_error", in: db), digest)
             }
         }
-        var applier = EventApplier(statements: statements, webhookID: nil, receivedAt: receivedAt)
+        var applier = EventApplier(statements: statements, webhookID: nil, sourceID: id, receivedAt: receivedAt)
         for event in events {
             try applier.apply(event)
         }

@@ -224,6 +224,7 @@ final class JSONWriter {
 
     private func string(_ value: String) {
         JSONLine.appendQuoted(value, to: &output)
+        needsComma = true
     }
 }
 
@@ -252,7 +253,6 @@ public enum JSONLine {
             }
         }
         output += "\""
-        needsComma = true
     }
 }
 

@@ -18,7 +18,7 @@ extension EventApplier {
         case .accountUpdate(let update): try apply(update)
         case .templateUpdate(let update): try apply(update)
         case .preference(let preference): try apply(preference)
-        case .message, .reaction, .status, .accountErrors, .ignored, .malformed: 0
+        case .message, .reaction, .status, .accountErrors, .ignored, .malformed, .echo: 0
         }
     }
 

@@ -80,14 +80,19 @@ extension InboxDatabase {
 /// Applies decoded events to the database, each one idempotently.
 struct EventApplier {
     let statements: IngestStatements
+    /// The row of table `webhook` the dead letters and account errors name (nil for a
+    /// journaled body: the applier links those rows to it afterwards).
     let webhookID: Int64?
+    /// The row of the body, in `journal` or `webhook`, that messages keep for the raw view.
+    let sourceID: Int64?
     let receivedAt: Int64
     private(set) var deadLetters = 0
     private var db: Database { statements.db }
 
-    init(statements: IngestStatements, webhookID: Int64?, receivedAt: Int64) {
+    init(statements: IngestStatements, webhookID: Int64?, sourceID: Int64? = nil, receivedAt: Int64) {
         self.statements = statements
         self.webhookID = webhookID
+        self.sourceID = sourceID ?? webhookID
         self.receivedAt = receivedAt
     }
 
@@ -139,7 +144,7 @@ struct EventApplier {
             message.timestamp, message.context?.repliedTo?.rawValue,
             (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false),
             try message.referral.map(StoredJSON.encode), message.groupID,
-            error?.code, error?.title, error?.message, error?.details, webhookID)
+            error?.code, error?.title, error?.message, error?.details, sourceID)
         let messageRowID = db.lastInsertedRowID
         try noteNewMessage(messageRowID, in: conversationID, timestamp: message.timestamp,
                            inbound: isCustomerWriting, unread: isCustomerWriting)

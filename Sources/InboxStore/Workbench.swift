@@ -87,10 +87,11 @@ extension InboxDatabase {
     public func arrivals(after rowID: Int64, limit: Int = 50) throws -> (arrivals: [Arrival], through: Int64) {
         try writer.read { db in
             let arrivals = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT m.id, m.conversation_id, m.content, cv.assigned_to, cv.resolved_at, w.received_at,
+                SELECT m.id, m.conversation_id, m.content, cv.assigned_to, cv.resolved_at,
+                       coalesce(j.received_at, w.received_at) AS received_at,
                        c.id AS contact_id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name
                 FROM message m JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
-                LEFT JOIN webhook w ON w.id = m.webhook_id
+                LEFT JOIN journal j ON j.id = m.webhook_id LEFT JOIN webhook w ON w.id = m.webhook_id
                 WHERE m.id > ? AND m.direction = 'in' AND m.type != 'system'
                 ORDER BY m.id DESC LIMIT ?
                 """), arguments: [rowID, limit]).map { row in
@@ -160,16 +161,21 @@ extension InboxDatabase {
                 SELECT wamid, direction, echo, webhook_id FROM message WHERE id = ?
                 """, arguments: [rowID]) else { return .noMessage }
             if let webhookID = message["webhook_id"] as Int64? {
-                guard let row = try Row.fetchOne(db, sql: "SELECT id, received_at, body FROM webhook WHERE id = ?",
-                                                 arguments: [webhookID]) else { return .pruned(webhookID: webhookID) }
+                // Journal and webhook ids never overlap: the journal's go on from the webhook table's.
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT id, received_at, body FROM journal WHERE id = ?1
+                    UNION ALL SELECT id, received_at, body FROM webhook WHERE id = ?1
+                    """, arguments: [webhookID]) else { return .pruned(webhookID: webhookID) }
                 return .found(RawWebhook(webhookID: row["id"], receivedAt: row["received_at"], body: row["body"]))
             }
             if message["direction"] as String == "out", !(message["echo"] as Bool) { return .sentFromWabox }
             // Stored before messages kept their webhook's id: look for the id in the newest bodies.
             guard let wamid = message["wamid"] as String? else { return .notFound(searched: 0) }
             let row = try Row.fetchOne(db, sql: """
-                SELECT id, received_at, body FROM webhook
-                WHERE id > (SELECT coalesce(max(id), 0) FROM webhook) - ? AND instr(body, ?) > 0
+                SELECT id, received_at, body FROM (
+                    SELECT id, received_at, body FROM journal UNION ALL SELECT id, received_at, body FROM webhook)
+                WHERE id > (SELECT max(coalesce((SELECT max(id) FROM journal), 0), coalesce((SELECT max(id) FROM webhook), 0))) - ?1
+                  AND instr(body, ?2) > 0
                 ORDER BY id DESC LIMIT 1
                 """, arguments: [Self.rawSearchDepth, Data("\"\(wamid)\"".utf8)])
             return row.map { .found(RawWebhook(webhookID: $0["id"], receivedAt: $0["received_at"], body: $0["body"])) }
@@ -284,7 +290,7 @@ extension EventApplier {
                 """).execute(arguments: [
                     message.id.rawValue, conversationID.rawValue, message.content.typeName, message.content.text,
                     message.content.caption, try StoredJSON.encode(message.content), message.timestamp, message.timestamp,
-                    message.context?.repliedTo?.rawValue, message.context?.forwarded ?? false, message.groupID, webhookID])
+                    message.context?.repliedTo?.rawValue, message.context?.forwarded ?? false, message.groupID, sourceID])
             let rowID = db.lastInsertedRowID
             try noteNewMessage(rowID, in: conversationID, timestamp: message.timestamp, inbound: false, unread: false)
             // Its statuses may have come first.

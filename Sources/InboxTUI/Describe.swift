@@ -98,14 +98,14 @@ enum Describe {
         case (.ringing, false): return "calling \(who)…"
         case (.answered, _):
             let what = inbound ? "call from \(who), answered" : "call to \(who), answered"
-            return what + (call.duration.map { ", " + Self.duration($0) } ?? ", in progress")
+            return what + (call.duration.map { ", " + Self.callLength($0) } ?? ", in progress")
         case (.missed, true): return "missed call from \(who) (wabox does not answer calls)"
         case (.missed, false): return "call to \(who), not answered"
         }
     }
 
-    /// `45s`, `2m 05s`, `1h 02m`.
-    static func duration(_ seconds: Int64) -> String {
+    /// How long a call lasted: `45s`, `2m 05s`, `1h 02m`.
+    static func callLength(_ seconds: Int64) -> String {
         let seconds = max(0, seconds)
         if seconds < 60 { return "\(seconds)s" }
         if seconds < 3600 { return "\(seconds / 60)m \(pad(Int(seconds % 60)))s" }

@@ -89,6 +89,8 @@ func renderTimes(of state: AppState, runs: Int) -> [Double] {
         _ = render(state, theme: .builtIn)
         return milliseconds(since: start)
     }
+}
+
 /// CPU time of this process so far, in milliseconds: on a machine that other work shares,
 /// wall time also counts the waits for a core.
 func cpuMilliseconds() -> Double {

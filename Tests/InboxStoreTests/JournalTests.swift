@@ -134,7 +134,9 @@ private func wamidsInApplyOrder(_ db: InboxDatabase) throws -> [String] {
         let letters = try db.deadLetters().count
         let errors = try db.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM account_error") }
         let exportBefore = try exportLines(db)
-        #expect(letters == 6)
+        // Two of malformed_batch's messages are unreadable rather than broken: they are stored
+        // as messages that say so, not as dead letters.
+        #expect(letters == 4)
         #expect((errors ?? 0) >= 1)
         _ = try journal(bodies + bodies, in: db)
         let replayed = try db.applyJournal(limit: 512).map(\.outcome)

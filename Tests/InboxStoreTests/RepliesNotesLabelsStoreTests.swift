@@ -189,8 +189,8 @@ import Testing
         try await db.addNote(to: ids["Ana"]!, by: "alice", text: "line one\nsaid \"soon\"", at: now - 100)
         let lines = try exportLines(db, contact: "5511900000001")
         #expect(lines == [
-            #"{"id":"w.5511900000001","phone_number_id":"106540352242922","contact":{"wa_id":"5511900000001","user_id":null,"username":null,"name":"Ana Souza"},"direction":"in","type":"text","text":"hello","caption":null,"timestamp":1764496400,"status":"received","reply_to":null,"reactions":[],"error":null,"media":null,"labels":["billing","vip"],"agent":null}"#,
-            #"{"id":"note:1","phone_number_id":"106540352242922","contact":{"wa_id":"5511900000001","user_id":null,"username":null,"name":"Ana Souza"},"direction":"note","type":"note","text":"line one\nsaid \"soon\"","caption":null,"timestamp":1764499900,"status":null,"reply_to":null,"reactions":[],"error":null,"media":null,"labels":["billing","vip"],"agent":"alice"}"#,
+            #"{"id":"w.5511900000001","phone_number_id":"106540352242922","contact":{"wa_id":"5511900000001","user_id":null,"username":null,"name":"Ana Souza","marketing_opt_out":false},"direction":"in","type":"text","text":"hello","caption":null,"timestamp":1764496400,"status":"received","reply_to":null,"reactions":[],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":["billing","vip"],"agent":null}"#,
+            #"{"id":"note:1","phone_number_id":"106540352242922","contact":{"wa_id":"5511900000001","user_id":null,"username":null,"name":"Ana Souza","marketing_opt_out":false},"direction":"note","type":"note","text":"line one\nsaid \"soon\"","caption":null,"timestamp":1764499900,"status":null,"reply_to":null,"reactions":[],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":["billing","vip"],"agent":"alice"}"#,
         ])
         #expect(try exportLines(db).count == 5)
         #expect(try exportLines(db, contact: "2348000000002").allSatisfy { $0.contains(#""labels":[],"agent":null}"#) })
