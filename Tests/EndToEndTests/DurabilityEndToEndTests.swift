@@ -161,10 +161,17 @@ struct WebhookLoad {
             let load = try WebhookLoad.start(in: scope, port: port, folder: directory, run: "signal\(signal)", count: 2500)
             let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 150 || !load.process.isRunning }
             try #require(underWay && load.process.isRunning, "the load ended before the signal: \(load.answers.count) answers")
-            // The signal comes while a batch waits for its commit; the commit goes on after it.
+            // The signal comes while a batch waits for its commit, and the commit is let go
+            // only once the listener has begun to shut down (it no longer takes connections):
+            // a listener that acknowledged before committing, or stopped without waiting for
+            // the commit, loses what it acknowledged.
             let lock = try await holdCommits(port: port)
             serve.send(signal)
+            let closing = try await waitUntil(timeout: 30) {
+                try runCommand("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/healthz"]).status == 7
+            }
             try lock.release()
+            #expect(closing, "the listener still took connections 30 s after the signal")
             #expect(await serve.stop(signal: signal, timeout: 30) == 0, "\(serve.log)")
             try await load.finish()
             let answers = load.answers
