@@ -31,12 +31,13 @@ free_port() {
 
 # start_server DB PORT LOG [extra serve flags…]: starts `wabox serve` in the background,
 # sets SERVER_PID and waits until /healthz answers.
+# SERVE_ENV, when set, adds KEY=VALUE settings (words without spaces) to the server's environment.
 start_server() {
     local db="$1" port="$2" log="$3"
     shift 3
     env -u WABOX_ACCESS_TOKEN -u WABOX_PHONE_NUMBER_ID -u WABOX_DB -u WABOX_LISTEN \
         WABOX_APP_SECRET="$BENCH_SECRET" WABOX_VERIFY_TOKEN="bench-verify-token" WABOX_LOG_LEVEL="${WABOX_LOG_LEVEL:-notice}" \
-        XDG_CONFIG_HOME="$BENCH_TMP/config" \
+        XDG_CONFIG_HOME="$BENCH_TMP/config" ${SERVE_ENV:-} \
         "$WABOX" serve --db "$db" --listen "127.0.0.1:$port" "$@" >>"$log" 2>&1 &
     SERVER_PID=$!
     local deadline=$((SECONDS + 30))

@@ -9,7 +9,8 @@ Each output line is `KEY<TAB>SIGNATURE<TAB>BODY`:
 Modes:
   messages   one inbound text message per body, from a pool of customers
   mixed      for each id a message and its sent/delivered/read statuses, shuffled within
-             a small window so that statuses may arrive before the message
+             a small window so that statuses may arrive before the message; one message
+             in ten is a photo (an image with a media id to download)
 
 With --shards N the bodies go round-robin into OUT.0 … OUT.N-1 (one per wrk thread).
 OUT may be a FIFO: bodies are then made while the load runs (the --count memory run).
@@ -22,6 +23,7 @@ import hmac
 import json
 import random
 import sys
+import time
 
 BUSINESS = '{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}'
 GREETINGS = [
@@ -53,13 +55,20 @@ def envelope(value):
             % (BUSINESS, value))
 
 
-def message_body(wamid, index, customers, timestamp):
+def message_body(wamid, index, customers, timestamp, photo=None):
     wa_id, user_id, name = customer(index % customers)
     # Escaped as Meta escapes: non-ASCII as \uXXXX (surrogate pairs for emoji).
     text = json.dumps("%s (%d)" % (GREETINGS[index % len(GREETINGS)], index), ensure_ascii=True)[1:-1]
+    if photo:
+        # The fake media server (fake-media.py) answers any id with the same file; the
+        # digest comes with the details it gives.
+        content = ('"type":"image","image":{"id":"bench-media-%s-%d","mime_type":"image/jpeg","caption":"%s"}'
+                   % (photo, index, text))
+    else:
+        content = '"type":"text","text":{"body":"%s"}' % text
     value = ('"contacts":[{"profile":{"name":"%s"},"wa_id":"%s","user_id":"%s"}],'
-             '"messages":[{"from":"%s","from_user_id":"%s","id":"%s","timestamp":"%d","type":"text",'
-             '"text":{"body":"%s"}}]' % (name, wa_id, user_id, wa_id, user_id, wamid, timestamp, text))
+             '"messages":[{"from":"%s","from_user_id":"%s","id":"%s","timestamp":"%d",%s}]'
+             % (name, wa_id, user_id, wa_id, user_id, wamid, timestamp, content))
     return envelope(value)
 
 
@@ -74,7 +83,9 @@ def status_body(wamid, status, index, customers, timestamp):
 
 
 def bodies(args):
-    base = 1764400000
+    # Within the last day: the Cloud API keeps media about 7 days, and wabox does not ask for
+    # older files.
+    base = int(time.time()) - 86400
     if args.mode == "messages":
         for index in range(args.count):
             message_id = wamid(args.run, index)
@@ -86,7 +97,8 @@ def bodies(args):
     index = 0
     while produced < args.count:
         message_id = wamid(args.run, index)
-        window.append(("m:" + message_id, message_body(message_id, index, args.customers, base + index)))
+        window.append(("m:" + message_id,
+                       message_body(message_id, index, args.customers, base + index, photo=args.run if index % 10 == 3 else None)))
         for offset, status in enumerate(("sent", "delivered", "read")):
             window.append(("s:%s:%s" % (message_id, status),
                            status_body(message_id, status, index, args.customers, base + index + 1 + offset)))
