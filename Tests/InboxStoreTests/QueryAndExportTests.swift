@@ -127,7 +127,7 @@ import Testing
         #expect(try db.unreadTotal() == 4)
         let amelie = try #require(try db.conversations().items.first { $0.contact.name == "李小龙" })
         #expect(amelie.unreadCount == 1)
-        try await db.markRead(amelie.id, by: nil)
+        try await db.markRead(amelie.id, asTeam: true)
         #expect(try db.conversation(amelie.id)?.unreadCount == 0)
         #expect(try db.unreadTotal() == 3)
     }
