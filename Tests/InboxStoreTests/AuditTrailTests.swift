@@ -165,7 +165,9 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("inbox.sqlite").path
-        let before = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in db.add(function: Schema.foldFunction) }
+        let before = try DatabaseQueue(path: path, configuration: configuration)
         let earlier = try #require(Schema.migrator.migrations.dropLast().last)
         #expect(Schema.migrator.migrations.last == "v17: agent identity, audit trail")
         try Schema.migrator.migrate(before, upTo: earlier)
