@@ -220,12 +220,17 @@ struct TestAccounts {
                 try me.press(["a"])
                 try await waitFor(second, "the claim given back") { $0.contains("given back: unassigned") }
 
-                // The team's canned replies from the shell, and a send from a script by the first account.
-                var command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "add", "oi", "Oi {{name}}!"])
+                // The team's canned replies from the shell (still calling itself the first), and a
+                // send from a script by the first account (with the second's USER).
+                let borrowed = ["WABOX_AGENT": first, "USER": first, "LOGNAME": first]
+                var command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "add", "oi", "Oi {{name}}!"],
+                              environment: borrowed)
                 #expect(command.status == 0, "\(command.stderr)")
-                command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "add", "oi", "Olá {{name}}!"])
+                command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "add", "oi", "Olá {{name}}!"],
+                              environment: borrowed)
                 #expect(command.stdout.hasPrefix("replaced /oi"), "\(command.stdout)\(command.stderr)")
-                command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "remove", "oi"])
+                command = try run(as: second, accounts, binary: binary, ["replies", "--db", databasePath, "remove", "oi"],
+                              environment: borrowed)
                 #expect(command.status == 0, "\(command.stderr)")
                 command = try run(as: first, accounts, binary: binary,
                                   ["send", "--to", "5511987654321", "--text", "Enviado por script", "--db", databasePath],
@@ -286,10 +291,12 @@ struct TestAccounts {
     }
 
     /// What the time line right under the last line holding `text` starts with (the sender
-    /// of an outbound message), trimmed.
+    /// of an outbound message): the thread pane only, right of the list's border.
     static func sender(of text: String, in screen: String) -> String? {
-        let lines = screen.components(separatedBy: "\n")
-        guard let index = lines.lastIndex(where: { $0.dropFirst(37).contains(text) }), index + 1 < lines.count else { return nil }
-        return lines[index + 1].dropFirst(37).trimmingCharacters(in: .whitespaces)
+        let thread = screen.components(separatedBy: "\n").map { line in
+            line.firstIndex(of: "│").map { String(line[line.index(after: $0)...]) } ?? ""
+        }
+        guard let index = thread.lastIndex(where: { $0.contains(text) }), index + 1 < thread.count else { return nil }
+        return thread[index + 1].trimmingCharacters(in: .whitespaces)
     }
 }
