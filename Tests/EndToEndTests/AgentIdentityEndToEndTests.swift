@@ -31,19 +31,33 @@ struct TestAccounts {
 
     func home(_ name: String) -> String { getpwnam(name).map { String(cString: $0.pointee.pw_dir) } ?? "/home/\(name)" }
 
-    /// Ends what still runs under either account (by process id), then `userdel -r` both
-    /// and `groupdel` the group.
+    /// Ends what still runs under either account (by process id) and waits for it to be
+    /// gone, then `userdel -r` both and `groupdel` the group; a removal that fails is
+    /// recorded, so that a leftover account never goes unnoticed.
     func remove() {
         let uids = Set([first, second].compactMap { (name: String) in getpwnam(name)?.pointee.pw_uid })
-        let running = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
-            guard let pid = pid_t(entry),
-                  let owner = try? FileManager.default.attributesOfItem(atPath: "/proc/\(entry)")[.ownerAccountID] as? NSNumber,
-                  uids.contains(owner.uint32Value) else { return nil }
-            return pid
+        func running() -> [pid_t] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> pid_t? in
+                guard let pid = pid_t(entry),
+                      let owner = try? FileManager.default.attributesOfItem(atPath: "/proc/\(entry)")[.ownerAccountID] as? NSNumber,
+                      uids.contains(owner.uint32Value) else { return nil }
+                return pid
+            }
         }
-        for pid in running { kill(pid, SIGKILL) }
-        for name in [first, second] { _ = try? runCommand("/usr/sbin/userdel", ["--remove", name]) }
-        _ = try? runCommand("/usr/sbin/groupdel", [group])
+        let deadline = Date().addingTimeInterval(10)
+        while !running().isEmpty, Date() < deadline {
+            for pid in running() { kill(pid, SIGKILL) }
+            usleep(50_000)
+        }
+        for name in [first, second] where getpwnam(name) != nil {
+            let removed = try? runCommand("/usr/sbin/userdel", ["--remove", name])
+            if getpwnam(name) != nil {
+                Issue.record("userdel --remove \(name) failed, remove it by hand: \(removed?.stderr ?? "")")
+            }
+        }
+        if getgrnam(group) != nil, (try? runCommand("/usr/sbin/groupdel", [group]))?.status != 0 {
+            Issue.record("groupdel \(group) failed: remove it by hand")
+        }
     }
 }
 
