@@ -1,3 +1,4 @@
+import CloudAPI
 import Foundation
 import InboxStore
 
@@ -54,6 +55,26 @@ public enum CommandOutput {
             output.flush()
         } catch {
             throw Failure(description: String(describing: error))
+        }
+    }
+}
+
+extension OutboxSender.Outcome {
+    /// What `wabox send` prints for the outcome: the wamid on success, else the failure in
+    /// words, with what becomes of the message.
+    public var scriptAnswer: Result<String, CommandOutput.Failure> {
+        switch self {
+        case .accepted(_, let wamid): .success(wamid.rawValue)
+        case .failed(_, let reason, _): .failure(.init(description: "not sent: \(reason)"))
+        case .windowClosed(_, let reason):
+            .failure(.init(description: "not sent: \(reason). Only an approved template can reach this customer until they write again."))
+        case .halted(_, let reason): .failure(.init(description: "not sent: sending halted: \(reason)"))
+        case .uncertain(_, let reason):
+            .failure(.init(description: "\(reason). It is marked uncertain in the inbox and will not be sent again on its own."))
+        case .retryScheduled(_, _, let reason):
+            .failure(.init(description: """
+                not sent yet: \(reason). It stays in the outbox; a running `wabox serve` with an access token sends it later.
+                """))
         }
     }
 }

@@ -25,16 +25,6 @@ public enum ConfigLocations {
         return "\(base)/wabox/inbox.sqlite"
     }
 
-    /// The login name when it makes a valid agent name, else `agent`.
-    public static func loginName(environment: [String: String]) -> String {
-        var name = environment["USER"] ?? environment["LOGNAME"]
-        if name == nil, let entry = getpwuid(getuid()), let login = entry.pointee.pw_name {
-            name = String(cString: login)
-        }
-        guard let name, AgentName.validate(name) == nil else { return "agent" }
-        return name
-    }
-
     public struct FileError: Error, CustomStringConvertible {
         public var description: String
     }

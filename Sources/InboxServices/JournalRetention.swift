@@ -11,6 +11,12 @@ public enum JournalRetention {
     /// `12h`, `90m`, `3600s`); `0` keeps bodies forever (nil). No text: the default.
     public static func parse(_ text: String?) -> Result<Duration?, Problem> {
         guard let text else { return .success(Self.default) }
+        return parse(text, setting: "journal_retention", forever: "keep every webhook body forever")
+    }
+
+    /// A retention setting's `text`: days, or a number with d, h, m or s; `0` is forever
+    /// (nil). A problem names `setting` and what `0` would do (`forever`).
+    static func parse(_ text: String, setting: String, forever: String) -> Result<Duration?, Problem> {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
         var digits = Substring(trimmed)
@@ -22,8 +28,8 @@ public enum JournalRetention {
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let count = Int64(digits), count >= 0,
               count <= Int64.max / unit else {
             return .failure(Problem(description: """
-                journal_retention is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
-                or 0 to keep every webhook body forever
+                \(setting) is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
+                or 0 to \(forever)
                 """))
         }
         return .success(count == 0 ? nil : .seconds(count * unit))
@@ -40,5 +46,19 @@ public enum JournalRetention {
 
     public struct Problem: Error, CustomStringConvertible {
         public var description: String
+    }
+}
+
+/// The `audit_retention` setting (`WABOX_AUDIT_RETENTION`): how long the audit trail keeps
+/// its entries before the process holding the listener prunes them. Unset or `0`: forever.
+public enum AuditRetention {
+    public static func parse(_ text: String?) -> Result<Duration?, JournalRetention.Problem> {
+        guard let text else { return .success(nil) }
+        return JournalRetention.parse(text, setting: "audit_retention", forever: "keep the whole trail forever (the default)")
+    }
+
+    /// The retention `text` sets; forever when it is not one (settings refuse such text).
+    public static func value(of text: String?) -> Duration? {
+        (try? parse(text).get()) ?? nil
     }
 }

@@ -14,15 +14,15 @@ public enum RepliesCommand {
         `wabox replies list` or `wabox replies remove NAME`
         """
 
-    /// Runs one of the forms on `database` and returns what to print. Blocks the calling
-    /// thread (the program's main thread) while the database writes.
-    public static func run(_ words: [String], database: InboxDatabase, agent: String?,
+    /// Runs one of the forms on `database`, as its account, and returns what to print.
+    /// Blocks the calling thread (the program's main thread) while the database writes.
+    public static func run(_ words: [String], database: InboxDatabase,
                            now: Int64 = Int64(Date().timeIntervalSince1970)) throws(Failure) -> String {
         switch words.first {
         case "add":
             guard words.count >= 3 else { throw Failure(description: "replies add needs a name and a text: \(usage)") }
             let reply = CannedReply(name: words[1], text: words[2...].joined(separator: " "))
-            let replaced = try wait { try await database.saveCannedReply(reply, by: agent, at: now) }
+            let replaced = try wait { try await database.saveCannedReply(reply, at: now) }
             return "\(replaced ? "replaced" : "added") /\(reply.name): every screen offers it with /\(reply.name) and Tab"
         case "list":
             guard words.count == 1 else { throw Failure(description: "replies list takes nothing more: \(usage)") }
@@ -37,7 +37,7 @@ public enum RepliesCommand {
                 .joined(separator: "\n")
         case "remove":
             guard words.count == 2 else { throw Failure(description: "replies remove needs one name: \(usage)") }
-            guard try wait({ try await database.removeCannedReply(named: words[1]) }) else {
+            guard try wait({ try await database.removeCannedReply(named: words[1], at: now) }) else {
                 throw Failure(description: "no team reply is called \(words[1]): `wabox replies list` shows them")
             }
             return "removed /\(words[1])"

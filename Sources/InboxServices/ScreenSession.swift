@@ -26,8 +26,9 @@ public struct ScreenSession: Sendable {
     public var database: InboxDatabase
     public var theme: Theme
     public var logger: Logger
-    /// The agent at this screen.
-    public var agent: String
+    /// The account at this screen: the database's (`InboxDatabase.identity`), never a name
+    /// the user chose.
+    public var agent: String { database.identity.account }
     /// What runs beside the screen; its role is `.inbox`.
     public var services: ServiceAssembly.Configuration
     /// Whether opening a conversation sends read receipts (`mark_read`).
@@ -51,13 +52,12 @@ public struct ScreenSession: Sendable {
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
-    public init(database: InboxDatabase, theme: Theme, logger: Logger, agent: String) {
+    public init(database: InboxDatabase, theme: Theme, logger: Logger) {
         self.database = database
         self.theme = theme
         self.logger = logger
-        self.agent = agent
         services = ServiceAssembly.Configuration(role: .inbox)
-        services.agent = agent
+        services.agent = database.identity.account
     }
 
     /// Runs until the user quits or a signal arrives; then stops the services gracefully.
@@ -67,9 +67,9 @@ public struct ScreenSession: Sendable {
     /// - Parameter makeTerminal: called once the services run; the screen draws on it.
     public func run<Terminal: SessionTerminal>(on makeTerminal: () -> Terminal) {
         do {
-            try database.registerAgent(agent, at: Int64(Date().timeIntervalSince1970))
+            try database.registerAgent(at: Int64(Date().timeIntervalSince1970))
         } catch {
-            logger.warning("could not record agent \(agent): \(error)")
+            logger.warning("could not record agent \(database.identity.label): \(error)")
         }
         let configuration = services, database = self.database, logger = self.logger
         let assembly: ServiceAssembly
@@ -88,6 +88,7 @@ public struct ScreenSession: Sendable {
         let status = assembly.status
         var appConfiguration = InboxApp.Configuration(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
                                                       pollMilliseconds: wake.waitMilliseconds, agent: agent)
+        appConfiguration.displayName = database.identity.displayName
         appConfiguration.hints = hints
         appConfiguration.downloadDirectory = downloadDirectory
         appConfiguration.openCommand = openCommand
@@ -109,8 +110,7 @@ public struct ScreenSession: Sendable {
         }
         terminal.close()
         wake.close()
-        let agent = self.agent
-        _ = runBlocking { try await database.stopTyping(by: agent) }
+        _ = runBlocking { try await database.stopTyping() }
         background.stop(timeout: stopTimeout)
     }
 

@@ -71,7 +71,8 @@ public struct ExportRecord: Sendable, Equatable {
     public var call: Call?
     /// The conversation's labels, by name.
     public var labels: [String] = []
-    /// Who wrote a note (nil on messages).
+    /// The account that wrote a note or sent an outbound message from wabox; nil on the
+    /// customer's messages, the phone app's, and those sent before accounts were recorded.
     public var agent: String?
 
     /// The record as one line of JSON, without the newline.
@@ -209,6 +210,13 @@ final class JSONWriter {
 
     func null() {
         output += "null"
+        needsComma = true
+    }
+
+    /// A value already written as JSON.
+    func raw(_ json: String) {
+        separate()
+        output += json
         needsComma = true
     }
 
@@ -357,6 +365,7 @@ extension InboxDatabase {
                     error: errorInfo,
                     media: hidden ? nil : Self.exportedMedia(message))
                 record.labels = try Self.exportedLabels(row)
+                record.agent = message.agent
                 record.editedAt = message.editedAt
                 record.deletedAt = message.deletedAt
                 if !hidden {

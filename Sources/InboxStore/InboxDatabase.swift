@@ -24,11 +24,21 @@ public final class InboxDatabase: Sendable {
         /// (and catches up when it opens the database). Off only in tests that need messages
         /// left unindexed; another process or `indexMessagesForSearch()` does it then.
         public var indexesSearch: Bool
+        /// What the agent asked to be called (`--agent`, `WABOX_AGENT`, `agent`): shown beside
+        /// the account, recorded with each action, never used instead of the account.
+        public var displayName: String?
+        /// The account this connection acts as. nil, as wabox always leaves it: the store's
+        /// own rule (`InboxDatabase.sessionAccount`). Set only by tests that play several
+        /// agents in one process, each through a database of its own.
+        public var account: String?
 
-        public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true) {
+        public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true,
+                    displayName: String? = nil, account: String? = nil) {
             self.durability = durability
             self.readonly = readonly
             self.indexesSearch = indexesSearch
+            self.displayName = displayName
+            self.account = account
         }
     }
 
@@ -38,6 +48,9 @@ public final class InboxDatabase: Sendable {
 
     let writer: any DatabaseWriter
     public let path: String
+    /// Who acts through this database: every claim, note, label, canned reply and message
+    /// sent is recorded under `identity.account`, and in the audit trail.
+    public let identity: AgentIdentity
     private let changes: ChangeWatcher
     /// Nil for a read-only database.
     let checkpointer: WALCheckpointer?
@@ -51,6 +64,8 @@ public final class InboxDatabase: Sendable {
     /// already exists and its group may write it: then the group may use the file too.
     public init(path: String, configuration: Configuration = .init()) throws {
         self.path = path
+        identity = AgentIdentity(account: configuration.account ?? Self.sessionAccount(),
+                                 displayName: configuration.displayName)
         let fileManager = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !fileManager.fileExists(atPath: directory) {

@@ -102,7 +102,7 @@ extension InboxDatabase {
         defer { searchIndexer?.messagesLanded() }
         return try await writer.write { db in
             try Self.insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
-                                    payload: nil, localID: localID, at: timestamp, in: db)
+                                    payload: nil, localID: localID, at: timestamp, by: self.identity, in: db)
         }
     }
 
@@ -118,7 +118,8 @@ extension InboxDatabase {
         defer { searchIndexer?.messagesLanded() }
         return try await writer.write { db in
             let stored = try Self.insertOutbound(in: conversation, type: content.typeName, content: content,
-                                                 replyTo: replyTo, payload: nil, localID: localID, at: timestamp, in: db)
+                                                 replyTo: replyTo, payload: nil, localID: localID, at: timestamp,
+                                                 by: self.identity, in: db)
             try db.execute(sql: "UPDATE outbox SET file_path = ? WHERE message_id = ?", arguments: [file.path, stored.rowID])
             // The file is in the media store from the start: the export shows it ready, with
             // its path, and the upload's media id once there is one.
@@ -150,19 +151,23 @@ extension InboxDatabase {
         return try await writer.write { db in
             try Self.insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
                                     replyTo: nil, payload: try StoredJSON.encode(template), localID: localID,
-                                    at: timestamp, in: db)
+                                    at: timestamp, by: self.identity, in: db, audited: AuditDetail(template: template.name))
         }
     }
 
+    /// Writes an outbound message as `identity`'s, with its outbox row, and records the send
+    /// in the audit trail (`audited` adds to what the content says).
     static func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent,
-                                       replyTo: MessageID?, payload: String?, localID: String, at timestamp: Int64,
-                                       in db: Database) throws -> StoredMessage {
+                               replyTo: MessageID?, payload: String?, localID: String, at timestamp: Int64,
+                               by identity: AgentIdentity, in db: Database, audited: AuditDetail = AuditDetail(),
+                               buttons: [String]? = nil) throws -> StoredMessage {
         try db.execute(sql: """
             INSERT INTO message (local_id, conversation_id, direction, type, text, caption, content, timestamp,
-                                 status, reply_to)
-            VALUES (?, ?, 'out', ?, ?, ?, ?, ?, 'pending', ?)
+                                 status, reply_to, agent, buttons)
+            VALUES (?, ?, 'out', ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
             """, arguments: [localID, conversation.rawValue, type, content.text, content.caption,
-                             try StoredJSON.encode(content), timestamp, replyTo?.rawValue])
+                             try StoredJSON.encode(content), timestamp, replyTo?.rawValue, identity.account,
+                             try buttons.map { try StoredJSON.encode($0) }])
         let rowID = db.lastInsertedRowID
         try db.execute(sql: """
             INSERT INTO outbox (message_id, state, attempts, next_attempt_at, payload) VALUES (?, 'queued', 0, ?, ?)
@@ -173,6 +178,14 @@ extension InboxDatabase {
                 last_activity_at = max(last_activity_at, :ts)
             WHERE id = :cid
             """, arguments: ["ts": timestamp, "mid": rowID, "cid": conversation.rawValue])
+        var detail = audited
+        detail.type = type
+        detail.localID = localID
+        detail.text = content.text
+        detail.caption = content.caption
+        if case .media(let media) = content { detail.filename = media.filename }
+        detail.buttons = buttons
+        try InboxDatabase.audit(.send, by: identity, conversation: conversation, detail: detail, at: timestamp, in: db)
         return try message(rowID: rowID, in: db)!
     }
 
@@ -359,9 +372,11 @@ extension InboxDatabase {
     /// Sends an `uncertain` message again, on the operator's word: it goes back to
     /// `pending` and the sender picks it up. It may reach the customer twice.
     public func resendUncertain(localID: String, atMilliseconds now: Int64) async throws {
+        let identity = self.identity
         try await writer.write { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT m.id, m.status, m.wamid, o.state FROM message m LEFT JOIN outbox o ON o.message_id = m.id
+                SELECT m.id, m.status, m.wamid, m.conversation_id, m.type, o.state
+                FROM message m LEFT JOIN outbox o ON o.message_id = m.id
                 WHERE m.local_id = ?
                 """, arguments: [localID]) else {
                 throw OutboxError("no outbound message with local id \(localID)")
@@ -373,6 +388,8 @@ extension InboxDatabase {
             try db.execute(sql: "UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = NULL WHERE message_id = ?",
                            arguments: [now, row["id"] as Int64])
             try db.execute(sql: "UPDATE message SET status = 'pending' WHERE id = ?", arguments: [row["id"] as Int64])
+            try Self.audit(.resend, by: identity, conversation: ConversationID(rawValue: row["conversation_id"]),
+                           detail: AuditDetail(type: row["type"], localID: localID), at: now / 1000, in: db)
         }
     }
 

@@ -199,7 +199,7 @@ extension InboxDatabase {
                             'mime', md.mime_type, 'id', nullif(md.media_id, ''), 'dur', md.duration_ms,
                             'ts', t.state, 'tt', t.text, 'tr', t.reason)
          FROM media md LEFT JOIN transcript t ON t.message_id = md.message_id WHERE md.message_id = m.id) AS media,
-        m.echo, m.buttons,
+        m.echo, m.buttons, m.agent,
         m.edited_at, m.deleted_at,
         CASE WHEN m.edited_at IS NULL THEN NULL ELSE
             (SELECT json_group_array(json_object('content', json(v.content), 'timestamp', v.timestamp))
@@ -240,6 +240,7 @@ extension InboxDatabase {
             buttons: try (row["buttons"] as String?).map { try StoredJSON.decode([String].self, from: $0) } ?? [])
         stored.editedAt = row["edited_at"]
         stored.deletedAt = row["deleted_at"]
+        stored.agent = row["agent"]
         if stored.editedAt != nil, let versions = row["versions"] as String? {
             // Oldest first; the last is the one the row shows.
             stored.earlierVersions = Array(try StoredJSON.decode([MessageVersion].self, from: versions).dropLast())

@@ -279,6 +279,9 @@ public struct StoredMessage: Sendable, Hashable {
     public var earlierVersions: [MessageVersion] = []
     /// When the customer deleted it; the content is kept, shown only with `show_deleted`.
     public var deletedAt: Int64?
+    /// The account that sent it from wabox (a screen or `wabox send`); nil for the
+    /// customer's messages, the phone app's, and those sent before accounts were recorded.
+    public var agent: String?
 
     public init(rowID: Int64, wamid: MessageID?, localID: String?, conversationID: ConversationID, direction: Direction,
                 content: MessageContent, timestamp: Int64, status: DeliveryStatus?, statusAt: Int64?, replyTo: MessageID?,

@@ -421,6 +421,49 @@ enum Schema {
                 ALTER TABLE listener_lease ADD COLUMN file_id TEXT;
                 """)
         }
+        migrator.registerMigration("v17: agent identity, audit trail") { db in
+            try db.execute(sql: """
+                -- Agents by account: the names already in claims, read marks, notes and labels
+                -- were given with --agent and stay as they are, read as accounts from now on.
+                -- The display name (--agent, WABOX_AGENT, agent) is shown beside the account.
+                ALTER TABLE agent ADD COLUMN display_name TEXT;
+                -- The account that sent an outbound message from wabox: a screen, or the one that
+                -- ran `wabox send`. NULL for inbound messages, echoes from the phone app and
+                -- messages sent before this column.
+                ALTER TABLE message ADD COLUMN agent TEXT;
+
+                -- The audit trail: one row per action, appended in the transaction that does the
+                -- action. No foreign keys: merging contacts or conversations must never take rows
+                -- with it. The customer's identifiers are copied in for `wabox audit --contact`.
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at INTEGER NOT NULL,              -- Unix seconds
+                    account TEXT NOT NULL,
+                    display_name TEXT,
+                    action TEXT NOT NULL,
+                    conversation_id INTEGER,
+                    contact_wa_id TEXT,
+                    contact_user_id TEXT,
+                    detail TEXT NOT NULL              -- JSON object (AuditDetail)
+                );
+                CREATE INDEX audit_at ON audit(at);
+                CREATE INDEX audit_account ON audit(account, at);
+                CREATE INDEX audit_conversation ON audit(conversation_id) WHERE conversation_id IS NOT NULL;
+
+                -- Append-only. Retention pruning (audit_retention) writes its cutoff here, deletes
+                -- the older rows and empties this table again, all in one transaction, so no other
+                -- connection ever sees a row here. (A trigger of the main schema cannot read a TEMP
+                -- table, hence a table of its own.) Nothing else may change or delete a row.
+                CREATE TABLE audit_pruning (cutoff INTEGER NOT NULL);
+                CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit BEGIN
+                    SELECT RAISE(ABORT, 'the audit trail is append-only: its rows are never changed');
+                END;
+                CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+                WHEN NOT EXISTS (SELECT 1 FROM audit_pruning WHERE old.at < cutoff) BEGIN
+                    SELECT RAISE(ABORT, 'the audit trail is append-only: only pruning past audit_retention removes rows');
+                END;
+                """)
+        }
         return migrator
     }
 }

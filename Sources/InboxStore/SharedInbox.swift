@@ -31,12 +31,12 @@ public enum ConversationScope: String, Sendable, Hashable, CaseIterable {
     case unassigned
 }
 
-/// Agent names go into the database and onto every screen: short and plain.
+/// Display names (`--agent`) go into the database and onto every screen: short and plain.
 public enum AgentName {
     public static func validate(_ name: String) -> String? {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-@"))
         guard !name.isEmpty, name.count <= 32, name.unicodeScalars.allSatisfy(allowed.contains) else {
-            return "agent name \"\(name)\" must be 1 to 32 letters, digits, '.', '_', '-' or '@'"
+            return "display name \"\(name)\" must be 1 to 32 letters, digits, '.', '_', '-' or '@'"
         }
         return nil
     }
@@ -113,26 +113,31 @@ extension Schema {
 extension InboxDatabase {
     // MARK: - Agents and read marks
 
-    /// Records that `agent` uses the inbox. An agent seen for the first time starts from
-    /// the team's read state: what nobody has read is unread for them too.
-    public func registerAgent(_ agent: String, at now: Int64) throws {
+    /// Records that this database's account uses the inbox, with its display name as it
+    /// is now. An account seen for the first time starts from the team's read state: what
+    /// nobody has read is unread for them too.
+    public func registerAgent(at now: Int64) throws {
+        let identity = self.identity
         try writer.write { db in
-            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM agent WHERE name = ?", arguments: [agent]) ?? false
+            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM agent WHERE name = ?", arguments: [identity.account]) ?? false
             if known {
-                try db.execute(sql: "UPDATE agent SET last_seen_at = ? WHERE name = ?", arguments: [now, agent])
+                try db.execute(sql: "UPDATE agent SET last_seen_at = ?, display_name = ? WHERE name = ?",
+                               arguments: [now, identity.displayName, identity.account])
                 return
             }
-            try db.execute(sql: "INSERT INTO agent (name, first_seen_at, last_seen_at) VALUES (?, ?, ?)",
-                           arguments: [agent, now, now])
+            try db.execute(sql: "INSERT INTO agent (name, first_seen_at, last_seen_at, display_name) VALUES (?, ?, ?, ?)",
+                           arguments: [identity.account, now, now, identity.displayName])
             try db.execute(sql: """
                 INSERT OR IGNORE INTO agent_read (agent, conversation_id, inbound_seen)
                 SELECT ?, id, max(0, inbound_count - unread_count) FROM conversation WHERE inbound_count > 0
-                """, arguments: [agent])
+                """, arguments: [identity.account])
         }
     }
 
-    /// Marks everything in a conversation as read by `agent` (and by the team).
-    public func markRead(_ conversation: ConversationID, by agent: String?) async throws {
+    /// Marks everything in a conversation as read by this database's account (and by the
+    /// team); `asTeam` leaves the account's own read mark alone (a screen without an agent).
+    public func markRead(_ conversation: ConversationID, asTeam: Bool = false) async throws {
+        let agent = asTeam ? nil : identity.account
         try await writer.write { db in
             try db.execute(sql: "UPDATE conversation SET unread_count = 0 WHERE id = ?", arguments: [conversation.rawValue])
             guard let agent else { return }

@@ -16,8 +16,10 @@ public struct TypingNote: Sendable, Hashable, Codable {
 }
 
 extension InboxDatabase {
-    /// Notes that `agent` is typing in a conversation until `until` (Unix milliseconds).
-    public func noteTyping(in conversation: ConversationID, by agent: String, until: Int64) async throws {
+    /// Notes that this database's account is typing in a conversation until `until` (Unix
+    /// milliseconds).
+    public func noteTyping(in conversation: ConversationID, until: Int64) async throws {
+        let agent = identity.account
         try await writer.write { db in
             try db.execute(sql: """
                 INSERT INTO agent_typing (conversation_id, agent, until_ms) VALUES (?, ?, ?)
@@ -26,8 +28,9 @@ extension InboxDatabase {
         }
     }
 
-    /// Clears `agent`'s typing notes: in one conversation, or everywhere.
-    public func stopTyping(by agent: String, in conversation: ConversationID? = nil) async throws {
+    /// Clears this account's typing notes: in one conversation, or everywhere.
+    public func stopTyping(in conversation: ConversationID? = nil) async throws {
+        let agent = identity.account
         try await writer.write { db in
             if let conversation {
                 try db.execute(sql: "DELETE FROM agent_typing WHERE agent = ? AND conversation_id = ?",

@@ -37,13 +37,14 @@ extension InboxDatabase {
     @discardableResult
     public func enqueueReaction(in conversation: ConversationID, to target: MessageID, emoji: String, localID: String,
                                 at timestamp: Int64) async throws -> StoredMessage {
-        try await writer.write { db in
+        let identity = self.identity
+        return try await writer.write { db in
             // Not through insertOutbound: a reaction is not the conversation's last message.
             try db.execute(sql: """
-                INSERT INTO message (local_id, conversation_id, direction, type, content, timestamp, status, reply_to)
-                VALUES (?, ?, 'out', 'reaction', ?, ?, 'pending', ?)
+                INSERT INTO message (local_id, conversation_id, direction, type, content, timestamp, status, reply_to, agent)
+                VALUES (?, ?, 'out', 'reaction', ?, ?, 'pending', ?, ?)
                 """, arguments: [localID, conversation.rawValue, try StoredJSON.encode(MessageContent.text(body: emoji)),
-                                 timestamp, target.rawValue])
+                                 timestamp, target.rawValue, identity.account])
             let rowID = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO outbox (message_id, state, attempts, next_attempt_at) VALUES (?, 'queued', 0, ?)",
                            arguments: [rowID, timestamp * 1000])
@@ -55,6 +56,9 @@ extension InboxDatabase {
                         local_id = excluded.local_id
                     WHERE excluded.timestamp >= reaction.timestamp
                 """, arguments: [target.rawValue, emoji, timestamp, localID])
+            try Self.audit(.send, by: identity, conversation: conversation,
+                           detail: AuditDetail(type: "reaction", localID: localID, emoji: emoji, reactedTo: target.rawValue),
+                           at: timestamp, in: db)
             return try Self.message(rowID: rowID, in: db)!
         }
     }
@@ -66,12 +70,11 @@ extension InboxDatabase {
                                localID: String, at timestamp: Int64) async throws -> StoredMessage {
         if let problem = buttons.problem { throw OutboxError(problem) }
         defer { searchIndexer?.messagesLanded() }
+        let identity = self.identity
         return try await writer.write { db in
-            let stored = try Self.insertOutbound(in: conversation, type: "interactive", content: .text(body: buttons.body),
-                                                 replyTo: replyTo, payload: nil, localID: localID, at: timestamp, in: db)
-            try db.execute(sql: "UPDATE message SET buttons = ? WHERE id = ?",
-                           arguments: [try StoredJSON.encode(buttons.titles), stored.rowID])
-            return try Self.message(rowID: stored.rowID, in: db)!
+            try Self.insertOutbound(in: conversation, type: "interactive", content: .text(body: buttons.body),
+                                    replyTo: replyTo, payload: nil, localID: localID, at: timestamp, by: identity, in: db,
+                                    buttons: buttons.titles)
         }
     }
 

@@ -259,8 +259,13 @@ public struct AppState: Sendable, Equatable {
     public var searchHits: [MessageHit] = []
     public var searchSelected = 0
 
-    /// Who works this screen: unread counts, claims and typing notes are theirs.
+    /// Who works this screen (the account): unread counts, claims and typing notes are theirs.
     public var agent: String?
+    /// This session's display name (`--agent`), shown beside `agent`.
+    public var displayName: String?
+    /// Agents' display names by account, as the database last had them (an account's
+    /// latest session's).
+    public var displayNames: [String: String] = [:]
     /// Which conversations the list shows: all, mine, unassigned.
     public var scope: ConversationScope = .all
     /// Where and when (seconds) this agent last told the others they are typing.
@@ -286,6 +291,11 @@ public struct AppState: Sendable, Equatable {
         self.now = now
         self.utcOffset = utcOffset
         self.asciiOnly = asciiOnly
+    }
+
+    /// How an account is shown: `bob`, or `bob (Bobby)` with its display name (unsanitised).
+    public func agentLabel(_ account: String) -> String {
+        AgentIdentity.label(account: account, displayName: account == agent ? displayName : displayNames[account])
     }
 
     /// Whether another agent's typing note is on screen (it expires by the second).

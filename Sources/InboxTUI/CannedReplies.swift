@@ -140,7 +140,8 @@ func expandCannedReply(_ state: inout AppState) -> [Effect] {
 private func insert(_ reply: CannedReply, in open: ConversationSummary, _ state: inout AppState) {
     let characters = state.compose.characters
     let end = characters.firstIndex(where: { $0 == " " || $0 == "\n" }) ?? characters.count
-    let expansion = Array(reply.filled(for: open, agent: state.agent))
+    // What the customer reads: the display name the agent chose, else the account.
+    let expansion = Array(reply.filled(for: open, agent: state.agent.map { state.displayName ?? $0 }))
     state.compose.characters = expansion + characters[end...]
     state.compose.cursor = expansion.count
 }

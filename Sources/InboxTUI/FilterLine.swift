@@ -14,7 +14,7 @@ extension AppState {
             return String(describing: error)
         }
         if agent == nil, filter.terms.contains(where: { $0.condition == .claimedBy("me") }) {
-            return "~a me: this screen has no agent name; start wabox with --agent NAME, or write ~a NAME"
+            return "~a me: this screen shows the team's view, with no account of its own; write ~a ACCOUNT"
         }
         return nil
     }

@@ -13,8 +13,11 @@ public final class InboxApp {
         public var asciiOnly: Bool
         /// How long one loop waits for a key: also how soon a webhook shows.
         public var pollMilliseconds: Int
-        /// The agent at this screen; nil shows the team's unread counts and no claims.
+        /// The account at this screen (the database's `identity.account`, whose writes
+        /// these are); nil shows the team's unread counts and no claims.
         public var agent: String?
+        /// The display name shown beside `agent` (the database's `identity.displayName`).
+        public var displayName: String?
         /// The demo's hints for some customers, by wa_id (see `AppState.hints`).
         public var hints: [String: String] = [:]
         /// Under a stream of commits the screen reloads at most once per this interval.
@@ -125,6 +128,7 @@ public final class InboxApp {
         state = AppState(width: size.width, height: size.height, now: clock(), utcOffset: configuration.utcOffset,
                          asciiOnly: configuration.asciiOnly)
         state.agent = configuration.agent
+        state.displayName = configuration.displayName
         state.hints = configuration.hints
         state.previewColors = configuration.asciiOnly || theme.name == "mono" || !configuration.drawsPictures
             ? .none : .indexed240
@@ -272,7 +276,7 @@ public final class InboxApp {
                 let markRemote = cloud?.markRead
                 Task { [completed] in
                     do {
-                        try await database.markRead(id, by: agent)
+                        try await database.markRead(id, asTeam: agent == nil)
                     } catch {
                         completed.post(.failed("could not mark as read: \(error)"))
                     }
@@ -321,19 +325,20 @@ public final class InboxApp {
                 dispatch(.searchLoaded(query: query, try database.searchMessages(query, limit: 50,
                                                                                  includeDeleted: state.showDeleted)))
             case .claim(let id, let takeOver):
-                guard let agent = configuration.agent else { return }
+                guard configuration.agent != nil else { return }
                 let now = clock()
                 background("could not claim the conversation") { [completed] database in
-                    switch try await database.claim(id, for: agent, takeOver: takeOver, at: now) {
+                    switch try await database.claim(id, takeOver: takeOver, at: now) {
                     case .claimed: completed.post(.notice("claimed: the others see it is yours (a gives it back)"))
                     case .alreadyYours: break
                     case .heldBy(let holder): completed.post(.claimRefused(id, holder: holder))
                     }
                 }
             case .release(let id):
-                guard let agent = configuration.agent else { return }
+                guard configuration.agent != nil else { return }
+                let now = clock()
                 background("could not give the conversation back") { [completed] database in
-                    if try await database.release(id, by: agent) {
+                    if try await database.release(id, at: now) {
                         completed.post(.notice("given back: unassigned"))
                     }
                 }
@@ -344,17 +349,18 @@ public final class InboxApp {
                     completed.post(.notice("resolved: the customer's next message reopens it (x reopens now)"))
                 }
             case .reopen(let id):
-                background("could not reopen the conversation") { database in try await database.reopen(id) }
+                let now = clock()
+                background("could not reopen the conversation") { database in try await database.reopen(id, at: now) }
             case .typing(let id):
-                guard let agent = configuration.agent else { return }
+                guard configuration.agent != nil else { return }
                 let until = (clock() + typingRenewSeconds * 2) * 1000
                 background("could not tell the others you are typing") { database in
-                    try await database.noteTyping(in: id, by: agent, until: until)
+                    try await database.noteTyping(in: id, until: until)
                 }
             case .stopTyping(let id):
-                guard let agent = configuration.agent else { return }
+                guard configuration.agent != nil else { return }
                 background("could not tell the others you stopped typing") { database in
-                    try await database.stopTyping(by: agent, in: id)
+                    try await database.stopTyping(in: id)
                 }
             case .loadWorkbench, .addNote, .toggleLabel:
                 performWorkbench(effect)

@@ -72,7 +72,7 @@ extension Renderer {
         if conversation.resolvedAt != nil {
             owner = " done"
         } else if let assignee = conversation.assignee {
-            owner = " " + TerminalText.truncate(TerminalText.sanitize(assignee), to: max(1, width / 4))
+            owner = " " + TerminalText.truncate(TerminalText.sanitize(state.agentLabel(assignee)), to: max(1, width / 4))
         }
         let right = owner + badge + " " + time
         let rightWidth = TerminalText.width(of: right)
@@ -105,7 +105,7 @@ extension Renderer {
         }
         let typing = conversation.typingAgents(nowMilliseconds: state.now * 1000)
         if !typing.isEmpty {
-            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing)), to: previewWidth),
+            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing.map(state.agentLabel))), to: previewWidth),
                        x: previewX, y: y + 1, style: isSelected ? base : theme[.notice])
         } else if let message = conversation.lastMessage {
             if message.direction == .outbound, let status = message.status, message.content.typeName != "call" {

@@ -114,7 +114,7 @@ extension Renderer {
     /// A note's lines in the thread: who and when, then the text, in the note style.
     func noteLines(_ note: ConversationNote, width: Int) -> [Line] {
         let style = theme[.note]
-        let head = (state.asciiOnly ? "# note · " : "✎ note · ") + TerminalText.sanitize(note.agent) + " · "
+        let head = (state.asciiOnly ? "# note · " : "✎ note · ") + TerminalText.sanitize(state.agentLabel(note.agent)) + " · "
             + Describe.clock(note.createdAt, offset: state.utcOffset) + " · not sent"
         var lines = [Line(segments: [Segment(text: TerminalText.truncate(head, to: width - 4), style: style)], indent: 1)]
         for text in TerminalText.wrap(TerminalText.sanitizeKeepingLines(note.text), to: max(10, width - 6)) {
@@ -148,23 +148,23 @@ extension InboxApp {
     /// Canned replies, labels and notes against the store: reads at once, writes off the
     /// main thread.
     func performWorkbench(_ effect: Effect) {
-        let agent = configuration.agent ?? NSUserName()
         let now = clock()
         switch effect {
         case .loadWorkbench:
             do {
-                dispatch(.workbenchLoaded(replies: try database.cannedReplies(), labels: try database.labels()))
+                dispatch(.workbenchLoaded(replies: try database.cannedReplies(), labels: try database.labels(),
+                                          displayNames: try database.displayNames()))
             } catch {
                 dispatch(.failed("could not load canned replies and labels: \(error)"))
             }
         case .addNote(let id, let text):
             background("note not saved") { [completed] database in
-                try await database.addNote(to: id, by: agent, text: text, at: now)
+                try await database.addNote(to: id, text: text, at: now)
                 completed.post(.notice("note saved: every agent sees it, the customer never does"))
             }
         case .toggleLabel(let id, let label):
             background("label not changed") { [completed] database in
-                let on = try await database.toggleLabel(label, on: id, by: agent, at: now)
+                let on = try await database.toggleLabel(label, on: id, at: now)
                 completed.post(.notice(on ? "labelled \(label)" : "label \(label) taken off"))
             }
         default:

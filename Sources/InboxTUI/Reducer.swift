@@ -18,7 +18,7 @@ public enum Action: Sendable, Equatable {
     /// Another agent holds the conversation the agent tried to claim.
     case claimRefused(ConversationID, holder: String)
     /// The team's canned replies and every label, as the database has them.
-    case workbenchLoaded(replies: [CannedReply], labels: [String])
+    case workbenchLoaded(replies: [CannedReply], labels: [String], displayNames: [String: String] = [:])
     case notesLoaded(ConversationID, [ConversationNote])
     /// The list is still being walked for the filter (more matches may come).
     case listScanning(Bool)
@@ -156,12 +156,13 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         state.templatePicker = TemplatePicker(error: reason)
         return []
     case .claimRefused(let id, let holder):
-        state.flash = "\(holder) has this conversation: press a again to take it over"
+        state.flash = "\(state.agentLabel(holder)) has this conversation: press a again to take it over"
         state.pendingTakeover = id
         return []
-    case .workbenchLoaded(let replies, let labels):
+    case .workbenchLoaded(let replies, let labels, let displayNames):
         state.workbench.teamReplies = replies
         state.workbench.labels = labels
+        state.displayNames = displayNames
         return []
     case .notesLoaded(let id, let notes):
         guard id == state.open?.id else { return [] }

@@ -10,7 +10,7 @@ extension Renderer {
         var parts: [String] = []
         let listener = state.listener
         if listener.isDemo { parts.append("DEMO") }
-        if let agent = state.agent { parts.append(TerminalText.sanitize(agent)) }
+        if let agent = state.agent { parts.append(TerminalText.sanitize(state.agentLabel(agent))) }
         if let attached = listener.attachedTo {
             let address = listener.address.map { $0 + " " } ?? ""
             parts.append((listener.isUp ? glyphs.up : glyphs.down) + " " + address + "via " + TerminalText.sanitize(attached))

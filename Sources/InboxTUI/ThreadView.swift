@@ -31,7 +31,8 @@ extension Renderer {
         if open.resolvedAt != nil {
             windowText = "resolved · " + windowText
         } else if let assignee = open.assignee {
-            windowText = (assignee == state.agent ? "yours" : TerminalText.sanitize(assignee) + "'s") + " · " + windowText
+            windowText = (assignee == state.agent ? "yours" : TerminalText.sanitize(state.agentLabel(assignee)) + "'s") + " · "
+                + windowText
         }
         let windowWidth = TerminalText.width(of: windowText)
         let used = buffer.put(TerminalText.truncate(TerminalText.sanitize(open.contact.displayName), to: max(1, width - windowWidth - 3)),
@@ -72,7 +73,7 @@ extension Renderer {
         let typing = open.typingAgents(nowMilliseconds: state.now * 1000)
         if !typing.isEmpty, bodyBottom - 1 > y + 1 {
             bodyBottom -= 1
-            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing)), to: width - 2),
+            buffer.put(TerminalText.truncate(TerminalText.sanitize(Describe.typing(typing.map(state.agentLabel))), to: width - 2),
                        x: x + 1, y: bodyBottom, style: theme[.notice])
         }
         composeLine(open, x: x, y: composeY, width: width)
@@ -261,7 +262,13 @@ extension Renderer {
             block += pictureLines(for: message)
             block += buttonLines(message, bubble: bubble)
 
-            var meta = [Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time])]
+            var meta: [Segment] = []
+            if outbound, let agent = message.agent {
+                // Who sent it, as the claim marker names them: the account, its display name beside it.
+                let who = TerminalText.truncate(TerminalText.sanitize(state.agentLabel(agent)), to: max(1, bubble / 3))
+                meta.append(Segment(text: who + " · ", style: theme[.time]))
+            }
+            meta.append(Segment(text: Describe.clock(message.timestamp, offset: state.utcOffset), style: theme[.time]))
             if let editedAt = message.editedAt, message.deletedAt == nil || state.showDeleted {
                 meta.append(Segment(text: " · edited " + Describe.clock(editedAt, offset: state.utcOffset), style: theme[.time]))
             }

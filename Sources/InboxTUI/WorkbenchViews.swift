@@ -150,7 +150,7 @@ extension Renderer {
         case .closed(let why):
             rows.append(("window", why.description))
         }
-        var claim = conversation.assignee.map { clean($0) + ($0 == state.agent ? " (you)" : "") } ?? "nobody"
+        var claim = conversation.assignee.map { clean(state.agentLabel($0)) + ($0 == state.agent ? " (you)" : "") } ?? "nobody"
         if let since = details.claimedAt, conversation.assignee != nil {
             claim += " since " + Describe.relative(since, now: state.now, offset: state.utcOffset)
         }

@@ -45,14 +45,26 @@ public struct TemporaryDatabase: Sendable {
     public let directory: URL
     public let database: InboxDatabase
 
+    /// The account a temporary database acts as unless told otherwise: the same on every
+    /// machine and for every user, so that what a test sees does not depend on who runs it.
+    public static let defaultAccount = "tester"
+
     public init(configuration: InboxDatabase.Configuration = .init()) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("wabox-test-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = configuration
+        configuration.account = configuration.account ?? Self.defaultAccount
         database = try InboxDatabase(path: directory.appendingPathComponent("inbox.sqlite").path, configuration: configuration)
     }
 
     public var path: String { database.path }
+
+    /// The same file through connections of their own, acting as `account`: another
+    /// agent's process.
+    public func open(as account: String, displayName: String? = nil) throws -> InboxDatabase {
+        try InboxDatabase(path: path, configuration: .init(displayName: displayName, account: account))
+    }
 
     public func remove() {
         try? FileManager.default.removeItem(at: directory)

@@ -312,6 +312,8 @@ public func groupIsAlive(_ group: pid_t) -> Bool {
 public let testTools: [String: String] = [
     "/usr/bin/tmux": "tmux", "/usr/bin/curl": "curl", "/usr/bin/openssl": "openssl",
     "/usr/sbin/sshd": "openssh-server", "/usr/bin/ssh": "openssh-client", "/usr/bin/ssh-keygen": "openssh-client",
+    "/usr/sbin/useradd": "passwd", "/usr/sbin/userdel": "passwd", "/usr/sbin/groupadd": "passwd",
+    "/usr/sbin/groupdel": "passwd", "/usr/sbin/runuser": "util-linux",
 ]
 
 /// Throws, for a missing program, an error naming the package that installs it (when known)

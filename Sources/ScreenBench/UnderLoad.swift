@@ -86,10 +86,10 @@ func humanKeys(count: Int) -> [(Key, KeyKind)] {
 }
 
 func measureAttached(path: String, options: Options) throws {
-    let agent = "bench"
-    // As `wabox` opens it: read-write (an attached screen marks conversations read).
+    // As `wabox` opens it: read-write (an attached screen marks conversations read), as this account.
     let database = try InboxDatabase(path: path)
-    try database.registerAgent(agent, at: Int64(Date().timeIntervalSince1970))
+    let agent = database.identity.account
+    try database.registerAgent(at: Int64(Date().timeIntervalSince1970))
 
     let pollMilliseconds = ChangeWake.pollingWaitMilliseconds
     let start = ContinuousClock.now.advanced(by: .milliseconds(500))

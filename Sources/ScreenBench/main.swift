@@ -282,6 +282,8 @@ func typeEach(_ queries: [String], app: InboxApp, backend: InMemoryBackend)
 func seedWorkbench(_ database: InboxDatabase, conversations: Int) throws {
     guard try !database.labels().contains("bench-seeded") else { return }
     let now = Int64(Date().timeIntervalSince1970)
+    // The synthetic team's claims are alice's, as the filter queries expect, whoever runs the benchmark.
+    let alice = try InboxDatabase(path: database.path, configuration: .init(account: "alice"))
     try blocking {
         var cursor: ConversationCursor?
         var index = 0
@@ -289,23 +291,23 @@ func seedWorkbench(_ database: InboxDatabase, conversations: Int) throws {
             let page = try database.conversations(after: cursor, limit: 5_000)
             cursor = page.next
             for conversation in page.items {
-                try await seed(conversation, index: index, of: conversations, database, now: now)
+                try await seed(conversation, index: index, of: conversations, database, alice: alice, now: now)
                 index += 1
             }
         } while cursor != nil
         if let newest = try database.conversations(limit: 1).items.first {
-            try await database.toggleLabel("bench-seeded", on: newest.id, by: "bench", at: now)
+            try await database.toggleLabel("bench-seeded", on: newest.id, at: now)
         }
     }
 }
 
 /// One conversation's share of `seedWorkbench`; `index` counts from the newest.
 func seed(_ conversation: ConversationSummary, index: Int, of conversations: Int, _ database: InboxDatabase,
-          now: Int64) async throws {
+          alice: InboxDatabase, now: Int64) async throws {
     let id = conversation.id
-    if index % 100 == 7 { try await database.toggleLabel("vip", on: id, by: "bench", at: now) }
-    if index >= conversations - 20 { try await database.toggleLabel("rare", on: id, by: "bench", at: now) }
-    if index % 50 == 3 { _ = try await database.claim(id, for: "alice", at: now) }
+    if index % 100 == 7 { try await database.toggleLabel("vip", on: id, at: now) }
+    if index >= conversations - 20 { try await database.toggleLabel("rare", on: id, at: now) }
+    if index % 50 == 3 { _ = try await alice.claim(id, at: now) }
     if index % 500 == 11 {
         let localID = "bench-failed-\(index)"
         _ = try await database.enqueueOutbound(in: id, content: .text(body: "Sorry for the wait"), localID: localID,
@@ -313,7 +315,7 @@ func seed(_ conversation: ConversationSummary, index: Int, of conversations: Int
         try await database.markFailed(localID: localID, error: APIErrorDetail(code: 131026, title: "Message undeliverable"),
                                       at: conversation.lastActivityAt)
     }
-    if index < 20_000, index % 10 != 0 { try await database.markRead(id, by: nil) }
+    if index < 20_000, index % 10 != 0 { try await database.markRead(id, asTeam: true) }
 }
 
 /// Runs async store work from the benchmark's main thread and waits for it.

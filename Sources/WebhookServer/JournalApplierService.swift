@@ -30,7 +30,10 @@ public final class JournalApplierService: Service, Sendable {
         public var restUnderLoad: Duration = .milliseconds(20)
         /// Applied bodies older than this are pruned; nil keeps them forever.
         public var retention: Duration? = .seconds(30 * 86_400)
-        /// How often pruning looks for old bodies.
+        /// Audit trail entries older than this are pruned (`audit_retention`); nil, the
+        /// default, keeps the trail forever.
+        public var auditRetention: Duration?
+        /// How often pruning looks for old bodies and entries.
         public var pruneEvery: Duration = .seconds(60)
         /// Bodies deleted per pruning transaction.
         public var pruneChunk = 500
@@ -114,10 +117,13 @@ public final class JournalApplierService: Service, Sendable {
                     pause(configuration.restUnderLoad)
                 } else if applied == 0 {
                     // Caught up: time for pruning, a few chunks at a time, new bodies first.
-                    if let retention = configuration.retention, pruneUnfinished
+                    if configuration.retention != nil || configuration.auditRetention != nil, pruneUnfinished
                         || lastPrune.map({ ContinuousClock.now - $0 >= configuration.pruneEvery }) ?? true {
                         lastPrune = .now
-                        pruneUnfinished = try prune(olderThan: retention)
+                        pruneUnfinished = try configuration.retention.map { try prune(olderThan: $0) } ?? false
+                        if let auditRetention = configuration.auditRetention {
+                            pruneUnfinished = try pruneAudit(olderThan: auditRetention) || pruneUnfinished
+                        }
                     }
                     // New bodies ring at once; other processes' are seen within the timeout.
                     database.waitForJournal(timeout: pruneUnfinished ? .milliseconds(50) : .seconds(1))
@@ -190,6 +196,22 @@ public final class JournalApplierService: Service, Sendable {
             let waiting = try database.journalProgress().lag
             if isStopping || pressure() || waiting > 0 { return true }
             let removed = try database.pruneJournal(receivedBefore: cutoff, limit: configuration.pruneChunk)
+            total += removed
+            if removed < configuration.pruneChunk { return false }
+        }
+        return true
+    }
+
+    /// Prunes the audit trail's entries past `audit_retention`, as `prune` does bodies.
+    private func pruneAudit(olderThan retention: Duration) throws -> Bool {
+        let cutoff = configuration.now() - retention.components.seconds
+        var total = 0
+        defer {
+            if total > 0 { logger.info("pruned \(total) audit trail entries older than the audit retention") }
+        }
+        for _ in 0..<10 {
+            if isStopping || pressure() { return true }
+            let removed = try database.pruneAudit(before: cutoff, limit: configuration.pruneChunk)
             total += removed
             if removed < configuration.pruneChunk { return false }
         }

@@ -57,7 +57,7 @@ struct Demo: ParsableCommand {
         defer { temporaryDirectory.map { try? FileManager.default.removeItem(at: $0) } }
         let database: InboxDatabase
         do {
-            database = try InboxDatabase(path: databasePath)
+            database = try InboxDatabase(path: databasePath, configuration: .init(displayName: settings.displayName))
         } catch {
             throw Failure(String(describing: error))
         }
@@ -77,8 +77,7 @@ struct Demo: ParsableCommand {
         defer { fakeServer.stop() }
 
         let script = DemoScript(fake: fake, appSecret: appSecret, pace: pace, logger: logger)
-        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger,
-                                    agent: ConfigLocations.loginName(environment: ProcessInfo.processInfo.environment))
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
         session.services.listener = WebhookConfiguration(host: address.host, port: address.port,
                                                          verifyToken: "demo-verify-" + UUID().uuidString, appSecret: appSecret)
         session.services.client = GraphCloudClient(

@@ -41,6 +41,7 @@ struct Doctor: AsyncParsableCommand {
         checkSending(settings, sources, &report)
         checkTemplates(settings, sources, &report)
         Diagnosis.checkDatabase(at: settings.databasePath, &report)
+        Diagnosis.checkIdentity(databasePath: settings.databasePath, displayName: settings.displayName, &report)
         Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
                              sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
         Diagnosis.checkAccount(databasePath: settings.databasePath, &report)

@@ -32,7 +32,7 @@ struct Inbox: ParsableCommand {
     @Option(help: ArgumentHelp("Colour theme: a file name in themes/ without .toml (or WABOX_THEME).", valueName: "name"))
     var theme: String?
 
-    @Option(help: ArgumentHelp("Your name as the other agents see it (default: WABOX_AGENT, else your login name).", valueName: "name"))
+    @Option(help: ArgumentHelp("A display name shown beside your account, which is always your login (default: WABOX_AGENT).", valueName: "name"))
     var agent: String?
 
     @Flag(help: "Do not start the embedded listener.")
@@ -47,15 +47,10 @@ struct Inbox: ParsableCommand {
         if let agent { flags[.agent] = agent }
         let settings = try global.settings(flags: flags)
         let selectedTheme = try Self.loadTheme(settings[.theme])
-        let database: InboxDatabase
-        do {
-            database = try InboxDatabase(path: settings.databasePath)
-        } catch {
-            throw Failure(String(describing: error))
-        }
+        let database = try settings.openDatabase()
         let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets, format: settings.logFormat)
 
-        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger, agent: settings.agent)
+        var session = ScreenSession(database: database, theme: selectedTheme, logger: logger)
         if !noListener, let secret = settings.appSecret, let token = settings.verifyToken {
             let address = try Serve.parse(settings.listen)
             var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: token,
@@ -74,6 +69,7 @@ struct Inbox: ParsableCommand {
         session.services.media = settings.mediaDownloads
         session.services.transcription = settings.transcription
         session.services.applier.retention = settings.journalRetention
+        session.services.applier.auditRetention = settings.auditRetention
         session.markReadOnOpen = settings.markReadOnOpen
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand

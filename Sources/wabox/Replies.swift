@@ -19,7 +19,7 @@ struct Replies: ParsableCommand {
     func run() throws {
         let settings = try global.settings()
         do {
-            print(try RepliesCommand.run(words, database: try InboxDatabase(path: settings.databasePath), agent: settings.agent))
+            print(try RepliesCommand.run(words, database: try settings.openDatabase()))
         } catch {
             throw Failure(String(describing: error))
         }

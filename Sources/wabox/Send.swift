@@ -2,6 +2,7 @@ import ArgumentParser
 import CloudAPI
 import Foundation
 import InboxCore
+import InboxServices
 import InboxStore
 import Logging
 
@@ -56,12 +57,7 @@ struct Send: AsyncParsableCommand {
         if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || text.count > 4096 {
             throw Failure("--text must hold 1 to 4096 characters")
         }
-        let database: InboxDatabase
-        do {
-            database = try InboxDatabase(path: settings.databasePath)
-        } catch {
-            throw Failure(String(describing: error))
-        }
+        let database = try settings.openDatabase()
         let now = Int64(Date().timeIntervalSince1970)
         let localID = "send-" + UUID().uuidString.lowercased()
         do {
@@ -87,20 +83,9 @@ struct Send: AsyncParsableCommand {
         // A script waits seconds, not minutes: a few quick retries, then the outbox keeps it.
         let sender = OutboxSender(database: database, client: client,
                                   policy: .init(baseDelay: 1, maxDelay: 8, maxAttempts: 4), logger: quiet)
-        let outcome = try await sender.deliver(localID: localID, timeout: 45_000)
-        switch outcome {
-        case .accepted(_, let wamid):
-            print(wamid.rawValue)
-        case .failed(_, let reason, _):
-            throw Failure("not sent: \(reason)")
-        case .windowClosed(_, let reason):
-            throw Failure("not sent: \(reason). Only an approved template can reach this customer until they write again.")
-        case .halted(_, let reason):
-            throw Failure("not sent: sending halted: \(reason)")
-        case .uncertain(_, let reason):
-            throw Failure("\(reason). It is marked uncertain in the inbox and will not be sent again on its own.")
-        case .retryScheduled(_, _, let reason):
-            throw Failure("not sent yet: \(reason). It stays in the outbox; a running `wabox serve` with an access token sends it later.")
+        switch try await sender.deliver(localID: localID, timeout: 45_000).scriptAnswer {
+        case .success(let wamid): print(wamid)
+        case .failure(let failure): throw Failure(failure.description)
         }
     }
 }

@@ -56,12 +56,7 @@ struct Serve: AsyncParsableCommand {
         let address = try Self.parse(settings.listen)
         Logs.bootstrapToStandardError(secrets: settings.secrets, format: settings.logFormat)
         let logger = Logger(label: "wabox.serve")
-        let database: InboxDatabase
-        do {
-            database = try InboxDatabase(path: settings.databasePath, configuration: .init(durability: durability))
-        } catch {
-            throw Failure(String(describing: error))
-        }
+        let database = try settings.openDatabase(.init(durability: durability))
         let path = settings.databasePath
         logger.info("durability \(durability.rawValue): PRAGMA synchronous = \((try? database.synchronousMode()) ?? "unknown")")
         var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
@@ -71,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         services.listener = listener
         services.transcription = settings.transcription
         services.applier.retention = settings.journalRetention
+        services.applier.auditRetention = settings.auditRetention
         let scheme = listener.tls == nil ? "http" : "https"
         services.onListening = { port in
             logger.info("wabox serve listening on \(scheme)://\(urlHost(address.host)):\(port)/webhook (database \(path))")

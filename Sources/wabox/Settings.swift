@@ -38,6 +38,7 @@ struct Settings: Sendable {
         /// Whether messages customers deleted still show (struck through) and export.
         case showDeleted = "show_deleted"
         case journalRetention = "journal_retention"
+        case auditRetention = "audit_retention"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
@@ -64,8 +65,8 @@ struct Settings: Sendable {
     var listen: String { values[.listen] ?? "127.0.0.1:8080" }
     /// Whether opening a conversation sends a read receipt to the customer.
     var markReadOnOpen: Bool { values[.markRead] != "never" }
-    /// The agent at this screen: `agent`, else the login name.
-    var agent: String { values[.agent] ?? ConfigLocations.loginName(environment: ProcessInfo.processInfo.environment) }
+    /// The name shown beside this session's account (`agent`); never the account itself.
+    var displayName: String? { values[.agent] }
     var databasePath: String { values[.db] ?? ConfigLocations.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
     /// Where downloaded media go: `media_dir`, else `media/` beside the database.
     var mediaDirectory: String {
@@ -93,6 +94,7 @@ struct Settings: Sendable {
     var showDeleted: Bool { values[.showDeleted] == "true" }
     /// How long applied webhook bodies stay in the journal; nil: forever.
     var journalRetention: Duration? { JournalRetention.value(of: values[.journalRetention]) }
+    var auditRetention: Duration? { AuditRetention.value(of: values[.auditRetention]) }
     /// The media download settings of the process that holds the listener lease.
     var mediaDownloads: MediaDownloader.Configuration {
         var configuration = MediaDownloader.Configuration(directory: mediaDirectory)
@@ -118,29 +120,18 @@ struct Settings: Sendable {
             if let value = environment[key.environmentName], !value.isEmpty { values[key] = value }
             if let value = flags[key], !value.isEmpty { values[key] = value }
         }
-        if let markRead = values[.markRead], markRead != "on_open", markRead != "never" {
-            throw Error(description: "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\"")
-        }
-        if let notify = values[.notify], NotifyMode(rawValue: notify) == nil {
-            throw Error(description: "notify is \"\(notify)\"; use \"bell\" (the terminal bell), \"osc\" (a desktop notification through the terminal) or \"off\"")
-        }
-        if let shown = values[.showDeleted], shown != "true", shown != "false" {
-            throw Error(description: "show_deleted is \"\(shown)\"; use true (deleted messages stay visible, struck through) or false")
-        }
-        if let bytes = values[.mediaMaxBytes], Int(bytes).map({ $0 > 0 }) != true {
-            throw Error(description: "media_max_bytes is \"\(bytes)\"; give a number of bytes, like 104857600 for 100 MiB")
-        }
-        do { _ = try Logs.Format.parse(values[.logFormat]) } catch let error as Logs.FormatError {
-            throw Error(description: error.description)
-        }
-        if let timeout = values[.transcribeTimeout], Double(timeout).map({ $0 > 0 && $0 <= 86_400 }) != true {
-            throw Error(description: "transcribe_timeout is \"\(timeout)\"; give seconds, like 120")
-        }
-        if case .failure(let problem) = JournalRetention.parse(values[.journalRetention]) { throw Error(description: problem.description) }
-        if let agent = values[.agent], let problem = AgentName.validate(agent) {
-            throw Error(description: problem + ": fix --agent, WABOX_AGENT or agent in the config file")
+        if let problem = SettingChecks.problem(in: Dictionary(uniqueKeysWithValues: values.map { ($0.rawValue, $1) })) {
+            throw Error(description: problem)
         }
         return Settings(values: values, configFile: configFile)
+    }
+
+    /// Opens (creating when needed) the database, as the account of this process with the
+    /// display name beside it; a failure is one clear message.
+    func openDatabase(_ configuration: InboxDatabase.Configuration = .init()) throws -> InboxDatabase {
+        var configuration = configuration
+        configuration.displayName = displayName
+        do { return try InboxDatabase(path: databasePath, configuration: configuration) } catch { throw Failure(String(describing: error)) }
     }
 
     /// Reads `config.toml`; refuses a file that holds secrets and that others can read.

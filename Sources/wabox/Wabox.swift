@@ -17,8 +17,8 @@ struct Wabox: AsyncParsableCommand {
             $XDG_CONFIG_HOME/wabox/config.toml.
             """,
         version: waboxVersion,
-        subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Templates.self, Replies.self, Backup.self,
-                      Simulate.self, Doctor.self],
+        subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Audit.self, Templates.self, Replies.self,
+                      Backup.self, Simulate.self, Doctor.self],
         defaultSubcommand: Inbox.self
     )
 }

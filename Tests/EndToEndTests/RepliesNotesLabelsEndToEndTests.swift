@@ -101,13 +101,15 @@ import Testing
                 #expect(try await waitUntil(timeout: 15) { bodies().contains { $0.contains("Olá Ana Lima, aqui é alice. Já vejo!") } },
                         "the reply never reached the fake Cloud API: \(bodies())\n\(serve.log)")
 
-                // A note: Bob's screen shows it, the Cloud API never hears of it.
+                // A note: Bob's screen shows it, the Cloud API never hears of it. Both screens run
+                // as the test's account (--agent names only what is shown beside it).
+                let account = InboxDatabase.sessionAccount()
                 try keys("alice", "Escape")
                 try keys("alice", "n")
                 try await waitFor("alice", "the note prompt") { $0.contains("note on Ana Lima") }
                 try type("alice", "prometi reembolso")
                 try keys("alice", "Enter")
-                try await waitFor("bob", "Alice's note") { $0.contains("✎ note · alice") && $0.contains("prometi reembolso") }
+                try await waitFor("bob", "Alice's note") { $0.contains("✎ note · \(account)") && $0.contains("prometi reembolso") }
                 #expect(!bodies().contains { $0.contains("reembolso") }, "a note reached the Cloud API: \(bodies())")
 
                 // A label, and a second customer: ~l vip shows only Ana, on Bob's screen too.
@@ -143,7 +145,8 @@ import Testing
                 let note = try #require(records.first { $0["direction"] as? String == "note" })
                 #expect(note["type"] as? String == "note")
                 #expect(note["text"] as? String == "prometi reembolso")
-                #expect(note["agent"] as? String == "alice")
+                #expect(note["agent"] as? String == account)
+                #expect(records.first { $0["direction"] as? String == "out" }?["agent"] as? String == account)
                 #expect(records.allSatisfy { $0["labels"] as? [String] == ["vip"] })
 
                 for agent in ["alice", "bob"] {

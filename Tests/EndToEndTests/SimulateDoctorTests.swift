@@ -214,8 +214,12 @@ import Testing
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").filter { !$0.isEmpty }
             let checks = lines.filter { ["✓", "!", "✗"].contains($0.first.map(String.init) ?? "") }
-            // The applier, the media folder, the download folder, open_command, transcribe_command and Meta's account alerts among them.
-            #expect(checks.count == 15, "\(result.stdout)")
+            // The applier, the media folder, the download folder, open_command, transcribe_command, Meta's account
+            // alerts, this session's identity and who can write the audit trail among them.
+            #expect(checks.count == 17, "\(result.stdout)")
+            let account = InboxDatabase.sessionAccount()
+            #expect(result.stdout.contains("✓ identity    this session acts as account \(account) (its login): every reply"), "\(result.stdout)")
+            #expect(result.stdout.contains("✓ audit trail only account \(account) can write"), "\(result.stdout)")
             #expect(result.stdout.contains("✓ account     no alert from Meta in force"), "\(result.stdout)")
             #expect(checks.allSatisfy { $0.hasPrefix("✓") }, "\(result.stdout)")
             #expect(result.stdout.contains("config.toml sets access_token, app_secret, graph_url, phone_number_id, verify_token, waba_id; mode 600"))

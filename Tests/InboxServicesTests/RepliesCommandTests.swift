@@ -7,11 +7,11 @@ import Testing
 
 /// Runs the command as the program does, from a thread of its own: it blocks its caller
 /// while the database writes, which a thread of the cooperative pool must never do.
-private func replies(_ words: [String], _ db: InboxDatabase, agent: String? = nil) async -> Result<String, RepliesCommand.Failure> {
+private func replies(_ words: [String], _ db: InboxDatabase) async -> Result<String, RepliesCommand.Failure> {
     await withCheckedContinuation { continuation in
         Thread {
             continuation.resume(returning: Result { () throws(RepliesCommand.Failure) in
-                try RepliesCommand.run(words, database: db, agent: agent)
+                try RepliesCommand.run(words, database: db)
             })
         }.start()
     }
@@ -23,10 +23,10 @@ private func replies(_ words: [String], _ db: InboxDatabase, agent: String? = ni
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
         let db = temp.database
-        #expect(try await replies(["list"], db, agent: "alice").get().hasPrefix("no team replies yet"))
-        #expect(try await replies(["add", "hello", "Hi", "{{name}}!"], db, agent: "alice").get()
+        #expect(try await replies(["list"], db).get().hasPrefix("no team replies yet"))
+        #expect(try await replies(["add", "hello", "Hi", "{{name}}!"], db).get()
                 == "added /hello: every screen offers it with /hello and Tab")
-        #expect(try await replies(["add", "hello", "Hello {{name}}"], db, agent: "alice").get().hasPrefix("replaced /hello"))
+        #expect(try await replies(["add", "hello", "Hello {{name}}"], db).get().hasPrefix("replaced /hello"))
         _ = try await replies(["add", "bye", "Bye\nnow"], db).get()
         #expect(try await replies(["list"], db).get() == "/bye\tBye\\nnow\n/hello\tHello {{name}}")
         #expect(try await replies(["remove", "bye"], db).get() == "removed /bye")

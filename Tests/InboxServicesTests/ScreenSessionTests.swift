@@ -61,12 +61,12 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
     /// The embedded inbox in-process: the session takes the lease, listens on a free
     /// port, shows a webhook posted to it, and gives everything back on `q`.
     @Test func embeddedSessionListensShowsAndQuits() async throws {
-        let temp = try TemporaryDatabase()
+        let temp = try TemporaryDatabase(configuration: .init(account: "alice"))
         defer { temp.remove() }
         let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let terminal = SharedTerminal()
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        var session = ScreenSession(database: temp.database, theme: .builtIn, logger: quiet, agent: "alice")
+        var session = ScreenSession(database: temp.database, theme: .builtIn, logger: quiet)
         session.services.listener = WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
                                                          appSecret: Fixtures.appSecret)
         session.services.onListening = { continuation.yield($0) }

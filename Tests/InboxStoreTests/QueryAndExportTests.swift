@@ -27,8 +27,8 @@ import Testing
         let lines = try exportLines(db)
         #expect(lines == [
             #"{"id":"wamid.HBgLMzM2MTIzNDU2NzgVAgASGBQzQUI5RjE2QjQ2QzE0RjQ2NzQ4NgA=","phone_number_id":"106540352242922","contact":{"wa_id":"33612345678","user_id":"FR.8837465512093847561","username":"amelie.l","name":"Amélie Laurent","marketing_opt_out":false},"direction":"in","type":"text","text":"Bonjour, ma commande n'est pas arrivée","caption":null,"timestamp":1764403200,"status":"received","reply_to":null,"reactions":[],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":[],"agent":null}"#,
-            #"{"id":"wamid.out.1","phone_number_id":"106540352242922","contact":{"wa_id":"33612345678","user_id":"FR.8837465512093847561","username":"amelie.l","name":"Amélie Laurent","marketing_opt_out":false},"direction":"out","type":"text","text":"Désolé, on regarde \"ça\"","caption":null,"timestamp":1764403260,"status":"read","reply_to":"wamid.HBgLMzM2MTIzNDU2NzgVAgASGBQzQUI5RjE2QjQ2QzE0RjQ2NzQ4NgA=","reactions":[{"emoji":"🙏","from":"33612345678"}],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":[],"agent":null}"#,
-            #"{"id":"wamid.out.2","phone_number_id":"106540352242922","contact":{"wa_id":"33612345678","user_id":"FR.8837465512093847561","username":"amelie.l","name":"Amélie Laurent","marketing_opt_out":false},"direction":"out","type":"text","text":"second","caption":null,"timestamp":1764403270,"status":"failed","reply_to":null,"reactions":[],"error":{"code":131047,"title":"Re-engagement message"},"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":[],"agent":null}"#,
+            #"{"id":"wamid.out.1","phone_number_id":"106540352242922","contact":{"wa_id":"33612345678","user_id":"FR.8837465512093847561","username":"amelie.l","name":"Amélie Laurent","marketing_opt_out":false},"direction":"out","type":"text","text":"Désolé, on regarde \"ça\"","caption":null,"timestamp":1764403260,"status":"read","reply_to":"wamid.HBgLMzM2MTIzNDU2NzgVAgASGBQzQUI5RjE2QjQ2QzE0RjQ2NzQ4NgA=","reactions":[{"emoji":"🙏","from":"33612345678"}],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":[],"agent":"tester"}"#,
+            #"{"id":"wamid.out.2","phone_number_id":"106540352242922","contact":{"wa_id":"33612345678","user_id":"FR.8837465512093847561","username":"amelie.l","name":"Amélie Laurent","marketing_opt_out":false},"direction":"out","type":"text","text":"second","caption":null,"timestamp":1764403270,"status":"failed","reply_to":null,"reactions":[],"error":{"code":131047,"title":"Re-engagement message"},"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":[],"agent":"tester"}"#,
         ])
         for line in lines {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -127,7 +127,7 @@ import Testing
         #expect(try db.unreadTotal() == 4)
         let amelie = try #require(try db.conversations().items.first { $0.contact.name == "李小龙" })
         #expect(amelie.unreadCount == 1)
-        try await db.markRead(amelie.id, by: nil)
+        try await db.markRead(amelie.id, asTeam: true)
         #expect(try db.conversation(amelie.id)?.unreadCount == 0)
         #expect(try db.unreadTotal() == 3)
     }

@@ -36,12 +36,13 @@ import Testing
         let (temp, ids) = try await inbox()
         defer { temp.remove() }
         let db = temp.database
-        try await db.markRead(ids["Ana"]!, by: nil)
-        _ = try await db.claim(ids["Ben"]!, for: "alice", at: now)
-        _ = try await db.claim(ids["Dmitri"]!, for: "bob", at: now)
-        try await db.toggleLabel("vip", on: ids["Ben"]!, by: "alice", at: now)
-        try await db.toggleLabel("vip", on: ids["Chloé"]!, by: "alice", at: now)
-        try await db.toggleLabel("billing", on: ids["Chloé"]!, by: "alice", at: now)
+        let alice = try temp.open(as: "alice"), bob = try temp.open(as: "bob")
+        try await db.markRead(ids["Ana"]!, asTeam: true)
+        _ = try await alice.claim(ids["Ben"]!, at: now)
+        _ = try await bob.claim(ids["Dmitri"]!, at: now)
+        try await alice.toggleLabel("vip", on: ids["Ben"]!, at: now)
+        try await alice.toggleLabel("vip", on: ids["Chloé"]!, at: now)
+        try await alice.toggleLabel("billing", on: ids["Chloé"]!, at: now)
         try await db.enqueueOutbound(in: ids["Dmitri"]!, content: .text(body: "hi"), localID: "l-d", at: now - 3 * 86_400 + 5)
         try await db.markFailed(localID: "l-d", error: APIErrorDetail(code: 131026, title: "Message undeliverable"), at: now)
 
@@ -75,7 +76,8 @@ import Testing
         let (temp, ids) = try await inbox()
         defer { temp.remove() }
         let db = temp.database
-        try await db.markRead(ids["Chloé"]!, by: nil)
+        let bob = try temp.open(as: "bob")
+        try await db.markRead(ids["Chloé"]!, asTeam: true)
         let filter = try ConversationFilter.parse("o !~u")  // a one-letter text and a negation: walked
         var found: [String] = []
         var from: ConversationCursor?
@@ -98,11 +100,11 @@ import Testing
         #expect(second.scannedTo != nil)
         // An index hands over only its own candidates: Dmitri, the oldest, in the first
         // window of two, where a walk of all four would take two.
-        _ = try await db.claim(ids["Dmitri"]!, for: "bob", at: now)
+        _ = try await bob.claim(ids["Dmitri"]!, at: now)
         let claimed = try db.conversationStep(filter: try ConversationFilter.parse("~a bob"), now: now, window: 2)
         #expect(claimed.items.map(\.contact.name!) == ["Dmitri Ivanov"])
         #expect(claimed.scannedTo == nil)
-        try await db.toggleLabel("vip", on: ids["Dmitri"]!, by: nil, at: now)
+        try await db.toggleLabel("vip", on: ids["Dmitri"]!, at: now)
         let labelled = try db.conversationStep(filter: try ConversationFilter.parse("~l vip o"), now: now, window: 2)
         #expect(labelled.items.map(\.contact.name!) == ["Dmitri Ivanov"])
         #expect(labelled.scannedTo == nil)
@@ -139,17 +141,18 @@ import Testing
         let (temp, ids) = try await inbox()
         defer { temp.remove() }
         let db = temp.database
-        #expect(try await db.toggleLabel("vip", on: ids["Dmitri"]!, by: "alice", at: now))
-        #expect(try await db.toggleLabel("Billing", on: ids["Dmitri"]!, by: "alice", at: now))
+        let alice = try temp.open(as: "alice"), bob = try temp.open(as: "bob")
+        #expect(try await alice.toggleLabel("vip", on: ids["Dmitri"]!, at: now))
+        #expect(try await alice.toggleLabel("Billing", on: ids["Dmitri"]!, at: now))
         #expect(try db.labels() == ["Billing", "vip"])
         #expect(try db.conversation(ids["Dmitri"]!)?.labels == ["Billing", "vip"])
-        #expect(try await !db.toggleLabel("VIP", on: ids["Dmitri"]!, by: "bob", at: now))
+        #expect(try await !bob.toggleLabel("VIP", on: ids["Dmitri"]!, at: now))
         #expect(try db.conversation(ids["Dmitri"]!)?.labels == ["Billing"])
         #expect(try db.labels() == ["Billing", "vip"])  // the label stays for completion
-        await #expect(throws: WorkbenchError.self) { try await db.toggleLabel("two words", on: ids["Ana"]!, by: nil, at: now) }
+        await #expect(throws: WorkbenchError.self) { try await db.toggleLabel("two words", on: ids["Ana"]!, at: now) }
         // A customer's new message moves the conversation up; the label's walk follows.
-        #expect(try await db.toggleLabel("vip", on: ids["Dmitri"]!, by: "alice", at: now))
-        #expect(try await db.toggleLabel("vip", on: ids["Ben"]!, by: "alice", at: now))
+        #expect(try await alice.toggleLabel("vip", on: ids["Dmitri"]!, at: now))
+        #expect(try await alice.toggleLabel("vip", on: ids["Ben"]!, at: now))
         #expect(try names(db, "~l vip") == ["Ben", "Dmitri"])
         _ = try await db.ingest(textWebhook(id: "w.d2", from: "7900000000004", name: "Dmitri Ivanov", timestamp: now - 5))
         #expect(try names(db, "~l vip") == ["Dmitri", "Ben"])
@@ -159,34 +162,36 @@ import Testing
         let (temp, ids) = try await inbox()
         defer { temp.remove() }
         let db = temp.database
-        #expect(try await !db.saveCannedReply(CannedReply(name: "hello", text: "Hi {{name}}!"), by: "alice", at: now))
-        #expect(try await db.saveCannedReply(CannedReply(name: "HELLO", text: "Hello {{name}}"), by: "bob", at: now))
-        try await db.saveCannedReply(CannedReply(name: "bye", text: "Bye"), by: "bob", at: now)
+        let alice = try temp.open(as: "alice"), bob = try temp.open(as: "bob")
+        #expect(try await !alice.saveCannedReply(CannedReply(name: "hello", text: "Hi {{name}}!"), at: now))
+        #expect(try await bob.saveCannedReply(CannedReply(name: "HELLO", text: "Hello {{name}}"), at: now))
+        try await bob.saveCannedReply(CannedReply(name: "bye", text: "Bye"), at: now)
         #expect(try db.cannedReplies() == [CannedReply(name: "bye", text: "Bye"), CannedReply(name: "hello", text: "Hello {{name}}")])
-        #expect(try await db.removeCannedReply(named: "bye"))
-        #expect(try await !db.removeCannedReply(named: "bye"))
-        await #expect(throws: WorkbenchError.self) { try await db.saveCannedReply(CannedReply(name: "a b", text: "x"), by: nil, at: now) }
-        await #expect(throws: WorkbenchError.self) { try await db.saveCannedReply(CannedReply(name: "empty", text: " "), by: nil, at: now) }
+        #expect(try await db.removeCannedReply(named: "bye", at: now))
+        #expect(try await !db.removeCannedReply(named: "bye", at: now))
+        await #expect(throws: WorkbenchError.self) { try await db.saveCannedReply(CannedReply(name: "a b", text: "x"), at: now) }
+        await #expect(throws: WorkbenchError.self) { try await db.saveCannedReply(CannedReply(name: "empty", text: " "), at: now) }
 
         let counts = try db.counts()
-        try await db.addNote(to: ids["Ana"]!, by: "alice", text: "  called her, parcel is lost ", at: now - 100)
-        try await db.addNote(to: ids["Ana"]!, by: "bob", text: "refund sent", at: now - 10)
+        try await alice.addNote(to: ids["Ana"]!, text: "  called her, parcel is lost ", at: now - 100)
+        try await bob.addNote(to: ids["Ana"]!, text: "refund sent", at: now - 10)
         #expect(try db.notes(in: ids["Ana"]!).map(\.text) == ["called her, parcel is lost", "refund sent"])
         #expect(try db.notes(in: ids["Ana"]!).map(\.agent) == ["alice", "bob"])
         #expect(try db.notes(in: ids["Ben"]!).isEmpty)
         // A note is not a message: nothing for the outbox, the list, or the unread count.
         #expect(try db.counts() == counts)
         #expect(try await db.outboxWaitingCount() == 0)
-        await #expect(throws: WorkbenchError.self) { try await db.addNote(to: ids["Ana"]!, by: "alice", text: "  ", at: now) }
+        await #expect(throws: WorkbenchError.self) { try await alice.addNote(to: ids["Ana"]!, text: "  ", at: now) }
     }
 
     @Test func exportHasNotesAndLabels() async throws {
         let (temp, ids) = try await inbox()
         defer { temp.remove() }
         let db = temp.database
-        try await db.toggleLabel("vip", on: ids["Ana"]!, by: "alice", at: now)
-        try await db.toggleLabel("billing", on: ids["Ana"]!, by: "alice", at: now)
-        try await db.addNote(to: ids["Ana"]!, by: "alice", text: "line one\nsaid \"soon\"", at: now - 100)
+        let alice = try temp.open(as: "alice")
+        try await alice.toggleLabel("vip", on: ids["Ana"]!, at: now)
+        try await alice.toggleLabel("billing", on: ids["Ana"]!, at: now)
+        try await alice.addNote(to: ids["Ana"]!, text: "line one\nsaid \"soon\"", at: now - 100)
         let lines = try exportLines(db, contact: "5511900000001")
         #expect(lines == [
             #"{"id":"w.5511900000001","phone_number_id":"106540352242922","contact":{"wa_id":"5511900000001","user_id":null,"username":null,"name":"Ana Souza","marketing_opt_out":false},"direction":"in","type":"text","text":"hello","caption":null,"timestamp":1764496400,"status":"received","reply_to":null,"reactions":[],"error":null,"media":null,"edited_at":null,"edits":[],"deleted_at":null,"call":null,"labels":["billing","vip"],"agent":null}"#,

@@ -13,12 +13,13 @@ import Testing
         let db = temp.database
         _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
         _ = try await db.ingest(textWebhook(id: "wamid.a2", from: "111", name: "Ana", timestamp: 101))
-        try db.registerAgent("alice", at: 200)
-        try db.registerAgent("bob", at: 200)
+        let alice = try temp.open(as: "alice"), bob = try temp.open(as: "bob")
+        try alice.registerAgent(at: 200)
+        try bob.registerAgent(at: 200)
         let ana = try #require(try db.conversations(viewer: viewer("alice")).items.first)
         #expect(ana.unreadCount == 2)
 
-        try await db.markRead(ana.id, by: "alice")
+        try await alice.markRead(ana.id)
         #expect(try db.conversation(ana.id, viewer: viewer("alice"))?.unreadCount == 0)
         #expect(try db.conversation(ana.id, viewer: viewer("bob"))?.unreadCount == 2)
 
@@ -26,7 +27,7 @@ import Testing
         #expect(try db.conversation(ana.id, viewer: viewer("alice"))?.unreadCount == 1)
         #expect(try db.conversation(ana.id, viewer: viewer("bob"))?.unreadCount == 3)
         #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("alice")).items.count == 1)
-        try await db.markRead(ana.id, by: "alice")
+        try await alice.markRead(ana.id)
         #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("alice")).items.isEmpty)
         #expect(try db.conversations(matching: "", unreadOnly: true, viewer: viewer("bob")).items.count == 1)
     }
@@ -37,12 +38,13 @@ import Testing
         let db = temp.database
         _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
         _ = try await db.ingest(textWebhook(id: "wamid.b1", from: "222", name: "Ben", timestamp: 100))
-        try db.registerAgent("alice", at: 150)
+        let alice = try temp.open(as: "alice")
+        try alice.registerAgent(at: 150)
         let ana = try #require(try db.conversations(matching: "ana").items.first)
-        try await db.markRead(ana.id, by: "alice")
+        try await alice.markRead(ana.id)
         _ = try await db.ingest(textWebhook(id: "wamid.c1", from: "333", name: "Cho", timestamp: 160))
 
-        try db.registerAgent("carol", at: 200)
+        try temp.open(as: "carol").registerAgent(at: 200)
         let unread = try db.conversations(viewer: viewer("carol")).items.map { ($0.contact.name ?? "", $0.unreadCount) }
         #expect(unread.sorted { $0.0 < $1.0 }.map(\.1) == [0, 1, 1])
     }
@@ -54,19 +56,20 @@ import Testing
         _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
         _ = try await db.ingest(textWebhook(id: "wamid.b1", from: "222", name: "Ben", timestamp: 101))
         let ana = try #require(try db.conversations(matching: "ana").items.first)
+        let alice = try temp.open(as: "alice"), bob = try temp.open(as: "bob")
 
-        #expect(try await db.claim(ana.id, for: "alice", at: 300) == .claimed)
-        #expect(try await db.claim(ana.id, for: "alice", at: 301) == .alreadyYours)
-        #expect(try await db.claim(ana.id, for: "bob", at: 302) == .heldBy("alice"))
+        #expect(try await alice.claim(ana.id, at: 300) == .claimed)
+        #expect(try await alice.claim(ana.id, at: 301) == .alreadyYours)
+        #expect(try await bob.claim(ana.id, at: 302) == .heldBy("alice"))
         #expect(try db.conversation(ana.id)?.assignee == "alice")
         #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("alice")).items.map(\.id) == [ana.id])
         #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("bob")).items.isEmpty)
         #expect(try db.conversations(matching: "", scope: .unassigned, viewer: viewer("bob")).items.map { $0.contact.name } == ["Ben"])
 
-        #expect(try await db.release(ana.id, by: "bob") == false)
-        #expect(try await db.claim(ana.id, for: "bob", takeOver: true, at: 303) == .claimed)
+        #expect(try await bob.release(ana.id, at: 303) == false)
+        #expect(try await bob.claim(ana.id, takeOver: true, at: 303) == .claimed)
         #expect(try db.conversation(ana.id)?.assignee == "bob")
-        #expect(try await db.release(ana.id, by: "bob"))
+        #expect(try await bob.release(ana.id, at: 304))
         #expect(try db.conversation(ana.id)?.assignee == nil)
     }
 
@@ -76,8 +79,9 @@ import Testing
         let db = temp.database
         _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
         let ana = try #require(try db.conversations().items.first)
-        _ = try await db.claim(ana.id, for: "alice", at: 110)
-        try await db.resolve(ana.id, at: 120)
+        let alice = try temp.open(as: "alice")
+        _ = try await alice.claim(ana.id, at: 110)
+        try await alice.resolve(ana.id, at: 120)
         #expect(try db.conversation(ana.id)?.resolvedAt == 120)
         #expect(try db.conversations(matching: "", scope: .mine, viewer: viewer("alice")).items.isEmpty)
         #expect(try db.conversations(matching: "", scope: .all, viewer: viewer("alice")).items.count == 1)
@@ -98,7 +102,8 @@ import Testing
         let db = temp.database
         _ = try await db.ingest(textWebhook(id: "wamid.a1", from: "111", name: "Ana", timestamp: 100))
         let ana = try #require(try db.conversations().items.first)
-        try await db.noteTyping(in: ana.id, by: "alice", until: 5_000)
+        let alice = try temp.open(as: "alice")
+        try await alice.noteTyping(in: ana.id, until: 5_000)
 
         let seenByBob = try #require(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 1_000)))
         #expect(seenByBob.typingAgents(nowMilliseconds: 1_000) == ["alice"])
@@ -106,7 +111,7 @@ import Testing
         #expect(try db.conversation(ana.id, viewer: Viewer(agent: "alice", nowMilliseconds: 1_000))?.typing == [])
         #expect(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 5_001))?.typing == [])
 
-        try await db.stopTyping(by: "alice")
+        try await alice.stopTyping()
         #expect(try db.conversation(ana.id, viewer: Viewer(agent: "bob", nowMilliseconds: 1_000))?.typing == [])
     }
 
@@ -118,13 +123,14 @@ import Testing
         _ = try await db.ingest(textWebhook(id: "wamid.u1", userID: "US.1", name: "Ana", timestamp: 100))
         _ = try await db.ingest(textWebhook(id: "wamid.n1", from: "111", name: "Ana", timestamp: 101))
         _ = try await db.ingest(textWebhook(id: "wamid.n2", from: "111", name: "Ana", timestamp: 102))
-        try db.registerAgent("alice", at: 103)
+        let alice = try temp.open(as: "alice")
+        try alice.registerAgent(at: 103)
         let byUser = try #require(try db.contacts(matching: "US.1").first)
         let conversations = try db.conversations(viewer: viewer("alice")).items
         #expect(conversations.count == 2)
         let userConversation = try #require(conversations.first { $0.contact.id == byUser.id })
-        try await db.markRead(userConversation.id, by: "alice")
-        _ = try await db.claim(userConversation.id, for: "alice", at: 104)
+        try await alice.markRead(userConversation.id)
+        _ = try await alice.claim(userConversation.id, at: 104)
 
         _ = try await db.ingest(textWebhook(id: "wamid.both", from: "111", userID: "US.1", name: "Ana", timestamp: 105))
         let merged = try db.conversations(viewer: viewer("alice")).items
@@ -168,7 +174,7 @@ import Testing
         let temp = try TemporaryDatabase(configuration: .init(indexesSearch: false))
         defer { temp.remove() }
         // A second database object is a second set of connections, as another process has.
-        let other = try InboxDatabase(path: temp.path, configuration: .init(indexesSearch: false))
+        let other = try InboxDatabase(path: temp.path, configuration: .init(indexesSearch: false, account: "bob"))
         let before = temp.database.changeCount
         // Reading through the other connections commits nothing.
         _ = try other.conversations()
@@ -178,7 +184,7 @@ import Testing
         #expect(afterIngest != before)
         #expect(temp.database.changeCount == afterIngest)
         let ana = try #require(try other.conversations().items.first)
-        _ = try await other.claim(ana.id, for: "bob", at: 1)
+        _ = try await other.claim(ana.id, at: 1)
         #expect(temp.database.changeCount != afterIngest)
     }
 

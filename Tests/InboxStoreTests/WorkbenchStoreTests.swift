@@ -252,8 +252,9 @@ import Testing
         let (conversation, first) = try await customerWrote(database)
         _ = try await database.ingest(incoming(builder.message(from: customer, .text("Anyone?"), id: "wamid.IN-2",
                                                                timestamp: 1_764_499_500)))
-        try database.registerAgent("alice", at: 1_764_499_000)
-        _ = try await database.claim(conversation.id, for: "alice", takeOver: false, at: 1_764_499_600)
+        let alice = try temp.open(as: "alice")
+        try alice.registerAgent(at: 1_764_499_000)
+        _ = try await alice.claim(conversation.id, takeOver: false, at: 1_764_499_600)
         let details = try #require(try database.contactDetails(of: conversation.id))
         #expect(details.conversation.contact.waID == WaID("33612345678"))
         #expect(details.conversation.contact.userID == UserID(SimulatedCustomer.userID(forWaID: "33612345678")))

@@ -164,7 +164,7 @@ import Testing
         _ = reduce(&t, .key(.character("/")))
         _ = type("~a m", &t)
         #expect(reduce(&t, .key(.character("e"))) == [])
-        #expect(t.filterProblem?.hasPrefix("~a me: this screen has no agent name") == true)
+        #expect(t.filterProblem?.hasPrefix("~a me: this screen shows the team's view") == true)
     }
 
     @Test func notesAndRepliesArriveAsActions() {

@@ -65,7 +65,7 @@ import Testing
     @Test func theFilterLineShowsItsTermsAndABrokenOneSaysWhy() async throws {
         let h = try await ScreenHarness(fixtures: ["text", "multi_entry"], agent: "alice")
         let names = try h.database.conversations().items.map(\.contact.displayName)
-        try await h.database.markRead(try #require(try h.database.conversations().items.first?.id), by: "alice")
+        try await h.database.markRead(try #require(try h.database.conversations().items.first?.id))
         // The list pane only: the thread on the right still shows what was open.
         func list() -> String { h.lines.map { String($0.prefix(30)) }.joined(separator: "\n") }
         h.press(.character("/"))
@@ -88,7 +88,7 @@ import Testing
         let h = try await ScreenHarness(fixtures: ["text"], agent: "alice",
                                         personalReplies: [CannedReply(name: "mine", text: "Personal words")])
         // Added while the screen runs: the change signal brings it in.
-        try await h.database.saveCannedReply(CannedReply(name: "hello", text: "Bonjour {{name}}, ici {{agent}}."), by: "bob", at: now)
+        try await h.temp.open(as: "bob").saveCannedReply(CannedReply(name: "hello", text: "Bonjour {{name}}, ici {{agent}}."), at: now)
         try await h.settle { h.app.state.workbench.teamReplies.count == 1 }
         h.press(.enter)
         h.type("/hel")
@@ -105,7 +105,7 @@ import Testing
     @Test func slashTabListsTheRepliesAndNarrows() async throws {
         let h = try await ScreenHarness(fixtures: ["text"], agent: "alice",
                                         personalReplies: [CannedReply(name: "refund", text: "Your refund is on its way")])
-        try await h.database.saveCannedReply(CannedReply(name: "hello", text: "Hello!"), by: "bob", at: now)
+        try await h.temp.open(as: "bob").saveCannedReply(CannedReply(name: "hello", text: "Hello!"), at: now)
         try await h.settle { h.app.state.workbench.teamReplies.count == 1 }
         h.press(.enter)
         h.type("/")

@@ -22,7 +22,7 @@ private func customerWrites(_ name: String, waID: String, id: String, at timesta
 
     private func twoAgents() async throws -> (alice: ScreenHarness, bob: ScreenHarness) {
         let alice = try await ScreenHarness(agent: "alice")
-        try alice.database.registerAgent("alice", at: now)
+        try alice.database.registerAgent(at: now)
         _ = try await alice.database.ingest(customerWrites("Ana Souza", waID: "5511987654321", id: "w.ana", at: now - 60, "Oi, tudo bem?"))
         _ = try await alice.database.ingest(customerWrites("Ben Okafor", waID: "2348031234567", id: "w.ben", at: now - 120, "Hello?"))
         let bob = try ScreenHarness(sharing: alice, agent: "bob")
@@ -92,5 +92,42 @@ private func customerWrites(_ name: String, waID: String, id: String, at timesta
         _ = try await alice.database.ingest(customerWrites("Ana Souza", waID: "5511987654321", id: "w.ana2", at: now, "Ainda aí?"))
         try await bob.settle { row("Ana Souza", on: bob).contains("(2)") }
         #expect(!row("Ana Souza", on: bob).contains("done"))
+    }
+
+    /// Bob calls himself alice: both screens still name his account, first, wherever he
+    /// appears (his claim, his reply, his status bar); the borrowed name only goes beside it.
+    @Test func aBorrowedDisplayNameNeverHidesTheAccount() async throws {
+        let alice = try await ScreenHarness(agent: "alice")
+        try alice.database.registerAgent(at: now)
+        _ = try await alice.database.ingest(customerWrites("Ana Souza", waID: "5511987654321", id: "w.ana", at: now - 60, "Oi, tudo bem?"))
+        let bob = try ScreenHarness(sharing: alice, agent: "bob", displayName: "alice")
+        try await alice.settle { alice.screen.contains("Ana Souza") }
+        try await bob.settle { bob.screen.contains("Ana Souza") }
+        #expect(bob.lines[23].contains("bob (alice)"), "\(bob.screen)")
+
+        bob.press(.character("a"))
+        try await alice.settle { row("Ana Souza", on: alice).contains("bob") }
+        bob.press(.enter)
+        bob.type("Bom dia")
+        bob.press(.enter)
+        alice.press(.enter)
+        // The reply's time line, right-aligned under it: who sent it, then when.
+        func senderLine(_ harness: ScreenHarness) -> String? {
+            guard let index = harness.lines.lastIndex(where: { $0.hasSuffix("Bom dia") || $0.contains("Bom dia ") }),
+                  index + 1 < harness.lines.count else { return nil }
+            return harness.lines[index + 1]
+        }
+        for screen in [alice, bob] {
+            try await screen.settle { senderLine(screen)?.contains("bob (alice) · 08:40") == true }
+            #expect(senderLine(screen)?.contains("bob (alice) · 08:40") == true, "\(screen.screen)")
+        }
+        // The claim in the header: Bob's on Alice's screen, "yours" on his.
+        #expect(alice.lines[0].contains("bob (alice)'s"), "\(alice.screen)")
+        #expect(bob.lines[0].contains("yours"))
+        // A customer's message names nobody.
+        #expect(alice.lines.first { $0.contains("Oi, tudo bem?") }.map { !$0.contains("bob") } == true)
+        let open = try #require(alice.app.state.open?.id)
+        let sent = try #require(try alice.database.messages(in: open).items.last)
+        #expect(sent.agent == "bob")
     }
 }

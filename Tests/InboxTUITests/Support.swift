@@ -8,6 +8,8 @@ import Testing
 /// An app on a temporary database and an in-memory terminal, driven step by step.
 final class ScreenHarness {
     let temp: TemporaryDatabase
+    /// This screen's own database (its agent's account).
+    let database: InboxDatabase
     let backend: InMemoryBackend
     let app: InboxApp
     nonisolated(unsafe) static var fixedNow: Int64 = 1_764_405_600  // Sat 29 Nov 2025 08:40 UTC
@@ -20,7 +22,9 @@ final class ScreenHarness {
          agent: String? = nil, openCommand: String? = nil, downloadDirectory: String? = nil,
          notify: NotifyMode = .bell, keys: KeyMap = .standard, showDeleted: Bool = false,
          personalReplies: [CannedReply] = [], listWindow: Int = InboxDatabase.listWindow) async throws {
-        temp = try TemporaryDatabase()
+        // The screen's agent is the database's account, as in wabox.
+        temp = try TemporaryDatabase(configuration: .init(account: agent))
+        database = temp.database
         ownsDatabase = true
         for name in fixtures {
             _ = try await temp.database.ingest(Fixtures.webhook(name))
@@ -43,21 +47,19 @@ final class ScreenHarness {
 
     /// A second screen on the same database file, through connections of its own, as
     /// another agent's `wabox` in another SSH session has.
-    init(sharing other: ScreenHarness, agent: String, width: Int = 80, height: Int = 24,
+    init(sharing other: ScreenHarness, agent: String, displayName: String? = nil, width: Int = 80, height: Int = 24,
          now: Int64 = ScreenHarness.fixedNow) throws {
         temp = other.temp
         ownsDatabase = false
-        let database = try InboxDatabase(path: other.temp.path)
-        try database.registerAgent(agent, at: now)
+        database = try other.temp.open(as: agent, displayName: displayName)
+        try database.registerAgent(at: now)
         backend = InMemoryBackend(width: width, height: height)
-        app = InboxApp(database: database, backend: backend, theme: .builtIn,
-                       configuration: .init(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
-                                            reloadInterval: .zero),
-                       clock: { now })
+        var configuration = InboxApp.Configuration(utcOffset: 0, asciiOnly: false, pollMilliseconds: 0, agent: agent,
+                                                   reloadInterval: .zero)
+        configuration.displayName = displayName
+        app = InboxApp(database: database, backend: backend, theme: .builtIn, configuration: configuration, clock: { now })
         app.step()
     }
-
-    var database: InboxDatabase { temp.database }
 
     /// Types keys and runs the loop until they are handled.
     func press(_ keys: Key...) {

@@ -98,6 +98,35 @@ private func makeApp(_ database: InboxDatabase,
         }
     }
 
+    /// `audit_retention`: the lease holder's applier prunes older trail entries in chunks,
+    /// even with the journal kept forever, and only those.
+    @Test func theApplierPrunesTheAuditTrailPastItsRetention() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let now: Int64 = 1_800_000_000
+        _ = try await temp.database.ingest(Fixtures.webhook("text"))
+        let conversation = try #require(try temp.database.conversations().items.first?.id)
+        for index in 0..<30 {
+            try await temp.database.addNote(to: conversation, text: "note \(index)", at: index < 25 ? now - 3 * 86_400 : now - 60)
+        }
+        var applier = JournalApplierService.Configuration()
+        applier.retention = nil
+        applier.auditRetention = .seconds(86_400)
+        applier.pruneChunk = 10
+        applier.now = { now }
+        let entries: @Sendable () throws -> [AuditEntry] = {
+            var entries: [AuditEntry] = []
+            try temp.database.auditTrail { entries.append($0) }
+            return entries
+        }
+        try await makeApp(temp.database, applier: applier).test(.live) { _ in
+            let pruned = try await waitUntil { try entries().count == 5 }
+            #expect(pruned, "trail after pruning: \(String(describing: try? entries().count)) entries")
+            #expect(try entries().allSatisfy { $0.at == now - 60 })
+            #expect(try temp.database.notes(in: conversation).count == 30)
+        }
+    }
+
     /// A full disk: the journal commit fails and the webhook is answered 500 (Meta
     /// retries); once there is room again the same webhook is acknowledged and applied.
     @Test func aFullDiskIsAnswered500AndRecovers() async throws {

@@ -1,0 +1,285 @@
+import Foundation
+import GRDB
+import InboxCore
+
+// Who did what: the identity every action is recorded under, and the audit trail, an
+// append-only table that names the account, the time, the conversation and what was done
+// for every message sent, note, claim and release, resolve and reopen, label change and
+// canned-reply change.
+
+/// Who acts on the inbox: the account the store authenticated, and the name the agent
+/// chose to be shown beside it.
+///
+/// - Important: the account is never taken from anything the user types or sets (`--agent`,
+///   `WABOX_AGENT`, `agent`, `$USER`): those give the display name only. Screens attached
+///   to a shared `wabox serve` run as the agent's own process, so each has its own account.
+public struct AgentIdentity: Sendable, Hashable {
+    /// The key of every attribution: claims, read marks, typing notes, notes, labels, canned
+    /// replies, messages sent, the audit trail.
+    public var account: String
+    /// Shown beside the account, never instead of it; nil shows the account alone.
+    public var displayName: String?
+
+    public init(account: String, displayName: String? = nil) {
+        self.account = account
+        self.displayName = displayName
+    }
+
+    /// `bob`, or `bob (Bobby)` when a display name other than the account is set: the
+    /// account always comes first, so a borrowed name cannot pass for its owner.
+    public var label: String { Self.label(account: account, displayName: displayName) }
+
+    public static func label(account: String, displayName: String?) -> String {
+        guard let displayName, !displayName.isEmpty, displayName != account else { return account }
+        return "\(account) (\(displayName))"
+    }
+}
+
+extension InboxDatabase {
+    /// The identity rule of this store. SQLite serves one host, where the operating system
+    /// has authenticated each process's account (SSH logged the agent in): the account is
+    /// the process's real user id, looked up in the user database (`getuid`, `getpwuid`).
+    /// The environment (`USER`, `LOGNAME`) is not asked: anyone can set it.
+    ///
+    /// A store on a database server follows the same rule with what that server
+    /// authenticated: the role the connection logged in as (`current_user`), one role per
+    /// agent, the display name beside it as here.
+    public static func sessionAccount() -> String {
+        let uid = getuid()
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name, name.pointee != 0 else {
+            // A user id without an entry (a container's): still one account per id.
+            return "uid-\(uid)"
+        }
+        return String(cString: name)
+    }
+}
+
+// MARK: - The trail
+
+/// What an agent did, as the audit trail names it.
+public enum AuditAction: String, Sendable, CaseIterable, Codable {
+    /// A message sent: text, template, file, reaction or reply buttons (`detail.type`).
+    case send
+    /// A message whose outcome was unknown, sent again (`R`).
+    case resend
+    case note
+    case claim
+    case release
+    case resolve
+    case reopen
+    case labelAdd = "label_add"
+    case labelRemove = "label_remove"
+    case replyAdd = "reply_add"
+    case replyEdit = "reply_edit"
+    case replyRemove = "reply_remove"
+}
+
+/// What an audited action was about; only the fields that apply are set.
+public struct AuditDetail: Sendable, Hashable, Codable {
+    /// A message sent: its type (`text`, `template`, `image`, …, `reaction`, `interactive`).
+    public var type: String?
+    /// A message sent: the outbox id it travels under (`biz_opaque_callback_data`).
+    public var localID: String?
+    public var text: String?
+    public var caption: String?
+    public var template: String?
+    public var filename: String?
+    /// Reply buttons' titles.
+    public var buttons: [String]?
+    /// A reaction: the emoji (empty: the business's reaction taken back), and its message.
+    public var emoji: String?
+    public var reactedTo: String?
+    public var noteID: Int64?
+    public var label: String?
+    /// A canned reply's name.
+    public var reply: String?
+    /// A claim taken over from another agent: whose it was.
+    public var takenFrom: String?
+
+    public init(type: String? = nil, localID: String? = nil, text: String? = nil, caption: String? = nil,
+                template: String? = nil, filename: String? = nil, buttons: [String]? = nil, emoji: String? = nil,
+                reactedTo: String? = nil, noteID: Int64? = nil, label: String? = nil, reply: String? = nil,
+                takenFrom: String? = nil) {
+        self.type = type
+        self.localID = localID
+        self.text = text
+        self.caption = caption
+        self.template = template
+        self.filename = filename
+        self.buttons = buttons
+        self.emoji = emoji
+        self.reactedTo = reactedTo
+        self.noteID = noteID
+        self.label = label
+        self.reply = reply
+        self.takenFrom = takenFrom
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, text, caption, template, filename, buttons, emoji, label, reply
+        case localID = "local_id", reactedTo = "reacted_to", noteID = "note_id", takenFrom = "taken_from"
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let decoder = JSONDecoder()
+
+    var json: String { String(decoding: (try? Self.encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
+}
+
+/// One row of the audit trail.
+public struct AuditEntry: Sendable, Hashable {
+    public var id: Int64
+    /// Unix seconds.
+    public var at: Int64
+    public var account: String
+    /// The display name the agent had at the time.
+    public var displayName: String?
+    public var action: AuditAction
+    /// nil for canned replies (the team's, not a conversation's).
+    public var conversationID: ConversationID?
+    /// The customer's identifiers when it happened, and their name now.
+    public var contactWaID: String?
+    public var contactUserID: String?
+    public var contactName: String?
+    public var detail: AuditDetail
+
+    /// `bob` or `bob (Bobby)`.
+    public var agentLabel: String { AgentIdentity.label(account: account, displayName: displayName) }
+
+    /// One line of `wabox audit --format jsonl`: every key present, absent values as `null`.
+    public var jsonLine: String {
+        let json = JSONWriter()
+        json.object {
+            json.field("id", id)
+            json.field("at", at)
+            json.field("account", account)
+            json.field("display_name", displayName)
+            json.field("action", action.rawValue)
+            json.field("conversation_id", conversationID?.rawValue)
+            json.key("contact")
+            if conversationID != nil || contactWaID != nil || contactUserID != nil {
+                json.object {
+                    json.field("wa_id", contactWaID)
+                    json.field("user_id", contactUserID)
+                    json.field("name", contactName)
+                }
+            } else {
+                json.null()
+            }
+            json.key("detail")
+            json.raw(detail.json)
+        }
+        return json.output
+    }
+}
+
+/// Which part of the trail to read.
+public struct AuditQuery: Sendable, Hashable {
+    /// Only entries at or after this Unix second.
+    public var since: Int64?
+    /// Only this account's.
+    public var account: String?
+    /// Only this contact's: a wa_id (with or without `+`), a user id or a username.
+    public var contact: String?
+
+    public init(since: Int64? = nil, account: String? = nil, contact: String? = nil) {
+        self.since = since
+        self.account = account
+        self.contact = contact
+    }
+}
+
+extension InboxDatabase {
+    /// Appends one entry to the trail, in the caller's transaction, under this database's
+    /// identity. The customer's identifiers are read from the conversation as it is now.
+    static func audit(_ action: AuditAction, by identity: AgentIdentity, conversation: ConversationID?,
+                      detail: AuditDetail, at now: Int64, in db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO audit (at, account, display_name, action, conversation_id, contact_wa_id, contact_user_id, detail)
+            VALUES (?1, ?2, ?3, ?4, ?5,
+                    (SELECT c.wa_id FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = ?5),
+                    (SELECT c.user_id FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = ?5), ?6)
+            """).execute(arguments: [now, identity.account, identity.displayName, action.rawValue, conversation?.rawValue,
+                                     detail.json])
+    }
+
+    /// Streams the trail, oldest first, to `emit`. Returns how many entries were emitted.
+    @discardableResult
+    public func auditTrail(_ query: AuditQuery = .init(), emit: (AuditEntry) throws -> Void) throws -> Int {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let since = query.since {
+            conditions.append("a.at >= ?")
+            arguments += [since]
+        }
+        if let account = query.account {
+            conditions.append("a.account = ?")
+            arguments += [account]
+        }
+        if let identifier = query.contact {
+            let contacts = try contacts(matching: identifier)
+            guard !contacts.isEmpty else { throw UnknownContact(identifier: identifier) }
+            // Its conversations now, and what the rows recorded when they were written (a
+            // contact merged since, or a number changed since, is still found).
+            let waIDs = contacts.compactMap(\.waID?.rawValue), userIDs = contacts.compactMap(\.userID?.rawValue)
+            let ids = contacts.map(\.id.rawValue)
+            func list(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ",") }
+            conditions.append("""
+                (a.conversation_id IN (SELECT id FROM conversation WHERE contact_id IN (\(list(ids.count))))
+                 OR a.contact_wa_id IN (\(list(waIDs.count))) OR a.contact_user_id IN (\(list(userIDs.count))))
+                """)
+            arguments += StatementArguments(ids) + StatementArguments(waIDs) + StatementArguments(userIDs)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try writer.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT a.id, a.at, a.account, a.display_name, a.action, a.conversation_id, a.contact_wa_id,
+                       a.contact_user_id, a.detail, c.name
+                FROM audit a LEFT JOIN conversation cv ON cv.id = a.conversation_id LEFT JOIN contact c ON c.id = cv.contact_id
+                \(filter)
+                ORDER BY a.id
+                """, arguments: arguments)
+            var count = 0
+            while let row = try rows.next() {
+                let detail = (row["detail"] as String?).flatMap {
+                    try? AuditDetail.decoder.decode(AuditDetail.self, from: Data($0.utf8))
+                } ?? AuditDetail()
+                try emit(AuditEntry(
+                    id: row["id"], at: row["at"], account: row["account"], displayName: row["display_name"],
+                    action: AuditAction(rawValue: row["action"]) ?? .note,
+                    conversationID: (row["conversation_id"] as Int64?).map(ConversationID.init(rawValue:)),
+                    contactWaID: row["contact_wa_id"], contactUserID: row["contact_user_id"], contactName: row["name"],
+                    detail: detail))
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Removes the trail's entries older than `cutoff` (Unix seconds), at most `limit`:
+    /// the one deletion the trail's triggers allow. Returns how many went.
+    @discardableResult
+    public func pruneAudit(before cutoff: Int64, limit: Int = 500) throws -> Int {
+        try writer.write { db in
+            try db.execute(sql: "INSERT INTO audit_pruning (cutoff) VALUES (?)", arguments: [cutoff])
+            try db.execute(sql: "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY id LIMIT ?)",
+                           arguments: [cutoff, limit])
+            let removed = db.changesCount
+            try db.execute(sql: "DELETE FROM audit_pruning")
+            return removed
+        }
+    }
+
+    /// Every agent's display name, by account (those without one are left out).
+    public func displayNames() throws -> [String: String] {
+        try writer.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT name, display_name FROM agent WHERE display_name IS NOT NULL")
+                .map { ($0["name"] as String, $0["display_name"] as String) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+}
