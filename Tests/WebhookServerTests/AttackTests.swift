@@ -180,11 +180,14 @@ private func withListener<T: Sendable>(
     @Test func slowClientsAreCutOff() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
-        let timeout = 0.4
+        // Two seconds: a prompt client starved of CPU on a loaded machine still sends each of
+        // its requests well within it, and the trickles below are cut off long before they end.
+        let timeout = 2.0
         try await withListener(temp.database, configure: {
-            $0.requestTimeout = .milliseconds(400)
+            $0.requestTimeout = .seconds(2)
             // Long enough that a loaded machine's late wake-up between the prompt client's
-            // requests is not mistaken for idling.
+            // requests is not mistaken for idling; shorter than the request timeout, so that only
+            // a silent connection is cut off for idling.
             $0.idleTimeout = .milliseconds(1500)
         }) { port in
             let body = textWebhook("wamid.slow")
