@@ -150,10 +150,7 @@ private func signed(_ body: Data) -> HTTPFields {
     @Test func concurrentWebhooksAreGroupCommittedAndAllStored() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
-        // AsyncHTTPClient's pool: several connections at once, so that requests really wait for
-        // the same commit (the single-connection `.live` client sends them one after another,
-        // and on a loaded machine 200 commits in a row outlast its read timeout).
-        try await makeApp(temp.database).test(.ahc(.http)) { client in
+        try await makeApp(temp.database).test(.live) { client in
             try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<200 {
                     group.addTask {
