@@ -2,8 +2,7 @@ import ArgumentParser
 import CloudAPI
 import Foundation
 import InboxCore
-import InboxStore
-import Logging
+import InboxServices
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,51 +55,15 @@ struct Send: AsyncParsableCommand {
         if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || text.count > 4096 {
             throw Failure("--text must hold 1 to 4096 characters")
         }
-        let database: InboxDatabase
+        let request = ScriptedSend.Request(to: to, text: text, file: file, caption: caption, replyTo: replyTo.map(MessageID.init))
         do {
-            database = try InboxDatabase(path: settings.databasePath)
+            let cloud = GraphCloudClient.Configuration(graphURL: settings.graphURL, graphVersion: settings.graphVersion,
+                                                       accessToken: accessToken)
+            print(try await ScriptedSend.send(request, databasePath: settings.databasePath, cloud: cloud,
+                                              phoneNumberID: settings[.phoneNumberID].map(PhoneNumberID.init),
+                                              mediaDirectory: settings.mediaDirectory).rawValue)
         } catch {
             throw Failure(String(describing: error))
-        }
-        let now = Int64(Date().timeIntervalSince1970)
-        let localID = "send-" + UUID().uuidString.lowercased()
-        do {
-            let conversation = try await database.conversationForSending(
-                to: to, on: settings[.phoneNumberID].map(PhoneNumberID.init), at: now)
-            if let file {
-                try await OutgoingFile.enqueue(path: file, mediaDirectory: settings.mediaDirectory, in: conversation,
-                                               caption: caption, replyTo: replyTo.map(MessageID.init), localID: localID,
-                                               at: now, database: database)
-            } else if let text {
-                try await database.enqueueOutbound(in: conversation, content: .text(body: text),
-                                                   replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
-            }
-        } catch let error as OutboxError {
-            throw Failure(error.description)
-        } catch let refusal as OutgoingFile.Refusal {
-            throw Failure("not sent: \(refusal)")
-        }
-        let quiet = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
-        let client = GraphCloudClient(
-            configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
-            logger: quiet)
-        // A script waits seconds, not minutes: a few quick retries, then the outbox keeps it.
-        let sender = OutboxSender(database: database, client: client,
-                                  policy: .init(baseDelay: 1, maxDelay: 8, maxAttempts: 4), logger: quiet)
-        let outcome = try await sender.deliver(localID: localID, timeout: 45_000)
-        switch outcome {
-        case .accepted(_, let wamid):
-            print(wamid.rawValue)
-        case .failed(_, let reason, _):
-            throw Failure("not sent: \(reason)")
-        case .windowClosed(_, let reason):
-            throw Failure("not sent: \(reason). Only an approved template can reach this customer until they write again.")
-        case .halted(_, let reason):
-            throw Failure("not sent: sending halted: \(reason)")
-        case .uncertain(_, let reason):
-            throw Failure("\(reason). It is marked uncertain in the inbox and will not be sent again on its own.")
-        case .retryScheduled(_, _, let reason):
-            throw Failure("not sent yet: \(reason). It stays in the outbox; a running `wabox serve` with an access token sends it later.")
         }
     }
 }
