@@ -24,11 +24,16 @@ public final class InboxDatabase: Sendable {
         /// (and catches up when it opens the database). Off only in tests that need messages
         /// left unindexed; another process or `indexMessagesForSearch()` does it then.
         public var indexesSearch: Bool
+        /// What the applier and `replay` decode bodies with. Production leaves it alone;
+        /// tests set it to stand in for a release that reads more (or fewer) types.
+        public var decoder: WebhookDecoder.Configuration
 
-        public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true) {
+        public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true,
+                    decoder: WebhookDecoder.Configuration = .init()) {
             self.durability = durability
             self.readonly = readonly
             self.indexesSearch = indexesSearch
+            self.decoder = decoder
         }
     }
 
@@ -45,12 +50,15 @@ public final class InboxDatabase: Sendable {
     let searchIndexer: SearchIndexer?
     /// Rung after each journal commit of this process: the applier's wake-up.
     let journalBell = Doorbell()
+    /// What the applier decodes journaled bodies with.
+    let decoder: WebhookDecoder
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only, unless the folder
     /// already exists and its group may write it: then the group may use the file too.
     public init(path: String, configuration: Configuration = .init()) throws {
         self.path = path
+        decoder = WebhookDecoder(configuration: configuration.decoder)
         let fileManager = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !fileManager.fileExists(atPath: directory) {
