@@ -421,6 +421,13 @@ enum Schema {
                 ALTER TABLE listener_lease ADD COLUMN file_id TEXT;
                 """)
         }
+        migrator.registerMigration("v16: replayed dead letters") { db in
+            try db.execute(sql: """
+                -- When `wabox replay` applied the dead letter's body again and its part read
+                -- (Unix seconds). The row stays, for the record; it is no longer a problem.
+                ALTER TABLE dead_letter ADD COLUMN replayed_at INTEGER;
+                """)
+        }
         return migrator
     }
 }
