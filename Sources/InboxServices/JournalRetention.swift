@@ -11,6 +11,19 @@ public enum JournalRetention {
     /// `12h`, `90m`, `3600s`); `0` keeps bodies forever (nil). No text: the default.
     public static func parse(_ text: String?) -> Result<Duration?, Problem> {
         guard let text else { return .success(Self.default) }
+        guard let seconds = seconds(in: text) else {
+            return .failure(Problem(description: """
+                journal_retention is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
+                or 0 to keep every webhook body forever
+                """))
+        }
+        return .success(seconds == 0 ? nil : .seconds(seconds))
+    }
+
+    /// The seconds a duration in the retention's words says: a number of days (`30`), or a
+    /// number with a unit (`30d`, `12h`, `90m`, `3600s`); nil when it is not one. Also what
+    /// `wabox journal --since` and `wabox replay --since` take.
+    public static func seconds(in text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
         var digits = Substring(trimmed)
@@ -20,13 +33,8 @@ public enum JournalRetention {
             digits = digits.dropLast()
         }
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let count = Int64(digits), count >= 0,
-              count <= Int64.max / unit else {
-            return .failure(Problem(description: """
-                journal_retention is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
-                or 0 to keep every webhook body forever
-                """))
-        }
-        return .success(count == 0 ? nil : .seconds(count * unit))
+              count <= Int64.max / unit else { return nil }
+        return count * unit
     }
 
     /// The retention `text` sets, the default when it is not a retention (settings refuse
