@@ -171,7 +171,12 @@ public enum WebhookLog {
         let report: ReplayReport
         do {
             _ = try CurrentInbox.catchUp(database)
-            report = try database.replay(selection, now: now)
+            var told = ContinuousClock.now
+            report = try database.replay(selection, now: now) { done, total in
+                guard ContinuousClock.now - told >= .seconds(5) else { return }
+                told = .now
+                FileHandle.standardError.write(Data("wabox: replayed \(done) of \(total) webhook bodies\n".utf8))
+            }
         } catch {
             throw Failure(description: String(describing: error))
         }

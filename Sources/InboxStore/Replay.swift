@@ -76,32 +76,51 @@ public struct ReplayReport: Sendable, Equatable {
 }
 
 extension InboxDatabase {
-    /// Bodies replayed per transaction: each transaction holds the write lock, and the
-    /// listener's journal commits wait for it.
-    static let replayBatch = 32
+    /// Bodies replayed per transaction at most, and the longest a transaction goes on taking
+    /// more: it holds the write lock, and the listener's journal commits wait for it.
+    static let replayBatch = 64
+    static let replayTransactionTime: Duration = .milliseconds(10)
+    /// The least rest between two transactions, which is also at least as long as the one
+    /// before took. Other processes (`wabox serve`, agents' screens) wait for the lock in
+    /// SQLite's busy handler, which sleeps and looks again: a writer that takes the lock
+    /// again at once would starve them (measured: `serve`'s applier timed out on
+    /// `database is locked` during a replay without rests).
+    static let replayRest: Duration = .milliseconds(20)
 
     /// Applies the selected bodies again with this database's decoder, in journal order, a
-    /// few per transaction on the same writer as the applier (across processes, SQLite's
-    /// write lock orders them). Only bodies the applier has applied are replayed: one past
-    /// its mark is left to it. Never stores a dead letter or an account error again.
+    /// few per transaction on SQLite's write lock, resting between them so that the
+    /// listener, its applier and the screens write in turn. Only bodies the applier has
+    /// applied are replayed: one past its mark is left to it. Never stores a dead letter or
+    /// an account error again. `progress` hears how many of how many bodies are done after
+    /// each transaction.
     ///
     /// A dead letter whose part now reads is marked `replayed_at` (the row stays); a message
     /// kept as unreadable or of an unknown type whose body now reads gets its content, in the
-    /// same row. Blocking: for commands and tests.
-    public func replay(_ selection: ReplaySelection, now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> ReplayReport {
+    /// same row.
+    ///
+    /// - Important: Blocks the calling thread (it sleeps between transactions): for
+    ///   commands on the main thread, and tests.
+    public func replay(_ selection: ReplaySelection, now: Int64 = Int64(Date().timeIntervalSince1970),
+                       progress: (_ done: Int, _ of: Int) -> Void = { _, _ in }) throws -> ReplayReport {
         var report = ReplayReport()
         let ids = try writer.read { db in try Self.replayIDs(selection, report: &report, in: db) }
         let decoder = self.decoder
-        var start = 0
-        while start < ids.count {
-            let batch = ids[start..<min(ids.count, start + Self.replayBatch)]
-            start += batch.count
+        var next = 0
+        while next < ids.count {
             let before = report
-            report = try writer.write { db in
+            var took = Duration.zero
+            (report, next) = try writer.write { db in
+                let started = ContinuousClock.now
+                defer { took = ContinuousClock.now - started }
                 var report = before
+                let first = next
+                var next = next
                 let statements = IngestStatements(db)
                 let mark = try Self.appliedThrough(in: db)
-                for id in batch {
+                let end = min(ids.count, next + Self.replayBatch)
+                while next < end, next == first || ContinuousClock.now - started < Self.replayTransactionTime {
+                    let id = ids[next]
+                    next += 1
                     guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                         SELECT received_at, body, 1 FROM journal WHERE id = ?1
                         UNION ALL SELECT received_at, body, 0 FROM webhook WHERE id = ?1
@@ -116,9 +135,14 @@ extension InboxDatabase {
                     try Self.replayBody(id: id, receivedAt: row[0], body: row[1], decoder: decoder, now: now,
                                         statements: statements, report: &report)
                 }
-                return report
+                return (report, next)
             }
             if report.changes > before.changes { committed() }
+            progress(next, ids.count)
+            if next < ids.count {
+                let rest = max(took, Self.replayRest)
+                Thread.sleep(forTimeInterval: Double(rest.components.seconds) + Double(rest.components.attoseconds) / 1e18)
+            }
         }
         return report
     }
