@@ -123,4 +123,38 @@ import Testing
             #expect(await serve.stop() == 0, "\(serve.log)")
         }
     }
+
+    /// A long replay shares SQLite's write lock with `serve`: a webhook posted while it runs
+    /// is acknowledged before it ends. (Without rests between its transactions, one waited
+    /// 15 s in the busy handler, measured.)
+    @Test func serveKeepsAcknowledgingWhileALongReplayRuns() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let now = Int64(Date().timeIntervalSince1970)
+        do {
+            let store = try InboxDatabase(path: databasePath, configuration: .init(indexesSearch: false))
+            for chunk in 0..<8 {
+                _ = try store.ingestSync((0..<1000).map {
+                    IncomingWebhook(receivedAt: now - 600, body: pollBody("wamid.long.\(chunk).\($0)", from: "4470\($0 % 100)"))
+                })
+            }
+        }
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope)
+            let replay = try scope.start(try waboxBinary(), ["replay", "--since", "1h", "--db", databasePath],
+                                         environment: environment, logFile: directory.appendingPathComponent("replay.log"))
+            // Its first progress line: well into the replay, with more to come.
+            let running = try await replay.waitForLog(#"wabox: replayed (\d+) of 8000"#, timeout: 60)
+            try #require(running != nil, "no progress from the replay:\n\(replay.log)")
+            let late = WebhookLoad.body(id: "wamid.long.late", from: "33622222222", text: "during the replay")
+            #expect(try postSigned(late, port: port, via: directory) == "200")
+            #expect(replay.isRunning, "the webhook was acknowledged only once the replay had ended:\n\(replay.log)")
+            let ended = try await waitUntil(timeout: 120) { !replay.isRunning }
+            try #require(ended, "the replay did not end:\n\(replay.log)")
+            #expect(replay.terminationStatus == 0)
+            #expect(replay.log.contains("8000 bodies replayed: 8000 unchanged"), "\(replay.log)")
+            #expect(!serve.log.contains("database is locked"), "\(serve.log)")
+            #expect(try export().contains("wamid.long.late"))
+            #expect(await serve.stop() == 0)
+        }
+    }
 }

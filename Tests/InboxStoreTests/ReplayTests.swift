@@ -1,6 +1,5 @@
 import Foundation
 import GRDB
-import Synchronization
 import InboxCore
 @testable import InboxStore
 import InboxTesting
@@ -147,38 +146,6 @@ func exportLines(_ database: InboxDatabase) throws -> [String] { try exportRecor
         #expect(report.missing == [waiting[0] + 100])
         #expect(report.summary == "1 body replayed: 1 unchanged")
         #expect(try temp.database.counts().messages == 1)
-    }
-}
-
-/// Replay shares SQLite's write lock with the other processes on the file: between its
-/// transactions it rests, so that a writer waiting in SQLite's busy handler gets in.
-@Suite struct ReplaySharingTests {
-    @Test func anotherWriterGetsInWhileAReplayRuns() throws {
-        let temp = try TemporaryDatabase(configuration: .init(indexesSearch: false))
-        defer { temp.remove() }
-        let bodies = (0..<400).map { IncomingWebhook(receivedAt: 1_764_500_000, body: pollBody("wamid.share.\($0)")) }
-        _ = try temp.database.ingestSync(bodies)
-        // Another process, as far as SQLite can tell: a pool of its own on the same file.
-        let other = try InboxDatabase(path: temp.path, configuration: .init(indexesSearch: false))
-        let asked = DispatchSemaphore(value: 0)
-        let appended = Mutex(false)
-        let appender = Thread {
-            asked.wait()
-            _ = try? other.appendToJournalSync([JournalEntry(receivedAt: 1_764_600_000, body: pollBody("wamid.share.late"))])
-            appended.withLock { $0 = true }
-        }
-        appender.start()
-        var transactions = 0
-        var appendedBeforeTheEnd = false
-        let report = try temp.database.replay(.receivedSince(0)) { done, total in
-            transactions += 1
-            if transactions == 1 { asked.signal() }
-            if done < total, appended.withLock({ $0 }) { appendedBeforeTheEnd = true }
-        }
-        #expect(report.bodies == bodies.count)
-        #expect(transactions > 3, "the replay took \(transactions) transactions")
-        #expect(appendedBeforeTheEnd, "the other writer waited for the whole replay (\(transactions) transactions)")
-        while !appender.isFinished { usleep(1000) }
     }
 }
 
