@@ -6,10 +6,36 @@ import Foundation
 /// `.malformed` event and the rest of the batch is decoded as usual. Only a body that is
 /// not a JSON object at all throws.
 public struct WebhookDecoder: Sendable {
-    public init() {}
+    /// What this decoder reads beyond the built-in types.
+    public struct Configuration: Sendable {
+        /// Readers for message types, by `type`, asked about the messages the built-in reading
+        /// cannot read: of a type it does not know, or whose payload it cannot read. Empty in
+        /// production. Tests set it to stand in for another release of wabox: one that has
+        /// learned a type (the reader returns the content), or an older one that could not
+        /// read it and kept such messages as dead letters (the reader throws).
+        public var messageTypes: [String: MessageTypeReader]
+
+        public init(messageTypes: [String: MessageTypeReader] = [:]) {
+            self.messageTypes = messageTypes
+        }
+    }
+
+    /// Reads a message of a type the decoder has learned from the message object as it came.
+    /// A failure makes the message a dead letter (a `.malformed` part) with its description.
+    public typealias MessageTypeReader = @Sendable (_ message: JSONValue) throws(Failure) -> MessageContent
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration = .init()) {
+        self.configuration = configuration
+    }
 
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// The deepest nesting of arrays and objects accepted. Real webhooks nest about ten
@@ -215,6 +241,10 @@ public struct WebhookDecoder: Sendable {
         }
         func unreadable(_ reason: String) -> InboxEvent {
             inbound(.unreadable(type: payload.type ?? "unknown", reason: reason, rawJSON: payload.raw?.jsonText ?? "{}"))
+        }
+        if !configuration.messageTypes.isEmpty, let type = payload.type, let raw = payload.raw,
+           let reader = configuration.messageTypes[type] {
+            return inbound(try reader(raw))
         }
         if let problem = payload.problem { return unreadable(problem) }
         switch payload.type {

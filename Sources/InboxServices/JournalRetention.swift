@@ -17,6 +17,19 @@ public enum JournalRetention {
     /// A retention setting's `text`: days, or a number with d, h, m or s; `0` is forever
     /// (nil). A problem names `setting` and what `0` would do (`forever`).
     static func parse(_ text: String, setting: String, forever: String) -> Result<Duration?, Problem> {
+        guard let seconds = seconds(in: text) else {
+            return .failure(Problem(description: """
+                \(setting) is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
+                or 0 to \(forever)
+                """))
+        }
+        return .success(seconds == 0 ? nil : .seconds(seconds))
+    }
+
+    /// The seconds a duration in the retention's words says: a number of days (`30`), or a
+    /// number with a unit (`30d`, `12h`, `90m`, `3600s`); nil when it is not one. Also what
+    /// `wabox journal --since` and `wabox replay --since` take.
+    public static func seconds(in text: String) -> Int64? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let units: [Character: Int64] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]
         var digits = Substring(trimmed)
@@ -26,13 +39,8 @@ public enum JournalRetention {
             digits = digits.dropLast()
         }
         guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let count = Int64(digits), count >= 0,
-              count <= Int64.max / unit else {
-            return .failure(Problem(description: """
-                \(setting) is "\(text)"; give a number of days (30), or a number with d, h, m or s (12h), \
-                or 0 to \(forever)
-                """))
-        }
-        return .success(count == 0 ? nil : .seconds(count * unit))
+              count <= Int64.max / unit else { return nil }
+        return count * unit
     }
 
     /// The retention `text` sets, the default when it is not a retention (settings refuse

@@ -137,6 +137,27 @@ public struct ScreenSession: Sendable {
         }
     }
 
+    /// `$XDG_CONFIG_HOME/wabox/keys.toml`, refused with its line and key when broken.
+    public static func keyMap(environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(CommandOutput.Failure) -> KeyMap {
+        do {
+            return try KeyMap.load(from: ConfigLocations.configDirectory(environment: environment) + "/keys.toml")
+        } catch {
+            // It quotes the file.
+            throw CommandOutput.Failure(description: TerminalText.sanitizeKeepingLines(String(describing: error)))
+        }
+    }
+
+    /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.
+    public static func theme(named name: String?, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(CommandOutput.Failure) -> Theme {
+        do {
+            return try Theme.choose(named: name, environment: environment, executable: CommandLine.arguments[0])
+        } catch {
+            throw CommandOutput.Failure(description: TerminalText.sanitizeKeepingLines(String(describing: error)))
+        }
+    }
+
     /// Templates and read receipts: straight from the Cloud API with a token of this
     /// screen's own; without one, through the database from and to the sender of the
     /// process this screen is attached to (`attachedToSender`).

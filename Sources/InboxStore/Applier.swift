@@ -46,11 +46,13 @@ extension InboxDatabase {
         let applied: [AppliedBody]
         do {
             applied = try writer.write { db in
-                try Self.applyBatch(limit: limit, through: nil, guarded: false, shouldYield: shouldYield, in: db)
+                try Self.applyBatch(limit: limit, through: nil, guarded: false, decoder: decoder, shouldYield: shouldYield,
+                                    in: db)
             }
         } catch let failure as BodyFailure {
             applied = try writer.write { db in
-                try Self.applyBatch(limit: limit, through: failure.journalID, guarded: true, shouldYield: { false }, in: db)
+                try Self.applyBatch(limit: limit, through: failure.journalID, guarded: true, decoder: decoder,
+                                    shouldYield: { false }, in: db)
             }
         }
         if !applied.isEmpty { committed() }
@@ -71,15 +73,14 @@ extension InboxDatabase {
 
     /// One batch in the caller's transaction. `through` bounds it to the bodies up to that
     /// id; `guarded` gives each body a savepoint.
-    static func applyBatch(limit: Int, through last: Int64?, guarded: Bool, shouldYield: () -> Bool,
-                           in db: Database) throws -> [AppliedBody] {
+    static func applyBatch(limit: Int, through last: Int64?, guarded: Bool, decoder: WebhookDecoder,
+                           shouldYield: () -> Bool, in db: Database) throws -> [AppliedBody] {
         let mark = try appliedThrough(in: db)
         // Read as the batch goes: one that yields early reads no body it does not apply.
         let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT id, received_at, body FROM journal WHERE id > ? AND id <= ? ORDER BY id LIMIT ?
             """), arguments: [mark, last ?? Int64.max, limit])
         let statements = IngestStatements(db)
-        let decoder = WebhookDecoder()
         var applied: [AppliedBody] = []
         while let row = try rows.next() {
             let id: Int64 = row[0]

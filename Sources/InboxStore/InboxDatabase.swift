@@ -31,14 +31,18 @@ public final class InboxDatabase: Sendable {
         /// own rule (`InboxDatabase.sessionAccount`). Set only by tests that play several
         /// agents in one process, each through a database of its own.
         public var account: String?
+        /// What the applier and `replay` decode bodies with. Production leaves it alone;
+        /// tests set it to stand in for a release that reads more (or fewer) types.
+        public var decoder: WebhookDecoder.Configuration
 
         public init(durability: Durability = .normal, readonly: Bool = false, indexesSearch: Bool = true,
-                    displayName: String? = nil, account: String? = nil) {
+                    displayName: String? = nil, account: String? = nil, decoder: WebhookDecoder.Configuration = .init()) {
             self.durability = durability
             self.readonly = readonly
             self.indexesSearch = indexesSearch
             self.displayName = displayName
             self.account = account
+            self.decoder = decoder
         }
     }
 
@@ -58,6 +62,8 @@ public final class InboxDatabase: Sendable {
     let searchIndexer: SearchIndexer?
     /// Rung after each journal commit of this process: the applier's wake-up.
     let journalBell = Doorbell()
+    /// What the applier decodes journaled bodies with.
+    let decoder: WebhookDecoder
 
     /// Opens (creating when needed) the database at `path` and runs pending migrations.
     /// A new file and its folder are made readable by the owner only, unless the folder
@@ -66,6 +72,7 @@ public final class InboxDatabase: Sendable {
         self.path = path
         identity = AgentIdentity(account: configuration.account ?? Self.sessionAccount(),
                                  displayName: configuration.displayName)
+        decoder = WebhookDecoder(configuration: configuration.decoder)
         let fileManager = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !fileManager.fileExists(atPath: directory) {

@@ -198,10 +198,13 @@ extension EventApplier {
                 INSERT INTO account_alert (account, slot, alert, at, expires_at, lifted_at) VALUES (?, ?, ?, ?, ?, NULL)
                 ON CONFLICT (account, slot) DO UPDATE
                     SET alert = excluded.alert, at = excluded.at, expires_at = excluded.expires_at, lifted_at = NULL
-                    WHERE excluded.at >= account_alert.at
-                """).execute(arguments: [alert.account, alert.slot.rawValue, try StoredJSON.encode(alert), alert.at,
+                    WHERE excluded.at > account_alert.at
+                       OR (excluded.at = account_alert.at AND (account_alert.lifted_at IS NOT NULL
+                           OR excluded.alert IS NOT account_alert.alert OR excluded.expires_at IS NOT account_alert.expires_at))
+                """).execute(arguments: [alert.account, alert.slot.rawValue, try StoredJSON.encodeSorted(alert), alert.at,
                                          alert.expiresAt])
-            guard db.changesCount > 0 else { return 0 }  // an older word arriving late
+            // An older word arriving late, or the same word again (a replayed body).
+            guard db.changesCount > 0 else { return 0 }
             let source = Self.haltSource(account: alert.account, slot: alert.slot)
             if alert.stopsAllSending {
                 // Every send would fail: halt, as error 368 does, until Meta lifts it.

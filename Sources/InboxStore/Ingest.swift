@@ -36,12 +36,13 @@ extension InboxDatabase {
     public func ingest(_ webhooks: [IncomingWebhook]) async throws -> [IngestOutcome] {
         defer { committed() }
         let entries = webhooks.map { JournalEntry(receivedAt: $0.receivedAt, body: $0.body) }
+        let decoder = self.decoder
         do {
-            return try await writer.write { db in try Self.appendAndApply(entries, guarded: false, in: db) }
+            return try await writer.write { db in try Self.appendAndApply(entries, guarded: false, decoder: decoder, in: db) }
         } catch is BodyFailure {
             // One of them could not be applied, and the whole transaction rolled back: do it
             // again with a savepoint each, so that the failing one becomes a dead letter.
-            return try await writer.write { db in try Self.appendAndApply(entries, guarded: true, in: db) }
+            return try await writer.write { db in try Self.appendAndApply(entries, guarded: true, decoder: decoder, in: db) }
         }
     }
 
@@ -55,16 +56,18 @@ extension InboxDatabase {
         defer { committed() }
         let entries = webhooks.map { JournalEntry(receivedAt: $0.receivedAt, body: $0.body) }
         do {
-            return try writer.write { db in try Self.appendAndApply(entries, guarded: false, in: db) }
+            return try writer.write { db in try Self.appendAndApply(entries, guarded: false, decoder: decoder, in: db) }
         } catch is BodyFailure {
-            return try writer.write { db in try Self.appendAndApply(entries, guarded: true, in: db) }
+            return try writer.write { db in try Self.appendAndApply(entries, guarded: true, decoder: decoder, in: db) }
         }
     }
 
-    private static func appendAndApply(_ entries: [JournalEntry<Data>], guarded: Bool, in db: Database) throws -> [IngestOutcome] {
+    private static func appendAndApply(_ entries: [JournalEntry<Data>], guarded: Bool, decoder: WebhookDecoder,
+                                       in db: Database) throws -> [IngestOutcome] {
         let ids = try append(entries, in: db)
         guard let last = ids.last else { return [] }
-        let applied = try applyBatch(limit: Int.max, through: last, guarded: guarded, shouldYield: { false }, in: db)
+        let applied = try applyBatch(limit: Int.max, through: last, guarded: guarded, decoder: decoder,
+                                     shouldYield: { false }, in: db)
         let outcomes = Dictionary(uniqueKeysWithValues: applied.map { ($0.journalID, $0.outcome) })
         return ids.map { outcomes[$0] ?? .duplicate }
     }
@@ -134,10 +137,7 @@ struct EventApplier {
         let contactID = try ContactResolver(statements: statements)
             .resolve(message.sender, at: message.timestamp, timestampIsInboundMessage: isCustomerWriting)
         let conversationID = try conversation(for: message.business, contact: contactID)
-        var error = message.errors.first
-        if error == nil, case .unreadable(_, let reason, _) = message.content {
-            error = APIErrorDetail(code: nil, title: "wabox could not read this message: \(reason)")
-        }
+        let error = Self.shownError(of: message)
         try statements(.insertMessage).execute(
             message.id.rawValue, conversationID.rawValue, message.content.typeName,
             message.content.text, message.content.caption, try StoredJSON.encode(message.content),
@@ -159,6 +159,17 @@ struct EventApplier {
             }
         }
     }
+
+    /// The error a message row shows: the first Meta sent with it, or why wabox could not
+    /// read it.
+    static func shownError(of message: InboundMessage) -> APIErrorDetail? {
+        if let error = message.errors.first { return error }
+        guard case .unreadable(_, let reason, _) = message.content else { return nil }
+        return APIErrorDetail(code: nil, title: unreadableTitle + reason)
+    }
+
+    /// How the error of a message wabox could not read begins.
+    static let unreadableTitle = "wabox could not read this message: "
 
     /// The conversation of a contact with one of our numbers, made on its first message.
     /// Read first: the usual case changes nothing, and a write would cost a page.
@@ -304,6 +315,14 @@ enum StoredJSON {
     static func encode<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// With its keys sorted: the same value always gives the same text, so that an upsert
+    /// can tell the same value written again (`JSONEncoder`'s key order on Linux varies).
+    static func encodeSorted<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 

@@ -464,6 +464,13 @@ enum Schema {
                 END;
                 """)
         }
+        migrator.registerMigration("v16: replayed dead letters") { db in
+            try db.execute(sql: """
+                -- When `wabox replay` applied the dead letter's body again and its part read
+                -- (Unix seconds). The row stays, for the record; it is no longer a problem.
+                ALTER TABLE dead_letter ADD COLUMN replayed_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

@@ -76,6 +76,23 @@ public struct SimulatedBodies: Sendable {
         self.summary = summary
     }
 
+    /// Why a file cannot be posted.
+    public struct FileProblem: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The exact bytes of the file at `path` (`-`: standard input), posted as they are.
+    public static func file(_ path: String) throws(FileProblem) -> SimulatedBodies {
+        let data: Data
+        do {
+            data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw FileProblem(description: "cannot read --file \(path): \(error.localizedDescription)")
+        }
+        guard !data.isEmpty else { throw FileProblem(description: "--file \(path) is empty: give a webhook body (JSON)") }
+        return SimulatedBodies(body: { _ in data }, summary: "\(path == "-" ? "standard input" : path) (\(data.count) bytes)")
+    }
+
     public static func status(_ status: DeliveryStatus, of id: String, to customer: SimulatedCustomer, errorCode: Int?,
                               builder: WebhookBuilder) -> SimulatedBodies {
         SimulatedBodies(body: { _ in builder.status(status, of: id, to: customer, errorCode: errorCode) },

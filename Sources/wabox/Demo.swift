@@ -39,7 +39,7 @@ struct Demo: ParsableCommand {
         var flags: [Settings.Key: String] = [:]
         if let theme { flags[.theme] = theme }
         let settings = try global.settings(flags: flags)
-        let selectedTheme = try Inbox.loadTheme(settings[.theme])
+        let selectedTheme = try ScreenSession.theme(named: settings[.theme])
         let address = try Serve.parse(listen)
 
         // A temporary database unless --db was given.
@@ -94,7 +94,7 @@ struct Demo: ParsableCommand {
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
         session.notify = settings.notify
-        session.keys = try Inbox.loadKeys()
+        session.keys = try ScreenSession.keyMap()
         session.showDeleted = settings.showDeleted
         session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }

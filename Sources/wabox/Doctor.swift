@@ -63,7 +63,7 @@ struct Doctor: AsyncParsableCommand {
         await client.shutdown()
 
         Diagnosis.checkLocale(environment, &report)
-        Diagnosis.checkTerminal(loadTheme: { try Inbox.loadTheme(settings[.theme]) }, environment, &report)
+        Diagnosis.checkTerminal(loadTheme: { try ScreenSession.theme(named: settings[.theme]) }, environment, &report)
 
         report.summarise()
         if report.failures > 0 { throw ExitCode.failure }

@@ -46,7 +46,7 @@ struct Inbox: ParsableCommand {
         if let theme { flags[.theme] = theme }
         if let agent { flags[.agent] = agent }
         let settings = try global.settings(flags: flags)
-        let selectedTheme = try Self.loadTheme(settings[.theme])
+        let selectedTheme = try ScreenSession.theme(named: settings[.theme])
         let database = try settings.openDatabase()
         let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets, format: settings.logFormat)
 
@@ -74,26 +74,10 @@ struct Inbox: ParsableCommand {
         session.downloadDirectory = settings.downloadDirectory
         session.openCommand = settings.openCommand
         session.notify = settings.notify
-        session.keys = try Self.loadKeys()
+        session.keys = try ScreenSession.keyMap()
         session.showDeleted = settings.showDeleted
         session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
-    }
-
-    /// `$XDG_CONFIG_HOME/wabox/keys.toml`, refused with its line and key when broken.
-    static func loadKeys() throws -> KeyMap {
-        let path = ConfigLocations.configDirectory(environment: ProcessInfo.processInfo.environment) + "/keys.toml"
-        do { return try KeyMap.load(from: path) } catch { throw Failure(error.description) }
-    }
-
-    /// `--theme`/`WABOX_THEME`, or `mono` when `NO_COLOR` is set, else `default`.
-    static func loadTheme(_ name: String?) throws -> Theme {
-        do {
-            return try Theme.choose(named: name, environment: ProcessInfo.processInfo.environment,
-                                    executable: CommandLine.arguments[0])
-        } catch {
-            throw Failure(error.description)
-        }
     }
 }
 

@@ -3,8 +3,6 @@ import CloudAPI
 import Foundation
 import InboxCore
 import InboxServices
-import InboxStore
-import Logging
 
 struct Send: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,35 +55,15 @@ struct Send: AsyncParsableCommand {
         if let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || text.count > 4096 {
             throw Failure("--text must hold 1 to 4096 characters")
         }
-        let database = try settings.openDatabase()
-        let now = Int64(Date().timeIntervalSince1970)
-        let localID = "send-" + UUID().uuidString.lowercased()
+        let request = ScriptedSend.Request(to: to, text: text, file: file, caption: caption, replyTo: replyTo.map(MessageID.init))
         do {
-            let conversation = try await database.conversationForSending(
-                to: to, on: settings[.phoneNumberID].map(PhoneNumberID.init), at: now)
-            if let file {
-                try await OutgoingFile.enqueue(path: file, mediaDirectory: settings.mediaDirectory, in: conversation,
-                                               caption: caption, replyTo: replyTo.map(MessageID.init), localID: localID,
-                                               at: now, database: database)
-            } else if let text {
-                try await database.enqueueOutbound(in: conversation, content: .text(body: text),
-                                                   replyTo: replyTo.map(MessageID.init), localID: localID, at: now)
-            }
-        } catch let error as OutboxError {
-            throw Failure(error.description)
-        } catch let refusal as OutgoingFile.Refusal {
-            throw Failure("not sent: \(refusal)")
-        }
-        let quiet = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
-        let client = GraphCloudClient(
-            configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
-            logger: quiet)
-        // A script waits seconds, not minutes: a few quick retries, then the outbox keeps it.
-        let sender = OutboxSender(database: database, client: client,
-                                  policy: .init(baseDelay: 1, maxDelay: 8, maxAttempts: 4), logger: quiet)
-        switch try await sender.deliver(localID: localID, timeout: 45_000).scriptAnswer {
-        case .success(let wamid): print(wamid)
-        case .failure(let failure): throw Failure(failure.description)
+            let cloud = GraphCloudClient.Configuration(graphURL: settings.graphURL, graphVersion: settings.graphVersion,
+                                                       accessToken: accessToken)
+            print(try await ScriptedSend.send(request, databasePath: settings.databasePath, cloud: cloud,
+                                              phoneNumberID: settings[.phoneNumberID].map(PhoneNumberID.init),
+                                              mediaDirectory: settings.mediaDirectory).rawValue)
+        } catch {
+            throw Failure(String(describing: error))
         }
     }
 }

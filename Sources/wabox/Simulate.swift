@@ -170,15 +170,7 @@ struct Simulate: AsyncParsableCommand {
     func makeBodies(phoneNumberID: String?) throws -> SimulatedBodies {
         let builder = phoneNumberID.map { WebhookBuilder(phoneNumberID: $0) } ?? WebhookBuilder()
         if let file {
-            let data: Data
-            do {
-                data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile()
-                    : try Data(contentsOf: URL(fileURLWithPath: file))
-            } catch {
-                throw Failure("cannot read --file \(file): \(error.localizedDescription)")
-            }
-            guard !data.isEmpty else { throw Failure("--file \(file) is empty: give a webhook body (JSON)") }
-            return SimulatedBodies(body: { _ in data }, summary: "\(file == "-" ? "standard input" : file) (\(data.count) bytes)")
+            do { return try SimulatedBodies.file(file) } catch { throw Failure(error.description) }
         }
         let customer = SimulatedCustomer(from: from, name: name, username: username)
         if effectiveType == "status", let status, let id, let deliveryStatus = DeliveryStatus(rawValue: status) {

@@ -18,7 +18,7 @@ struct Wabox: AsyncParsableCommand {
             """,
         version: waboxVersion,
         subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Audit.self, Templates.self, Replies.self,
-                      Backup.self, Simulate.self, Doctor.self],
+                      Backup.self, Journal.self, Replay.self, Simulate.self, Doctor.self],
         defaultSubcommand: Inbox.self
     )
 }

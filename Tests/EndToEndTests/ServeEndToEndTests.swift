@@ -177,7 +177,7 @@ import Testing
 
     @Test func everyCommandHasHelpAndVersion() throws {
         defer { try? FileManager.default.removeItem(at: directory) }
-        for command in [[], ["serve"], ["export"]] {
+        for command in [[], ["serve"], ["export"], ["journal"], ["journal", "show"], ["replay"]] {
             let help = try runCommand(try waboxBinary(), command + ["--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("USAGE"))
