@@ -421,6 +421,13 @@ enum Schema {
                 ALTER TABLE listener_lease ADD COLUMN file_id TEXT;
                 """)
         }
+        migrator.registerMigration("v16: replayed dead letters") { db in
+            try db.execute(sql: """
+                -- When `wabox replay` applied the dead letter's body again and its part read
+                -- (Unix seconds). The row stays, for the record; it is no longer a problem.
+                ALTER TABLE dead_letter ADD COLUMN replayed_at INTEGER;
+                """)
+        }
         migrator.registerMigration("v17: agent identity, audit trail") { db in
             try db.execute(sql: """
                 -- Agents by account: the names already in claims, read marks, notes and labels
@@ -462,13 +469,6 @@ enum Schema {
                 WHEN NOT EXISTS (SELECT 1 FROM audit_pruning WHERE old.at < cutoff) BEGIN
                     SELECT RAISE(ABORT, 'the audit trail is append-only: only pruning past audit_retention removes rows');
                 END;
-                """)
-        }
-        migrator.registerMigration("v16: replayed dead letters") { db in
-            try db.execute(sql: """
-                -- When `wabox replay` applied the dead letter's body again and its part read
-                -- (Unix seconds). The row stays, for the record; it is no longer a problem.
-                ALTER TABLE dead_letter ADD COLUMN replayed_at INTEGER;
                 """)
         }
         return migrator
