@@ -38,6 +38,7 @@ struct Settings: Sendable {
         /// Whether messages customers deleted still show (struck through) and export.
         case showDeleted = "show_deleted"
         case journalRetention = "journal_retention"
+        case metricsListen = "metrics_listen"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
