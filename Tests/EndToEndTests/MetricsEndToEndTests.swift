@@ -2,6 +2,7 @@ import Foundation
 import InboxCore
 import InboxStore
 import InboxTesting
+import Simulator
 import Testing
 
 /// `wabox serve`'s operations endpoints over real HTTP: `/metrics` scraped and parsed as
@@ -100,6 +101,52 @@ import Testing
             #expect(ready.status == 200)
             #expect(ready.body == "ready\n")
             #expect(await serve.stop() == 0)
+        }
+    }
+
+    @Test func sendsAreCountedByOutcomeAndCloudAPIErrorCode() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let token = "metrics-access-token-5a2e"
+        let store = try InboxDatabase(path: databasePath)
+        _ = try await store.ingest(Fixtures.webhook("text"))
+        let conversation = try #require(try store.conversations().items.first).id
+        let fake = FakeCloudAPI(accessToken: token)
+        try await fake.withRunning { graphURL in
+            var environment = self.environment
+            environment["WABOX_ACCESS_TOKEN"] = token
+            environment["WABOX_PHONE_NUMBER_ID"] = UpdateBodies.phoneNumberID
+            environment["WABOX_GRAPH_URL"] = graphURL
+            try await withProcesses { scope in
+                let (serve, port) = try await startServe(in: scope, environment: environment)
+                // Curl on a thread of its own: the fake answering serve needs the cooperative pool.
+                func sends() async throws -> [String: Double] {
+                    let scrape = try await withCheckedThrowingContinuation { continuation in
+                        Thread { continuation.resume(with: Result { try self.scrape(port: port) }) }.start()
+                    }
+                    var byLabels: [String: Double] = [:]
+                    for sample in scrape.all("wabox_sends_total") {
+                        byLabels["\(sample.labels["outcome"] ?? "?") \(sample.labels["code"] ?? "?")"] = sample.value
+                    }
+                    byLabels["halted gauge"] = scrape.value("wabox_sending_halted")
+                    return byLabels
+                }
+                func send(_ localID: String, expecting expected: [String: Double]) async throws {
+                    _ = try await store.enqueueOutbound(in: conversation, content: .text(body: "reply \(localID)"),
+                                                        localID: localID, at: Int64(Date().timeIntervalSince1970))
+                    var last: [String: Double] = [:]
+                    let counted = try await waitUntilAsync(timeout: 20) {
+                        last = try await sends()
+                        return last == expected
+                    }
+                    #expect(counted, "after \(localID) expected \(expected), the scrape had \(last)\n\(serve.log)")
+                }
+                try await send("l-1", expecting: ["accepted none": 1, "halted gauge": 0])
+                fake.failNext(1, with: .undeliverable)
+                try await send("l-2", expecting: ["accepted none": 1, "failed 131026": 1, "halted gauge": 0])
+                fake.failNext(1, with: .badToken)
+                try await send("l-3", expecting: ["accepted none": 1, "failed 131026": 1, "halted 190": 1, "halted gauge": 1])
+                #expect(await serve.stop() == 0)
+            }
         }
     }
 
