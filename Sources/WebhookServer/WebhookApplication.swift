@@ -230,7 +230,8 @@ struct WebhookRoutes: Sendable {
             let reason = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
             return .text(.serviceUnavailable, "not ready: the database cannot be read: \(reason)\n")
         }
-        if let applier, !applier.hasAppliedStartupBacklog {
+        // Before the applier's first look, nothing waiting means nothing to wait for.
+        if let applier, !applier.hasAppliedStartupBacklog, applier.startupBacklogEnd != nil || progress.lag > 0 {
             let left = applier.startupBacklogEnd.map { max(0, $0 - progress.applied) } ?? progress.lag
             return .text(.serviceUnavailable, "not ready: applying the start-up backlog, \(left) journaled webhooks left\n")
         }
