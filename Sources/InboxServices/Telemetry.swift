@@ -121,15 +121,29 @@ public final class Telemetry: Sendable {
         } else {
             databaseUp.record(0)
         }
-        var text = ""
-        for line in registry.emitToString().split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first,
-               let help = help[String(name)] {
-                text += "# HELP \(name) \(help)\n"
-            }
-            if !line.isEmpty { text += line + "\n" }
-        }
+        var text = Self.sortedWithHelp(registry.emitToString(), help: help)
         if let process = ProcessFigures.read() { text += process.exposition(help: help) }
+        return text
+    }
+
+    /// The registry's families in name order (it emits them in hash order), each with its
+    /// `# HELP` line; the samples of a counter or gauge in label order, a histogram's as they are.
+    static func sortedWithHelp(_ exposition: String, help: [String: String]) -> String {
+        var families: [(name: Substring, type: Substring, samples: [Substring])] = []
+        for line in exposition.split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.dropFirst(7).split(separator: " ")
+                families.append((parts.first ?? "", parts.last ?? "", []))
+            } else if !line.hasPrefix("#"), !families.isEmpty {
+                families[families.count - 1].samples.append(line)
+            }
+        }
+        var text = ""
+        for family in families.sorted(by: { $0.name < $1.name }) {
+            if let help = help[String(family.name)] { text += "# HELP \(family.name) \(help)\n" }
+            text += "# TYPE \(family.name) \(family.type)\n"
+            for sample in family.type == "histogram" ? family.samples : family.samples.sorted() { text += sample + "\n" }
+        }
         return text
     }
 }

@@ -45,6 +45,34 @@ import Testing
         #expect((dashboard?["panels"] as? [Any])?.isEmpty == false)
     }
 
+    @Test func theRegistrysFamiliesComeSortedWithTheirHelp() throws {
+        let emitted = """
+            # TYPE wabox_z_total counter
+            wabox_z_total{outcome="b"} 2
+            wabox_z_total{outcome="a"} 1
+            # TYPE wabox_h_seconds histogram
+            wabox_h_seconds_bucket{le="0.5"} 1
+            wabox_h_seconds_bucket{le="+Inf"} 1
+            wabox_h_seconds_sum 0.2
+            wabox_h_seconds_count 1
+
+            """
+        let text = Telemetry.sortedWithHelp(emitted, help: ["wabox_z_total": "Zs."])
+        #expect(text == """
+            # TYPE wabox_h_seconds histogram
+            wabox_h_seconds_bucket{le="0.5"} 1
+            wabox_h_seconds_bucket{le="+Inf"} 1
+            wabox_h_seconds_sum 0.2
+            wabox_h_seconds_count 1
+            # HELP wabox_z_total Zs.
+            # TYPE wabox_z_total counter
+            wabox_z_total{outcome="a"} 1
+            wabox_z_total{outcome="b"} 2
+
+            """)
+        _ = try PrometheusScrape(parsing: text)
+    }
+
     @Test func processFiguresComeFromProcSelfStat() throws {
         // A command name with a space and a parenthesis, as the kernel prints it.
         let stat = "4242 (wabox (x) y) S 1 4242 4242 0 -1 4194560 1200 0 3 0 250 75 0 0 20 0 7 0 "
