@@ -132,6 +132,7 @@ public struct MediaDownloader: Service {
             logger.warning("media \(item.mediaID): could not record \(outcome): \(error)")
         }
         if case .ready = outcome {} else { logger.info("media \(item.mediaID): \(outcome)") }
+        CloudMetrics.countDownload(outcome)
         return outcome
     }
 

@@ -223,7 +223,15 @@ public final class OutboxSender: Service, Sendable {
 
     // MARK: - One attempt
 
+    /// One attempt, counted in `wabox_sends_total` by outcome and Cloud API error code.
     func attempt(_ item: OutboxItem) async throws -> Outcome {
+        var code: Int?
+        let outcome = try await attemptOnce(item, code: &code)
+        CloudMetrics.countSend(outcome, code: code)
+        return outcome
+    }
+
+    private func attemptOnce(_ item: OutboxItem, code: inout Int?) async throws -> Outcome {
         let localID = item.localID
         guard var message = item.message else {
             let reason = "the contact has neither a phone number nor a user id to address"
@@ -255,6 +263,7 @@ public final class OutboxSender: Service, Sendable {
                     return try await retry(item, reason: reason, limit: policy.maxAttempts,
                                            detail: APIErrorDetail(code: nil, title: reason), pauseAll: unreachable)
                 case .api, .http:
+                    if case .api(let api) = error { code = api.code }
                     return try await handle(error, for: item)
                 }
             }
@@ -265,6 +274,7 @@ public final class OutboxSender: Service, Sendable {
         do throws(CloudFailure) {
             receipt = try await client.send(message, from: item.phoneNumberID)
         } catch {
+            if case .api(let api) = error { code = api.code }
             return try await handle(error, for: item)
         }
         try await database.markAccepted(localID: localID, wamid: receipt.wamid,

@@ -46,6 +46,10 @@ public struct ServiceAssembly: Sendable {
         public var holder = LeaseHolder()
         /// The journal's applier, run by the lease holder (with its listener when it has one).
         public var applier = JournalApplierService.Configuration()
+        /// The Prometheus metrics (`Telemetry.bootstrap()`): `GET /metrics` on the listener.
+        public var telemetry: Telemetry?
+        /// Serve the metrics on this address alone instead (`--metrics-listen`).
+        public var metricsAddress: (host: String, port: Int)?
 
         public init(role: ListenerLease.Role) {
             self.role = role
@@ -115,8 +119,20 @@ public struct ServiceAssembly: Sendable {
         if let elsewhere { status.update { $0.attach(to: elsewhere) } }
         let attached = elsewhere != nil
         services += configuration.companions
-        if let listener = configuration.listener, !attached {
+        if let configured = configuration.listener, !attached {
             let onListening = configuration.onListening
+            var withMetrics = configured
+            if let telemetry = configuration.telemetry {
+                let endpoint = telemetry.endpoint(database: database)
+                if let metrics = configuration.metricsAddress {
+                    services.append(makeMetricsApplication(
+                        host: metrics.host, port: metrics.port, endpoint: endpoint, logger: logger,
+                        onServerRunning: { port in logger.info("metrics on http://\(urlHost(metrics.host)):\(port)/metrics") }))
+                } else {
+                    withMetrics.metrics = endpoint
+                }
+            }
+            let listener = withMetrics
             status.update {
                 $0.address = "\(urlHost(listener.host)):\(listener.port)"
                 $0.isInsecure = listener.insecureSkipSignature
@@ -152,7 +168,8 @@ public struct ServiceAssembly: Sendable {
                                         logger: Logger(label: "wabox.transcribe")))
         }
         if configuration.role == .inbox {
-            services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil))
+            services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil,
+                                         agent: configuration.agent))
         }
         return ServiceAssembly(services: services, status: status, attachedTo: elsewhere)
     }
@@ -178,6 +195,26 @@ public struct ServiceAssembly: Sendable {
         }
         background.start()
         return background
+    }
+}
+
+extension ServiceAssembly.Configuration {
+    /// Sends the outbox (and downloads media, caches templates) through the Cloud API when
+    /// `accessToken` is set, logging which; `wabox serve`'s sender.
+    public mutating func enableSending(accessToken: String?, graphURL: String, graphVersion: String, wabaID: String?,
+                                       media: MediaDownloader.Configuration, logger: Logger) {
+        guard let accessToken else {
+            logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
+            return
+        }
+        client = GraphCloudClient(configuration: .init(graphURL: graphURL, graphVersion: graphVersion, accessToken: accessToken),
+                                  logger: Logger(label: "wabox.cloud-api"))
+        self.wabaID = wabaID
+        self.media = media
+        logger.info("outbox sender on, sending through \(graphURL)/\(graphVersion)")
+        if wabaID == nil {
+            logger.notice("set WABOX_WABA_ID so that agents' screens can offer the approved templates")
+        }
     }
 }
 

@@ -13,6 +13,9 @@ public struct StatusPoller: Service {
     let status: ListenerState
     /// Set when attached: this process's identity, to judge the holder's liveness.
     let holder: LeaseHolder?
+    /// The agent at this screen, recorded as seen every half-minute (the screens gauge of
+    /// `wabox serve`'s metrics counts them).
+    var agent: String?
 
     public func run() async throws {
         // Returns normally on shutdown: a service that throws would make the group cancel
@@ -20,7 +23,12 @@ public struct StatusPoller: Service {
         try? await cancelWhenGracefulShutdown {
             var seenVersion: Int?
             var lastFullPoll = ContinuousClock.now
+            var lastSeen: ContinuousClock.Instant?
             while !Task.isCancelled {
+                if let agent, lastSeen.map({ ContinuousClock.now - $0 >= .seconds(Self.screenHeartbeatSeconds) }) ?? true {
+                    lastSeen = .now
+                    try? await database.agentSeen(agent, at: Int64(Date().timeIntervalSince1970))
+                }
                 // Nothing changed in the database: only the holder's liveness can have, and
                 // that is worth a look every few seconds, not every second.
                 let version = database.changeCount
@@ -65,6 +73,11 @@ public struct StatusPoller: Service {
             }
         }
     }
+}
+
+extension StatusPoller {
+    /// How often a screen records that it is open.
+    public static let screenHeartbeatSeconds: Int64 = 30
 }
 
 extension ListenerStatus {

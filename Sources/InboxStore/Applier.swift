@@ -10,6 +10,15 @@ import InboxCore
 public struct AppliedBody: Sendable, Equatable {
     public var journalID: Int64
     public var outcome: IngestOutcome
+    /// Every event the body held was stored already (its messages by wamid, its statuses by
+    /// key): a redelivery or a replay, which changed nothing.
+    public var repeated = false
+
+    public init(journalID: Int64, outcome: IngestOutcome, repeated: Bool = false) {
+        self.journalID = journalID
+        self.outcome = outcome
+        self.repeated = repeated
+    }
 }
 
 /// The SHA-256 of a body, in hex: what recognises a replay among the bodies that left dead
@@ -87,17 +96,19 @@ extension InboxDatabase {
             let receivedAt: Int64 = row[1]
             let body: Data = row[2]
             let outcome: IngestOutcome
+            var repeated = false
             if guarded {
                 outcome = try applyGuarded(id: id, receivedAt: receivedAt, body: body, decoder: decoder,
-                                           statements: statements)
+                                           statements: statements, repeated: &repeated)
             } else {
                 do {
-                    outcome = try apply(id: id, receivedAt: receivedAt, body: body, decoder: decoder, statements: statements)
+                    outcome = try apply(id: id, receivedAt: receivedAt, body: body, decoder: decoder, statements: statements,
+                                        repeated: &repeated)
                 } catch let error as DatabaseError where isBodyError(error) {
                     throw BodyFailure(journalID: id, error: error)
                 }
             }
-            applied.append(AppliedBody(journalID: id, outcome: outcome))
+            applied.append(AppliedBody(journalID: id, outcome: outcome, repeated: repeated))
             if shouldYield() { break }
         }
         guard !applied.isEmpty else { return [] }
@@ -116,18 +127,22 @@ extension InboxDatabase {
     }
 
     private static func applyGuarded(id: Int64, receivedAt: Int64, body: Data, decoder: WebhookDecoder,
-                                     statements: IngestStatements) throws -> IngestOutcome {
+                                     statements: IngestStatements, repeated: inout Bool) throws -> IngestOutcome {
         let db = statements.db
         var outcome = IngestOutcome.duplicate
+        var repeatedHere = false
+        defer { repeated = repeatedHere }
         do {
             try db.inSavepoint {
-                outcome = try apply(id: id, receivedAt: receivedAt, body: body, decoder: decoder, statements: statements)
+                outcome = try apply(id: id, receivedAt: receivedAt, body: body, decoder: decoder, statements: statements,
+                                    repeated: &repeatedHere)
                 return .commit
             }
         } catch let error as DatabaseError where isBodyError(error) {
             // The savepoint rolled back this body's rows: keep the body as a dead letter.
             let digest = BodyDigest.of(body)
             if try appliedBefore(digest: digest, in: db) { return .duplicate }
+            repeatedHere = false
             let reason = "could not apply: \(error.message ?? error.description)"
             try insertDeadLetter(journalID: id, digest: digest, at: receivedAt, reason: reason, in: db)
             outcome = .deadLetter(reason: reason)
@@ -139,8 +154,9 @@ extension InboxDatabase {
     /// keys, so a replayed body changes nothing through them; dead letters and account
     /// errors have no key, and are stored only when no earlier copy of the body left some
     /// (recognised by the body's SHA-256, computed only for such bodies).
+    /// `repeated` is set when every event of the body was stored already.
     private static func apply(id: Int64, receivedAt: Int64, body: Data, decoder: WebhookDecoder,
-                              statements: IngestStatements) throws -> IngestOutcome {
+                              statements: IngestStatements, repeated: inout Bool) throws -> IngestOutcome {
         let db = statements.db
         var events: [InboxEvent]
         do {
@@ -166,6 +182,7 @@ extension InboxDatabase {
         for event in events {
             try applier.apply(event)
         }
+        repeated = !events.isEmpty && applier.repeats == events.count
         if let linkAfter {
             // The rows this body left name it, and carry its digest for the replay check.
             for (table, after) in [("dead_letter", linkAfter.deadLetter), ("account_error", linkAfter.accountError)] {

@@ -90,6 +90,8 @@ struct EventApplier {
     let sourceID: Int64?
     let receivedAt: Int64
     private(set) var deadLetters = 0
+    /// Events found stored already: a message whose wamid is known, a status already recorded.
+    private(set) var repeats = 0
     private var db: Database { statements.db }
 
     init(statements: IngestStatements, webhookID: Int64?, sourceID: Int64? = nil, receivedAt: Int64) {
@@ -131,7 +133,10 @@ struct EventApplier {
     // MARK: - Messages
 
     private mutating func apply(_ message: InboundMessage) throws {
-        if try statements(.messageExists).int64(message.id.rawValue) != nil { return }
+        if try statements(.messageExists).int64(message.id.rawValue) != nil {
+            repeats += 1
+            return
+        }
         let isCustomerWriting: Bool
         if case .system = message.content { isCustomerWriting = false } else { isCustomerWriting = true }
         let contactID = try ContactResolver(statements: statements)
@@ -209,13 +214,17 @@ struct EventApplier {
 
     // MARK: - Statuses
 
-    private func apply(_ update: StatusUpdate) throws {
+    private mutating func apply(_ update: StatusUpdate) throws {
         let error = update.errors.first
         try statements(.insertStatusEvent).execute(
             update.messageID.rawValue, update.rawStatus, update.timestamp, update.business.phoneNumberID.rawValue,
             update.recipient.flatMap { $0.waID?.rawValue ?? $0.userID?.rawValue }, update.callbackData,
             error?.code, error?.title, error?.message, error?.details)
-        guard db.changesCount > 0, let status = update.status else { return }
+        guard db.changesCount > 0 else {
+            repeats += 1
+            return
+        }
+        guard let status = update.status else { return }
         let row = try statements(.outboundMessage).row(update.messageID.rawValue) { ($0.int64(0), $0.string(1) ?? "") }
         if row == nil, let localID = update.callbackData {
             // The status came before the send call returned: our local id travels as

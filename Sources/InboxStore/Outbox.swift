@@ -417,7 +417,7 @@ extension InboxDatabase {
         try await writer.read { db in try Self.halt(in: db) }
     }
 
-    private static func halt(in db: Database) throws -> SendingHalt? {
+    static func halt(in db: Database) throws -> SendingHalt? {
         // An alert's halt ends by itself when its restriction expires.
         try Row.fetchOne(db, sql: """
             SELECT code, reason, since, source FROM sending_halt

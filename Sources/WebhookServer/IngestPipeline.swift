@@ -1,6 +1,7 @@
 import InboxCore
 import InboxStore
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -67,6 +68,8 @@ public final class IngestPipeline: Service, Sendable {
     private let maxBatch: Int
     private let logger: Logger
     private let state = Mutex(State())
+    private let batchSize = Recorder(label: MetricNames.journalCommitBatch, aggregate: true)
+    private let commitTime = Metrics.Timer(label: MetricNames.journalCommit)
 
     /// - Parameters:
     ///   - capacity: webhooks that may wait for a commit before `enqueue` refuses more.
@@ -183,8 +186,11 @@ public final class IngestPipeline: Service, Sendable {
 
     private func commit(_ batch: [Pending]) async {
         let results: [Result<Journaled, any Error>]
+        batchSize.record(batch.count)
+        let start = ContinuousClock.now
         do {
             results = try await database.appendToJournal(batch.map(\.entry)).map { .success(Journaled(journalID: $0)) }
+            commitTime.record(duration: ContinuousClock.now - start)
         } catch {
             logger.error("journal commit of \(batch.count) webhooks failed, answering 500 so that Meta retries: \(error)")
             results = Array(repeating: .failure(error), count: batch.count)

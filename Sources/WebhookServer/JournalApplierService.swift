@@ -53,6 +53,11 @@ public final class JournalApplierService: Service, Sendable {
     private let stopping = Atomic<Bool>(false)
     /// Signalled once by `stop()`: ends a pause at once.
     private let stopSignal = DispatchSemaphore(value: 0)
+    /// The newest journal id when the applier started (-1 until it looked), and whether
+    /// it has applied through it since: what `/readyz` waits for.
+    private let startupTarget = Atomic<Int64>(-1)
+    private let startupApplied = Atomic<Bool>(false)
+    private let metrics = AppliedMetrics()
 
     /// - Parameter pressure: whether acknowledgements wait for the journal now (the
     ///   listener's `IngestPipeline.isBusy`).
@@ -103,9 +108,32 @@ public final class JournalApplierService: Service, Sendable {
 
     private var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
+    /// Whether the bodies journaled before the applier started (by an earlier run, or by
+    /// another process) are applied: until then the inbox is behind what was acknowledged.
+    public var hasAppliedStartupBacklog: Bool { startupApplied.load(ordering: .acquiring) }
+
+    /// The newest journal id when the applier started; nil until it looked.
+    public var startupBacklogEnd: Int64? {
+        let target = startupTarget.load(ordering: .acquiring)
+        return target < 0 ? nil : target
+    }
+
+    /// Notes how far the applier got; `applied` empty means nothing waited.
+    private func noteProgress(_ applied: [AppliedBody]) {
+        guard !startupApplied.load(ordering: .relaxed) else { return }
+        let target = startupTarget.load(ordering: .acquiring)
+        if applied.isEmpty || (target >= 0 && applied[applied.count - 1].journalID >= target) {
+            startupApplied.store(true, ordering: .releasing)
+        }
+    }
+
     // MARK: - The applier's thread
 
     private func loop() {
+        if let progress = try? database.journalProgress() {
+            startupTarget.store(progress.journaled, ordering: .releasing)
+            if progress.lag == 0 { startupApplied.store(true, ordering: .releasing) }
+        }
         var failures = 0
         var lastPrune: ContinuousClock.Instant?
         var pruneUnfinished = false
@@ -155,6 +183,7 @@ public final class JournalApplierService: Service, Sendable {
             return false
         }
         report(applied)
+        noteProgress(applied)
         return (applied.count, yielded)
     }
 
@@ -175,12 +204,26 @@ public final class JournalApplierService: Service, Sendable {
         }
     }
 
+    /// Logs the dead letters and counts what became of each body: `dead_letter` when it left
+    /// one, `duplicate` when it changed nothing, `stored` otherwise.
     private func report(_ applied: [AppliedBody]) {
+        var stored = 0, duplicates = 0, deadLetters = 0
         for body in applied {
-            if case .deadLetter(let reason) = body.outcome {
+            switch body.outcome {
+            case .deadLetter(let reason):
+                deadLetters += 1
                 logger.warning("journaled webhook \(body.journalID) kept as a dead letter: \(reason)")
+            case .duplicate:
+                duplicates += 1
+            case .stored(_, let left) where left > 0:
+                deadLetters += 1
+            case .stored:
+                if body.repeated { duplicates += 1 } else { stored += 1 }
             }
         }
+        if stored > 0 { metrics.stored.increment(by: stored) }
+        if duplicates > 0 { metrics.duplicate.increment(by: duplicates) }
+        if deadLetters > 0 { metrics.deadLetter.increment(by: deadLetters) }
     }
 
     /// Prunes applied bodies past the retention, a chunk per transaction, for at most ten

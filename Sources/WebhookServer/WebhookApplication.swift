@@ -39,6 +39,9 @@ public struct WebhookConfiguration: Sendable {
     public var headerCountLimit = 100
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     public var tls: ListenerTLS?
+    /// Answer `GET /metrics` on this listener with what this renders (nil: 404, as when
+    /// the metrics have a port of their own, `makeMetricsApplication`).
+    public var metrics: MetricsEndpoint?
 
     public init(host: String = "127.0.0.1", port: Int = 8080, verifyToken: String, appSecret: String,
                 bodyLimit: Int = 4 * 1024 * 1024, queueCapacity: Int = 8192) {
@@ -120,13 +123,14 @@ public func makeWebhookApplication(
     // Listed before the pipeline: services stop in reverse order, so the applier goes on
     // until the last journal commit is answered, then applies what it can of the rest.
     var services: [any Service] = []
-    if let applier {
-        services.append(JournalApplierService(database: database, configuration: applier,
-                                              pressure: { pipeline.isBusy }, logger: logger))
+    let applierService = applier.map {
+        JournalApplierService(database: database, configuration: $0, pressure: { pipeline.isBusy }, logger: logger)
     }
+    if let applierService { services.append(applierService) }
     services.append(pipeline)
     let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
-    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database, logger: logger)
+    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database,
+                               applier: applierService, logger: logger)
     let router = Router()
     routes.register(on: router)
     if configuration.insecureSkipSignature {
@@ -166,11 +170,17 @@ struct WebhookRoutes: Sendable {
     let configuration: WebhookConfiguration
     let pipeline: IngestPipeline
     let database: InboxDatabase
+    /// The applier running with this listener, whose start-up backlog `/readyz` waits for.
+    var applier: JournalApplierService?
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/webhook") { request, _ in verify(request) }
         router.get("/healthz") { _, _ in health() }
+        router.get("/readyz") { _, _ in ready() }
+        if let metrics = configuration.metrics {
+            router.get("/metrics") { _, _ in await metrics.response() }
+        }
     }
 
     // MARK: - Verification
@@ -206,6 +216,59 @@ struct WebhookRoutes: Sendable {
                          contentType: "application/json")
         }
     }
+
+    // MARK: - Readiness
+
+    /// 503 while the applier works through the bodies journaled before it started, or
+    /// while the database cannot be read; 200 otherwise. A load balancer sends webhooks
+    /// to a ready listener. The body is one line saying why.
+    func ready() -> Response {
+        let progress: JournalProgress
+        do {
+            progress = try database.journalProgress()
+        } catch {
+            let reason = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
+            return .text(.serviceUnavailable, "not ready: the database cannot be read: \(reason)\n")
+        }
+        // Before the applier's first look, nothing waiting means nothing to wait for.
+        if let applier, !applier.hasAppliedStartupBacklog, applier.startupBacklogEnd != nil || progress.lag > 0 {
+            let left = applier.startupBacklogEnd.map { max(0, $0 - progress.applied) } ?? progress.lag
+            return .text(.serviceUnavailable, "not ready: applying the start-up backlog, \(left) journaled webhooks left\n")
+        }
+        return .text(.ok, "ready\n")
+    }
+}
+
+// MARK: - Metrics
+
+/// What `GET /metrics` answers: the program's metrics in the Prometheus text format,
+/// rendered by the module that bootstrapped the metrics backend.
+public struct MetricsEndpoint: Sendable {
+    public var render: @Sendable () async -> String
+
+    public init(render: @escaping @Sendable () async -> String) {
+        self.render = render
+    }
+
+    func response() async -> Response {
+        .text(.ok, await render(), contentType: "text/plain; version=0.0.4; charset=utf-8")
+    }
+}
+
+/// A listener of its own for `GET /metrics` (`--metrics-listen`), so that the metrics
+/// need not be reachable where Meta posts webhooks. Everything else is 404.
+public func makeMetricsApplication(
+    host: String, port: Int, endpoint: MetricsEndpoint, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router()
+    router.get("/metrics") { _, _ in await endpoint.response() }
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger
+    )
 }
 
 /// Compares two secrets without leaking where they differ through timing.

@@ -92,9 +92,11 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             write(answer, context: context)
         case .commit(let body, let receivedAt):
             let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            let start = NIODeadline.now().uptimeNanoseconds
             do {
                 try committer.enqueue(body, receivedAt: receivedAt, waiter: .eventLoop(context.eventLoop) { result in
                     let (handler, context) = loopBound.value
+                    if case .success = result { handler.intake.metrics.acknowledged(since: start) }
                     handler.write(handler.intake.answer(for: result), context: context)
                 })
             } catch {
@@ -129,6 +131,7 @@ final class WebhookChannelHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.write(wrapOutboundOut(.head(Self.receivedHead)), promise: nil)
             context.write(wrapOutboundOut(.body(Self.receivedBody)), promise: nil)
         } else {
+            intake.metrics.countRefusal(status: answer.status.code)
             let body = ByteBuffer(string: answer.text)
             var head = HTTPResponse(status: answer.status, headerFields: [
                 .contentType: "text/plain; charset=utf-8", .contentLength: String(body.readableBytes),

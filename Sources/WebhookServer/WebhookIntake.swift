@@ -35,6 +35,8 @@ struct WebhookIntake: Sendable {
     let limiter: UnauthenticatedLimiter
     let logger: Logger
     let now: @Sendable () -> Int64
+    /// What the channel handler counts and times.
+    let metrics = ListenerMetrics()
 
     init(configuration: WebhookConfiguration, logger: Logger, now: @escaping @Sendable () -> Int64,
          limiter: UnauthenticatedLimiter? = nil) {

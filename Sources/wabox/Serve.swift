@@ -12,7 +12,7 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Needs WABOX_APP_SECRET (the Meta app's secret, which signs every webhook) and \
             WABOX_VERIFY_TOKEN (any string you also enter in Meta's webhook settings). Answers \
-            GET/POST /webhook and GET /healthz. Stops gracefully on SIGTERM or SIGINT, finishing \
+            GET/POST /webhook, GET /healthz, /readyz and /metrics (Prometheus). Stops gracefully on SIGTERM or SIGINT, finishing \
             the commits in flight. With WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID set it also \
             sends the outbox through the Cloud API (WABOX_GRAPH_URL, WABOX_GRAPH_VERSION).
             """,
@@ -33,12 +33,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log lines as text (default) or json, one object per line (or WABOX_LOG_FORMAT).", valueName: "text|json"))
     var logFormat: String?
 
+    @Option(help: ArgumentHelp("Serve GET /metrics here alone, not on the webhook port (or WABOX_METRICS_LISTEN).", valueName: "host:port"))
+    var metricsListen: String?
+
     @OptionGroup var security: ListenerSecurityOptions
 
     func run() async throws {
         var flags: [Settings.Key: String] = [:]
         if let listen { flags[.listen] = listen }
         if let logFormat { flags[.logFormat] = logFormat }
+        if let metricsListen { flags[.metricsListen] = metricsListen }
         let settings = try global.settings(flags: flags)
         guard let appSecret = settings.appSecret else {
             throw Failure("""
@@ -71,19 +75,11 @@ struct Serve: AsyncParsableCommand {
         services.onListening = { port in
             logger.info("wabox serve listening on \(scheme)://\(urlHost(address.host)):\(port)/webhook (database \(path))")
         }
-        if let accessToken = settings.accessToken, settings[.phoneNumberID] != nil {
-            services.client = GraphCloudClient(
-                configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
-                logger: Logger(label: "wabox.cloud-api"))
-            services.wabaID = settings[.wabaID]
-            services.media = settings.mediaDownloads
-            logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
-            if services.wabaID == nil {
-                logger.notice("set WABOX_WABA_ID so that agents' screens can offer the approved templates")
-            }
-        } else {
-            logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
-        }
+        services.enableSending(accessToken: settings[.phoneNumberID] == nil ? nil : settings.accessToken,
+                               graphURL: settings.graphURL, graphVersion: settings.graphVersion,
+                               wabaID: settings[.wabaID], media: settings.mediaDownloads, logger: logger)
+        services.telemetry = Telemetry.bootstrap()
+        services.metricsAddress = try settings[.metricsListen].map(Self.parse)
         let assembly: ServiceAssembly
         do {
             assembly = try await ServiceAssembly.assemble(services, database: database, logger: logger)

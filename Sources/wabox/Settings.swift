@@ -39,6 +39,7 @@ struct Settings: Sendable {
         case showDeleted = "show_deleted"
         case journalRetention = "journal_retention"
         case auditRetention = "audit_retention"
+        case metricsListen = "metrics_listen"
 
         var environmentName: String { "WABOX_" + rawValue.uppercased() }
         var isSecret: Bool { self == .verifyToken || self == .appSecret || self == .appSecretPrevious || self == .accessToken }
