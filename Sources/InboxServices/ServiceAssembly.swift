@@ -168,8 +168,9 @@ public struct ServiceAssembly: Sendable {
                                         logger: Logger(label: "wabox.transcribe")))
         }
         if configuration.role == .inbox {
+            // The screen's agent is the account the database acts as (the OS user).
             services.append(StatusPoller(database: database, status: status, holder: attached ? holder : nil,
-                                         agent: configuration.agent))
+                                         agent: database.identity.account))
         }
         return ServiceAssembly(services: services, status: status, attachedTo: elsewhere)
     }

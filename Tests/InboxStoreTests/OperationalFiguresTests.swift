@@ -46,8 +46,9 @@ import Testing
         try await db.haltSending(code: 190, reason: "token expired", at: 100)
         _ = try await db.appendToJournal([JournalEntry(receivedAt: 150, body: Data("{}".utf8))])
 
-        try db.registerAgent("alice", at: 1_000)
-        try db.registerAgent("bob", at: 1_000)
+        for account in ["alice", "bob"] {
+            try InboxDatabase(path: temp.path, configuration: .init(account: account)).registerAgent(at: 1_000)
+        }
         try await db.agentSeen("alice", at: 2_000)
         try await db.agentSeen("alice", at: 1_500)   // never moves back
         figures = try await db.operationalFigures(screensSeenSince: 1_910)
