@@ -80,7 +80,10 @@ import WebhookServer
             // A client that opens a connection and never starts the handshake is cut off.
             let started = ContinuousClock.now
             try await RawConnection.open(port: port).use { _, reader in try await reader.waitForClose() }
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // The idle timeout here is 0.8 s: 15 s is generous, because on a loaded machine the
+            // test's own tasks may wait seconds for a thread, and still tells a cut-off from a
+            // connection left open.
+            #expect(ContinuousClock.now - started < .seconds(15))
         }
         #expect(try temp.database.counts().webhooks == 1)
     }
