@@ -98,3 +98,12 @@ public func closedPort() throws -> Int {
     guard bound else { throw Fixtures.FixtureError(description: "no free port") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// Runs long blocking work (thousands of synchronous writes) on a Dispatch thread, never on
+/// one of the cooperative pool's threads: on 2 cores, blocking both stalls every listener
+/// the suite runs in this process.
+public func blockingWork<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async { continuation.resume(with: Result { try work() }) }
+    }
+}

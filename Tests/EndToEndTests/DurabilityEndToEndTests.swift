@@ -122,12 +122,26 @@ struct WebhookLoad {
     /// Takes the database's write lock while the load runs and waits until webhooks queue
     /// behind the journal commit it holds up: at that moment a batch is between its arrival
     /// and its commit, which is when an early 200 would be a lie.
-    private func holdCommits(port: Int) async throws -> DatabaseWriteLock {
+    private func holdCommits(port: Int, in scope: ProcessScope) async throws -> DatabaseWriteLock {
         let lock = try DatabaseWriteLock(path: databasePath)
         var health = ""
-        let queued = try await waitUntil(timeout: 30) {
+        func queuedBehind() throws -> Bool {
             health = try runCommand("/usr/bin/curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)/healthz"]).stdout
             return health.range(of: #""queue":[1-9]"#, options: .regularExpression) != nil
+        }
+        var queued = try await waitUntil(timeout: 3) { try queuedBehind() }
+        if !queued {
+            // The held batch may hold every request curl has in flight, and curl sends no more
+            // until they are answered: one more webhook, from a process of its own, queues behind.
+            let body = WebhookLoad.body(id: "wamid.behind-the-held-commit", from: "447000888888", text: "queued")
+            let file = directory.appendingPathComponent("behind.json")
+            try body.write(to: file)
+            let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
+            _ = try scope.start("/usr/bin/curl", [
+                "-s", "-o", "/dev/null", "--max-time", "120", "-H", "Expect:", "-X", "POST", "http://127.0.0.1:\(port)/webhook",
+                "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
+            ], logFile: directory.appendingPathComponent("behind.log"))
+            queued = try await waitUntil(timeout: 30) { try queuedBehind() }
         }
         if !queued { try lock.release() }
         try #require(queued, "no webhook queued behind the held commit: \(health)")
@@ -165,7 +179,7 @@ struct WebhookLoad {
             // only once the listener has begun to shut down (it no longer takes connections):
             // a listener that acknowledged before committing, or stopped without waiting for
             // the commit, loses what it acknowledged.
-            let lock = try await holdCommits(port: port)
+            let lock = try await holdCommits(port: port, in: scope)
             serve.send(signal)
             let closing = try await waitUntil(timeout: 30) {
                 try runCommand("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/healthz"]).status == 7
@@ -231,7 +245,7 @@ struct WebhookLoad {
                 let underWay = try await waitUntil(timeout: 60) { load.acknowledged.count >= 100 + 100 * round || !load.process.isRunning }
                 try #require(underWay && load.process.isRunning, "round \(round): the load ended before the kill")
                 // The kill comes while a batch waits for its commit.
-                let lock = try await holdCommits(port: port)
+                let lock = try await holdCommits(port: port, in: scope)
                 #expect(await serve.stop(signal: SIGKILL) == 128 + SIGKILL)
                 try lock.release()
                 try await load.finish()

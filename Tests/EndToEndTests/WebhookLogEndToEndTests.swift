@@ -130,8 +130,9 @@ import Testing
     @Test func serveKeepsAcknowledgingWhileALongReplayRuns() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let now = Int64(Date().timeIntervalSince1970)
-        do {
-            let store = try InboxDatabase(path: databasePath, configuration: .init(indexesSearch: false))
+        let path = databasePath
+        try await blockingWork {
+            let store = try InboxDatabase(path: path, configuration: .init(indexesSearch: false))
             for chunk in 0..<8 {
                 _ = try store.ingestSync((0..<1000).map {
                     IncomingWebhook(receivedAt: now - 600, body: pollBody("wamid.long.\(chunk).\($0)", from: "4470\($0 % 100)"))
