@@ -134,13 +134,8 @@ struct WebhookLoad {
             // The held batch may hold every request curl has in flight, and curl sends no more
             // until they are answered: one more webhook, from a process of its own, queues behind.
             let body = WebhookLoad.body(id: "wamid.behind-the-held-commit", from: "447000888888", text: "queued")
-            let file = directory.appendingPathComponent("behind.json")
-            try body.write(to: file)
-            let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
-            _ = try scope.start("/usr/bin/curl", [
-                "-s", "-o", "/dev/null", "--max-time", "120", "-H", "Expect:", "-X", "POST", "http://127.0.0.1:\(port)/webhook",
-                "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
-            ], logFile: directory.appendingPathComponent("behind.log"))
+            _ = try scope.start("/usr/bin/curl", try signedPost(body, port: port, via: directory, maxTime: 120),
+                                logFile: directory.appendingPathComponent("behind.log"))
             queued = try await waitUntil(timeout: 30) { try queuedBehind() }
         }
         if !queued { try lock.release() }

@@ -41,14 +41,18 @@ extension ServeWorkspace {
 /// POSTs a signed body with curl, as Meta would (no `Expect: 100-continue`), writing it to
 /// a file in `folder` first. Returns the status code, then curl's complaint if it has one.
 func postSigned(_ body: Data, port: Int, via folder: URL) throws -> String {
+    let result = try runCommand("/usr/bin/curl", try signedPost(body, port: port, via: folder, maxTime: 20))
+    return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+}
+
+/// curl's arguments for POSTing `body` signed, as Meta would, to the listener on `port`
+/// (the body written to a file in `folder`); prints the status code.
+func signedPost(_ body: Data, port: Int, via folder: URL, maxTime: Int) throws -> [String] {
     let file = folder.appendingPathComponent("body-\(UUID().uuidString).json")
     try body.write(to: file)
     let signature = WebhookSignature(appSecret: Fixtures.appSecret).header(for: body)
-    let result = try runCommand("/usr/bin/curl", [
-        "-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-H", "Expect:", "-X", "POST",
-        "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)",
-    ])
-    return result.stderr.isEmpty ? result.stdout : result.stdout + " " + result.stderr
+    return ["-s", "-S", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "\(maxTime)", "-H", "Expect:", "-X", "POST",
+            "http://127.0.0.1:\(port)/webhook", "-H", "X-Hub-Signature-256: \(signature)", "--data-binary", "@\(file.path)"]
 }
 
 /// One pane of a test's private tmux server (`tmux -L socket`): what the real binary shows,
