@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "CloudAPI",
             dependencies: [
-                "InboxCore", "InboxStore",
+                "InboxCore", "InboxStore", "MediaPreview",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "CloudAPITests",
             dependencies: [
-                "CloudAPI", "Simulator", "WebhookServer", "InboxTesting",
+                "CloudAPI", "Simulator", "WebhookServer", "InboxTesting", "MediaPreview",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -2,6 +2,7 @@ import Foundation
 import InboxCore
 import InboxStore
 import Logging
+import MediaPreview
 import ServiceLifecycle
 
 /// Downloads the customers' media in the background, in the process that holds the
@@ -195,12 +196,18 @@ public struct MediaDownloader: Service {
         }
         let directory = configuration.directory
         let isAudio = item.kind == .audio || item.kind == .voice
+        let isPhoto = item.kind == .image
         let stored = await offThePool { () -> Result<(hash: String, path: String, duration: Int64?), any Error> in
             let hash = MediaDigest.hex(of: bytes)
             let path = (directory as NSString).appendingPathComponent(hash)
             // Voice notes are Ogg Opus: their length is read from the file once, here.
             let duration = isAudio ? OggDuration.milliseconds(of: bytes) : nil
             return Result { try MediaFolder.store(bytes, at: path, folder: directory) }.map { (hash, path, duration) }
+        }
+        if case .success(let kept) = stored, isPhoto {
+            // A large photo's thumbnail, made once here rather than by every screen that
+            // opens the thread; without it (not an image we read) a screen decodes the file.
+            _ = await offThePool { PreviewThumbnail.write(forImageAt: kept.path, permissions: MediaFolder.fileMode(directory)) }
         }
         let hash: String, path: String, duration: Int64?
         switch stored {

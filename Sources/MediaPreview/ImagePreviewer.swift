@@ -36,13 +36,23 @@ public enum ImagePreviewer {
         case .success(let mapped): file = mapped
         case .failure(let failure): return .failure(failure)
         }
+        // A large photo's pixels come from its thumbnail when the downloader made one.
+        let thumbnail = PreviewThumbnail.open(forImageAt: request.path)
         return file.withBytes { bytes in
-            make(from: bytes, maxColumns: request.maxColumns, maxRows: request.maxRows, colors: request.colors)
+            guard let thumbnail else {
+                return make(from: bytes, maxColumns: request.maxColumns, maxRows: request.maxRows, colors: request.colors)
+            }
+            return thumbnail.withBytes { small in
+                make(from: bytes, pixelsFrom: small, maxColumns: request.maxColumns, maxRows: request.maxRows,
+                     colors: request.colors)
+            }
         }
     }
 
-    /// The preview of the image in `bytes`.
-    public static func make(from bytes: UnsafeRawBufferPointer, maxColumns: Int, maxRows: Int,
+    /// The preview of the image in `bytes`, its pixels decoded from `pixelsFrom` when given
+    /// (a thumbnail of it: see `PreviewThumbnail`) and large enough, else from `bytes`.
+    public static func make(from bytes: UnsafeRawBufferPointer, pixelsFrom thumbnail: UnsafeRawBufferPointer? = nil,
+                            maxColumns: Int, maxRows: Int,
                             colors: PreviewColors) -> Result<ImagePreview, PreviewFailure> {
         let header: ImageHeader
         do {
@@ -60,9 +70,14 @@ public enum ImagePreviewer {
         }
         // chafa works on 8 × 8 pixels a cell: more would be decoded for nothing.
         let decoded: DecodedPixels
-        switch DecodedPixels.decode(bytes, minWidth: columns * 8, minHeight: rows * 8) {
-        case .success(let pixels): decoded = pixels
-        case .failure(let failure): return .failure(failure)
+        if let thumbnail, let small = try? DecodedPixels.decode(thumbnail, minWidth: columns * 8, minHeight: rows * 8).get(),
+           small.width >= columns * 8, small.height >= rows * 8 {
+            decoded = small
+        } else {
+            switch DecodedPixels.decode(bytes, minWidth: columns * 8, minHeight: rows * 8) {
+            case .success(let pixels): decoded = pixels
+            case .failure(let failure): return .failure(failure)
+            }
         }
         let cells = decoded.withPixels { Symbols.draw($0, columns: columns, rows: rows) }
         return .success(ImagePreview(format: header.format, pixelWidth: header.width, pixelHeight: header.height,
@@ -148,7 +163,10 @@ final class DecodedPixels {
         }
     }
 
-    func withPixels<T>(_ body: (wbx_pixels) -> T) -> T { body(pixels) }
+    var width: Int { Int(pixels.width) }
+    var height: Int { Int(pixels.height) }
+
+    func withPixels<T, E>(_ body: (wbx_pixels) throws(E) -> T) throws(E) -> T { try body(pixels) }
 }
 
 /// A file mapped into memory, read only: a header check touches a page or two of it, not

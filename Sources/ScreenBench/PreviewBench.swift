@@ -98,42 +98,72 @@ func measurePreview(runs: Int, options: Options) throws {
     }
 
     // Opening the thread: Down from Amélie (selected, newest) to Wang Fang, until drawn.
-    var firstPreview: [Double] = []
-    var app: InboxApp?
-    var backend = WaitingBackend(width: options.width, height: options.height)
-    for _ in 0..<runs {
-        backend = WaitingBackend(width: options.width, height: options.height)
-        let candidate = InboxApp(database: try InboxDatabase(path: databasePath), backend: backend, theme: .builtIn,
-                                 configuration: .init(utcOffset: 0, pollMilliseconds: 1000, reloadInterval: .zero))
-        candidate.step()
-        guard candidate.state.open?.contact.displayName == "Amélie Laurent", !backend.showsPicture else {
-            throw BenchError("the screen did not open on Amélie's text")
+    func openThread() throws -> (times: [Double], app: InboxApp, backend: WaitingBackend) {
+        var times: [Double] = []
+        var last: (InboxApp, WaitingBackend)?
+        for _ in 0..<runs {
+            let backend = WaitingBackend(width: options.width, height: options.height)
+            let candidate = InboxApp(database: try InboxDatabase(path: databasePath), backend: backend, theme: .builtIn,
+                                     configuration: .init(utcOffset: 0, pollMilliseconds: 1000, reloadInterval: .zero))
+            candidate.step()
+            guard candidate.state.open?.contact.displayName == "Amélie Laurent", !backend.showsPicture else {
+                throw BenchError("the screen did not open on Amélie's text")
+            }
+            backend.pendingKeys = [.down]
+            let start = ContinuousClock.now
+            while !backend.showsPicture {
+                candidate.step(waitMilliseconds: 1000)
+                if milliseconds(since: start) > 10_000 { throw BenchError("the picture never showed") }
+            }
+            times.append(milliseconds(since: start))
+            last = (candidate, backend)
         }
-        backend.pendingKeys = [.down]
-        let start = ContinuousClock.now
-        while !backend.showsPicture {
-            candidate.step(waitMilliseconds: 1000)
-            if milliseconds(since: start) > 10_000 { throw BenchError("the picture never showed") }
-        }
-        firstPreview.append(milliseconds(since: start))
-        app = candidate
+        guard let last else { throw BenchError("no run") }
+        return (times, last.0, last.1)
     }
-    guard let app else { return }
+    // The picture alone, as the screen's queue makes it: the wall time depends on what else
+    // the machine runs; the CPU time of the thread (header, decoding, the cells; chafa's own
+    // worker threads not counted) does not.
+    func makePicture(_ request: PreviewRequest) throws -> (wall: [Double], cpu: [Double]) {
+        var wall: [Double] = [], cpu: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now, cpuStart = threadCPUMilliseconds()
+            guard case .success = ImagePreviewer.make(request) else { throw BenchError("the picture could not be made") }
+            cpu.append(threadCPUMilliseconds() - cpuStart)
+            wall.append(milliseconds(since: start))
+        }
+        return (wall, cpu)
+    }
+
+    // A photo an older version downloaded: no thumbnail beside it, the screen decodes 12 MP.
+    let (withoutTimes, withoutApp, _) = try openThread()
+    guard let request = withoutApp.state.previews.keys.first else { throw BenchError("no picture was asked for") }
+    let withoutPicture = try makePicture(request)
+    // The downloader makes the thumbnail once, when the photo lands.
+    var thumbnailWall: [Double] = [], thumbnailCPU: [Double] = []
+    for _ in 0..<max(1, runs / 2) {
+        let start = ContinuousClock.now, cpuStart = threadCPUMilliseconds()
+        guard case .success(true) = PreviewThumbnail.write(forImageAt: photoPath) else {
+            throw BenchError("the thumbnail was not made")
+        }
+        thumbnailCPU.append(threadCPUMilliseconds() - cpuStart)
+        thumbnailWall.append(milliseconds(since: start))
+    }
+    let thumbnailSize = (try? FileManager.default.attributesOfItem(atPath: PreviewThumbnail.path(forImageAt: photoPath))[.size]
+        as? NSNumber)?.intValue ?? 0
+    let (firstPreview, app, backend) = try openThread()
+    let picture = try makePicture(request)
+
     print("open the thread to the first frame with the 12 MP photo drawn: median \(format(percentile(firstPreview, 0.5))) ms, "
           + "max \(format(firstPreview.max() ?? 0)) ms over \(firstPreview.count) runs  [target < 100 ms]")
-    // The picture alone, as the screen's queue makes it: the wall time depends on what else
-    // the machine runs; the CPU time of the thread (header, libjpeg, the cells; chafa's own
-    // worker threads not counted) does not.
-    guard let request = app.state.previews.keys.first else { throw BenchError("no picture was asked for") }
-    var wall: [Double] = [], cpu: [Double] = []
-    for _ in 0..<runs {
-        let start = ContinuousClock.now, cpuStart = threadCPUMilliseconds()
-        guard case .success = ImagePreviewer.make(request) else { throw BenchError("the picture could not be made") }
-        cpu.append(threadCPUMilliseconds() - cpuStart)
-        wall.append(milliseconds(since: start))
-    }
-    print("  of which making the picture (\(request.maxColumns)×\(request.maxRows) cells at most): median "
-          + "\(format(percentile(wall, 0.5))) ms, CPU time of its thread median \(format(percentile(cpu, 0.5))) ms")
+    print("  of which making the picture (\(request.maxColumns)×\(request.maxRows) cells at most) from the thumbnail: median "
+          + "\(format(percentile(picture.wall, 0.5))) ms, CPU time of its thread median \(format(percentile(picture.cpu, 0.5))) ms")
+    print("  the thumbnail (\(thumbnailSize / 1024) KB WebP), made once by the downloader: median "
+          + "\(format(percentile(thumbnailWall, 0.5))) ms, CPU median \(format(percentile(thumbnailCPU, 0.5))) ms")
+    print("without a thumbnail (a photo an older version downloaded): median \(format(percentile(withoutTimes, 0.5))) ms, "
+          + "max \(format(withoutTimes.max() ?? 0)) ms over \(withoutTimes.count) runs")
+    print("  of which making the picture from the 12 MP file: median \(format(percentile(withoutPicture.wall, 0.5))) ms, "
+          + "CPU time of its thread median \(format(percentile(withoutPicture.cpu, 0.5))) ms")
 
     // Redraws with the picture on screen: keys typed in the compose line.
     backend.pendingKeys = [.enter]

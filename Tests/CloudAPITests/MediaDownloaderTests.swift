@@ -4,6 +4,7 @@ import Foundation
 import InboxCore
 import InboxStore
 import InboxTesting
+import MediaPreview
 import Simulator
 import Testing
 
@@ -80,6 +81,26 @@ import Testing
         #expect(lines.first?.contains(#""media":{"id":"4001","mime_type":"image/jpeg","sha256":""#) == true, "\(lines)")
         #expect(lines.first?.contains(#""file_size":20000,"filename":null,"state":"ready","reason":null,"path":"\#(path)"}"#) == true,
                 "\(lines)")
+    }
+
+    @Test func aLargePhotoLandsWithItsThumbnailBesideIt() async throws {
+        let photo = try ImageEncoder.jpeg(width: 2400, height: 1800, quality: 75) { x, y in (UInt8(x % 256), UInt8(y % 256), 90) }
+        let setup = try setup(media: [("4009", photo)])
+        defer { setup.temp.remove() }
+        _ = try await setup.temp.database.ingest([
+            Self.imageWebhook(mediaID: "4009", bytes: photo, wamid: "wamid.IMG.9", sentAt: now),
+        ])
+        #expect(try await setup.temp.database.queueNewMedia() == 1)
+        let path = try await setup.fake.withRunning { url in
+            let outcome = await setup.downloader(url, maxBytes: 4 << 20).download(try setup.queued("wamid.IMG.9"))
+            guard case .ready(let path) = outcome else { throw Fixtures.FixtureError(description: "the photo did not land: \(outcome)") }
+            return path
+        }
+        // Ready means the thumbnail is there too: a screen never decodes the 4 megapixels.
+        let thumbnail = PreviewThumbnail.path(forImageAt: path)
+        let header = try ImageHeader.read(try #require(FileManager.default.contents(atPath: thumbnail)))
+        #expect((header.format, header.width, header.height) == (.webp, 300, 225))
+        #expect((try FileManager.default.attributesOfItem(atPath: thumbnail)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 
     @Test func anExpiredURLGetsFreshMetadataOnce() async throws {
