@@ -31,7 +31,9 @@ public enum Diagnosis {
                 let size = (try? manager.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(name)))?[.size]
                 return total + ((size as? NSNumber)?.int64Value ?? 0)
             }
-            summary = "\(directory): \(files.count) files, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))"
+            // Photos' thumbnails (`NAME.preview.webp`) count in the bytes, not as files.
+            let media = files.filter { !$0.hasSuffix(".preview.webp") }.count
+            summary = "\(directory): \(media) files, \(ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file))"
         } else {
             var existing = (directory as NSString).deletingLastPathComponent
             while !existing.isEmpty, existing != "/", !manager.fileExists(atPath: existing) {
