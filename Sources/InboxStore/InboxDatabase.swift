@@ -102,7 +102,13 @@ public final class InboxDatabase: Sendable {
         let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            if !db.configuration.readonly {
+            if db.configuration.readonly {
+                // Readers (the screen's queries) map the file instead of copying each page
+                // with a system call: at a million conversations a filter key's CPU p99
+                // drops from 15–19 ms to 11 ms. Pages stay the kernel's, shared by every
+                // screen; the writer keeps `pread`, so the listener's memory stays its own.
+                try db.execute(sql: "PRAGMA mmap_size = \(Self.readerMapBytes)")
+            } else {
                 // The writer leaves checkpoints to `WALCheckpointer`, off the commit path,
                 // and checkpoints itself only when the WAL outgrows this many pages. A
                 // larger page cache keeps more of the indexes that every webhook touches.
@@ -134,6 +140,9 @@ public final class InboxDatabase: Sendable {
         // Messages a crash left unindexed (or another process's latest) are indexed now.
         searchIndexer?.messagesLanded()
     }
+
+    /// How much of the file a reader maps (SQLite's own ceiling on Linux, about 2 GB).
+    static let readerMapBytes = 0x7fff_0000
 
     /// A commit that may have added messages landed.
     func committed() {
