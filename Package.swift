@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
+        // The version and the commit `wabox --version` prints (the commit written by the plugin).
+        .target(name: "BuildInfo", plugins: ["BuildCommit"]),
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         .target(
             name: "InboxCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -109,7 +112,7 @@ let package = Package(
             name: "wabox",
             dependencies: [
                 "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "Simulator", "InboxTUI", "CursesBackend",
-                "InboxServices",
+                "InboxServices", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -149,6 +152,6 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox", "BuildInfo", "InboxTUI", "InboxServices"]),
     ]
 )

@@ -10,7 +10,7 @@ import Foundation
 /// result is the reference. Tests check that both agree wherever this one answers.
 ///
 /// Why: `JSONDecoder` was most of the listener's per-request CPU time on the event loop
-/// (`scripts/bench-ingest`, README Performance).
+/// (`scripts/bench-ingest`, docs/performance.md).
 enum WireFastReader {
     static func envelope(from body: Data) -> WireEnvelope? {
         body.withUnsafeBytes { raw -> WireEnvelope? in

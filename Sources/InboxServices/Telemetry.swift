@@ -11,7 +11,7 @@ import WebhookServer
 /// the figures that live in the database read at each scrape and the process's own.
 public final class Telemetry: Sendable {
     /// A name, its Prometheus type and what it means: the `# HELP` lines and the
-    /// README's table.
+    /// docs/operations.md's table.
     public struct Metric: Sendable {
         public var name: String
         public var type: String

@@ -20,7 +20,7 @@ extension IngestPipeline: WebhookCommitter {}
 /// hops between the event loop and the cooperative pool, which this handler avoids. What
 /// is left on the event loop (HTTP/1.1 parsing and encoding, the HMAC, the answer) is most
 /// of a webhook's cost: 57 µs of CPU per request under `scripts/bench-ingest`'s load, the
-/// journal commit 29 (README, Performance).
+/// journal commit 29 (docs/performance.md).
 ///
 /// The decisions (what to hold, forward, check or answer, and when reading resumes) are
 /// `WebhookConnectionStateMachine`'s; this handler performs the actions it returns.

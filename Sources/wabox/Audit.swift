@@ -5,7 +5,7 @@ import InboxServices
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the audit trail: who sent, noted, claimed, resolved and labelled what, and when.",
-        discussion: AuditListing.discussion, version: waboxVersion)
+        discussion: AuditListing.discussion, version: BuildInfo.versionLine)
 
     @OptionGroup var global: GlobalOptions
 

@@ -10,7 +10,7 @@ struct Backup: ParsableCommand {
             with integrity_check, and is renamed into place only when whole. To restore: stop \
             `wabox serve`, move the copy to the database's path (--db), start it again.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

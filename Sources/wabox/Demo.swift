@@ -17,7 +17,7 @@ struct Demo: ParsableCommand {
             Customers write in at a human pace; replies get their ticks from the fake Cloud API. \
             The data lives in a temporary database, removed on quit, unless --db is given.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

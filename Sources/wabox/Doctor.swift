@@ -17,7 +17,7 @@ struct Doctor: AsyncParsableCommand {
             with the access token. An existing database is opened as wabox opens it (pending \
             migrations run); a missing one is not created.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

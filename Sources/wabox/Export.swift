@@ -6,7 +6,7 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print stored messages, oldest first, one JSON object per line.",
         discussion: "Messages the customer deleted keep only deleted_at, unless show_deleted is true (WABOX_SHOW_DELETED).",
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case jsonl }
@@ -38,7 +38,7 @@ struct Templates: ParsableCommand {
             last, with the template status, quality and category updates Meta sent since applied: a \
             template rejected, paused or disabled shows so at once and leaves the picker.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

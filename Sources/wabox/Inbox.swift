@@ -21,7 +21,7 @@ struct Inbox: ParsableCommand {
             a fraction of a second. \
             Logs go to $XDG_STATE_HOME/wabox/wabox.log while the screen owns the terminal.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

@@ -8,10 +8,10 @@ struct Journal: ParsableCommand {
         abstract: "List the webhook bodies received: time, size, outcome and the events each held, newest last.",
         discussion: "wabox journal [--since 30d] [--contact ID] [--outcome stored|duplicate|dead-letter|error|unapplied] "
             + "[--format text|jsonl] · wabox journal show ID [--raw FILE [--force]]. Applied bodies stay for journal_retention.",
-        version: waboxVersion, subcommands: [List.self, Show.self], defaultSubcommand: List.self)
+        version: BuildInfo.versionLine, subcommands: [List.self, Show.self], defaultSubcommand: List.self)
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the bodies (the default).", version: waboxVersion)
+        static let configuration = CommandConfiguration(abstract: "List the bodies (the default).", version: BuildInfo.versionLine)
         @OptionGroup var global: GlobalOptions
         @Option(help: ArgumentHelp("Only bodies received this recently: 30d, 12h, 90m.", valueName: "duration")) var since: String?
         @Option(help: ArgumentHelp("Only bodies about this contact: wa_id, user id (US.…) or username.", valueName: "id"))
@@ -25,7 +25,7 @@ struct Journal: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one body, pretty-printed and sanitised.", version: waboxVersion)
+        static let configuration = CommandConfiguration(abstract: "Print one body, pretty-printed and sanitised.", version: BuildInfo.versionLine)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The body's id, as `wabox journal` lists it.") var id: Int64
         @Option(help: ArgumentHelp("Write its exact bytes to this new file instead (-: standard output, not a terminal).",
@@ -40,7 +40,7 @@ struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Apply stored webhook bodies again with this release's decoder, and print what changed.",
         discussion: "A dead letter whose part this release reads becomes a message; a message kept as unreadable gets its "
-            + "content. Replaying twice changes nothing. Safe while wabox serve runs.", version: waboxVersion)
+            + "content. Replaying twice changes nothing. Safe while wabox serve runs.", version: BuildInfo.versionLine)
     @OptionGroup var global: GlobalOptions
     @Flag(name: .customLong("dead-letters"), help: "The bodies of dead letters and of unreadable messages.") var deadLetters = false
     @Option(help: ArgumentHelp("Every body received this recently: 30d, 12h, 90m.", valueName: "duration")) var since: String?

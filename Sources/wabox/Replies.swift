@@ -9,7 +9,7 @@ struct Replies: ParsableCommand {
         abstract: "Add, list or remove the team's canned replies (/NAME + Tab in the compose line).",
         discussion: "wabox replies add NAME TEXT · wabox replies list · wabox replies remove NAME. " + RepliesCommand.usage
             + ". Personal replies go in $XDG_CONFIG_HOME/wabox/replies.toml as NAME = \"TEXT\".",
-        version: waboxVersion)
+        version: BuildInfo.versionLine)
 
     @OptionGroup var global: GlobalOptions
 

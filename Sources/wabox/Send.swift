@@ -16,7 +16,7 @@ struct Send: AsyncParsableCommand {
             size limits, copied into the media store (media_dir), uploaded and sent by its media \
             id, with --caption under it.
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

@@ -16,7 +16,7 @@ struct Serve: AsyncParsableCommand {
             the commits in flight. With WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID set it also \
             sends the outbox through the Cloud API (WABOX_GRAPH_URL, WABOX_GRAPH_VERSION).
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions

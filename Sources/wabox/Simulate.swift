@@ -23,7 +23,7 @@ struct Simulate: AsyncParsableCommand {
               wabox simulate --file body.json             your own body, byte for byte
               wabox simulate --count 500                  a burst, 16 in flight
             """,
-        version: waboxVersion
+        version: BuildInfo.versionLine
     )
 
     @OptionGroup var global: GlobalOptions
@@ -136,7 +136,7 @@ struct Simulate: AsyncParsableCommand {
         let started = ContinuousClock.now
         let inFlight = min(concurrency, count), total = count
         let answers = await WebhookPoster.withDirectClient(url: target, appSecret: appSecret, connections: inFlight,
-                                                           userAgent: "wabox-simulate/\(waboxVersion)") { poster in
+                                                           userAgent: "wabox-simulate/\(BuildInfo.version)") { poster in
             await poster.post(count: total, concurrency: inFlight, body: bodies.body)
         }
         let elapsed = ContinuousClock.now - started

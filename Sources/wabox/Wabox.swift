@@ -1,10 +1,9 @@
 import ArgumentParser
+@_exported import BuildInfo  // BuildInfo.versionLine in every command, BuildInfo.version
 import Foundation
 import InboxCore
 import InboxStore
 import Logging
-
-let waboxVersion = "0.1.0"
 
 @main
 struct Wabox: AsyncParsableCommand {
@@ -16,7 +15,7 @@ struct Wabox: AsyncParsableCommand {
             terminal. Settings come from flags, then WABOX_* environment variables, then \
             $XDG_CONFIG_HOME/wabox/config.toml.
             """,
-        version: waboxVersion,
+        version: BuildInfo.versionLine,
         subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Audit.self, Templates.self, Replies.self,
                       Backup.self, Journal.self, Replay.self, Simulate.self, Doctor.self],
         defaultSubcommand: Inbox.self

@@ -1,3 +1,4 @@
+import BuildInfo
 import Foundation
 import InboxCore
 import InboxStore
@@ -183,7 +184,7 @@ import Testing
             #expect(help.stdout.contains("USAGE"))
             let version = try runCommand(try waboxBinary(), command + ["--version"])
             #expect(version.status == 0)
-            #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+            #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == BuildInfo.versionLine, "\(command)")
         }
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import InboxTesting
 import Testing
 
-/// The metrics' catalogue against what documents and uses it (README's table, the Grafana
+/// The metrics' catalogue against what documents and uses it (docs/operations.md's table, the Grafana
 /// dashboard, the alert rules), the process figures read from `/proc`, and the test
 /// support's parser of the Prometheus text format.
 @Suite struct OperationsTests {
@@ -29,12 +29,12 @@ import Testing
         })
     }
 
-    @Test func everyMetricIsInTheReadmeAndEveryNameUsedExists() throws {
-        let readme = try Self.text("README.md")
-        let operations = readme[try #require(readme.range(of: "## Operations")).lowerBound...]
+    @Test func everyMetricIsInTheOperationsDocAndEveryNameUsedExists() throws {
+        let document = try Self.text("docs/operations.md")
+        let operations = document[try #require(document.range(of: "## Metrics")).lowerBound...]
         let known = Set(Telemetry.catalogue.map(\.name))
         for metric in Telemetry.catalogue {
-            #expect(operations.contains("`\(metric.name)`"), "README's Operations table lacks \(metric.name)")
+            #expect(operations.contains("`\(metric.name)`"), "docs/operations.md's Metrics table lacks \(metric.name)")
         }
         for file in ["contrib/grafana/wabox.json", "contrib/prometheus/alerts.yml"] {
             let used = Self.metricNames(in: try Self.text(file))
