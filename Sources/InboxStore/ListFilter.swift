@@ -258,24 +258,53 @@ extension InboxDatabase {
                                  now: Int64? = nil, window: Int? = InboxDatabase.listWindow) throws -> ConversationListStep {
         let now = now ?? (viewer.nowMilliseconds > 0 ? viewer.nowMilliseconds / 1000 : Int64(Date().timeIntervalSince1970))
         return try writer.read { db in
-            var query = try ListQuery(filter: filter, viewer: viewer, now: now, in: db)
-            if unreadOnly { query.add(.unread) }
-            switch scope {
-            case .all: break
-            case .mine:
-                query.conditions.append("+cv.assigned_to = ? AND cv.resolved_at IS NULL")
-                query.arguments += [viewer.agent]
-                query.drive(.index(sql: "cv.assigned_to = ?", rank: 1), [viewer.agent])
-            case .unassigned:
-                query.conditions.append("+cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
-                query.drive(.index(sql: "cv.assigned_to IS NULL", rank: 5), [])
-            }
+            let query = try ListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now, in: db)
             // Nothing to test: the list itself, newest first, in one query.
             let bounded = query.conditions.isEmpty ? nil : window
             var (items, scannedTo) = try query.step(after: cursor, limit: limit, window: bounded, in: db)
             let full = items.count > limit
             if full { items.removeLast() }
             return ConversationListStep(items: items, next: full ? items.last?.cursor : nil, scannedTo: full ? nil : scannedTo)
+        }
+    }
+}
+
+extension ListQuery {
+    /// The list's query with `unreadOnly` and `scope` added to the filter's terms.
+    init(filter: ConversationFilter, unreadOnly: Bool, scope: ConversationScope, viewer: Viewer, now: Int64,
+         in db: Database) throws {
+        self = try ListQuery(filter: filter, viewer: viewer, now: now, in: db)
+        if unreadOnly { add(.unread) }
+        switch scope {
+        case .all: break
+        case .mine:
+            conditions.append("+cv.assigned_to = ? AND cv.resolved_at IS NULL")
+            arguments += [viewer.agent]
+            drive(.index(sql: "cv.assigned_to = ?", rank: 1), [viewer.agent])
+        case .unassigned:
+            conditions.append("+cv.assigned_to IS NULL AND cv.resolved_at IS NULL")
+            drive(.index(sql: "cv.assigned_to IS NULL", rank: 5), [])
+        }
+    }
+}
+
+extension InboxDatabase {
+    /// Which of `ids` the list under `filter` shows, as it shows them (the rows
+    /// `conversationStep` returns), newest activity first: what a screen patches into the
+    /// list it has after the change feed named these conversations. The others no longer
+    /// match, or are gone.
+    public func conversations(among ids: Set<ConversationID>, filter: ConversationFilter, unreadOnly: Bool = false,
+                              scope: ConversationScope = .all, viewer: Viewer = .team, now: Int64? = nil) throws
+        -> [ConversationSummary] {
+        guard !ids.isEmpty else { return [] }
+        let now = now ?? (viewer.nowMilliseconds > 0 ? viewer.nowMilliseconds / 1000 : Int64(Date().timeIntervalSince1970))
+        return try writer.read { db in
+            var query = try ListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now, in: db)
+            // Row ids written in (integers only): the candidates come from the primary key.
+            query.conditions.append("cv.id IN (\(ids.map { String($0.rawValue) }.sorted().joined(separator: ",")))")
+            // Every driver's term is among the conditions too: the ids drive instead.
+            query.driver = .fewMatches
+            return try query.step(after: nil, limit: ids.count, window: nil, in: db).items
         }
     }
 }

@@ -471,6 +471,9 @@ enum Schema {
                 END;
                 """)
         }
+        migrator.registerMigration("v18: change feed") { db in
+            try db.execute(sql: Schema.changeFeedSQL)
+        }
         return migrator
     }
 }

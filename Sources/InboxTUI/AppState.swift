@@ -328,7 +328,7 @@ public struct AppState: Sendable, Equatable {
     }
 
     /// How many conversations the list should hold: what is visible plus a page ahead.
-    var conversationLimit: Int {
+    public var conversationLimit: Int {
         max(listTop + visibleConversations * 2, (selectedIndex ?? 0) + visibleConversations + 1, 50)
     }
 }

@@ -41,6 +41,10 @@ public final class InboxApp {
         public var personalReplies: [CannedReply] = []
         /// How many conversations a filter's walk looks at per loop turn (ListScan.swift).
         public var listWindow = InboxDatabase.listWindow
+        /// Reload the whole list and the open thread after every commit, as screens did
+        /// before the change feed, instead of the rows the feed names: for measuring the
+        /// difference (`WABOX_SCREEN_FULL_RELOAD=1`, scripts/bench-screens).
+        public var reloadsEverything = ProcessInfo.processInfo.environment["WABOX_SCREEN_FULL_RELOAD"] == "1"
 
         /// `~/Downloads`.
         public static var defaultDownloadDirectory: String {
@@ -101,6 +105,8 @@ public final class InboxApp {
     private var queued: [Effect] = []
     public static let reloadInterval = Duration.milliseconds(100)
     private var dirty = true
+    /// How far this screen has read the change feed; nil until the first full load.
+    private var feedSequence: Int64?
     private var lastFrame: Frame?
     /// A filter's walk through the list, continued a step per loop turn (ListScan.swift).
     var listScan: ListScan?
@@ -199,11 +205,24 @@ public final class InboxApp {
         }
         // A walk finishes before the list reloads: restarted by every commit it might never end.
         if listScan == nil, reloads.shouldReload(changes: changes, now: .now) {
-            dispatch(.databaseChanged)
+            readChanges()
         }
         for action in completed.takeAll() {
             dispatch(action)
         }
+    }
+
+    /// After a commit: what the change feed says changed since the last look, or all of it
+    /// the first time (and when the feed cannot be read).
+    private func readChanges() {
+        guard !configuration.reloadsEverything, let seen = feedSequence,
+              let batch = try? database.changes(after: seen) else {
+            feedSequence = configuration.reloadsEverything ? nil : try? database.latestChangeSequence()
+            dispatch(.databaseChanged)
+            return
+        }
+        feedSequence = batch.sequence
+        if !batch.isEmpty { dispatch(.changesArrived(batch)) }
     }
 
     private func handle(_ key: Key) {
@@ -263,6 +282,12 @@ public final class InboxApp {
             case .loadConversations(let filter, let unreadOnly, let scope, let limit):
                 startListScan(ListScan(filter: try ConversationFilter.parse(filter), unreadOnly: unreadOnly, scope: scope,
                                        limit: limit))
+            case .patchConversations(let patch):
+                // A walk under way reads the rows as they are now.
+                guard listScan == nil else { return }
+                let rows = try database.conversations(among: patch.changed, filter: try ConversationFilter.parse(patch.filter),
+                                                      unreadOnly: patch.unreadOnly, scope: patch.scope, viewer: viewer)
+                dispatch(.conversationsPatched(patch, rows: rows))
             case .loadThread(let id, let limit):
                 let page = try database.messages(in: id, limit: limit)
                 let quoted = try database.quotedMessages(for: page.items)
@@ -500,6 +525,7 @@ extension Effect {
     func isReplaced(by later: Effect) -> Bool {
         switch (self, later) {
         case (.loadConversations(_, _, _, let limit), .loadConversations(_, _, _, let laterLimit)): laterLimit >= limit
+        case (.patchConversations, .loadConversations): true
         case (.loadThread(let id, let limit), .loadThread(let laterID, let laterLimit)): id == laterID && laterLimit >= limit
         case (.search, .search), (.loadWorkbench, .loadWorkbench): true
         case (.workbench(.checkArrivals), .workbench(.checkArrivals)): true

@@ -7,7 +7,12 @@ public enum Action: Sendable, Equatable {
     case key(Key)
     case resized(width: Int, height: Int)
     case tick(now: Int64)
+    /// Something was committed: reload everything the screen shows.
     case databaseChanged
+    /// Something was committed, and the change feed says what: reload only that.
+    case changesArrived(ChangeBatch)
+    /// The rows of `changed` the list's filter matches now (`Effect.patchConversations`).
+    case conversationsPatched(ConversationPatch, rows: [ConversationSummary])
     case conversationsLoaded([ConversationSummary], hasMore: Bool)
     case threadLoaded(ConversationID, [StoredMessage], hasOlder: Bool, quoted: [MessageID: StoredMessage])
     case listenerChanged(ListenerStatus)
@@ -40,6 +45,8 @@ public enum Action: Sendable, Equatable {
 public enum Effect: Sendable, Equatable {
     case loadConversations(filter: String, unreadOnly: Bool, scope: ConversationScope, limit: Int)
     case loadThread(ConversationID, limit: Int)
+    /// Read the list's rows of just these conversations (those the filter matches).
+    case patchConversations(ConversationPatch)
     case markRead(ConversationID)
     case send(ConversationID, text: String, replyTo: MessageID?)
     case sendTemplate(ConversationID, TemplateChoice, values: [String])
@@ -93,6 +100,17 @@ public func reduce(_ state: inout AppState, _ action: Action) -> [Effect] {
         var effects = arrivalEffects(state) + [loadConversations(state), .loadWorkbench]
         if let open = state.open { effects.append(.loadThread(open.id, limit: threadLimit(state))) }
         return effects
+    case .changesArrived(let batch):
+        return changesArrived(batch, &state)
+    case .conversationsPatched(let patch, let rows):
+        guard patch.filter == state.filter.text, patch.unreadOnly == state.unreadOnly, patch.scope == state.scope else {
+            return []
+        }
+        // Rows that leave a list with more to come short: only a full reload can fill it.
+        guard let patched = patch.apply(rows, to: state.conversations, hasMore: state.hasMoreConversations) else {
+            return [loadConversations(state)]
+        }
+        return reduce(&state, .conversationsLoaded(patched.list, hasMore: patched.hasMore))
     case .conversationsLoaded(let conversations, let hasMore):
         let follows = followsNewest(state)
         state.conversations = conversations
@@ -777,7 +795,7 @@ private func loadConversations(_ state: AppState) -> Effect {
                        limit: state.conversationLimit)
 }
 
-private func threadLimit(_ state: AppState) -> Int {
+func threadLimit(_ state: AppState) -> Int {
     max(state.thread.count, state.height * 3, 100)
 }
 

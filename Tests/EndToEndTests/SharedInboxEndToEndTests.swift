@@ -252,6 +252,14 @@ struct SSHServer {
             let customer = SimulatedCustomer(name: "Mbali Dlamini", waID: "27821234567")
             #expect(try post(WebhookBuilder().message(from: customer, .text("Sawubona")), port: port) == "200")
             try await waitForScreen("bob", "the message on the attached screen") { $0.contains("Mbali Dlamini") }
+            // A reply from the phone app, then its delivered tick: the attached screen reads
+            // what the change feed names, and shows both.
+            let echo = WebhookBuilder.newBusinessMessageID()
+            #expect(try post(WebhookBuilder().echo(to: customer, .text("Yebo, siyakusiza"), id: echo), port: port) == "200")
+            let sent = try await waitForScreen("bob", "the phone app's reply") { $0.contains("Yebo, siyakusiza") }
+            #expect(!sent.contains("✓✓"), "not delivered yet:\n\(sent)")
+            #expect(try post(WebhookBuilder().status(.delivered, of: echo, to: customer), port: port) == "200")
+            try await waitForScreen("bob", "the delivered tick") { $0.contains("Yebo, siyakusiza") && $0.contains("✓✓") }
 
             // Alice quits: the lease is released, and Bob's screen says the listener is gone.
             _ = try tmux("send-keys", "-t", "alice", "q")
