@@ -110,7 +110,7 @@ func body(_ text: String) -> Data { Data(#"{"object":"whatsapp_business_account"
     @Test(arguments: Backend.allCases)
     func anApplierBehindTwoListenersMissesNothing(_ backend: Backend) async throws {
         try await withStores(backend, count: 3) { stores in
-            let batches = 40, perBatch = 5
+            let batches = 60, perBatch = 5
             let appending = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for listener in 0..<2 {
