@@ -124,17 +124,16 @@ public final class PostgresServer: Sendable {
         self.process = process
     }
 
-    /// Asks `pg_isready` until the server accepts connections, the server ends, or the deadline.
+    /// Waits for the server's own word that it is ready (its log, read without starting a
+    /// process: each child's exit is a SIGCHLD that other tests' blocking reads would see),
+    /// then confirms with one `pg_isready`; false when the server ended or the deadline passed.
     private func waitUntilReady(timeout: Double) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            guard process.isRunning else { return false }
-            let ready = try await run("pg_isready", ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", "postgres",
-                                                     "-t", "2"])
-            if ready.status == 0 { return true }
-            try await Task.sleep(for: .milliseconds(50))
+        guard try await process.waitForLog("database system is ready to accept connections", timeout: timeout) != nil else {
+            return false
         }
-        return false
+        let ready = try await run("pg_isready", ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", "postgres",
+                                                 "-t", "10"])
+        return ready.status == 0
     }
 
     /// Fast shutdown (SIGINT: connected clients are disconnected), waiting for the server to end.
