@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // The version and the commit `wabox --version` prints (the commit written by the plugin).
@@ -32,10 +33,19 @@ let package = Package(
             name: "InboxCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // What every store promises, whatever the engine: the protocols both backends conform
+        // to and the types they share. No engine is imported here.
+        .target(name: "StoreContract", dependencies: ["InboxCore"]),
         .target(
             name: "InboxStore",
-            dependencies: ["InboxCore", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["InboxCore", "StoreContract", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift")]
+        ),
+        // The store on PostgreSQL (issue 19): postgres-nio's PostgresClient, its pool, bound statements.
+        .target(
+            name: "PostgresStore",
+            dependencies: ["InboxCore", "StoreContract", .product(name: "PostgresNIO", package: "postgres-nio"),
+                           .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "WebhookServer",
@@ -152,6 +162,14 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        .testTarget(name: "PostgresStoreTests",
+                    dependencies: ["PostgresStore", "StoreContract", "InboxTesting",
+                                   .product(name: "PostgresNIO", package: "postgres-nio"),
+                                   .product(name: "Logging", package: "swift-log")]),
+        // The same store tests run against every backend: a real SQLite file and a real PostgreSQL.
+        .testTarget(name: "StoreConformanceTests",
+                    dependencies: ["StoreContract", "InboxStore", "PostgresStore", "InboxTesting",
+                                   .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox", "BuildInfo", "InboxTUI", "InboxServices"]),
     ]
 )

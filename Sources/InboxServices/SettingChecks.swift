@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import InboxStore
 import InboxTUI
 
@@ -28,6 +29,26 @@ public enum SettingChecks {
         if let name = values["agent"], let problem = AgentName.validate(name) {
             return problem + ": fix --agent, WABOX_AGENT or agent in the config file (it is only shown beside your account)"
         }
+        if let db = values["db"], let problem = StoreChoice.problem(with: db) { return problem }
         return nil
+    }
+}
+
+/// Which store a `db` value names, while only SQLite is built (issue 19 adds PostgreSQL).
+public enum StoreChoice {
+    /// What is wrong with `value` for this version: a value that is no store, or a
+    /// PostgreSQL URL (a command would otherwise create a file named `postgres:`).
+    public static func problem(with value: String) -> String? {
+        do {
+            if case .postgres(let location) = try StoreLocation.parse(value) {
+                return """
+                    db is \(location.redacted): PostgreSQL support is being built: this version stores in SQLite; \
+                    pass a file path (--db, WABOX_DB or db in the config file)
+                    """
+            }
+            return nil
+        } catch {
+            return "db: \(error.description)"
+        }
     }
 }

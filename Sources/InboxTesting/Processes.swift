@@ -313,8 +313,9 @@ public let testTools: [String: String] = [
     "/usr/bin/tmux": "tmux", "/usr/bin/curl": "curl", "/usr/bin/openssl": "openssl",
     "/usr/sbin/sshd": "openssh-server", "/usr/bin/ssh": "openssh-client", "/usr/bin/ssh-keygen": "openssh-client",
     "/usr/sbin/useradd": "passwd", "/usr/sbin/userdel": "passwd", "/usr/sbin/groupadd": "passwd",
-    "/usr/sbin/groupdel": "passwd", "/usr/sbin/runuser": "util-linux", "/usr/bin/git": "git",
-]
+    "/usr/sbin/groupdel": "passwd", "/usr/sbin/runuser": "util-linux", "/usr/bin/setpriv": "util-linux",
+    "/usr/bin/git": "git",
+].merging(PostgresServer.tools) { $1 }
 
 /// Throws, for a missing program, an error naming the package that installs it (when known)
 /// instead of a bare "No such file".
