@@ -19,29 +19,98 @@ public struct CommandResult: Sendable {
 }
 
 /// Runs a program to completion with a clean environment plus `environment`.
+///
+/// Spawned with `posix_spawn`, not Foundation's `Process`: on Linux, `Process.run()` in
+/// Swift 6.3 reads `/proc/self/fd` past the end of glibc's buffer and crashes the test
+/// process now and then (swift-corelibs-foundation PR #5472), the more descriptors are
+/// open the likelier — and a whole suite in parallel holds well over a thousand.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: Data? = nil) throws -> CommandResult {
     try checkExecutable(executable)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = baseEnvironment().merging(environment) { $1 }
-    let out = Pipe(), err = Pipe(), input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
-    // Read both pipes to the end before waiting, so that a large output cannot block.
-    nonisolated(unsafe) var errData = Data()
-    let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    errReader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errReader.isFinished { usleep(1000) }
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+    _ = ignoreBrokenPipes
+    var input: [Int32] = [-1, -1], output: [Int32] = [-1, -1], errors: [Int32] = [-1, -1]
+    guard closeOnExecPipe(&input), closeOnExecPipe(&output), closeOnExecPipe(&errors) else {
+        let reason = String(cString: strerror(errno))
+        (input + output + errors).filter { $0 >= 0 }.forEach { close($0) }
+        throw Fixtures.FixtureError(description: "cannot make pipes to run \(executable): \(reason)")
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
+    let pid: pid_t
+    do {
+        try closeDescriptorsAbove2(&actions)
+        pid = try spawn(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
+                        actions: &actions, newGroup: false)
+    } catch {
+        (input + output + errors).forEach { close($0) }
+        throw error
+    }
+    close(input[0])
+    close(output[1])
+    close(errors[1])
+    // The input is written by a thread of its own while both outputs are read here, so
+    // that neither side can fill a pipe and wait for the other.
+    let writer = Thread { [input] in
+        if let stdin {
+            stdin.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(input[1], bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 { if errno == EINTR { continue } else { break } }
+                    offset += written
+                }
+            }
+        }
+        close(input[1])
+    }
+    writer.start()
+    let (outData, errData) = readToEnd(output[0], errors[0])
+    close(output[0])
+    close(errors[0])
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    while !writer.isFinished { usleep(1000) }
+    // As Foundation's `terminationStatus`: the exit code, or the signal that ended it.
+    let signal = status & 0x7f
+    return CommandResult(status: signal == 0 ? (status >> 8) & 0xff : signal,
+                         stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// `pipe2(…, O_CLOEXEC)`: no other thread's child can inherit the pipe between its making
+/// and the flag (Swift's Glibc module does not export pipe2, glibc has it).
+private func closeOnExecPipe(_ descriptors: inout [Int32]) -> Bool {
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "pipe2") else { return pipe(&descriptors) == 0 }
+    return unsafeBitCast(symbol, to: Pipe2.self)(&descriptors, O_CLOEXEC) == 0
+}
+
+/// A child that exits without reading its input must not kill the test process with SIGPIPE.
+private let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+/// Everything two descriptors give until both end.
+private func readToEnd(_ first: Int32, _ second: Int32) -> (Data, Data) {
+    var data = [Data(), Data()]
+    var descriptors = [pollfd(fd: first, events: Int16(POLLIN), revents: 0), pollfd(fd: second, events: Int16(POLLIN), revents: 0)]
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while descriptors.contains(where: { $0.fd >= 0 }) {
+        if poll(&descriptors, 2, -1) < 0 {
+            if errno == EINTR { continue }
+            break
+        }
+        for index in 0..<2 where descriptors[index].fd >= 0 && descriptors[index].revents != 0 {
+            let count = buffer.withUnsafeMutableBytes { read(descriptors[index].fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data[index].append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                descriptors[index].fd = -1
+            }
+        }
+    }
+    return (data[0], data[1])
 }
 
 /// Runs a program that may leave a daemon behind (`tmux new-session`). Foundation's

@@ -15,27 +15,6 @@ import WebhookServer
 @Suite struct ServiceAssemblyTests {
     let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A live process of another name holds the lease: `sleep`, started for the test.
-    final class OtherHolder: @unchecked Sendable {
-        let process = Process()
-
-        init() throws {
-            process.executableURL = URL(fileURLWithPath: "/bin/sleep")
-            process.arguments = ["120"]
-            try process.run()
-        }
-
-        var pid: Int32 { process.processIdentifier }
-
-        /// SIGKILL: the test runner's children inherit a signal mask that may hold SIGTERM.
-        func stop() {
-            if process.isRunning { kill(pid, SIGKILL) }
-            process.waitUntilExit()
-        }
-
-        deinit { if process.isRunning { stop() } }
-    }
-
     func listener(port: Int = 0) -> WebhookConfiguration {
         WebhookConfiguration(host: "127.0.0.1", port: port, verifyToken: Fixtures.verifyToken, appSecret: Fixtures.appSecret)
     }
@@ -43,41 +22,44 @@ import WebhookServer
     @Test func serveRefusesBesideALiveHolderAndAScreenAttaches() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
-        let other = try OtherHolder()
-        defer { other.stop() }
-        // `sleep` holds the lease; a holder named `sleep` judges it alive by its process.
-        let holder = LeaseHolder(processName: "sleep")
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let theirs = ListenerLease(pid: other.pid, host: holder.host, role: .serve, agent: nil, address: "127.0.0.1:9999",
-                                   sending: true, startedAt: now, heartbeatAt: now)
-        #expect(try await temp.database.acquireLease(theirs, isAlive: { _ in false }) == .acquired)
+        // A live process of another name holds the lease: `sleep`, started for the test.
+        try await withProcesses { scope in
+            let other = try scope.start("/bin/sleep", ["120"], logFile: temp.directory.appendingPathComponent("sleep.log"))
+            // `sleep` holds the lease; a holder named `sleep` judges it alive by its process.
+            let holder = LeaseHolder(processName: "sleep")
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let theirs = ListenerLease(pid: other.pid, host: holder.host, role: .serve, agent: nil, address: "127.0.0.1:9999",
+                                       sending: true, startedAt: now, heartbeatAt: now)
+            #expect(try await temp.database.acquireLease(theirs, isAlive: { _ in false }) == .acquired)
 
-        var serve = ServiceAssembly.Configuration(role: .serve)
-        serve.listener = listener()
-        serve.holder = holder
-        await #expect(throws: ServiceAssembly.ListenerHeld.self) {
-            _ = try await ServiceAssembly.assemble(serve, database: temp.database, logger: quiet)
+            var serve = ServiceAssembly.Configuration(role: .serve)
+            serve.listener = listener()
+            serve.holder = holder
+            await #expect(throws: ServiceAssembly.ListenerHeld.self) {
+                _ = try await ServiceAssembly.assemble(serve, database: temp.database, logger: quiet)
+            }
+
+            var inbox = ServiceAssembly.Configuration(role: .inbox)
+            inbox.listener = listener()
+            inbox.agent = "alice"
+            inbox.holder = holder
+            let attached = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+            #expect(attached.attachedTo?.pid == other.pid)
+            #expect(attached.status.current.address == "127.0.0.1:9999")
+            #expect(attached.status.current.isUp)
+            // Attached: no listener, no lease keeper, only the status poller.
+            #expect(attached.services.count == 1)
+            #expect(attached.services.first is StatusPoller)
+
+            // Once the holder is gone the next screen takes the lease and listens itself.
+            // SIGKILL: the test runner's children inherit a signal mask that may hold SIGTERM.
+            await other.stop(signal: SIGKILL)
+            let embedded = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
+            #expect(embedded.attachedTo == nil)
+            #expect(embedded.services.count == 3)  // lease keeper, listener, status poller
+            #expect(try temp.database.currentLease()?.pid == getpid())
+            #expect(try temp.database.currentLease()?.agent == "alice")
         }
-
-        var inbox = ServiceAssembly.Configuration(role: .inbox)
-        inbox.listener = listener()
-        inbox.agent = "alice"
-        inbox.holder = holder
-        let attached = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
-        #expect(attached.attachedTo?.pid == other.pid)
-        #expect(attached.status.current.address == "127.0.0.1:9999")
-        #expect(attached.status.current.isUp)
-        // Attached: no listener, no lease keeper, only the status poller.
-        #expect(attached.services.count == 1)
-        #expect(attached.services.first is StatusPoller)
-
-        // Once the holder is gone the next screen takes the lease and listens itself.
-        other.stop()
-        let embedded = try await ServiceAssembly.assemble(inbox, database: temp.database, logger: quiet)
-        #expect(embedded.attachedTo == nil)
-        #expect(embedded.services.count == 3)  // lease keeper, listener, status poller
-        #expect(try temp.database.currentLease()?.pid == getpid())
-        #expect(try temp.database.currentLease()?.agent == "alice")
     }
 
     /// `serve` as it runs: the listener on a free port takes a signed webhook, and the

@@ -221,15 +221,35 @@ private func withListener<T: Sendable>(
             try await RawConnection.open(port: port).use { _, reader in try await reader.waitForClose() }
             #expect(ContinuousClock.now - started < .seconds(1.5 + 2.5))
             // A prompt client on the same settings is served, several requests on one connection.
-            let statuses = try await RawConnection.open(port: port).use { writer, reader in
-                var statuses: [Int] = []
-                for index in 0..<3 {
-                    let body = textWebhook("wamid.prompt.\(index)")
-                    try await writer.send(rawRequest(headers: [("X-Hub-Signature-256", sign(body))], body: body))
-                    statuses.append(try #require(try await reader.answer()).status)
-                    try await Task.sleep(for: .milliseconds(250))
+            // Prompt means within the idle timeout of the last answer: when this test's own
+            // tasks waited longer than that for a thread (a loaded machine), the close was
+            // earned, and the client carries on from a new connection, as a real one would.
+            var statuses: [Int] = []
+            var lastAnswer = ContinuousClock.now
+            var reconnects = 0
+            while statuses.count < 3 {
+                do {
+                    try await RawConnection.open(port: port).use { writer, reader in
+                        while statuses.count < 3 {
+                            let body = textWebhook("wamid.prompt.\(statuses.count)")
+                            try await writer.send(rawRequest(headers: [("X-Hub-Signature-256", sign(body))], body: body))
+                            guard let answer = try await reader.answer() else {
+                                throw Fixtures.FixtureError(description: "the connection closed without an answer")
+                            }
+                            statuses.append(answer.status)
+                            lastAnswer = ContinuousClock.now
+                            try await Task.sleep(for: .milliseconds(250))
+                        }
+                    }
+                } catch {
+                    let gap = ContinuousClock.now - lastAnswer
+                    guard gap >= .milliseconds(1500), reconnects < 5 else {
+                        Issue.record("a prompt client was cut off \(gap) after its last answer: \(error)")
+                        break
+                    }
+                    reconnects += 1
+                    lastAnswer = ContinuousClock.now
                 }
-                return statuses
             }
             #expect(statuses == [200, 200, 200])
         }
