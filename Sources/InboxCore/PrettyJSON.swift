@@ -10,8 +10,7 @@ public enum PrettyJSON {
         var lines: [String] = []
         var line: [UInt8] = []
         var depth = 0
-        var inString = false
-        var escaped = false
+        var strings = JSONStringTracker()
         let bytes = [UInt8](body)
         func newLine() {
             lines.append(TerminalText.sanitize(String(decoding: line, as: UTF8.self)))
@@ -21,23 +20,13 @@ public enum PrettyJSON {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
-            if inString {
+            if strings.isInString(byte) {
                 line.append(byte)
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
                 continue
             }
             switch byte {
             case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
                 continue
-            case UInt8(ascii: "\""):
-                inString = true
-                line.append(byte)
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 line.append(byte)
                 // `{}` and `[]` stay on one line.
@@ -65,5 +54,30 @@ public enum PrettyJSON {
         }
         if !line.allSatisfy({ $0 == UInt8(ascii: " ") }) || lines.isEmpty { newLine() }
         return lines
+    }
+}
+
+/// Which bytes of a JSON text are inside strings (their quotes included), for one-pass
+/// scanners that must not read a bracket or a comma in a customer's text as structure.
+struct JSONStringTracker {
+    private var inString = false
+    private var escaped = false
+
+    /// Whether `byte`, the next one of the text, belongs to a string: the opening quote,
+    /// its contents (escapes too) and the closing quote do.
+    @inline(__always)
+    mutating func isInString(_ byte: UInt8) -> Bool {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            return true
+        }
+        inString = byte == UInt8(ascii: "\"")
+        return inString
     }
 }

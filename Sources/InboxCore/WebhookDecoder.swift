@@ -57,24 +57,12 @@ public struct WebhookDecoder: Sendable {
     /// bytes, without recursion, so that any size and depth is safe to check.
     static func checkShape(_ body: Data) throws(Failure) {
         var depth = 0
-        var inString = false
-        var escaped = false
+        var strings = JSONStringTracker()
         var offset = 0
         for byte in body {
             defer { offset += 1 }
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
+            if strings.isInString(byte) { continue }
             switch byte {
-            case UInt8(ascii: "\""):
-                inString = true
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 if depth > maximumDepth {
