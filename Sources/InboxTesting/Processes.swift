@@ -126,12 +126,7 @@ public func runLeavingDaemon(_ executable: String, _ arguments: [String], enviro
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    // glibc 2.34 has closefrom for spawn, but Swift's Glibc module does not export it.
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
-        throw Fixtures.FixtureError(description: "this C library cannot close descriptors on spawn (glibc 2.34 or newer needed)")
-    }
-    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+    try closeDescriptorsAbove2(&actions)
     let pid = try spawn(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
                         actions: &actions, newGroup: false)
     var status: Int32 = 0
@@ -421,6 +416,7 @@ func spawnInOwnGroup(_ executable: String, _ arguments: [String], environment: [
     return try spawn(executable, arguments, environment: environment, actions: &actions, newGroup: true)
 }
 
+/// glibc 2.34 has closefrom for spawn, but Swift's Glibc module does not export it.
 private func closeDescriptorsAbove2(_ actions: inout posix_spawn_file_actions_t) throws {
     typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
