@@ -55,13 +55,9 @@ public enum ImagePreviewer {
                             maxColumns: Int, maxRows: Int,
                             colors: PreviewColors) -> Result<ImagePreview, PreviewFailure> {
         let header: ImageHeader
-        do {
-            header = try ImageHeader.read(bytes)
-        } catch {
-            return .failure(error)
-        }
-        guard header.width * header.height <= maximumPixels else {
-            return .failure(.tooLarge(width: header.width, height: header.height))
+        switch checkedHeader(bytes) {
+        case .success(let checked): header = checked
+        case .failure(let failure): return .failure(failure)
         }
         let (columns, rows) = fit(width: header.width, height: header.height, maxColumns: maxColumns, maxRows: maxRows)
         guard colors != .none, columns > 0 else {
@@ -82,6 +78,19 @@ public enum ImagePreviewer {
         let cells = decoded.withPixels { Symbols.draw($0, columns: columns, rows: rows) }
         return .success(ImagePreview(format: header.format, pixelWidth: header.width, pixelHeight: header.height,
                                      columns: columns, rows: rows, cells: cells))
+    }
+
+    /// The header of the image in `bytes`, refused when it has more than `maximumPixels`.
+    static func checkedHeader(_ bytes: UnsafeRawBufferPointer) -> Result<ImageHeader, PreviewFailure> {
+        do throws(PreviewFailure) {
+            let header = try ImageHeader.read(bytes)
+            guard header.width * header.height <= maximumPixels else {
+                return .failure(.tooLarge(width: header.width, height: header.height))
+            }
+            return .success(header)
+        } catch {
+            return .failure(error)
+        }
     }
 
     public static func make(from data: Data, maxColumns: Int, maxRows: Int,

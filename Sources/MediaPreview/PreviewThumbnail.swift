@@ -38,15 +38,11 @@ public enum PreviewThumbnail {
         }
         return file.withBytes { bytes -> Result<Bool, PreviewFailure> in
             let header: ImageHeader
-            do throws(PreviewFailure) {
-                header = try ImageHeader.read(bytes)
-            } catch {
-                return .failure(error)
+            switch ImagePreviewer.checkedHeader(bytes) {
+            case .success(let checked): header = checked
+            case .failure(let failure): return .failure(failure)
             }
             guard isWorthMaking(width: header.width, height: header.height) else { return .success(false) }
-            guard header.width * header.height <= ImagePreviewer.maximumPixels else {
-                return .failure(.tooLarge(width: header.width, height: header.height))
-            }
             let decoded: DecodedPixels
             switch DecodedPixels.decode(bytes, minWidth: 1, minHeight: minimumHeight) {
             case .success(let pixels): decoded = pixels
