@@ -6,21 +6,6 @@ import InboxCore
 // transaction, and moves its high-water mark (`journal_mark`) in the same transaction, so
 // that a crash at any point leaves every body either applied or past the mark, never both.
 
-/// One journaled body once applied.
-public struct AppliedBody: Sendable, Equatable {
-    public var journalID: Int64
-    public var outcome: IngestOutcome
-    /// Every event the body held was stored already (its messages by wamid, its statuses by
-    /// key): a redelivery or a replay, which changed nothing.
-    public var repeated = false
-
-    public init(journalID: Int64, outcome: IngestOutcome, repeated: Bool = false) {
-        self.journalID = journalID
-        self.outcome = outcome
-        self.repeated = repeated
-    }
-}
-
 /// The SHA-256 of a body, in hex: what recognises a replay among the bodies that left dead
 /// letters or account errors.
 enum BodyDigest {

@@ -2,6 +2,9 @@ import Foundation
 import GRDB
 import Synchronization
 import InboxCore
+// The store contract's types (IngestOutcome, AppliedBody, JournalProgress) are this
+// module's vocabulary too: its callers need not import StoreContract to use them.
+@_exported import StoreContract
 
 /// The inbox's SQLite database: the only owner of SQL in wabox.
 ///

@@ -15,19 +15,6 @@ public struct IncomingWebhook: Sendable {
     }
 }
 
-/// What became of one journaled body once applied.
-public enum IngestOutcome: Sendable, Equatable {
-    /// Applied; `deadLetters` parts could not be decoded and were kept aside.
-    case stored(events: Int, deadLetters: Int)
-    /// A copy of a body already applied, recognised by its hash because that copy left dead
-    /// letters or account errors: those are not stored again, and the rest of its events
-    /// changed nothing. (A replayed body without such rows is `stored`, and changes nothing
-    /// either: messages, statuses and reactions are idempotent by their keys.)
-    case duplicate
-    /// Kept as a dead letter: the body could not be decoded or applied.
-    case deadLetter(reason: String)
-}
-
 extension InboxDatabase {
     /// Journals a batch of webhooks and applies them (and any body journaled before them
     /// that waits) in one transaction, and returns an outcome for each, in order. For tools

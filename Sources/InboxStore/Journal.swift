@@ -32,19 +32,6 @@ public struct JournalEntry<Body: JournalBody>: Sendable {
     }
 }
 
-/// How far the applier is behind the journal.
-public struct JournalProgress: Sendable, Equatable {
-    /// The id of the newest journaled body (0 when none).
-    public var journaled: Int64
-    /// Every body up to this id is applied.
-    public var applied: Int64
-    /// When the oldest body not yet applied was received (Unix seconds); nil when none waits.
-    public var oldestWaitingReceivedAt: Int64?
-
-    /// Bodies journaled but not yet applied. Journal ids have no gaps (AUTOINCREMENT, and
-    /// only applied bodies are ever pruned), so this is a count.
-    public var lag: Int64 { max(0, journaled - applied) }
-}
 
 extension InboxDatabase {
     /// Appends the bodies to the journal in one transaction (one group commit) and returns

@@ -60,3 +60,15 @@ extension InboxDatabase: JournalStore {
 
     private static func leaseClock() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 }
+
+extension InboxDatabase: ApplyingStore {
+    /// Blocking, like `applyJournal(limit:shouldYield:)` under it: the listener's applier
+    /// runs it on a thread of its own.
+    public func applyJournalBatch(limit: Int) async throws -> [AppliedBody] {
+        try applyJournal(limit: limit)
+    }
+
+    public func journalProgressNow() async throws -> JournalProgress {
+        try journalProgress()
+    }
+}
