@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -79,7 +80,14 @@ enum ProgramRun {
                 close(output[1])
                 close(errors[1])
             }
-            pid = try spawn(executable, [argument], environment: environment, stdout: output[1], stderr: errors[1])
+            // The leader of a new process group, so that the time limit kills its children too.
+            do {
+                pid = try ProcessSpawn.start(executable, [argument], environment: environment,
+                                             standardOutput: .descriptor(output[1]), standardError: .descriptor(errors[1]),
+                                             newProcessGroup: true)
+            } catch {
+                throw Failure(description: error.description)
+            }
         }
         for descriptor in readEnds { _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK) }
 
@@ -134,43 +142,5 @@ enum ProgramRun {
         let raw = status ?? 0
         let final = ending ?? (raw & 0x7f == 0 ? .exited((raw >> 8) & 0xff) : .signalled(raw & 0x7f))
         return Outcome(ending: final, stdout: collected[0], stdoutTruncated: truncated, stderr: collected[1])
-    }
-
-    /// Starts `executable` as the leader of a new process group: standard input from
-    /// /dev/null, output and errors into the given pipe ends, no other descriptor
-    /// inherited, default signal handling and mask.
-    private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
-                              stdout: Int32, stderr: Int32) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        // The pipes' other ends are close-on-exec; closefrom also keeps out any descriptor
-        // another thread opened without it.
-        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
-            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t(), allSignals = sigset_t()
-        sigemptyset(&noSignals)
-        sigfillset(&allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else {
-            throw Failure(description: "could not start \(executable): \(String(cString: strerror(spawned)))")
-        }
-        return pid
     }
 }

@@ -126,24 +126,21 @@ enum MediaFiles {
                 ? "open_command \(command) is not an executable file"
                 : "open_command \(command) is not on PATH")
         }
-        let process = Process()
-        process.executableURL = program
-        process.arguments = [path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        let announced = DispatchSemaphore(value: 0)
-        process.terminationHandler = { finished in
-            announced.wait()
-            if finished.terminationStatus != 0 { exited(finished.terminationStatus) }
-        }
+        let pid: pid_t
         do {
-            try process.run()
+            // Through posix_spawn, not Foundation's Process, which crashes now and then (ProcessSpawn).
+            pid = try ProcessSpawn.start(program.path, [path], environment: ProcessInfo.processInfo.environment)
         } catch {
-            throw Failure(description: "could not start \(command): \(error.localizedDescription)")
+            throw Failure(description: "could not start \(command): \(error.description)")
         }
         launched()
-        announced.signal()
+        // Reaped by a thread of its own, so that no zombie is left and a failure is heard.
+        let reaper = Thread {
+            let status = ProcessSpawn.terminationStatus(ProcessSpawn.waitForExit(pid))
+            if status != 0 { exited(status) }
+        }
+        reaper.name = "wabox open_command"
+        reaper.start()
     }
 }
 

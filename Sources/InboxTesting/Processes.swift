@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 
 /// The built `wabox` binary: `WABOX_BINARY` when set, else the one beside the test bundle.
 public func waboxBinary() throws -> String {
@@ -20,10 +21,9 @@ public struct CommandResult: Sendable {
 
 /// Runs a program to completion with a clean environment plus `environment`.
 ///
-/// Spawned with `posix_spawn`, not Foundation's `Process`: on Linux, `Process.run()` in
-/// Swift 6.3 reads `/proc/self/fd` past the end of glibc's buffer and crashes the test
-/// process now and then (swift-corelibs-foundation PR #5472), the more descriptors are
-/// open the likelier — and a whole suite in parallel holds well over a thousand.
+/// Spawned through `ProcessSpawn`, not Foundation's `Process`, which crashes now and then
+/// the more descriptors are open (see there) — and a whole suite in parallel holds well
+/// over a thousand.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                        stdin: Data? = nil) throws -> CommandResult {
     try checkExecutable(executable)
@@ -34,20 +34,14 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
         (input + output + errors).filter { $0 >= 0 }.forEach { close($0) }
         throw Fixtures.FixtureError(description: "cannot make pipes to run \(executable): \(reason)")
     }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, input[0], 0)
-    posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, errors[1], 2)
     let pid: pid_t
     do {
-        try closeDescriptorsAbove2(&actions)
-        pid = try spawn(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
-                        actions: &actions, newGroup: false)
+        pid = try ProcessSpawn.start(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
+                                     standardInput: .descriptor(input[0]), standardOutput: .descriptor(output[1]),
+                                     standardError: .descriptor(errors[1]))
     } catch {
         (input + output + errors).forEach { close($0) }
-        throw error
+        throw Fixtures.FixtureError(description: error.description)
     }
     close(input[0])
     close(output[1])
@@ -120,15 +114,12 @@ private func readToEnd(_ first: Int32, _ second: Int32) -> (Data, Data) {
 @discardableResult
 public func runLeavingDaemon(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Int32 {
     try checkExecutable(executable)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    try closeDescriptorsAbove2(&actions)
-    let pid = try spawn(executable, arguments, environment: baseEnvironment().merging(environment) { $1 },
-                        actions: &actions, newGroup: false)
+    let pid: pid_t
+    do {
+        pid = try ProcessSpawn.start(executable, arguments, environment: baseEnvironment().merging(environment) { $1 })
+    } catch {
+        throw Fixtures.FixtureError(description: error.description)
+    }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return (status >> 8) & 0xff
@@ -406,50 +397,13 @@ public func requireTool(_ path: String, package: String) throws -> String {
 func spawnInOwnGroup(_ executable: String, _ arguments: [String], environment: [String: String],
                      output: String) throws -> pid_t {
     try checkExecutable(executable)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    try closeDescriptorsAbove2(&actions)
-    return try spawn(executable, arguments, environment: environment, actions: &actions, newGroup: true)
-}
-
-/// glibc 2.34 has closefrom for spawn, but Swift's Glibc module does not export it.
-private func closeDescriptorsAbove2(_ actions: inout posix_spawn_file_actions_t) throws {
-    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else {
-        throw Fixtures.FixtureError(description: "this C library cannot close descriptors on spawn (glibc 2.34 or newer needed)")
+    do {
+        return try ProcessSpawn.start(executable, arguments, environment: environment,
+                                      standardOutput: .appending(toFile: output), standardError: .standardOutput,
+                                      newProcessGroup: true)
+    } catch {
+        throw Fixtures.FixtureError(description: error.description)
     }
-    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
-}
-
-private func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
-                   actions: inout posix_spawn_file_actions_t, newGroup: Bool) throws -> pid_t {
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer { (argv + envp).forEach { free($0) } }
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var noSignals = sigset_t(), allSignals = sigset_t()
-    sigemptyset(&noSignals)
-    sigfillset(&allSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-    if newGroup {
-        posix_spawnattr_setpgroup(&attributes, 0)
-        flags |= POSIX_SPAWN_SETPGROUP
-    }
-    posix_spawnattr_setflags(&attributes, Int16(flags))
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-    guard spawned == 0 else {
-        throw Fixtures.FixtureError(description: "could not start \(executable): \(String(cString: strerror(spawned)))")
-    }
-    return pid
 }
 
 /// One small shell per test process that outlives it by a moment: it reads, from a socket
@@ -506,16 +460,9 @@ final class Watchdog: @unchecked Sendable {
     private func start() -> Int32 {
         var ends: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else { return -1 }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, ends[0], 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        guard (try? closeDescriptorsAbove2(&actions)) != nil,
-              // A group of its own: a Ctrl-C at the terminal reaches the tests, not it.
-              (try? spawn("/bin/sh", ["-c", Self.script], environment: baseEnvironment(), actions: &actions,
-                          newGroup: true)) != nil else {
+        // A group of its own: a Ctrl-C at the terminal reaches the tests, not it.
+        guard (try? ProcessSpawn.start("/bin/sh", ["-c", Self.script], environment: baseEnvironment(),
+                                       standardInput: .descriptor(ends[0]), newProcessGroup: true)) != nil else {
             close(ends[0])
             close(ends[1])
             return -1
