@@ -40,8 +40,9 @@ public final class JournalApplierService: Service, Sendable {
         /// On shutdown, how long the applier goes on applying what is left before it stops
         /// (the rest is applied at the next start).
         public var drainOnStop: Duration = .seconds(5)
-        /// The clock for retention, in Unix seconds (tests pass their own).
-        public var now: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        /// The clock for retention, in Unix seconds; nil is the listener's, which dates the
+        /// bodies (`makeWebhookApplication`'s `now`), else the system's.
+        public var now: (@Sendable () -> Int64)?
 
         public init() {}
     }
@@ -226,11 +227,14 @@ public final class JournalApplierService: Service, Sendable {
         if deadLetters > 0 { metrics.deadLetter.increment(by: deadLetters) }
     }
 
+    /// Now, in Unix seconds, by the retention's clock.
+    private func clock() -> Int64 { configuration.now?() ?? Int64(Date().timeIntervalSince1970) }
+
     /// Prunes applied bodies past the retention, a chunk per transaction, for at most ten
     /// chunks and only while neither acknowledgements nor new bodies wait; returns whether
     /// old bodies may be left.
     private func prune(olderThan retention: Duration) throws -> Bool {
-        let cutoff = configuration.now() - retention.components.seconds
+        let cutoff = clock() - retention.components.seconds
         var total = 0
         defer {
             if total > 0 { logger.info("pruned \(total) applied webhook bodies older than the journal retention") }
@@ -247,7 +251,7 @@ public final class JournalApplierService: Service, Sendable {
 
     /// Prunes the audit trail's entries past `audit_retention`, as `prune` does bodies.
     private func pruneAudit(olderThan retention: Duration) throws -> Bool {
-        let cutoff = configuration.now() - retention.components.seconds
+        let cutoff = clock() - retention.components.seconds
         var total = 0
         defer {
             if total > 0 { logger.info("pruned \(total) audit trail entries older than the audit retention") }

@@ -107,7 +107,8 @@ public struct ListenerTLS: Sendable {
 /// Builds the listener: used by `wabox serve`, the embedded listener and the tests alike.
 ///
 /// - Parameters:
-///   - now: the clock, in Unix seconds (tests pass a fixed one).
+///   - now: the clock, in Unix seconds (tests pass a fixed one): the listener's, and the
+///     applier's for retention unless its configuration has its own.
 ///   - applier: the journal's applier, which runs with the listener and gives way to its
 ///     commits; nil leaves the journal to an applier elsewhere (tests that apply it themselves).
 ///   - onServerRunning: called with the bound port once the socket listens.
@@ -124,7 +125,12 @@ public func makeWebhookApplication(
     // until the last journal commit is answered, then applies what it can of the rest.
     var services: [any Service] = []
     let applierService = applier.map {
-        JournalApplierService(database: database, configuration: $0, pressure: { pipeline.isBusy }, logger: logger)
+        var configuration = $0
+        // Retention reads the clock that dated the bodies: with a test's fixed clock, bodies
+        // of "today" were pruned as a year old once the applier's first minute had passed.
+        configuration.now = configuration.now ?? now
+        return JournalApplierService(database: database, configuration: configuration, pressure: { pipeline.isBusy },
+                                     logger: logger)
     }
     if let applierService { services.append(applierService) }
     services.append(pipeline)

@@ -71,7 +71,8 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
                                                          appSecret: Fixtures.appSecret)
         session.services.onListening = { continuation.yield($0) }
         session.utcOffset = 0
-        // A loaded machine may take a while to drain the listener; the lease goes last.
+        // A loaded machine may take a while to drain the listener; the lease goes last (the
+        // wait for the end below outlasts this).
         session.stopTimeout = 60
         let finished = Mutex(false)
         let runner = Thread { [session] in
@@ -91,7 +92,7 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
         #expect(terminal.wakeDescriptor != nil, "the session hands the terminal the database's wake-up descriptor")
 
         terminal.press(.character("q"))
-        let quit = try await waitUntil(timeout: 20) { finished.withLock { $0 } }
+        let quit = try await waitUntil(timeout: 90) { finished.withLock { $0 } }
         #expect(quit, "the session did not end on q; the screen showed:\n\(terminal.text)")
         #expect(terminal.isClosed)
         #expect(try temp.database.currentLease() == nil)

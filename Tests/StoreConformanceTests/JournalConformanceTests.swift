@@ -154,7 +154,7 @@ func body(_ text: String) -> Data { Data(#"{"object":"whatsapp_business_account"
             let a = LeaseClaimant(pid: 1001, host: "host-a"), b = LeaseClaimant(pid: 2002, host: "host-b")
             // Long enough that a busy machine never stalls a step past it (the checks just
             // after acquiring would see an expired lease), short enough to wait out below.
-            let lifetime = Duration.seconds(5)
+            let lifetime = Duration.seconds(10)
             #expect(try await stores[0].acquireApplierLease(a, lifetime: lifetime) == .acquired)
             #expect(try await stores[1].acquireApplierLease(b, lifetime: lifetime) == .heldBy(a))
             #expect(try await stores[0].acquireApplierLease(a, lifetime: lifetime) == .acquired, "the holder lost its own lease")
@@ -172,6 +172,8 @@ func body(_ text: String) -> Data { Data(#"{"object":"whatsapp_business_account"
             #expect(attempt == .acquired, "B never took over the stalled lease: \(attempt)")
             #expect(ContinuousClock.now - started >= lifetime - .milliseconds(100), "B took a lease A had just renewed")
             #expect(try await !stores[0].renewApplierLease(a), "A still renews a lease B holds")
+            // Renewed just before, so that however slow the machine, B's lease is fresh here.
+            #expect(try await stores[1].renewApplierLease(b))
             #expect(try await stores[0].acquireApplierLease(a, lifetime: lifetime) == .heldBy(b))
             // Released, it is free at once.
             try await stores[1].releaseApplierLease(b)

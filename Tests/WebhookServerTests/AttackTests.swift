@@ -219,7 +219,10 @@ private func withListener<T: Sendable>(
             // A silent connection is closed once idle.
             let started = ContinuousClock.now
             try await RawConnection.open(port: port).use { _, reader in try await reader.waitForClose() }
-            #expect(ContinuousClock.now - started < .seconds(1.5 + 2.5))
+            // Closed by the listener rather than left open: the bound only tells the idle
+            // timeout from no timeout at all, so that a loaded machine's late wake-ups (seconds)
+            // do not fail it.
+            #expect(ContinuousClock.now - started < .seconds(30))
             // A prompt client on the same settings is served, several requests on one connection.
             // Prompt means within the idle timeout of the last answer: when this test's own
             // tasks waited longer than that for a thread (a loaded machine), the close was
