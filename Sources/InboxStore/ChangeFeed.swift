@@ -166,68 +166,10 @@ extension Schema {
         """
 }
 
-/// What changed in the database between two points of its change feed.
-public struct ChangeBatch: Sendable, Equatable {
-    /// What changed.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// A message arrived, was sent, edited, deleted or moved.
-        case message
-        /// A status tick, or a reply's fate in the outbox.
-        case status
-        /// A reaction on a message.
-        case reaction
-        /// A file's download or a voice note's transcript.
-        case media
-        /// The conversation itself: new, its activity, its window, its failing replies.
-        case conversation
-        /// Claimed, given back, resolved, reopened.
-        case claim
-        /// Unread counts: a read mark, a new customer message counted.
-        case read
-        case label
-        case note
-        /// Another agent's typing note.
-        case typing
-        /// The customer's name, number, username or marketing preference.
-        case contact
-        /// Canned replies, label names, agents' display names.
-        case workbench
-    }
-
-    /// The feed's position after this batch: ask for the next one after it.
-    public var sequence: Int64
-    /// The conversations changed, by kind.
-    public var conversations: [Kind: Set<ConversationID>]
-    /// Whether something that concerns no one conversation changed (`workbench`).
-    public var workbench: Bool
-    /// Too much changed, or the feed was pruned past the position asked for: reload
-    /// everything.
-    public var overflow: Bool
-
-    public init(sequence: Int64, conversations: [Kind: Set<ConversationID>] = [:], workbench: Bool = false,
-                overflow: Bool = false) {
-        self.sequence = sequence
-        self.conversations = conversations
-        self.workbench = workbench
-        self.overflow = overflow
-    }
-
-    /// Whether nothing changed.
-    public var isEmpty: Bool { !overflow && !workbench && conversations.values.allSatisfy(\.isEmpty) }
-
-    /// Every conversation changed in any of `kinds`.
-    public func conversations(_ kinds: Set<Kind>) -> Set<ConversationID> {
-        kinds.reduce(into: Set()) { $0.formUnion(conversations[$1] ?? []) }
-    }
-
-    /// Every conversation changed.
-    public var allConversations: Set<ConversationID> { conversations(Set(Kind.allCases)) }
-}
-
 extension InboxDatabase {
     /// How many feed rows are kept: older ones are pruned by the feed's own trigger. A
     /// screen that fell further behind reloads everything.
-    public static let changeFeedKept = 20_000
+    public static let changeFeedKept = ChangeBatch.kept
 
     /// The newest position of the change feed (0 when it is empty).
     public func latestChangeSequence() throws -> Int64 {
@@ -241,25 +183,18 @@ extension InboxDatabase {
         try writer.read { db in
             let oldest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(seq) FROM change")) ?? 0
             let newest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(seq) FROM change")) ?? 0
-            guard newest > sequence else { return ChangeBatch(sequence: max(sequence, newest)) }
-            // Rows are numbered without gaps: a first row past sequence + 1 means some were pruned.
-            if oldest > sequence + 1 || newest - sequence > Int64(limit) {
-                return ChangeBatch(sequence: newest, overflow: true)
+            return try ChangeBatch.reading(after: sequence, oldest: oldest, newest: newest, limit: limit) {
+                try Row.fetchAll(db.cachedStatement(sql: "SELECT conversation_id, kind FROM change WHERE seq > ? AND seq <= ?"),
+                                 arguments: [sequence, newest]).map { ($0[0], $0[1]) }
             }
-            var batch = ChangeBatch(sequence: newest)
-            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-                SELECT conversation_id, kind FROM change WHERE seq > ? AND seq <= ?
-                """), arguments: [sequence, newest])
-            while let row = try rows.next() {
-                let conversation: Int64? = row[0]
-                guard let kind = ChangeBatch.Kind(rawValue: row[1]) else { continue }
-                if kind == .workbench || conversation == nil {
-                    batch.workbench = true
-                } else if let conversation {
-                    batch.conversations[kind, default: []].insert(ConversationID(rawValue: conversation))
-                }
-            }
-            return batch
         }
+    }
+}
+
+extension InboxDatabase: ChangeFeedStore {
+    public func feedPosition() async throws -> Int64 { try latestChangeSequence() }
+
+    public func feedChanges(after sequence: Int64, limit: Int) async throws -> ChangeBatch {
+        try changes(after: sequence, limit: limit)
     }
 }

@@ -114,6 +114,7 @@ extension PostgresStore {
             )
             """,
         ]),
+        changeFeedMigration,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.
