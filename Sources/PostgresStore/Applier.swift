@@ -38,14 +38,15 @@ extension PostgresStore: ApplyingStore {
         }
     }
 
-    /// Applies every body journaled so far, in batches; returns how many.
+    /// Applies every body journaled so far, in batches, until none waits; returns how many.
+    /// (A batch may end short of its limit: the one redone after a refused body stops there.)
     @discardableResult
     public func applyWholeJournal(batch: Int = applierBatch) async throws -> Int {
         var total = 0
         while true {
             let applied = try await applyJournalBatch(limit: batch)
+            if applied.isEmpty { return total }
             total += applied.count
-            if applied.count < batch { return total }
         }
     }
 

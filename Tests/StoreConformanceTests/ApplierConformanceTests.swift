@@ -40,13 +40,14 @@ extension ApplyingStore {
         return try await applyAll()
     }
 
-    /// Applies every body waiting, batch after batch.
+    /// Applies every body waiting, batch after batch, until none waits. (A batch may end
+    /// short of its limit: the one redone after a refused body stops at that body.)
     func applyAll(batch: Int = 64) async throws -> [AppliedBody] {
         var applied: [AppliedBody] = []
         while true {
             let batchApplied = try await applyJournalBatch(limit: batch)
+            if batchApplied.isEmpty { return applied }
             applied += batchApplied
-            if batchApplied.count < batch { return applied }
         }
     }
 }
