@@ -280,6 +280,37 @@ extension ApplyingStore {
     }
 }
 
+extension ApplierConformanceTests {
+    @Test(arguments: Backend.allCases)
+    func editsAndDeletionsWaitForTheirMessageAndOnlyTheAuthorsApply(_ backend: Backend) async throws {
+        try await withInbox(backend) { store in
+            let author = "33612345678"
+            // The edit and a stranger's deletion come before the message they change.
+            try await store.journalAndApply([
+                UpdateBodies.edit(id: "wamid.edit.1", of: "wamid.original", from: author, timestamp: 810, body: "corrected"),
+                UpdateBodies.revoke(id: "wamid.revoke.x", of: "wamid.original", from: "33699999999", timestamp: 820),
+            ])
+            #expect(try await store.inboxSnapshot().messages.isEmpty)
+            let applied = try await store.journalAndApply([
+                UpdateBodies.text(id: "wamid.original", from: author, timestamp: 800, body: "first try"),
+            ])
+            #expect(applied.map(\.outcome) == [.stored(events: 1, deadLetters: 1)], "the stranger's deletion is set aside")
+            var snapshot = try await store.inboxSnapshot()
+            let edited = snapshot.message("wamid.original")
+            #expect(edited?.text == "corrected" && edited?.editedAt == 810 && edited?.deletedAt == nil)
+            #expect(snapshot.deadLetters.count == 1)
+            // The author's own deletion applies, once.
+            let revoke = UpdateBodies.revoke(id: "wamid.revoke.1", of: "wamid.original", from: author, timestamp: 830)
+            try await store.journalAndApply([revoke])
+            try await store.appendJournal([JournalAppend(receivedAt: 1, body: revoke, isReplay: true)])
+            _ = try await store.applyAll()
+            snapshot = try await store.inboxSnapshot()
+            #expect(snapshot.message("wamid.original")?.deletedAt == 830)
+            #expect(snapshot.deadLetters.count == 1)
+        }
+    }
+}
+
 /// Makes the store refuse every inbound message whose text is `text`, as a constraint
 /// would: on SQLite a trigger that aborts, on PostgreSQL one that raises a check violation.
 func refuseMessages(withText text: String, in store: ApplyingInbox) async throws {
