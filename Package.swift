@@ -169,6 +169,7 @@ let package = Package(
         // The same store tests run against every backend: a real SQLite file and a real PostgreSQL.
         .testTarget(name: "StoreConformanceTests",
                     dependencies: ["StoreContract", "InboxStore", "PostgresStore", "InboxTesting",
+                                   .product(name: "PostgresNIO", package: "postgres-nio"),
                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox", "BuildInfo", "InboxTUI", "InboxServices"]),
     ]

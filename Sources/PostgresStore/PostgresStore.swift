@@ -15,11 +15,16 @@ public final class PostgresStore: Sendable {
     public let client: PostgresClient
     public let location: PostgresLocation
     let logger: Logger
+    /// Reads journaled bodies into events, as SQLite's applier does (InboxCore's decoder).
+    let decoder: WebhookDecoder
 
     /// A store on `location`; nothing connects until `client.run()` runs and a query is made.
-    public init(_ location: PostgresLocation, logger: Logger, maximumConnections: Int = 20) {
+    /// `decoder` is the configuration the SQLite store takes as `InboxDatabase.Configuration.decoder`.
+    public init(_ location: PostgresLocation, logger: Logger, maximumConnections: Int = 20,
+                decoder: WebhookDecoder.Configuration = .init()) {
         self.location = location
         self.logger = logger
+        self.decoder = WebhookDecoder(configuration: decoder)
         var configuration = Self.clientConfiguration(location)
         configuration.options.maximumConnections = maximumConnections
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -114,6 +119,7 @@ extension PostgresStore {
             )
             """,
         ]),
+        inboxRows,
         changeFeedMigration,
     ]
 
