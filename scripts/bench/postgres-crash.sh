@@ -81,9 +81,12 @@ for run in $(seq 1 "$RUNS"); do
     for index in $(seq 1 $((LISTENERS - 1))); do
         result=$(grep '^RESULT' "$BENCH_TMP/wrk-$run-l$index.out" || true)
         [ -n "$result" ] || { cat "$BENCH_TMP/wrk-$run-l$index.out" >&2; survivors_ok=0; continue; }
-        bad=$(( $(result_field "$result" unavailable) + $(result_field "$result" other) + $(result_field "$result" connect_errors) \
+        # An answer other than 200, or a request cut off or timed out, fails the run. wrk's
+        # connect errors (a new connection refused or reset before any request on it) are
+        # shown apart: every request the survivor received was answered (ok = requests).
+        bad=$(( $(result_field "$result" unavailable) + $(result_field "$result" other) \
                 + $(result_field "$result" read_errors) + $(result_field "$result" write_errors) + $(result_field "$result" timeouts) ))
-        survivor_summary="$survivor_summary listener $index: $(result_field "$result" ok) x 200, $bad not 200, p99 $(result_field "$result" p99_ms) ms;"
+        survivor_summary="$survivor_summary listener $index: $(result_field "$result" ok) x 200 of $(result_field "$result" requests) answered, $bad not 200, $(result_field "$result" connect_errors) connect errors, p99 $(result_field "$result" p99_ms) ms;"
         [ "$bad" -eq 0 ] || survivors_ok=0
     done
     pg_journal_dump "$DATABASE" "$BENCH_TMP/journal.hex"
