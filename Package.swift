@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "InboxServices",
             dependencies: [
-                "InboxCore", "InboxStore", "WebhookServer", "CloudAPI", "InboxTUI",
+                "InboxCore", "InboxStore", "PostgresStore", "WebhookServer", "CloudAPI", "InboxTUI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -171,6 +171,10 @@ let package = Package(
                     dependencies: ["StoreContract", "InboxStore", "PostgresStore", "InboxTesting",
                                    .product(name: "PostgresNIO", package: "postgres-nio"),
                                    .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox", "BuildInfo", "InboxTUI", "InboxServices"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["InboxTesting", "Simulator", "wabox", "BuildInfo", "InboxTUI", "InboxServices",
+                                                          "PostgresStore", .product(name: "Logging", package: "swift-log"),
+                                                          .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                          .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -7,7 +7,9 @@ import InboxTUI
 /// `config.toml` (the flags' and `WABOX_*` values included): the first problem, in words
 /// that say what to write instead.
 public enum SettingChecks {
-    public static func problem(in values: [String: String]) -> String? {
+    /// - Parameter postgresAllowed: the command runs on PostgreSQL (`wabox serve`); every
+    ///   other refuses a `postgres://` value for `db`.
+    public static func problem(in values: [String: String], postgresAllowed: Bool = false) -> String? {
         if let markRead = values["mark_read"], markRead != "on_open", markRead != "never" {
             return "mark_read is \"\(markRead)\"; use \"on_open\" (send read receipts when a conversation is opened) or \"never\""
         }
@@ -29,21 +31,26 @@ public enum SettingChecks {
         if let name = values["agent"], let problem = AgentName.validate(name) {
             return problem + ": fix --agent, WABOX_AGENT or agent in the config file (it is only shown beside your account)"
         }
-        if let db = values["db"], let problem = StoreChoice.problem(with: db) { return problem }
+        if let db = values["db"], let problem = StoreChoice.problem(with: db, postgresAllowed: postgresAllowed) {
+            return problem
+        }
         return nil
     }
 }
 
-/// Which store a `db` value names, while only SQLite is built (issue 19 adds PostgreSQL).
+/// Which store a `db` value names, while PostgreSQL is being built (issue 19): only
+/// `wabox serve` runs on it so far (the webhook listener and the journal).
 public enum StoreChoice {
-    /// What is wrong with `value` for this version: a value that is no store, or a
-    /// PostgreSQL URL (a command would otherwise create a file named `postgres:`).
-    public static func problem(with value: String) -> String? {
+    /// What is wrong with `value` for this command: a value that is no store, or a
+    /// PostgreSQL URL for a command that only runs on SQLite (it would otherwise create a
+    /// file named `postgres:`).
+    public static func problem(with value: String, postgresAllowed: Bool = false) -> String? {
         do {
-            if case .postgres(let location) = try StoreLocation.parse(value) {
+            if case .postgres(let location) = try StoreLocation.parse(value), !postgresAllowed {
                 return """
-                    db is \(location.redacted): PostgreSQL support is being built: this version stores in SQLite; \
-                    pass a file path (--db, WABOX_DB or db in the config file)
+                    db is \(location.redacted): PostgreSQL support is being built: so far only wabox serve runs on it \
+                    (the webhook listener); this command stores in SQLite: pass a file path (--db, WABOX_DB or db in \
+                    the config file)
                     """
             }
             return nil

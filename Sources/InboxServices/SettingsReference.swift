@@ -44,7 +44,7 @@ public enum SettingsReference {
         Setting(key: "listen", flag: ("--listen", listening + ["doctor"]), defaultValue: "`127.0.0.1:8080`",
                 meaning: "the webhook listener's address (`wabox demo --listen` too; its default is a free loopback port)"),
         Setting(key: "db", flag: ("--db", ["every command"]), defaultValue: "`$XDG_DATA_HOME/wabox/inbox.sqlite`",
-                meaning: "the SQLite database; on a shared server `/var/lib/wabox/inbox.sqlite`"),
+                meaning: "the SQLite database; on a shared server `/var/lib/wabox/inbox.sqlite`. `wabox serve` also takes `postgres://USER:PASSWORD@HOST:PORT/DBNAME` (its webhook listener and journal only, for now)"),
         Setting(key: "theme", flag: ("--theme", ["inbox", "demo"]), defaultValue: "`default` (`mono` with `NO_COLOR`)",
                 meaning: "the colour theme: `themes/NAME.toml` or `$XDG_CONFIG_HOME/wabox/themes/NAME.toml` ([themes](guide.md#themes))"),
         Setting(key: "mark_read", flag: nil, defaultValue: "`on_open`",

@@ -109,6 +109,31 @@ public final class Telemetry: Sendable {
         MetricsEndpoint { await self.render(database: database) }
     }
 
+    /// The endpoint of a listener on a shared store (PostgreSQL): the journal's lag when the
+    /// store applies it, whether the database answers, and the process's own figures; the
+    /// outbox and screen gauges stay at zero there for now.
+    func endpoint(sharedStore store: any JournalStore) -> MetricsEndpoint {
+        MetricsEndpoint { await self.render(sharedStore: store) }
+    }
+
+    func render(sharedStore store: any JournalStore, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> String {
+        do {
+            if let applying = store as? any ApplyingStore {
+                let progress = try await applying.journalProgressNow()
+                applierLag.record(progress.lag)
+                applierLagSeconds.record(progress.oldestWaitingReceivedAt.map { max(0, now - $0) } ?? 0)
+            } else {
+                _ = try await store.journalAppliedThrough()
+            }
+            databaseUp.record(1)
+        } catch {
+            databaseUp.record(0)
+        }
+        var text = Self.sortedWithHelp(registry.emitToString(), help: help)
+        if let process = ProcessFigures.read() { text += process.exposition(help: help) }
+        return text
+    }
+
     /// The Prometheus text format: the registry, then the process's figures.
     func render(database: InboxDatabase, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> String {
         if let figures = try? await database.operationalFigures(screensSeenSince: now - Self.screenWindow) {

@@ -1,3 +1,4 @@
+import Foundation
 import InboxCore
 import InboxStore
 import Logging
@@ -17,9 +18,11 @@ struct RequestBody: JournalBody {
 
 /// A body is in the journal: what a 200 stands for.
 public struct Journaled: Sendable, Equatable {
-    public var journalID: Int64
+    /// The body's id in the journal; nil when a shared store folded it into a copy another
+    /// listener (or an earlier delivery) journaled already, or cannot say which id is whose.
+    public var journalID: Int64?
 
-    public init(journalID: Int64) {
+    public init(journalID: Int64?) {
         self.journalID = journalID
     }
 }
@@ -63,20 +66,31 @@ public final class IngestPipeline: Service, Sendable {
         var committing = false
     }
 
-    private let database: InboxDatabase
+    private let store: ListenerStore
     private let capacity: Int
     private let maxBatch: Int
+    private let commitTimeout: Duration
     private let logger: Logger
     private let state = Mutex(State())
     private let batchSize = Recorder(label: MetricNames.journalCommitBatch, aggregate: true)
     private let commitTime = Metrics.Timer(label: MetricNames.journalCommit)
 
+    /// A pipeline into a SQLite database's journal.
+    public convenience init(database: InboxDatabase, capacity: Int = 8192, maxBatch: Int = 1024, logger: Logger) {
+        self.init(store: .sqlite(database), capacity: capacity, maxBatch: maxBatch, logger: logger)
+    }
+
     /// - Parameters:
     ///   - capacity: webhooks that may wait for a commit before `enqueue` refuses more.
     ///   - maxBatch: the most webhooks committed in one transaction.
-    public init(database: InboxDatabase, capacity: Int = 8192, maxBatch: Int = 1024, logger: Logger) {
+    ///   - commitTimeout: on a shared store (over a network), the longest a commit may take
+    ///     before its webhooks are answered 500 (Meta retries; a commit that landed after
+    ///     all is folded with the retry by the body's digest).
+    public init(store: ListenerStore, capacity: Int = 8192, maxBatch: Int = 1024,
+                commitTimeout: Duration = .seconds(10), logger: Logger) {
         precondition(capacity > 0 && maxBatch > 0, "the ingest queue needs room for at least one webhook")
-        self.database = database
+        self.store = store
+        self.commitTimeout = commitTimeout
         self.capacity = capacity
         self.maxBatch = maxBatch
         self.logger = logger
@@ -189,7 +203,7 @@ public final class IngestPipeline: Service, Sendable {
         batchSize.record(batch.count)
         let start = ContinuousClock.now
         do {
-            results = try await database.appendToJournal(batch.map(\.entry)).map { .success(Journaled(journalID: $0)) }
+            results = try await append(batch)
             commitTime.record(duration: ContinuousClock.now - start)
         } catch {
             logger.error("journal commit of \(batch.count) webhooks failed, answering 500 so that Meta retries: \(error)")
@@ -197,6 +211,22 @@ public final class IngestPipeline: Service, Sendable {
         }
         state.withLock { $0.committing = false }
         answer(batch, with: results)
+    }
+
+    private func append(_ batch: [Pending]) async throws -> [Result<Journaled, any Error>] {
+        switch store {
+        case .sqlite(let database):
+            return try await database.appendToJournal(batch.map(\.entry)).map { .success(Journaled(journalID: $0)) }
+        case .shared(let journal):
+            let bodies = batch.map {
+                JournalAppend(receivedAt: $0.entry.receivedAt, body: Data($0.entry.body.buffer.readableBytesView))
+            }
+            let ids = try await withDeadline(commitTimeout, "a journal commit") { try await journal.appendJournal(bodies) }
+            // Every body new: the ids are in the batch's order. Some folded into copies
+            // journaled before: which id is whose is not known, and needs not be.
+            if ids.count == batch.count { return ids.map { .success(Journaled(journalID: $0)) } }
+            return Array(repeating: .success(Journaled(journalID: nil)), count: batch.count)
+        }
     }
 
     /// Resumes tasks directly and hops once to each event loop with all of its answers.

@@ -205,27 +205,7 @@ public final class JournalApplierService: Service, Sendable {
         }
     }
 
-    /// Logs the dead letters and counts what became of each body: `dead_letter` when it left
-    /// one, `duplicate` when it changed nothing, `stored` otherwise.
-    private func report(_ applied: [AppliedBody]) {
-        var stored = 0, duplicates = 0, deadLetters = 0
-        for body in applied {
-            switch body.outcome {
-            case .deadLetter(let reason):
-                deadLetters += 1
-                logger.warning("journaled webhook \(body.journalID) kept as a dead letter: \(reason)")
-            case .duplicate:
-                duplicates += 1
-            case .stored(_, let left) where left > 0:
-                deadLetters += 1
-            case .stored:
-                if body.repeated { duplicates += 1 } else { stored += 1 }
-            }
-        }
-        if stored > 0 { metrics.stored.increment(by: stored) }
-        if duplicates > 0 { metrics.duplicate.increment(by: duplicates) }
-        if deadLetters > 0 { metrics.deadLetter.increment(by: deadLetters) }
-    }
+    private func report(_ applied: [AppliedBody]) { metrics.count(applied, logger: logger) }
 
     /// Now, in Unix seconds, by the retention's clock.
     private func clock() -> Int64 { configuration.now?() ?? Int64(Date().timeIntervalSince1970) }

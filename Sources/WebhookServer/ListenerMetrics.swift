@@ -1,3 +1,5 @@
+import InboxStore
+import Logging
 import Metrics
 import NIOCore
 
@@ -81,5 +83,29 @@ struct AppliedMetrics: Sendable {
         stored = counter(.stored)
         duplicate = counter(.duplicate)
         deadLetter = counter(.deadLetter)
+    }
+}
+
+extension AppliedMetrics {
+    /// Logs the dead letters and counts what became of each body: `dead_letter` when it left
+    /// one, `duplicate` when it changed nothing, `stored` otherwise.
+    func count(_ applied: [AppliedBody], logger: Logger) {
+        var stored = 0, duplicates = 0, deadLetters = 0
+        for body in applied {
+            switch body.outcome {
+            case .deadLetter(let reason):
+                deadLetters += 1
+                logger.warning("journaled webhook \(body.journalID) kept as a dead letter: \(reason)")
+            case .duplicate:
+                duplicates += 1
+            case .stored(_, let left) where left > 0:
+                deadLetters += 1
+            case .stored:
+                if body.repeated { duplicates += 1 } else { stored += 1 }
+            }
+        }
+        if stored > 0 { self.stored.increment(by: stored) }
+        if duplicates > 0 { duplicate.increment(by: duplicates) }
+        if deadLetters > 0 { deadLetter.increment(by: deadLetters) }
     }
 }

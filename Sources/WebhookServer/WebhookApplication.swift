@@ -120,10 +120,7 @@ public func makeWebhookApplication(
     applier: JournalApplierService.Configuration? = .init(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let pipeline = IngestPipeline(database: database, capacity: configuration.queueCapacity, logger: logger)
-    // Listed before the pipeline: services stop in reverse order, so the applier goes on
-    // until the last journal commit is answered, then applies what it can of the rest.
-    var services: [any Service] = []
+    let pipeline = IngestPipeline(store: .sqlite(database), capacity: configuration.queueCapacity, logger: logger)
     let applierService = applier.map {
         var configuration = $0
         // Retention reads the clock that dated the bodies: with a test's fixed clock, bodies
@@ -132,11 +129,57 @@ public func makeWebhookApplication(
         return JournalApplierService(database: database, configuration: configuration, pressure: { pipeline.isBusy },
                                      logger: logger)
     }
-    if let applierService { services.append(applierService) }
+    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, store: .sqlite(database),
+                               applier: applierService, logger: logger)
+    return makeListener(configuration: configuration, pipeline: pipeline, applier: applierService, routes: routes,
+                        logger: logger, now: now, onServerRunning: onServerRunning)
+}
+
+/// Builds a listener on a store that several listeners share (PostgreSQL): it journals and
+/// acknowledges on its own, and its applier applies the journal while this process holds
+/// the applier lease (`LeasedApplierService`).
+///
+/// - Parameters:
+///   - applier: the applier's settings, with the claimant this process asks for the lease
+///     as; nil, or a store that cannot apply (`ApplyingStore`), leaves the journal to an
+///     applier elsewhere: the bodies wait in it.
+///   - onApplier: told the applier service that runs, if any (`/healthz` says whether it
+///     holds the lease).
+public func makeWebhookApplication(
+    configuration: WebhookConfiguration,
+    sharedStore store: any JournalStore,
+    logger: Logger,
+    now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+    applier: (claimant: LeaseClaimant, configuration: LeasedApplierService.Configuration)?,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let pipeline = IngestPipeline(store: .shared(store), capacity: configuration.queueCapacity, logger: logger)
+    var applierService: LeasedApplierService?
+    if let applier, let applying = store as? any ApplyingStore {
+        applierService = LeasedApplierService(store: applying, claimant: applier.claimant,
+                                              configuration: applier.configuration,
+                                              pressure: { pipeline.isBusy }, logger: logger)
+    }
+    var routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, store: .shared(store),
+                               applier: nil, logger: logger)
+    routes.sharedApplier = applierService
+    return makeListener(configuration: configuration, pipeline: pipeline, applier: applierService, routes: routes,
+                        logger: logger, now: now, onServerRunning: onServerRunning)
+}
+
+/// The HTTP side, whatever the store: the channel handler that serves `POST /webhook`,
+/// the router, and the services (the applier, when there is one, then the pipeline).
+private func makeListener(
+    configuration: WebhookConfiguration, pipeline: IngestPipeline, applier: (any Service)?, routes: WebhookRoutes,
+    logger: Logger, now: @escaping @Sendable () -> Int64, onServerRunning: @escaping @Sendable (Int) async -> Void
+) -> some ApplicationProtocol {
+    // The applier is listed before the pipeline: services stop in reverse order, so the
+    // applier goes on until the last journal commit is answered, then applies what it can
+    // of the rest.
+    var services: [any Service] = []
+    if let applier { services.append(applier) }
     services.append(pipeline)
     let intake = WebhookIntake(configuration: configuration, logger: logger, now: now)
-    let routes = WebhookRoutes(configuration: configuration, pipeline: pipeline, database: database,
-                               applier: applierService, logger: logger)
     let router = Router()
     routes.register(on: router)
     if configuration.insecureSkipSignature {
@@ -175,15 +218,19 @@ public func makeWebhookApplication(
 struct WebhookRoutes: Sendable {
     let configuration: WebhookConfiguration
     let pipeline: IngestPipeline
-    let database: InboxDatabase
+    let store: ListenerStore
     /// The applier running with this listener, whose start-up backlog `/readyz` waits for.
     var applier: JournalApplierService?
     let logger: Logger
+    /// On a shared store, this listener's applier (which applies while it holds the lease).
+    var sharedApplier: LeasedApplierService?
+    /// On a shared store, the longest `/healthz` and `/readyz` wait for the database.
+    var sharedStoreDeadline: Duration = .seconds(2)
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/webhook") { request, _ in verify(request) }
-        router.get("/healthz") { _, _ in health() }
-        router.get("/readyz") { _, _ in ready() }
+        router.get("/healthz") { _, _ in await health() }
+        router.get("/readyz") { _, _ in await ready() }
         if let metrics = configuration.metrics {
             router.get("/metrics") { _, _ in await metrics.response() }
         }
@@ -209,13 +256,33 @@ struct WebhookRoutes: Sendable {
     // MARK: - Health
 
     /// `queue`: bodies waiting for a journal commit; `applier_lag`: bodies journaled (so
-    /// acknowledged) but not yet applied to the inbox.
-    func health() -> Response {
+    /// acknowledged) but not yet applied to the inbox. On a shared store `applier` says
+    /// whether this listener applies (`this listener`), another does (`another listener`),
+    /// or none can yet (`none`: the store has no applier, the journal waits).
+    func health() async -> Response {
         let queue = pipeline.depth
         do {
-            _ = try database.unreadTotal()
-            let lag = try database.journalProgress().lag
-            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue),"applier_lag":\#(lag)}"# + "\n",
+            let figures: String
+            switch store {
+            case .sqlite(let database):
+                _ = try database.unreadTotal()
+                let lag = try database.journalProgress().lag
+                figures = #""applier_lag":\#(lag)"#
+            case .shared(let journal):
+                let role = sharedApplier.map { $0.isApplying ? "this listener" : "another listener" } ?? "none"
+                if let applying = journal as? any ApplyingStore {
+                    let lag = try await withDeadline(sharedStoreDeadline, "the health check") {
+                        try await applying.journalProgressNow().lag
+                    }
+                    figures = #""applier_lag":\#(lag),"applier":"\#(role)""#
+                } else {
+                    _ = try await withDeadline(sharedStoreDeadline, "the health check") {
+                        try await journal.journalAppliedThrough()
+                    }
+                    figures = #""applier":"\#(role)""#
+                }
+            }
+            return .text(.ok, #"{"status":"ok","database":"ok","queue":\#(queue),\#(figures)}"# + "\n",
                          contentType: "application/json")
         } catch {
             return .text(.serviceUnavailable, #"{"status":"error","database":"unreadable","queue":\#(queue)}"# + "\n",
@@ -228,10 +295,22 @@ struct WebhookRoutes: Sendable {
     /// 503 while the applier works through the bodies journaled before it started, or
     /// while the database cannot be read; 200 otherwise. A load balancer sends webhooks
     /// to a ready listener. The body is one line saying why.
-    func ready() -> Response {
+    ///
+    /// On a shared store a listener is ready once the database answers: whichever
+    /// listener applies, each journals and acknowledges, and the load balancer should
+    /// spread webhooks over all of them.
+    func ready() async -> Response {
         let progress: JournalProgress
         do {
-            progress = try database.journalProgress()
+            switch store {
+            case .sqlite(let database):
+                progress = try database.journalProgress()
+            case .shared(let journal):
+                _ = try await withDeadline(sharedStoreDeadline, "the readiness check") {
+                    try await journal.journalAppliedThrough()
+                }
+                return .text(.ok, "ready\n")
+            }
         } catch {
             let reason = "\(error)".split(whereSeparator: \.isNewline).joined(separator: " ")
             return .text(.serviceUnavailable, "not ready: the database cannot be read: \(reason)\n")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudAPI
 import Foundation
+import InboxCore
 import InboxServices
 import InboxStore
 import Logging
@@ -43,7 +44,7 @@ struct Serve: AsyncParsableCommand {
         if let listen { flags[.listen] = listen }
         if let logFormat { flags[.logFormat] = logFormat }
         if let metricsListen { flags[.metricsListen] = metricsListen }
-        let settings = try global.settings(flags: flags)
+        let settings = try global.settings(flags: flags, postgresAllowed: true)
         guard let appSecret = settings.appSecret else {
             throw Failure("""
                 wabox serve needs the app secret that signs Meta's webhooks: set WABOX_APP_SECRET, or app_secret in \
@@ -60,6 +61,13 @@ struct Serve: AsyncParsableCommand {
         let address = try Self.parse(settings.listen)
         Logs.bootstrapToStandardError(secrets: settings.secrets, format: settings.logFormat)
         let logger = Logger(label: "wabox.serve")
+        if let location = settings.postgresLocation {
+            var listener = WebhookConfiguration(host: address.host, port: address.port, verifyToken: verifyToken,
+                                                appSecret: appSecret, bodyLimit: bodyLimit)
+            try security.apply(to: &listener, settings: settings)
+            try await servePostgres(location, listener: listener, settings: settings, logger: logger)
+            return
+        }
         let database = try settings.openDatabase(.init(durability: durability))
         let path = settings.databasePath
         logger.info("durability \(durability.rawValue): PRAGMA synchronous = \((try? database.synchronousMode()) ?? "unknown")")
@@ -90,6 +98,33 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         try await assembly.runUntilTerminated(logger: logger)
+    }
+
+    /// The webhook path on PostgreSQL: this listener journals, and applies while it holds
+    /// the applier lease; what needs SQLite is not started, and the log says which.
+    private func servePostgres(_ location: PostgresLocation, listener: WebhookConfiguration, settings: Settings,
+                               logger: Logger) async throws {
+        var configuration = SharedStoreServe.Configuration(location: location, listener: listener)
+        var notStarted: [String] = []
+        if settings[.phoneNumberID] != nil, settings.accessToken != nil {
+            notStarted += ["the outbox sender", "media downloads"]
+            if settings[.wabaID] != nil { notStarted.append("the template cache") }
+        }
+        if settings.transcription != nil { notStarted.append("voice-note transcripts") }
+        notStarted.append("journal and audit pruning")
+        if durability != .normal { notStarted.append("--durability (PostgreSQL's synchronous_commit decides)") }
+        configuration.notStarted = notStarted
+        configuration.telemetry = Telemetry.bootstrap()
+        configuration.metricsAddress = try settings[.metricsListen].map(Self.parse)
+        let scheme = listener.tls == nil ? "http" : "https"
+        configuration.onListening = { port in
+            logger.info("wabox serve listening on \(scheme)://\(urlHost(listener.host)):\(port)/webhook (database \(location.redacted))")
+        }
+        do {
+            try await SharedStoreServe.run(configuration, logger: logger)
+        } catch let failure as SharedStoreServe.StartFailure {
+            throw Failure(failure.description)
+        }
     }
 
     static func parse(_ listen: String) throws -> (host: String, port: Int) {

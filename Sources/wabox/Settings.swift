@@ -1,5 +1,6 @@
 import CloudAPI
 import Foundation
+import InboxCore
 import InboxServices
 import InboxStore
 import InboxTUI
@@ -58,8 +59,8 @@ struct Settings: Sendable {
     var verifyToken: String? { values[.verifyToken] }
     var appSecret: String? { values[.appSecret] }
     var previousAppSecret: String? { values[.appSecretPrevious] }
-    /// Every secret that is set, for the log handler to redact.
-    var secrets: [String] { Key.allCases.filter(\.isSecret).compactMap { values[$0] } }
+    /// Every secret that is set, for the log handler to redact: a PostgreSQL password too.
+    var secrets: [String] { Key.allCases.filter(\.isSecret).compactMap { values[$0] } + [postgresLocation?.password].compactMap { $0 } }
     var accessToken: String? { values[.accessToken] }
     var graphURL: String { values[.graphURL] ?? "https://graph.facebook.com" }
     var graphVersion: String { values[.graphVersion] ?? "v26.0" }
@@ -69,6 +70,9 @@ struct Settings: Sendable {
     /// The name shown beside this session's account (`agent`); never the account itself.
     var displayName: String? { values[.agent] }
     var databasePath: String { values[.db] ?? ConfigLocations.defaultDatabasePath(environment: ProcessInfo.processInfo.environment) }
+    /// The PostgreSQL database `db` names, if it names one (only commands that load their
+    /// settings with `postgresAllowed` get this far with one).
+    var postgresLocation: PostgresLocation? { values[.db].flatMap { try? StoreLocation.parse($0).postgres } }
     /// Where downloaded media go: `media_dir`, else `media/` beside the database.
     var mediaDirectory: String {
         // Absolute, so that a file queued by `wabox send` is found by a `wabox serve` started elsewhere.
@@ -106,7 +110,8 @@ struct Settings: Sendable {
     /// - Parameters:
     ///   - flags: values given on the command line.
     ///   - configPath: `--config`; when nil the XDG location is read if it exists.
-    static func load(flags: [Key: String], configPath: String?,
+    ///   - postgresAllowed: the command runs on PostgreSQL (`wabox serve`).
+    static func load(flags: [Key: String], configPath: String?, postgresAllowed: Bool = false,
                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
         var values: [Key: String] = [:]
         let path = configPath ?? ConfigLocations.defaultConfigPath(environment: environment)
@@ -121,7 +126,8 @@ struct Settings: Sendable {
             if let value = environment[key.environmentName], !value.isEmpty { values[key] = value }
             if let value = flags[key], !value.isEmpty { values[key] = value }
         }
-        if let problem = SettingChecks.problem(in: Dictionary(uniqueKeysWithValues: values.map { ($0.rawValue, $1) })) {
+        if let problem = SettingChecks.problem(in: Dictionary(uniqueKeysWithValues: values.map { ($0.rawValue, $1) }),
+                                               postgresAllowed: postgresAllowed) {
             throw Error(description: problem)
         }
         return Settings(values: values, configFile: configFile)

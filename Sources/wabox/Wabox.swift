@@ -24,17 +24,18 @@ struct Wabox: AsyncParsableCommand {
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite database (default $XDG_DATA_HOME/wabox/inbox.sqlite).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The SQLite database (default $XDG_DATA_HOME/wabox/inbox.sqlite); wabox serve also takes postgres://USER:PASSWORD@HOST:PORT/DBNAME.", valueName: "path"))
     var db: String?
 
     @Option(name: .long, help: ArgumentHelp("The config file (default $XDG_CONFIG_HOME/wabox/config.toml).", valueName: "path"))
     var config: String?
 
-    func settings(flags: [Settings.Key: String] = [:]) throws -> Settings {
+    /// - Parameter postgresAllowed: the command runs on PostgreSQL (`wabox serve`).
+    func settings(flags: [Settings.Key: String] = [:], postgresAllowed: Bool = false) throws -> Settings {
         var flags = flags
         if let db { flags[.db] = db }
         do {
-            return try Settings.load(flags: flags, configPath: config)
+            return try Settings.load(flags: flags, configPath: config, postgresAllowed: postgresAllowed)
         } catch let error as Settings.Error {
             throw Failure(error.description)
         }
