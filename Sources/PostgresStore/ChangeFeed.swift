@@ -87,6 +87,105 @@ extension PostgresStore {
         """,
     ])
 
+    /// Migration 4: the inbox tables note what they change, as SQLite's feed triggers do
+    /// (Sources/InboxStore/ChangeFeed.swift), so a commit of the applier reaches every
+    /// listening screen. Tables PostgreSQL does not have yet (the outbox, media, claims'
+    /// and agents' tables) get theirs with them.
+    static let inboxChangeTriggers = Migration(version: 4, name: "change feed of the inbox rows", statements: [
+        """
+        CREATE FUNCTION wabox_change_message() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                PERFORM wabox_note_change(OLD.conversation_id, 'message');
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'UPDATE' AND (NEW.status IS DISTINCT FROM OLD.status OR NEW.status_at IS DISTINCT FROM OLD.status_at) THEN
+                PERFORM wabox_note_change(NEW.conversation_id, 'status');
+            ELSE
+                PERFORM wabox_note_change(NEW.conversation_id, 'message');
+            END IF;
+            IF TG_OP = 'UPDATE' AND OLD.conversation_id IS DISTINCT FROM NEW.conversation_id THEN
+                PERFORM wabox_note_change(OLD.conversation_id, 'message');
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER change_message AFTER INSERT OR UPDATE OR DELETE ON message
+        FOR EACH ROW EXECUTE FUNCTION wabox_change_message()
+        """,
+        """
+        CREATE FUNCTION wabox_change_edit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM wabox_note_change(conversation_id, 'message') FROM message WHERE wamid = NEW.original_wamid;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER change_edit AFTER INSERT ON message_edit FOR EACH ROW EXECUTE FUNCTION wabox_change_edit()",
+        """
+        CREATE FUNCTION wabox_change_reaction() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM wabox_note_change(conversation_id, 'reaction') FROM message
+            WHERE wamid = CASE WHEN TG_OP = 'DELETE' THEN OLD.message_wamid ELSE NEW.message_wamid END;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER change_reaction AFTER INSERT OR UPDATE OR DELETE ON reaction
+        FOR EACH ROW EXECUTE FUNCTION wabox_change_reaction()
+        """,
+        """
+        -- As SQLite's: what changed decides the kind, and an update that changed nothing a
+        -- screen shows notes nothing.
+        CREATE FUNCTION wabox_change_conversation() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM wabox_note_change(NEW.id, 'conversation');
+            ELSIF TG_OP = 'DELETE' THEN
+                PERFORM wabox_note_change(OLD.id, 'conversation');
+            ELSIF NEW.last_activity_at IS DISTINCT FROM OLD.last_activity_at
+                  OR NEW.last_message_id IS DISTINCT FROM OLD.last_message_id
+                  OR NEW.contact_id IS DISTINCT FROM OLD.contact_id OR NEW.id IS DISTINCT FROM OLD.id THEN
+                PERFORM wabox_note_change(NEW.id, 'conversation');
+            ELSIF NEW.assigned_to IS DISTINCT FROM OLD.assigned_to OR NEW.resolved_at IS DISTINCT FROM OLD.resolved_at THEN
+                PERFORM wabox_note_change(NEW.id, 'claim');
+            ELSIF NEW.unread_count IS DISTINCT FROM OLD.unread_count
+                  OR NEW.inbound_count IS DISTINCT FROM OLD.inbound_count THEN
+                PERFORM wabox_note_change(NEW.id, 'read');
+            ELSIF NEW.last_inbound_at IS DISTINCT FROM OLD.last_inbound_at
+                  OR NEW.window_closed_at IS DISTINCT FROM OLD.window_closed_at
+                  OR NEW.failing_replies IS DISTINCT FROM OLD.failing_replies
+                  OR NEW.phone_number_id IS DISTINCT FROM OLD.phone_number_id
+                  OR NEW.display_phone_number IS DISTINCT FROM OLD.display_phone_number THEN
+                PERFORM wabox_note_change(NEW.id, 'conversation');
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER change_conversation AFTER INSERT OR UPDATE OR DELETE ON conversation
+        FOR EACH ROW EXECUTE FUNCTION wabox_change_conversation()
+        """,
+        """
+        CREATE FUNCTION wabox_change_contact() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.name IS DISTINCT FROM OLD.name OR NEW.username IS DISTINCT FROM OLD.username
+               OR NEW.wa_id IS DISTINCT FROM OLD.wa_id OR NEW.user_id IS DISTINCT FROM OLD.user_id
+               OR NEW.parent_user_id IS DISTINCT FROM OLD.parent_user_id
+               OR NEW.marketing_opt_out_at IS DISTINCT FROM OLD.marketing_opt_out_at THEN
+                PERFORM wabox_note_change(id, 'contact') FROM conversation WHERE contact_id = NEW.id;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER change_contact AFTER UPDATE ON contact FOR EACH ROW EXECUTE FUNCTION wabox_change_contact()",
+    ])
+
     /// The channel every commit with changes notifies, its payload the feed's newest position.
     public static let changeChannel = "wabox_change"
 }

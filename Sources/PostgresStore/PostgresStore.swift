@@ -121,6 +121,7 @@ extension PostgresStore {
         ]),
         inboxRows,
         changeFeedMigration,
+        inboxChangeTriggers,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.
