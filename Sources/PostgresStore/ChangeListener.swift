@@ -164,23 +164,3 @@ public final class PostgresChangeListener: Sendable {
         if isNew { await handle(.changed(position)) }
     }
 }
-
-extension PostgresStore {
-    /// The settings of a single connection (not the pool's) to `location`, TLS as
-    /// `clientConfiguration` has it.
-    public static func connectionConfiguration(_ location: PostgresLocation) throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch location.tls {
-        case .disable:
-            tls = .disable
-        case .require:
-            var unverified = TLSConfiguration.makeClientConfiguration()
-            unverified.certificateVerification = .none
-            tls = .require(try NIOSSLContext(configuration: unverified))
-        case .verifyFull:
-            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
-        return PostgresConnection.Configuration(host: location.host, port: location.port, username: location.user,
-                                                password: location.password, database: location.database, tls: tls)
-    }
-}

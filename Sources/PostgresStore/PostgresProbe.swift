@@ -84,20 +84,13 @@ extension PostgresStore {
         }
     }
 
-    /// A single connection's settings, the same TLS as the pool's.
-    static func connectionConfiguration(_ location: PostgresLocation,
-                                        connectTimeout: Duration) throws -> PostgresConnection.Configuration {
-        let tls: PostgresConnection.Configuration.TLS
-        switch location.tls {
-        case .disable:
-            tls = .disable
-        case .require:
-            var unverified = TLSConfiguration.makeClientConfiguration()
-            unverified.certificateVerification = .none
-            tls = .require(try NIOSSLContext(configuration: unverified))
-        case .verifyFull:
-            tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        }
+    /// A single connection's settings (the probe's, a screen's change listener's), the
+    /// same TLS as the pool's.
+    public static func connectionConfiguration(_ location: PostgresLocation, connectTimeout: Duration = .seconds(10))
+        throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS = try tlsSettings(location).map {
+            .require(try NIOSSLContext(configuration: $0))
+        } ?? .disable
         var configuration = PostgresConnection.Configuration(host: location.host, port: location.port,
                                                              username: location.user, password: location.password,
                                                              database: location.database, tls: tls)

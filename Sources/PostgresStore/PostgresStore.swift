@@ -54,20 +54,25 @@ public final class PostgresStore: Sendable {
     /// The client's settings for `location`: `sslmode=require` encrypts without checking the
     /// certificate, `verify-full` checks it against the system's roots and the host name.
     public static func clientConfiguration(_ location: PostgresLocation) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
+        PostgresClient.Configuration(host: location.host, port: location.port, username: location.user,
+                                     password: location.password, database: location.database,
+                                     tls: tlsSettings(location).map { .require($0) } ?? .disable)
+    }
+
+    /// The TLS `location` asks for, nil for none: the pool's and every single connection's.
+    static func tlsSettings(_ location: PostgresLocation) -> TLSConfiguration? {
         switch location.tls {
         case .disable:
-            tls = .disable
+            return nil
         case .require:
             var unverified = TLSConfiguration.makeClientConfiguration()
             unverified.certificateVerification = .none
-            tls = .require(unverified)
+            return unverified
         case .verifyFull:
-            tls = .require(.makeClientConfiguration())
+            return .makeClientConfiguration()
         }
-        return PostgresClient.Configuration(host: location.host, port: location.port, username: location.user,
-                                            password: location.password, database: location.database, tls: tls)
     }
+
 }
 
 // MARK: - Schema
