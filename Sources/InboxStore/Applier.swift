@@ -59,9 +59,11 @@ extension InboxDatabase {
     public func applyWholeJournal(batch: Int = applierBatch) throws -> Int {
         var total = 0
         while true {
+            // Until nothing waits: a short batch is not the end (the one redone after a
+            // refused body ends at that body).
             let applied = try applyJournal(limit: batch)
+            if applied.isEmpty { return total }
             total += applied.count
-            if applied.count < batch { return total }
         }
     }
 

@@ -121,6 +121,20 @@ private func wamidsInApplyOrder(_ db: InboxDatabase) throws -> [String] {
         #expect(try db.deadLetters().count == 1)
     }
 
+    /// Commands that read the inbox as current apply the whole journal first: the batch
+    /// redone after a refused body ends at that body, and the bodies after it still apply.
+    @Test func theWholeJournalAppliesPastARefusedBody() throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        let db = temp.database
+        try makeMessagesFail(withText: "fails here", inDatabaseAt: temp.path)
+        _ = try journal((0..<5).map { textBody("wamid.whole.\($0)", text: $0 == 1 ? "fails here" : "fine \($0)") }, in: db)
+        #expect(try db.applyWholeJournal() == 5)
+        #expect(try db.journalProgress().lag == 0)
+        #expect(try db.counts().messages == 4)
+        #expect(try db.deadLetters().count == 1)
+    }
+
     /// Dead letters and account errors have no key of their own: a replayed body is known
     /// by its SHA-256 and stores them once; export is unchanged by the replay.
     @Test func replaysStoreDeadLettersAndAccountErrorsOnce() throws {
