@@ -174,6 +174,17 @@ struct PostgresServeEndToEndTests: ServeWorkspace {
             let journaled = try await journaledDigests(location)
             let lost = acked.subtracting(journaled)
             #expect(lost.isEmpty, "\(lost.count) of \(acked.count) acknowledged webhooks are not in the journal")
+            // Whichever of the two held the applier lease, the survivor applies every body:
+            // it takes the lease over once the victim's has lapsed. Each body is one message.
+            let (messages, journaledCount) = try await PostgresStore.withStore(location, logger: quiet,
+                                                                             maximumConnections: 2) { store in
+                let deadline = ContinuousClock.now + .seconds(120)
+                while ContinuousClock.now < deadline, try await store.journalProgressNow().lag > 0 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                return (try await store.inboxSnapshot().messages.count, try await store.journalCount())
+            }
+            #expect(messages == journaledCount, "\(messages) messages applied of \(journaledCount) bodies journaled")
             #expect(await survivor.stop() == 0)
         }
     }
