@@ -1,5 +1,6 @@
 import InboxCore
 import PostgresNIO
+import StoreContract
 
 // The events beyond messages and statuses, as SQLite's store applies them
 // (InboxStore/Ingest+Updates.swift): edits and deletions (which wait for their message),
@@ -62,7 +63,7 @@ extension EventWriter {
             INSERT INTO message_edit (original_wamid, edit_wamid, editor, type, text, caption, content, timestamp)
             VALUES (\(originalWamid), \(PostgresText.safe(edit.id.rawValue)), \(Self.identifier(edit.sender))::text,
                     \(edit.content.typeName), \(PostgresText.safe(edit.content.text))::text,
-                    \(PostgresText.safe(edit.content.caption))::text, \(try StoredContent.encode(edit.content)), \(edit.timestamp))
+                    \(PostgresText.safe(edit.content.caption))::text, \(try StoredJSON.encode(edit.content)), \(edit.timestamp))
             ON CONFLICT (edit_wamid) DO NOTHING
             RETURNING 1
             """)
@@ -146,7 +147,7 @@ extension EventWriter {
                                       read: { try $0.decode(String.self) })
         var state: CallState
         if let stored {
-            state = try StoredContent.decode(CallState.self, from: stored)
+            state = try StoredJSON.decode(CallState.self, from: stored)
             let before = state
             state.absorb(event)
             guard state != before else { return 0 }  // nothing new: a replay
@@ -154,11 +155,11 @@ extension EventWriter {
             state = CallState(first: event)
         }
         try await tx.run("""
-            INSERT INTO call_state (call_id, state) VALUES (\(callID), \(try StoredContent.encode(state)))
+            INSERT INTO call_state (call_id, state) VALUES (\(callID), \(try StoredJSON.encode(state)))
             ON CONFLICT (call_id) DO UPDATE SET state = excluded.state
             """)
         let summary = state.summary
-        let content = try StoredContent.encode(MessageContent.call(summary))
+        let content = try StoredJSON.encode(MessageContent.call(summary))
         if let rowID = try await messageRowID(callID) {
             try await tx.run("UPDATE message SET content = \(content), timestamp = \(state.firstSeen) WHERE id = \(rowID)")
             return 0
@@ -187,7 +188,7 @@ extension EventWriter {
             let account = PostgresText.safe(alert.account)
             let changed = try await tx.returnsRow("""
                 INSERT INTO account_alert AS a (account, slot, alert, at, expires_at, lifted_at)
-                VALUES (\(account), \(alert.slot.rawValue), \(PostgresText.safe(try StoredContent.encodeSorted(alert))),
+                VALUES (\(account), \(alert.slot.rawValue), \(PostgresText.safe(try StoredJSON.encodeSorted(alert))),
                         \(alert.at), \(alert.expiresAt)::bigint, NULL)
                 ON CONFLICT (account, slot) DO UPDATE
                     SET alert = excluded.alert, at = excluded.at, expires_at = excluded.expires_at, lifted_at = NULL

@@ -1,6 +1,7 @@
 import Foundation
 import InboxCore
 import PostgresNIO
+import StoreContract
 
 // Applies decoded events to PostgreSQL with the semantics of SQLite's EventApplier
 // (InboxStore/Ingest.swift): each event idempotent by its key (a message by wamid, a status
@@ -85,14 +86,14 @@ struct EventWriter {
         let conversationID = try await contacts.conversation(for: message.business, contact: contactID)
         let error = Self.shownError(of: message)
         let forwarded = (message.context?.forwarded ?? false) || (message.context?.frequentlyForwarded ?? false)
-        let referral = try message.referral.map(StoredContent.encode)
+        let referral = try message.referral.map(StoredJSON.encode)
         guard let rowID = try await tx.int64("""
             INSERT INTO message (wamid, conversation_id, direction, type, text, caption, content, timestamp,
                                  status, reply_to, forwarded, referral, group_id,
                                  error_code, error_title, error_message, error_details, webhook_id)
             VALUES (\(wamid), \(conversationID), 'in', \(message.content.typeName),
                     \(PostgresText.safe(message.content.text))::text, \(PostgresText.safe(message.content.caption))::text,
-                    \(try StoredContent.encode(message.content)), \(message.timestamp), 'received',
+                    \(try StoredJSON.encode(message.content)), \(message.timestamp), 'received',
                     \(PostgresText.safe(message.context?.repliedTo?.rawValue))::text, \(forwarded), \(referral)::text,
                     \(PostgresText.safe(message.groupID))::text, \(error?.code)::bigint,
                     \(PostgresText.safe(error?.title))::text, \(PostgresText.safe(error?.message))::text,
@@ -172,7 +173,7 @@ struct EventWriter {
                                      status_at, reply_to, forwarded, group_id, webhook_id, echo)
                 VALUES (\(wamid), \(conversationID), 'out', \(message.content.typeName),
                         \(PostgresText.safe(message.content.text))::text, \(PostgresText.safe(message.content.caption))::text,
-                        \(try StoredContent.encode(message.content)), \(message.timestamp), 'sent', \(message.timestamp),
+                        \(try StoredJSON.encode(message.content)), \(message.timestamp), 'sent', \(message.timestamp),
                         \(PostgresText.safe(message.context?.repliedTo?.rawValue))::text, \(message.context?.forwarded ?? false),
                         \(PostgresText.safe(message.groupID))::text, \(journalID), true)
                 RETURNING id
@@ -256,26 +257,5 @@ struct EventWriter {
             let error = code.map { APIErrorDetail(code: $0, title: title, message: message, details: details) }
             try await advance(messageRowID: messageRowID, current: current, to: status, at: timestamp, error: error)
         }
-    }
-}
-
-/// A message's content (and other values) as the `content` column keeps them: JSON, as
-/// SQLite's store writes it, so that either store reads what the other wrote.
-enum StoredContent {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    /// With its keys sorted, so that the same value always gives the same text.
-    static func encodeSorted<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }
