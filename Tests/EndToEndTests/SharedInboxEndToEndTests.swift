@@ -197,7 +197,8 @@ struct SSHServer {
         // Bob's connection drops: his wabox ends, the daemon goes on.
         #expect(!agentProcesses("bob").isEmpty)
         _ = try tmux("kill-session", "-t", "bob")
-        let bobGone = try await waitUntil(timeout: 10) { agentProcesses("bob").isEmpty }
+        // A loaded machine may take a while to end it; never ending is the failure.
+        let bobGone = try await waitUntil(timeout: 60) { agentProcesses("bob").isEmpty }
         #expect(bobGone, "bob's wabox still runs after his connection dropped")
         let later = SimulatedCustomer(name: "Kofi Mensah", waID: "233241234567")
         #expect(try post(builder.message(from: later, .text("Hello, anyone there?")), port: port) == "200")
