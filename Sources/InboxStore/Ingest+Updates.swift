@@ -153,15 +153,7 @@ extension EventApplier {
         let db = statements.db
         let stored = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM call_state WHERE call_id = ?"),
                                          arguments: [event.id.rawValue])
-        var state: CallState
-        if let stored {
-            state = try StoredJSON.decode(CallState.self, from: stored)
-            let before = state
-            state.absorb(event)
-            guard state != before else { return 0 }  // nothing new: a replay
-        } else {
-            state = CallState(first: event)
-        }
+        guard let state = try CallState.folding(event, intoStored: stored) else { return 0 }  // nothing new: a replay
         let json = try StoredJSON.encode(state)
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO call_state (call_id, state) VALUES (?, ?)")
             .execute(arguments: [event.id.rawValue, json])

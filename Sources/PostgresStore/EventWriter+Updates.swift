@@ -145,15 +145,7 @@ extension EventWriter {
         let callID = PostgresText.safe(event.id.rawValue)
         let stored = try await tx.row("SELECT state FROM call_state WHERE call_id = \(callID)",
                                       read: { try $0.decode(String.self) })
-        var state: CallState
-        if let stored {
-            state = try StoredJSON.decode(CallState.self, from: stored)
-            let before = state
-            state.absorb(event)
-            guard state != before else { return 0 }  // nothing new: a replay
-        } else {
-            state = CallState(first: event)
-        }
+        guard let state = try CallState.folding(event, intoStored: stored) else { return 0 }  // nothing new: a replay
         try await tx.run("""
             INSERT INTO call_state (call_id, state) VALUES (\(callID), \(try StoredJSON.encode(state)))
             ON CONFLICT (call_id) DO UPDATE SET state = excluded.state

@@ -63,3 +63,16 @@ public enum StoredJSON {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }
+
+extension CallState {
+    /// A call's state once `event` is folded into the one a store keeps (`stored`, its JSON;
+    /// nil for a call not seen yet); nil when the event adds nothing (a replay). Both stores
+    /// decide this way.
+    public static func folding(_ event: CallEvent, intoStored stored: String?) throws -> CallState? {
+        guard let stored else { return CallState(first: event) }
+        var state = try StoredJSON.decode(CallState.self, from: stored)
+        let before = state
+        state.absorb(event)
+        return state == before ? nil : state
+    }
+}
