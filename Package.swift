@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "CloudAPI",
             dependencies: [
-                "InboxCore", "InboxStore", "MediaPreview",
+                "InboxCore", "StoreContract", "InboxStore", "MediaPreview",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

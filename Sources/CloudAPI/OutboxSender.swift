@@ -1,6 +1,6 @@
 import Foundation
 import InboxCore
-import InboxStore
+import StoreContract
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -15,7 +15,7 @@ import Synchronization
 /// - Halts all sending on 190, 368 and 131031 until the operator fixes it, and while an
 ///   account alert from Meta means every send would fail (until Meta lifts it).
 /// - Never resends a message whose request may have reached the API without an answer: it
-///   becomes `uncertain` and waits for the operator (`InboxDatabase.resendUncertain`).
+///   becomes `uncertain` and waits for the operator (`wabox resend`).
 public final class OutboxSender: Service, Sendable {
     /// Backoff: attempt n waits `min(maxDelay, baseDelay · 2^(n-1))` seconds, then jitter.
     public struct RetryPolicy: Sendable {
@@ -86,7 +86,7 @@ public final class OutboxSender: Service, Sendable {
         }
     }
 
-    private let database: InboxDatabase
+    private let database: any OutboxStore
     private let client: any CloudMessaging
     private let policy: RetryPolicy
     private let clock: Clock
@@ -96,7 +96,7 @@ public final class OutboxSender: Service, Sendable {
     /// Unix millisecond.
     private let pausedUntil = Mutex<Int64>(0)
 
-    public init(database: InboxDatabase, client: any CloudMessaging, policy: RetryPolicy = RetryPolicy(),
+    public init(database: any OutboxStore, client: any CloudMessaging, policy: RetryPolicy = RetryPolicy(),
                 clock: Clock = .system, pollIntervalMilliseconds: Int64 = 250, logger: Logger) {
         self.database = database
         self.client = client
@@ -166,7 +166,7 @@ public final class OutboxSender: Service, Sendable {
     /// fails is tried on the next passes, three times at most, and dropped after an hour.
     public func sendReadReceipts() async throws {
         if clock.now() < pausedUntil.withLock({ $0 }) { return }
-        let due = try await database.dueReadReceipts(staleBefore: clock.now() - 3_600_000, maxAttempts: 3)
+        let due = try await database.dueReadReceipts(staleBefore: clock.now() - 3_600_000, maxAttempts: 3, limit: 20)
         for (message, business) in due {
             do {
                 try await client.markRead(message, from: business, typing: false)
@@ -204,7 +204,7 @@ public final class OutboxSender: Service, Sendable {
 
     /// The outcome of a row another sender handled, once it has one.
     private func settledOutcome(localID: String) async throws -> Outcome? {
-        guard let message = try await database.outboundMessage(localID: localID) else {
+        guard let message = try await database.outboundSettlement(localID: localID) else {
             throw OutboxError("no outbound message with local id \(localID)")
         }
         if let wamid = message.wamid { return .accepted(localID: localID, wamid: wamid) }
@@ -236,7 +236,7 @@ public final class OutboxSender: Service, Sendable {
         guard var message = item.message else {
             let reason = "the contact has neither a phone number nor a user id to address"
             try await database.markFailed(localID: localID, error: APIErrorDetail(code: nil, title: reason),
-                                          at: clock.now() / 1000)
+                                          closesWindow: false, at: clock.now() / 1000)
             return .failed(localID: localID, reason: reason, code: nil)
         }
         if case .media(var media) = message.kind, media.mediaID == nil {
@@ -245,7 +245,7 @@ public final class OutboxSender: Service, Sendable {
             guard let file = item.file, let bytes = await offThePool({ path.flatMap { FileManager.default.contents(atPath: $0) } }) else {
                 let reason = "the file to send is gone from the media store (\(item.file?.path ?? "no path")): attach it again"
                 try await database.markFailed(localID: localID, error: APIErrorDetail(code: nil, title: reason),
-                                              at: clock.now() / 1000)
+                                              closesWindow: false, at: clock.now() / 1000)
                 return .failed(localID: localID, reason: reason, code: nil)
             }
             do throws(CloudFailure) {
@@ -297,7 +297,7 @@ public final class OutboxSender: Service, Sendable {
                 return try await retry(item, reason: error.description, limit: limit ?? policy.maxAttempts,
                                        detail: error.detail, pauseAll: error.code != 131056)
             case .fail:
-                try await database.markFailed(localID: localID, error: error.detail, at: nowSeconds)
+                try await database.markFailed(localID: localID, error: error.detail, closesWindow: false, at: nowSeconds)
                 return .failed(localID: localID, reason: error.description, code: error.code)
             case .windowClosed:
                 try await database.markFailed(localID: localID, error: error.detail, closesWindow: true, at: nowSeconds)
@@ -313,7 +313,7 @@ public final class OutboxSender: Service, Sendable {
                                    detail: APIErrorDetail(code: nil, title: failure.description), pauseAll: true)
         case .http:
             let detail = APIErrorDetail(code: nil, title: failure.description)
-            try await database.markFailed(localID: localID, error: detail, at: nowSeconds)
+            try await database.markFailed(localID: localID, error: detail, closesWindow: false, at: nowSeconds)
             return .failed(localID: localID, reason: failure.description, code: nil)
         case .network(let transport) where !transport.requestMayHaveArrived:
             return try await retry(item, reason: failure.description, limit: policy.maxAttempts,
@@ -330,7 +330,7 @@ public final class OutboxSender: Service, Sendable {
         guard item.attempts < limit else {
             var detail = detail
             detail.title = "gave up after \(item.attempts) attempts: " + (detail.title ?? reason)
-            try await database.markFailed(localID: item.localID, error: detail, at: now / 1000)
+            try await database.markFailed(localID: item.localID, error: detail, closesWindow: false, at: now / 1000)
             return .failed(localID: item.localID, reason: detail.title!, code: detail.code)
         }
         let delay = max(0, clock.jitter(policy.delay(afterAttempt: item.attempts)))

@@ -2,59 +2,6 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// An outbox row claimed for sending, with everything the request needs.
-public struct OutboxItem: Sendable, Hashable {
-    public var messageRowID: Int64
-    /// Sent as `biz_opaque_callback_data`.
-    public var localID: String
-    public var conversationID: ConversationID
-    /// The business number the reply goes out from.
-    public var phoneNumberID: PhoneNumberID
-    /// nil when the contact has neither a wa_id nor a user id (cannot be addressed).
-    public var recipient: Recipient?
-    public var kind: OutboundKind
-    public var replyTo: MessageID?
-    /// Attempts so far, this one included.
-    public var attempts: Int
-    /// For a file: the copy in the media store that is uploaded, and its MIME type.
-    public var file: OutboundFile?
-
-    public var message: OutboundMessage? {
-        recipient.map { OutboundMessage(recipient: $0, kind: kind, replyTo: replyTo, callbackData: localID) }
-    }
-}
-
-/// A file waiting in the media store to be uploaded and sent.
-public struct OutboundFile: Sendable, Hashable {
-    public var path: String
-    public var mimeType: String
-    public var filename: String?
-    /// Bytes; nil when read back from the outbox (the media row keeps it).
-    public var size: Int64?
-
-    public init(path: String, mimeType: String, filename: String?, size: Int64? = nil) {
-        self.path = path
-        self.mimeType = mimeType
-        self.filename = filename
-        self.size = size
-    }
-}
-
-/// Why sending stopped: an invalid token or a restricted account. Stays until
-/// `resumeSending()`.
-public struct SendingHalt: Sendable, Hashable, CustomStringConvertible {
-    public var code: Int?
-    public var reason: String
-    /// Unix seconds.
-    public var since: Int64
-    /// Raised by an account alert from Meta: it lasts until Meta lifts it (or it expires),
-    /// and a restart does not lift it.
-    public var isAccountAlert = false
-
-    /// For the status bar: `sending halted: <reason>`.
-    public var description: String { "sending halted: \(reason)" }
-}
-
 /// Whether free-form messages may be sent in a conversation (the 24-hour customer service
 /// window).
 public enum ServiceWindow: Sendable, Hashable {
@@ -80,12 +27,6 @@ public enum WindowClosure: Sendable, Hashable, CustomStringConvertible {
         case .refusedByAPI: "window closed: WhatsApp refused a message (131047), more than 24 hours since the customer last wrote; send a template"
         }
     }
-}
-
-/// An outbox operation that could not be done, with what to do instead.
-public struct OutboxError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension InboxDatabase {
@@ -528,15 +469,14 @@ extension InboxDatabase {
     }
 }
 
-/// Where an outbox row stands, for tests and the status bar.
-public struct OutboxEntry: Sendable, Hashable {
-    public var state: String
-    public var attempts: Int
-    /// Unix milliseconds.
-    public var nextAttemptAt: Int64
-    public var lastError: String?
-}
-
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension InboxDatabase: OutboxStore {
+    public func outboundSettlement(localID: String) async throws -> OutboundSettlement? {
+        try await outboundMessage(localID: localID).map {
+            OutboundSettlement(wamid: $0.wamid, status: $0.status, error: $0.error)
+        }
+    }
 }
