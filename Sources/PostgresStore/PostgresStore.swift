@@ -127,6 +127,7 @@ extension PostgresStore {
         inboxRows,
         changeFeedMigration,
         inboxChangeTriggers,
+        outboxMigration,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.
