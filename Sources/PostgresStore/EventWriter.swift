@@ -180,7 +180,7 @@ struct EventWriter {
                 """) else { throw PostgresStoreError("PostgreSQL stored a message but returned no id: report this") }
             try await noteNewMessage(rowID, in: conversationID, timestamp: message.timestamp, inbound: false, unread: false)
             // Its statuses may have come first.
-            try await applyWaitingStatuses(messageRowID: rowID, wamid: wamid)
+            try await tx.applyWaitingStatuses(messageRowID: rowID, wamid: wamid)
         case .reaction(let reaction):
             try await upsertReaction(reaction, from: 0)
         }
@@ -208,7 +208,7 @@ struct EventWriter {
             return
         }
         guard let status = update.status else { return }
-        let row = try await tx.row("SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'") {
+        var row = try await tx.row("SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'") {
             try $0.decode((Int64, String).self)
         }
         if row == nil, let localID = update.callbackData {
@@ -219,43 +219,17 @@ struct EventWriter {
                 WHERE local_id = \(PostgresText.safe(localID)) AND wamid IS NULL AND direction = 'out'
                 RETURNING id
                 """) {
-                try await applyWaitingStatuses(messageRowID: linked, wamid: wamid)
+                try await tx.applyWaitingStatuses(messageRowID: linked, wamid: wamid)
                 return
+            }
+            // Or a sender took the wamid between the two statements (its answer came as this
+            // status did, and its commit held the row this link waited for): the message
+            // has it now, and the sender's transaction did not see this status.
+            row = try await tx.row("SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'") {
+                try $0.decode((Int64, String).self)
             }
         }
         guard let row else { return }  // kept in status_event until the message appears
-        try await advance(messageRowID: row.0, current: row.1, to: status, at: update.timestamp, error: error)
-    }
-
-    /// Moves an outbound message's status forward, never back (`DeliveryStatus.advances`).
-    func advance(messageRowID: Int64, current: String, to next: DeliveryStatus, at timestamp: Int64,
-                 error: APIErrorDetail?) async throws {
-        guard let current = DeliveryStatus(rawValue: current), current.advances(to: next) else { return }
-        if next == .failed {
-            try await tx.run("""
-                UPDATE message SET status = \(next.rawValue), status_at = \(timestamp), error_code = \(error?.code)::bigint,
-                    error_title = \(PostgresText.safe(error?.title))::text,
-                    error_message = \(PostgresText.safe(error?.message))::text,
-                    error_details = \(PostgresText.safe(error?.details))::text
-                WHERE id = \(messageRowID)
-                """)
-        } else {
-            try await tx.run("UPDATE message SET status = \(next.rawValue), status_at = \(timestamp) WHERE id = \(messageRowID)")
-        }
-    }
-
-    /// Applies every status that arrived for `wamid` before the message had it, oldest first.
-    func applyWaitingStatuses(messageRowID: Int64, wamid: String) async throws {
-        let waiting = try await tx.rows("""
-            SELECT status, timestamp, error_code, error_title, error_message, error_details
-            FROM status_event WHERE wamid = \(wamid) ORDER BY timestamp, id
-            """) { try $0.decode((String, Int64, Int?, String?, String?, String?).self) }
-        for (raw, timestamp, code, title, message, details) in waiting {
-            guard let status = DeliveryStatus(rawValue: raw.lowercased()),
-                  let current = try await tx.row("SELECT status FROM message WHERE id = \(messageRowID)",
-                                                 read: { try $0.decode(String.self) }) else { continue }
-            let error = code.map { APIErrorDetail(code: $0, title: title, message: message, details: details) }
-            try await advance(messageRowID: messageRowID, current: current, to: status, at: timestamp, error: error)
-        }
+        try await tx.advance(messageRowID: row.0, current: row.1, to: status, at: update.timestamp, error: error)
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import InboxCore
+import PostgresNIO
+import StoreContract
+
+// Writing outbound messages on PostgreSQL, as SQLite does (InboxStore's Outbox.swift,
+// "Enqueueing" and "Addressing"): the message row and its outbox row in one transaction,
+// before any request, so that a crash loses nothing; any listener's sender then sends it.
+
+extension PostgresStore {
+    /// Writes an outbound message as `agent`'s, `pending`, with its outbox row.
+    /// `localID` travels as `biz_opaque_callback_data`. Returns the message's row id.
+    @discardableResult
+    public func enqueueOutbound(in conversation: ConversationID, content: MessageContent, replyTo: MessageID? = nil,
+                                localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+        try await insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
+                                 payload: nil, localID: localID, at: timestamp, agent: agent)
+    }
+
+    /// As `enqueueOutbound`, for an approved template; `displayText` is what the thread shows.
+    @discardableResult
+    public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String? = nil,
+                                localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+        try await insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
+                                 replyTo: nil, payload: try StoredJSON.encode(template), localID: localID, at: timestamp,
+                                 agent: agent)
+    }
+
+    private func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent, replyTo: MessageID?,
+                                payload: String?, localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            let tx = Transaction(connection: connection, logger: logger)
+            guard let rowID = try await tx.int64("""
+                INSERT INTO message (local_id, conversation_id, direction, type, text, caption, content, timestamp,
+                                     status, reply_to, agent)
+                VALUES (\(localID), \(conversation.rawValue), 'out', \(type), \(PostgresText.safe(content.text))::text,
+                        \(PostgresText.safe(content.caption))::text, \(try StoredJSON.encode(content)), \(timestamp),
+                        'pending', \(replyTo?.rawValue)::text, \(agent)::text)
+                RETURNING id
+                """) else { throw PostgresStoreError("PostgreSQL stored a message but returned no id: report this") }
+            try await tx.run("""
+                INSERT INTO outbox (message_id, state, attempts, next_attempt_at, payload)
+                VALUES (\(rowID), 'queued', 0, \(timestamp * 1000), \(payload)::text)
+                """)
+            try await tx.run("""
+                UPDATE conversation SET
+                    last_message_id = CASE WHEN \(timestamp) >= last_activity_at THEN \(rowID) ELSE last_message_id END,
+                    last_activity_at = greatest(last_activity_at, \(timestamp))
+                WHERE id = \(conversation.rawValue)
+                """)
+            return rowID
+        }
+    }
+
+    /// The conversation to send to `identifier` (a wa_id with or without `+`, a user id or a
+    /// username) on `phoneNumberID`, with SQLite's rules: a new number or user id creates
+    /// the contact and the conversation, a username must be known, and with no
+    /// `phoneNumberID` the contact's only conversation is used.
+    public func conversationForSending(to identifier: String, on phoneNumberID: PhoneNumberID?,
+                                       at timestamp: Int64) async throws -> ConversationID {
+        var key = identifier.trimmingCharacters(in: .whitespaces)
+        if key.hasPrefix("+") || key.hasPrefix("@") { key.removeFirst() }
+        let isNumber = !key.isEmpty && key.allSatisfy { $0.isASCII && $0.isNumber }
+        let isUserID = key.range(of: #"^[A-Z]{2}\.[0-9]+$"#, options: .regularExpression) != nil
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { [key] connection in
+            let tx = Transaction(connection: connection, logger: logger)
+            let contacts = try await tx.rows("""
+                SELECT id FROM contact WHERE wa_id = \(key) OR user_id = \(key) OR username = \(key) ORDER BY id
+                """) { try $0.decode(Int64.self) }
+            guard contacts.count <= 1 else {
+                throw OutboxError("\"\(identifier)\" matches \(contacts.count) contacts: address the customer by wa_id or user id")
+            }
+            let contactID: Int64
+            if let found = contacts.first {
+                contactID = found
+            } else if isNumber || isUserID {
+                // Another sender may create the same contact at the same moment: the unique
+                // key decides, and both use the one row.
+                try await tx.run("""
+                    INSERT INTO contact (wa_id, user_id, profile_at, created_at)
+                    VALUES (\(isNumber ? key : nil)::text, \(isUserID ? key : nil)::text, 0, \(timestamp))
+                    ON CONFLICT DO NOTHING
+                    """)
+                guard let id = try await tx.int64("SELECT id FROM contact WHERE wa_id = \(key) OR user_id = \(key)") else {
+                    throw PostgresStoreError("PostgreSQL stored a contact but cannot find it: report this")
+                }
+                contactID = id
+            } else {
+                throw OutboxError("no contact is known as \"\(identifier)\": a new customer can only be addressed by phone number (digits) or user id (US.…)")
+            }
+            if let phoneNumberID {
+                guard let id = try await tx.int64("""
+                    INSERT INTO conversation (phone_number_id, contact_id) VALUES (\(phoneNumberID.rawValue), \(contactID))
+                    ON CONFLICT (phone_number_id, contact_id) DO UPDATE SET phone_number_id = excluded.phone_number_id
+                    RETURNING id
+                    """) else { throw PostgresStoreError("PostgreSQL stored a conversation but returned no id: report this") }
+                return ConversationID(rawValue: id)
+            }
+            let conversations = try await tx.rows("SELECT id FROM conversation WHERE contact_id = \(contactID)") {
+                try $0.decode(Int64.self)
+            }
+            guard conversations.count == 1 else {
+                throw OutboxError(conversations.isEmpty
+                    ? "no business number to send from: set WABOX_PHONE_NUMBER_ID (phone_number_id in config.toml)"
+                    : "\"\(identifier)\" writes to \(conversations.count) of your numbers: set WABOX_PHONE_NUMBER_ID to the one to send from")
+            }
+            return ConversationID(rawValue: conversations[0])
+        }
+    }
+}
