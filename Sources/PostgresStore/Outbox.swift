@@ -94,7 +94,7 @@ public final class PostgresOutbox: OutboxStore {
     // MARK: - Claiming
 
     public func claimNextOutbound(nowMilliseconds now: Int64) async throws -> OutboxItem? {
-        try await sweepIfDue(now: now)
+        try await sweepIfDue()
         let presence = presenceName
         return try await transaction { tx in
             if try await Self.halt(in: tx) != nil { return nil }
@@ -265,8 +265,10 @@ public final class PostgresOutbox: OutboxStore {
     }
 
     /// Looks for rows dead senders left in flight at most every `sweepInterval`: while a
-    /// dead sender's row is in flight, the later messages of its conversation wait.
-    private func sweepIfDue(now: Int64) async throws {
+    /// dead sender's row is in flight, the later messages of its conversation wait. On the
+    /// wall clock: the sender's `now` may be a test's.
+    private func sweepIfDue() async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
         guard lastSweep.withLock({ now - $0 >= sweepInterval }) else { return }
         let recovered = try await recoverInFlightOutbound()
         if recovered > 0 {

@@ -1,0 +1,154 @@
+import Foundation
+import InboxCore
+import InboxTesting
+import Logging
+import PostgresNIO
+@testable import PostgresStore
+import StoreContract
+import Synchronization
+import Testing
+
+// What only PostgreSQL's outbox has to show: several senders, each a process of its own
+// (a client with its own connections), draining one outbox at once; and a row left in
+// flight made uncertain only once its sender is gone.
+
+private let phone = PhoneNumberID("106540352242922")
+
+/// Runs `body` with `count` stores on one fresh database, as `count` processes.
+private func withStores(_ count: Int, _ body: @Sendable ([PostgresStore]) async throws -> Void) async throws {
+    let server = try PostgresSuite.server
+    let location = server.location(database: try await server.createDatabase())
+    @Sendable func nest(_ opened: [PostgresStore]) async throws {
+        guard opened.count < count else { return try await body(opened) }
+        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 3) { store in
+            try await nest(opened + [store])
+        }
+    }
+    try await nest([])
+}
+
+private func uncertainCount(_ store: PostgresStore) async throws -> Int {
+    for try await count in try await store.client.query("""
+        SELECT count(*) FROM message WHERE status = 'uncertain'
+        """).decode(Int.self) { return count }
+    return 0
+}
+
+/// The claims the senders made, in the order they made them.
+private final class ClaimLog: Sendable {
+    let entries = Mutex<[(sender: Int, localID: String)]>([])
+}
+
+@Suite(.postgresServer) struct PostgresOutboxTests {
+    @Test func threeSendersSendEveryReplyOnceAndEachConversationInOrder() async throws {
+        try await withStores(3) { stores in
+            let customers = (0..<8).map { "3361000000\($0)" }
+            var written: [String] = []
+            for round in 0..<5 {
+                for (index, customer) in customers.enumerated() {
+                    let conversation = try await stores[0].conversationForSending(to: customer, on: phone, at: 1_764_400_000)
+                    let localID = "c\(index)-r\(round)"
+                    try await stores[0].enqueueOutbound(in: conversation, content: .text(body: localID), localID: localID,
+                                                        at: 1_764_400_000 + Int64(round), agent: "tester")
+                    written.append(localID)
+                }
+            }
+            // Each claim is logged with a global sequence number as the sender sees it.
+            let claims = ClaimLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, store) in stores.enumerated() {
+                    let outbox = PostgresOutbox(store: store, claimant: LeaseClaimant(pid: Int32(100 + index), host: "test"))
+                    try await outbox.renewPresence()
+                    group.addTask {
+                        var idle = 0
+                        // Until the outbox is empty: a sender that finds nothing due while
+                        // another holds a conversation's head tries again.
+                        while idle < 200 {
+                            guard let item = try await outbox.claimNextOutbound(nowMilliseconds: 1_764_400_100_000) else {
+                                if try await outbox.store.client.query("SELECT 1 FROM outbox LIMIT 1")
+                                    .collect().isEmpty { return }
+                                idle += 1
+                                try await Task.sleep(for: .milliseconds(5))
+                                continue
+                            }
+                            idle = 0
+                            claims.entries.withLock { $0.append((index, item.localID)) }
+                            try await outbox.markAccepted(localID: item.localID, wamid: MessageID("wamid." + item.localID),
+                                                          heldForQualityReview: false, at: 1_764_400_100)
+                        }
+                        Issue.record("sender \(index) found the outbox stuck")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let claimed = claims.entries.withLock { $0 }
+            #expect(claimed.map(\.localID).sorted() == written.sorted(), "every reply claimed exactly once")
+            for index in customers.indices {
+                let order = claimed.map(\.localID).filter { $0.hasPrefix("c\(index)-") }
+                #expect(order == (0..<5).map { "c\(index)-r\($0)" }, "conversation \(index) went out in order")
+            }
+            // The work was shared: no sender did it all (each claims as soon as it can).
+            #expect(Set(claimed.map(\.sender)).count > 1)
+            for try await count in try await stores[0].client.query("""
+                SELECT count(*) FROM message WHERE direction = 'out' AND status = 'accepted' AND wamid = 'wamid.' || local_id
+                """).decode(Int.self) {
+                #expect(count == written.count)
+            }
+        }
+    }
+
+    @Test func aRowInFlightBecomesUncertainOnlyOnceItsSenderIsGone() async throws {
+        try await withStores(2) { stores in
+            let conversation = try await stores[0].conversationForSending(to: "33612345678", on: phone, at: 1_764_400_000)
+            try await stores[0].enqueueOutbound(in: conversation, content: .text(body: "held by the dying sender"),
+                                                localID: "dying-1", at: 1_764_400_000, agent: "tester")
+            try await stores[0].enqueueOutbound(in: conversation, content: .text(body: "waits behind it"),
+                                                localID: "dying-2", at: 1_764_400_001, agent: "tester")
+            // The sender that will die: a short presence, renewed once, never again.
+            let dying = PostgresOutbox(store: stores[0], claimant: LeaseClaimant(pid: 1, host: "a"), lifetime: .seconds(1))
+            try await dying.renewPresence()
+            #expect(try await dying.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)?.localID == "dying-1")
+            let survivor = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 1, host: "b"), sweepInterval: 0)
+            try await survivor.renewPresence()
+            // While the holder's presence lasts, its row is its own, and the conversation waits.
+            #expect(try await survivor.recoverInFlightOutbound() == 0)
+            #expect(try await survivor.claimNextOutbound(nowMilliseconds: 1_764_400_100_000) == nil)
+            // Once it has lapsed, the survivor's next claim makes the row uncertain (it may
+            // have gone out) and the conversation moves on.
+            let deadline = ContinuousClock.now + .seconds(60)
+            var next: OutboxItem?
+            while next == nil, ContinuousClock.now < deadline {
+                next = try await survivor.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)
+                if next == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(next?.localID == "dying-2")
+            #expect(try await survivor.outboxEntry(localID: "dying-1")?.state == "uncertain")
+            #expect(try await survivor.outboundSettlement(localID: "dying-1")?.status == .uncertain)
+            #expect(try await uncertainCount(stores[0]) == 1)
+            // The survivor's own row in flight is not touched by its own sweep.
+            #expect(try await survivor.recoverInFlightOutbound() == 0)
+            #expect(try await survivor.outboxEntry(localID: "dying-2")?.state == "in_flight")
+        }
+    }
+
+    @Test func aReadReceiptGoesOutOnceAndOneThatFailedComesBack() async throws {
+        try await withStores(2) { stores in
+            let first = PostgresOutbox(store: stores[0], claimant: LeaseClaimant(pid: 1, host: "a"))
+            let second = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 1, host: "b"))
+            try await first.queueReadReceipt(for: MessageID("wamid.in-1"), from: phone, at: 1_000)
+            try await first.queueReadReceipt(for: MessageID("wamid.in-2"), from: phone, at: 2_000)
+            let taken = try await first.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20)
+            #expect(taken.map(\.message) == [MessageID("wamid.in-1"), MessageID("wamid.in-2")])
+            #expect(try await second.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20).isEmpty)
+            try await first.finishReadReceipt(MessageID("wamid.in-1"), done: true)
+            try await first.finishReadReceipt(MessageID("wamid.in-2"), done: false)
+            let retried = try await second.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20)
+            #expect(retried.map(\.message) == [MessageID("wamid.in-2")])
+            try await second.finishReadReceipt(MessageID("wamid.in-2"), done: false)
+            // Tried three times: dropped.
+            _ = try await first.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20)
+            try await first.finishReadReceipt(MessageID("wamid.in-2"), done: false)
+            #expect(try await second.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20).isEmpty)
+        }
+    }
+}
