@@ -3,6 +3,7 @@ import Foundation
 import InboxCore
 import InboxStore
 import Logging
+import PostgresStore
 
 /// What `wabox send` does: one message written to the outbox and sent at once, for a script.
 public enum ScriptedSend {
@@ -27,20 +28,33 @@ public enum ScriptedSend {
 
     public typealias Failure = CommandOutput.Failure
 
-    /// Writes the message to the outbox of the database at `databasePath`, sends it through
-    /// the Cloud API, and returns its wamid once the API accepted it; a refusal, a closed
-    /// window or an uncertain fate is thrown in words.
-    public static func send(_ request: Request, databasePath: String, cloud: GraphCloudClient.Configuration,
+    /// The inbox the message is written to.
+    public enum Store: Sendable {
+        case sqlite(path: String)
+        case postgres(PostgresLocation)
+    }
+
+    /// Writes the message to the outbox of `store`, sends it through the Cloud API, and
+    /// returns its wamid once the API accepted it; a refusal, a closed window or an
+    /// uncertain fate is thrown in words.
+    public static func send(_ request: Request, store: Store, cloud: GraphCloudClient.Configuration,
                             phoneNumberID: PhoneNumberID?, mediaDirectory: String) async throws(Failure) -> MessageID {
         do {
-            return try await sendOrThrow(request, databasePath: databasePath, cloud: cloud, phoneNumberID: phoneNumberID,
-                                         mediaDirectory: mediaDirectory)
+            switch store {
+            case .sqlite(let path):
+                return try await sendOrThrow(request, databasePath: path, cloud: cloud, phoneNumberID: phoneNumberID,
+                                             mediaDirectory: mediaDirectory)
+            case .postgres(let location):
+                return try await sendOrThrow(request, location: location, cloud: cloud, phoneNumberID: phoneNumberID)
+            }
         } catch let failure as Failure {
             throw failure
         } catch let error as OutboxError {
             throw Failure(description: error.description)
         } catch let refusal as OutgoingFile.Refusal {
             throw Failure(description: "not sent: \(refusal)")
+        } catch let problem as PostgresConnectionProblem {
+            throw Failure(description: problem.description)
         } catch {
             throw Failure(description: String(describing: error))
         }
@@ -59,10 +73,41 @@ public enum ScriptedSend {
             try await database.enqueueOutbound(in: conversation, content: .text(body: text), replyTo: request.replyTo,
                                                localID: localID, at: now)
         }
+        return try await deliver(localID, from: database, cloud: cloud)
+    }
+
+    /// On PostgreSQL: the message is written as the database role's, and sent by this
+    /// process under a presence lease of its own, so that a listener's sender neither takes
+    /// the row nor makes it uncertain while this one waits for the answer.
+    private static func sendOrThrow(_ request: Request, location: PostgresLocation, cloud: GraphCloudClient.Configuration,
+                                    phoneNumberID: PhoneNumberID?) async throws -> MessageID {
+        guard request.file == nil else {
+            throw Failure(description: """
+                wabox send --file needs a SQLite --db for now: the media store a PostgreSQL inbox would share \
+                across hosts is not built yet. Send text, or send the file from an inbox on SQLite.
+                """)
+        }
+        let logger = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
+        try await PostgresStore.probe(location, logger: logger)
+        return try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
+            let now = Int64(Date().timeIntervalSince1970)
+            let localID = "send-" + UUID().uuidString.lowercased()
+            let conversation = try await store.conversationForSending(to: request.to, on: phoneNumberID, at: now)
+            try await store.enqueueOutbound(in: conversation, content: .text(body: request.text ?? ""),
+                                            replyTo: request.replyTo, localID: localID, at: now, agent: location.user)
+            let outbox = PostgresOutbox(store: store, claimant: LeaseClaimant(pid: getpid(), host: LeaseHolder.hostName(),
+                                                                              role: "send"))
+            return try await outbox.whilePresent { try await deliver(localID, from: outbox, cloud: cloud) }
+        }
+    }
+
+    /// Sends the row `localID` at once, and says what became of it.
+    private static func deliver(_ localID: String, from outbox: any OutboxStore,
+                                cloud: GraphCloudClient.Configuration) async throws -> MessageID {
         let quiet = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
         let client = GraphCloudClient(configuration: cloud, logger: quiet)
         // A script waits seconds, not minutes: a few quick retries, then the outbox keeps it.
-        let sender = OutboxSender(database: database, client: client,
+        let sender = OutboxSender(database: outbox, client: client,
                                   policy: .init(baseDelay: 1, maxDelay: 8, maxAttempts: 4), logger: quiet)
         switch try await sender.deliver(localID: localID, timeout: 45_000) {
         case .accepted(_, let wamid):

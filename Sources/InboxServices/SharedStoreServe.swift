@@ -1,3 +1,4 @@
+import CloudAPI
 import Foundation
 import InboxCore
 import InboxStore
@@ -11,8 +12,11 @@ import WebhookServer
 /// once, by its digest); the one that holds the applier lease applies the journal, and
 /// another takes over within seconds when it dies.
 ///
-/// Only the webhook path runs on PostgreSQL so far: the outbox sender, media downloads,
-/// the template cache, transcripts and pruning need the SQLite store, and are not started.
+/// With a Cloud API client every listener also sends: the outbox is one for all of them,
+/// and a claim skips what another sender holds, so each reply goes out once.
+///
+/// Media downloads, the template cache, transcripts and pruning need the SQLite store so
+/// far, and are not started.
 public enum SharedStoreServe {
     public struct Configuration: Sendable {
         public var location: PostgresLocation
@@ -29,6 +33,9 @@ public enum SharedStoreServe {
         public var metricsAddress: (host: String, port: Int)?
         /// Told the listener's port once it listens (also for port 0).
         public var onListening: (@Sendable (Int) -> Void)?
+        /// Sends the outbox when set (`WABOX_ACCESS_TOKEN` and `WABOX_PHONE_NUMBER_ID`).
+        public var client: (any CloudMessaging)?
+        public var retryPolicy = OutboxSender.RetryPolicy()
         /// What would run beside the listener on SQLite and does not here, for the log line.
         public var notStarted: [String] = []
 
@@ -112,9 +119,14 @@ public enum SharedStoreServe {
         }
         if !configuration.notStarted.isEmpty {
             logger.notice("""
-                on PostgreSQL wabox serve runs the webhook listener and the journal's applier only; not started: \
+                on PostgreSQL wabox serve runs the webhook listener, the journal's applier and the outbox sender; not started: \
                 \(configuration.notStarted.joined(separator: ", ")) (they need a SQLite --db for now)
                 """)
+        }
+        if let client = configuration.client {
+            let outbox = PostgresOutbox(store: store, claimant: configuration.claimant)
+            services.append(SharedOutboxSender(outbox: outbox, sender: OutboxSender(
+                database: outbox, client: client, policy: configuration.retryPolicy, logger: Logger(label: "wabox.outbox"))))
         }
         let onListening = configuration.onListening
         services.append(makeWebhookApplication(
@@ -122,5 +134,24 @@ public enum SharedStoreServe {
             applier: (configuration.claimant, configuration.applier),
             onServerRunning: { port in onListening?(port) }))
         return services
+    }
+}
+
+/// The outbox sender of one listener on PostgreSQL, with its presence lease kept while it
+/// runs: the other listeners leave the rows it holds in flight alone while it lives, and
+/// make them uncertain once it is gone.
+struct SharedOutboxSender: Service {
+    let outbox: PostgresOutbox
+    let sender: OutboxSender
+
+    func run() async throws {
+        try await outbox.renewPresence()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await outbox.keepPresent() }
+            defer { group.cancelAll() }
+            // Graceful shutdown ends the sender after the request in flight; the presence
+            // goes with it.
+            try await sender.run()
+        }
     }
 }

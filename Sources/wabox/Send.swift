@@ -45,7 +45,7 @@ struct Send: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = try global.settings()
+        let settings = try global.settings(postgresAllowed: true)
         guard let accessToken = settings.accessToken else {
             throw Failure("""
                 wabox send needs an access token: set WABOX_ACCESS_TOKEN, or access_token in \
@@ -59,7 +59,8 @@ struct Send: AsyncParsableCommand {
         do {
             let cloud = GraphCloudClient.Configuration(graphURL: settings.graphURL, graphVersion: settings.graphVersion,
                                                        accessToken: accessToken)
-            print(try await ScriptedSend.send(request, databasePath: settings.databasePath, cloud: cloud,
+            let store: ScriptedSend.Store = settings.postgresLocation.map { .postgres($0) } ?? .sqlite(path: settings.databasePath)
+            print(try await ScriptedSend.send(request, store: store, cloud: cloud,
                                               phoneNumberID: settings[.phoneNumberID].map(PhoneNumberID.init),
                                               mediaDirectory: settings.mediaDirectory).rawValue)
         } catch {

@@ -106,9 +106,15 @@ struct Serve: AsyncParsableCommand {
                                logger: Logger) async throws {
         var configuration = SharedStoreServe.Configuration(location: location, listener: listener)
         var notStarted: [String] = []
-        if settings[.phoneNumberID] != nil, settings.accessToken != nil {
-            notStarted += ["the outbox sender", "media downloads"]
+        if settings[.phoneNumberID] != nil, let accessToken = settings.accessToken {
+            configuration.client = GraphCloudClient(
+                configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
+                logger: Logger(label: "wabox.cloud-api"))
+            logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
+            notStarted.append("media downloads")
             if settings[.wabaID] != nil { notStarted.append("the template cache") }
+        } else {
+            logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }
         if settings.transcription != nil { notStarted.append("voice-note transcripts") }
         notStarted.append("journal and audit pruning")

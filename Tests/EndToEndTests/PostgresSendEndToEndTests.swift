@@ -1,0 +1,135 @@
+import Foundation
+import InboxCore
+import InboxTesting
+import Logging
+import PostgresNIO
+import PostgresStore
+import Simulator
+import Testing
+
+private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// Sending on PostgreSQL (issue 19), the real binaries against the fake Cloud API: three
+/// `wabox serve` share one outbox and each reply goes out once, even when one of them is
+/// killed while they send; `wabox send --db postgres://…` sends from a script beside them.
+@Suite(.postgresServer, .serialized, .timeLimit(.minutes(10)))
+struct PostgresSendEndToEndTests: ServeWorkspace {
+    let directory: URL
+    let databasePath: String
+    let environment: [String: String]
+    let accessToken = "pg-e2e-access-token-51c2"
+
+    init() throws {
+        (directory, databasePath, environment) = try Self.makeWorkspace("wabox-pgsend")
+    }
+
+    private func sendingEnvironment(graphURL: String) -> [String: String] {
+        environment.merging([
+            "WABOX_ACCESS_TOKEN": accessToken,
+            "WABOX_PHONE_NUMBER_ID": "106540352242922",
+            "WABOX_GRAPH_URL": graphURL,
+        ]) { $1 }
+    }
+
+    /// The text of each send request the fake received (`text.body`).
+    private func sentTexts(_ fake: FakeCloudAPI) -> [String] {
+        fake.messageRequests.compactMap { request in
+            guard let object = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any],
+                  object["type"] as? String == "text" else { return nil }
+            return (object["text"] as? [String: Any])?["body"] as? String
+        }
+    }
+
+    /// Outbound messages by state: accepted (with a wamid), uncertain, still waiting.
+    private func outboundStates(_ store: PostgresStore) async throws -> (accepted: Int, uncertain: Int, waiting: Int) {
+        var states = (accepted: 0, uncertain: 0, waiting: 0)
+        for try await (wamid, status) in try await store.client.query("""
+            SELECT wamid, status FROM message WHERE direction = 'out'
+            """, logger: quiet).decode((String?, String).self) {
+            if wamid != nil { states.accepted += 1 } else if status == "uncertain" { states.uncertain += 1 } else { states.waiting += 1 }
+        }
+        return states
+    }
+
+    @Test func threeListenersSendEveryReplyOnceThoughOneIsKilledWhileSending() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let location = server.location(database: database)
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        try await fake.withRunning { graphURL in
+            let environment = sendingEnvironment(graphURL: graphURL)
+            try await withProcesses { scope in
+                var listeners: [BackgroundProcess] = []
+                for _ in 0..<3 {
+                    let (serve, _) = try await startServe(in: scope, database: server.url(database: database),
+                                                          environment: environment)
+                    #expect(serve.log.contains("outbox sender on"), "\(serve.log)")
+                    listeners.append(serve)
+                }
+                // Agents' replies land in the one outbox, forty of them to eight customers.
+                let replies = (0..<40).map { "reply \($0) to customer \($0 % 8)" }
+                try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 2) { store in
+                    for (index, text) in replies.enumerated() {
+                        let conversation = try await store.conversationForSending(
+                            to: "3361200000\(index % 8)", on: PhoneNumberID("106540352242922"), at: 1_764_400_000)
+                        try await store.enqueueOutbound(in: conversation, content: .text(body: text),
+                                                        localID: "agent-\(index)", at: 1_764_400_000 + Int64(index),
+                                                        agent: "amelie")
+                    }
+                }
+                // One listener dies with SIGKILL once the sending is under way.
+                #expect(try await waitUntil(timeout: 120) { sentTexts(fake).count >= 8 })
+                listeners[0].send(SIGKILL)
+                // A script sends beside the two that are left.
+                let sent = try await blockingWork { [environment] in
+                    try runCommand(try waboxBinary(), ["send", "--db", server.url(database: database), "--to", "+33612999999",
+                                                       "--text", "sent from a script"], environment: environment)
+                }
+                #expect(sent.status == 0, "\(sent.stderr)")
+                #expect(sent.stdout.hasPrefix("wamid."), "\(sent.stdout)")
+                let settled = try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 2) { store in
+                    let deadline = ContinuousClock.now + .seconds(120)
+                    var states = try await outboundStates(store)
+                    while states.waiting > 0, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(100))
+                        states = try await outboundStates(store)
+                    }
+                    return states
+                }
+                let texts = sentTexts(fake)
+                #expect(texts.count == Set(texts).count, "a reply was sent twice: \(texts.sorted())")
+                #expect(Set(texts).isSuperset(of: ["sent from a script"]))
+                #expect(settled.waiting == 0, "replies never sent: \(settled)")
+                // At most the one the killed listener had in flight is uncertain (never resent);
+                // every other reply was accepted, once.
+                #expect(settled.uncertain <= 1, "\(settled)")
+                #expect(settled.accepted + settled.uncertain == replies.count + 1, "\(settled)")
+                #expect(texts.count >= settled.accepted && texts.count <= settled.accepted + settled.uncertain,
+                        "\(texts.count) requests for \(settled)")
+                for survivor in listeners.dropFirst() {
+                    #expect(survivor.isRunning)
+                    #expect(await survivor.stop() == 0)
+                    #expect(!survivor.log.contains(accessToken))
+                    #expect(!survivor.log.contains(server.password))
+                }
+            }
+        }
+    }
+
+    @Test func sendingAFileThroughPostgreSQLIsRefusedInWords() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let file = directory.appendingPathComponent("label.pdf")
+        try Data("%PDF-1.4 label".utf8).write(to: file)
+        let result = try await blockingWork { [environment] in
+            try runCommand(try waboxBinary(), ["send", "--db", server.url(database: database), "--to", "33612345678",
+                                               "--file", file.path],
+                           environment: sendingEnvironment(graphURL: "http://127.0.0.1:1"))
+        }
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("--file needs a SQLite --db"), "\(result.stderr)")
+        #expect(!result.stderr.contains(server.password))
+    }
+}
