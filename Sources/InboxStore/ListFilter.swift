@@ -45,11 +45,8 @@ struct ListQuery {
     init(filter: ConversationFilter, viewer: Viewer, now: Int64, in db: Database) throws {
         self.viewer = viewer
         self.now = now
-        var needle = searchFold(filter.text.trimmingCharacters(in: .whitespaces))
         // "+33 6 12" finds 33612…: digits typed with spaces or a plus sign.
-        if !needle.isEmpty, needle.allSatisfy({ $0.isNumber || $0 == " " || $0 == "+" || $0 == "-" }) {
-            needle = needle.filter(\.isNumber)
-        }
+        let needle = SearchText.contactNeedle(filter.text)
         if !needle.isEmpty {
             let (condition, argument, few) = try Self.contactCondition(needle, digitsOnly: needle.allSatisfy(\.isNumber), in: db)
             conditions.append(condition)

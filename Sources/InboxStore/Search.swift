@@ -2,10 +2,8 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// Case- and accent-insensitive form used to match contacts: `Amélie` → `amelie`.
-func searchFold(_ text: String) -> String {
-    text.folding(options: [.caseInsensitive, .diacriticInsensitive, .widthInsensitive], locale: nil)
-}
+/// `SearchText.fold`, as InboxStore has long called it.
+func searchFold(_ text: String) -> String { SearchText.fold(text) }
 
 extension Schema {
     /// `wabox_fold(text)`: `searchFold` for SQL, registered on every connection.
@@ -158,24 +156,30 @@ extension InboxDatabase {
         }
     }
 
-    /// Words as the full-text index sees them: folded, split at anything but letters and digits.
-    static func searchTokens(_ text: String) -> [Substring] {
-        Substring(searchFold(text)).split { !($0.isLetter || $0.isNumber) }
+    static func searchTokens(_ text: String) -> [Substring] { SearchText.tokens(text) }
+
+    /// For a message not indexed yet: nil unless every query token starts one of its words.
+    static func pendingSnippet(_ text: String, tokens: [Substring]) -> String? { SearchText.snippet(text, tokens: tokens) }
+
+    static func escapeLike(_ text: String) -> String { SearchText.escapeLike(text) }
+}
+
+extension InboxDatabase: SearchStore {
+    public func searchHits(_ query: String, limit: Int, includeDeleted: Bool) async throws -> [SearchHit] {
+        try searchMessages(query, limit: limit, includeDeleted: includeDeleted).map { hit in
+            SearchHit(wamid: hit.message.wamid?.rawValue, localID: hit.message.localID,
+                      phoneNumberID: hit.conversation.business.phoneNumberID.rawValue,
+                      contactWaID: hit.conversation.contact.identity.waID?.rawValue, snippet: hit.snippet)
+        }
     }
 
-    /// For a message not indexed yet: nil unless every query token starts one of its words
-    /// (as the index's prefix query would match), else about ten words around the first match.
-    static func pendingSnippet(_ text: String, tokens: [Substring]) -> String? {
-        let words = searchTokens(text)
-        guard tokens.allSatisfy({ token in words.contains { $0.hasPrefix(token) } }) else { return nil }
-        let original = text.split(whereSeparator: { $0.isWhitespace })
-        let first = original.firstIndex { word in searchTokens(String(word)).contains { $0.hasPrefix(tokens[0]) } } ?? 0
-        let from = max(0, first - 3), to = min(original.count, from + 10)
-        return (from > 0 ? "…" : "") + original[from..<to].joined(separator: " ") + (to < original.count ? "…" : "")
-    }
-
-    static func escapeLike(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_")
+    public func conversations(withContactMatching typed: String, limit: Int) async throws -> [ConversationKey] {
+        // The plain text of a filter: `~` starts a term there, which this contract leaves out.
+        let filter = ConversationFilter(text: typed, terms: [])
+        return try conversations(filter: filter, limit: limit).items.map { summary in
+            ConversationKey(phoneNumberID: summary.business.phoneNumberID.rawValue,
+                            contactWaID: summary.contact.identity.waID?.rawValue,
+                            contactUserID: summary.contact.identity.userID?.rawValue)
+        }
     }
 }

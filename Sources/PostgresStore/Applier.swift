@@ -27,15 +27,25 @@ extension PostgresStore: ApplyingStore {
     /// range), the batch rolls back and is done again with a savepoint per body up to that
     /// one, which becomes a dead letter. A lost connection is no body's fault: it is thrown,
     /// and the mark stays where it was.
+    ///
+    /// Then the search indexer writes the words of what landed (its own transaction: a
+    /// failure there is logged, and the rows are scanned by searches until the next pass).
     public func applyJournalBatch(limit: Int) async throws -> [AppliedBody] {
+        let applied: [AppliedBody]
         do {
-            return try await applyInTransaction(limit: limit, through: nil, guarded: false)
+            applied = try await applyInTransaction(limit: limit, through: nil, guarded: false)
         } catch let refused as BodyRefused {
             logger.notice("a journaled body could not be applied; applying its batch again with a savepoint per body",
                           metadata: ["journal_id": "\(refused.journalID)",
                                      "error": "\(refused.error.serverInfo?[.message] ?? String(reflecting: refused.error))"])
-            return try await applyInTransaction(limit: limit, through: refused.journalID, guarded: true)
+            applied = try await applyInTransaction(limit: limit, through: refused.journalID, guarded: true)
         }
+        do {
+            try await indexSearchText()
+        } catch {
+            logger.warning("the search indexer could not write this pass: \(String(reflecting: error))")
+        }
+        return applied
     }
 
     /// Applies every body journaled so far, in batches, until none waits; returns how many.

@@ -128,6 +128,7 @@ extension PostgresStore {
         changeFeedMigration,
         inboxChangeTriggers,
         outboxMigration,
+        searchMigration,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.
