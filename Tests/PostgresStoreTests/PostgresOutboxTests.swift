@@ -104,23 +104,25 @@ private final class ClaimLog: Sendable {
                                                 localID: "dying-1", at: 1_764_400_000, agent: "tester")
             try await stores[0].enqueueOutbound(in: conversation, content: .text(body: "waits behind it"),
                                                 localID: "dying-2", at: 1_764_400_001, agent: "tester")
-            // The sender that will die: a short presence, renewed once, never again.
-            let dying = PostgresOutbox(store: stores[0], claimant: LeaseClaimant(pid: 1, host: "a"), lifetime: .seconds(1))
+            // The sender that will die, and the survivor: presences long enough that no
+            // load lets one lapse by itself during the test.
+            let dying = PostgresOutbox(store: stores[0], claimant: LeaseClaimant(pid: 1, host: "a"), lifetime: .seconds(600))
             try await dying.renewPresence()
             #expect(try await dying.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)?.localID == "dying-1")
-            let survivor = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 1, host: "b"), sweepInterval: 0)
+            let survivor = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 1, host: "b"), lifetime: .seconds(600),
+                                          sweepInterval: 0)
             try await survivor.renewPresence()
             // While the holder's presence lasts, its row is its own, and the conversation waits.
             #expect(try await survivor.recoverInFlightOutbound() == 0)
             #expect(try await survivor.claimNextOutbound(nowMilliseconds: 1_764_400_100_000) == nil)
-            // Once it has lapsed, the survivor's next claim makes the row uncertain (it may
-            // have gone out) and the conversation moves on.
-            let deadline = ContinuousClock.now + .seconds(60)
-            var next: OutboxItem?
-            while next == nil, ContinuousClock.now < deadline {
-                next = try await survivor.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)
-                if next == nil { try await Task.sleep(for: .milliseconds(100)) }
-            }
+            // The holder dies: its presence is no longer renewed, and lapses (here at once,
+            // as if its lifetime had passed on the database's clock).
+            try await stores[0].client.query("""
+                UPDATE lease SET renewed_at = now() - interval '601 seconds' WHERE name = \(dying.presenceName)
+                """)
+            // The survivor's next claim makes the row uncertain (it may have gone out) and
+            // the conversation moves on.
+            let next = try await survivor.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)
             #expect(next?.localID == "dying-2")
             #expect(try await survivor.outboxEntry(localID: "dying-1")?.state == "uncertain")
             #expect(try await survivor.outboundSettlement(localID: "dying-1")?.status == .uncertain)
