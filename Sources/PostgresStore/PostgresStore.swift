@@ -36,11 +36,26 @@ public final class PostgresStore: Sendable {
         _ location: PostgresLocation, logger: Logger, maximumConnections: Int = 20,
         _ body: @Sendable (PostgresStore) async throws -> Result
     ) async throws -> Result {
+        try await opened(location, logger: logger, maximumConnections: maximumConnections, migrating: true, body)
+    }
+
+    /// As `withStore`, with the schema left as it is: for a command that only reads
+    /// (`wabox doctor`), which must not change a database a newer or older wabox serves.
+    public static func reading<Result: Sendable>(
+        _ location: PostgresLocation, logger: Logger, _ body: @Sendable (PostgresStore) async throws -> Result
+    ) async throws -> Result {
+        try await opened(location, logger: logger, maximumConnections: 2, migrating: false, body)
+    }
+
+    private static func opened<Result: Sendable>(
+        _ location: PostgresLocation, logger: Logger, maximumConnections: Int, migrating: Bool,
+        _ body: @Sendable (PostgresStore) async throws -> Result
+    ) async throws -> Result {
         let store = PostgresStore(location, logger: logger, maximumConnections: maximumConnections)
         return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
             group.addTask { await store.client.run() }
             do {
-                try await store.migrate()
+                if migrating { try await store.migrate() }
                 let result = try await body(store)
                 group.cancelAll()
                 return result

@@ -40,11 +40,15 @@ struct Doctor: AsyncParsableCommand {
         checkReceiving(settings, sources, &report)
         checkSending(settings, sources, &report)
         checkTemplates(settings, sources, &report)
-        Diagnosis.checkDatabase(at: settings.databasePath, &report)
-        Diagnosis.checkIdentity(databasePath: settings.databasePath, displayName: settings.displayName, &report)
-        Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
-                             sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
-        Diagnosis.checkAccount(databasePath: settings.databasePath, &report)
+        if let location = settings.postgresLocation {
+            await Diagnosis.checkPostgres(location, &report)
+        } else {
+            Diagnosis.checkDatabase(at: settings.databasePath, &report)
+            Diagnosis.checkIdentity(databasePath: settings.databasePath, displayName: settings.displayName, &report)
+            Diagnosis.checkMedia(directory: settings.mediaDirectory, databasePath: settings.databasePath,
+                                 sending: settings.accessToken != nil && settings[.phoneNumberID] != nil, &report)
+            Diagnosis.checkAccount(databasePath: settings.databasePath, &report)
+        }
 
         Diagnosis.checkPrograms(downloadDirectory: settings.downloadDirectory, openCommand: settings.openCommand,
                                 transcribeCommand: settings[.transcribeCommand],
@@ -77,7 +81,8 @@ struct Doctor: AsyncParsableCommand {
                            report: inout DoctorReport) -> (Settings, fileRefused: Bool) {
         let path = global.config ?? ConfigLocations.defaultConfigPath(environment: environment)
         do {
-            let settings = try Settings.load(flags: flags, configPath: global.config, environment: environment)
+            let settings = try Settings.load(flags: flags, configPath: global.config, postgresAllowed: true,
+                                             environment: environment)
             guard let file = settings.configFile else {
                 report.pass("config file", "none at \(path); settings come from WABOX_* variables and flags")
                 return (settings, false)
@@ -100,10 +105,12 @@ struct Doctor: AsyncParsableCommand {
             // An XDG folder under /dev/null cannot exist, so no config file is read.
             var bare = environment
             bare["XDG_CONFIG_HOME"] = "/dev/null/wabox-doctor"
-            if let settings = try? Settings.load(flags: flags, configPath: nil, environment: bare) { return (settings, true) }
+            if let settings = try? Settings.load(flags: flags, configPath: nil, postgresAllowed: true, environment: bare) {
+                return (settings, true)
+            }
             bare[Settings.Key.markRead.environmentName] = nil
             // Without a file, flags or mark_read nothing is left that loading could refuse.
-            let settings = (try? Settings.load(flags: flags, configPath: nil, environment: bare))
+            let settings = (try? Settings.load(flags: flags, configPath: nil, postgresAllowed: true, environment: bare))
                 ?? (try! Settings.load(flags: [:], configPath: nil, environment: ["XDG_CONFIG_HOME": "/dev/null/wabox-doctor"]))
             return (settings, true)
         }

@@ -133,3 +133,55 @@ struct PostgresSendEndToEndTests: ServeWorkspace {
         #expect(!result.stderr.contains(server.password))
     }
 }
+
+extension PostgresSendEndToEndTests {
+    @Test func doctorReadsAPostgreSQLInboxWithoutChangingIt() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let url = server.url(database: database)
+        let doctor: @Sendable () async throws -> CommandResult = { [environment] in
+            try await blockingWork { try runCommand(try waboxBinary(), ["doctor", "--db", url], environment: environment) }
+        }
+        // A database no wabox serve has started on: said, and left without a schema.
+        let empty = try await doctor()
+        #expect(empty.stdout.contains("holds no wabox schema yet"), "\(empty.stdout)")
+        #expect(!empty.stdout.contains(server.password) && !empty.stderr.contains(server.password))
+        let tables = try await PostgresStore.reading(server.location(database: database), logger: quiet) { store in
+            try await store.client.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", logger: quiet)
+                .collect().first?.decode(Int.self) ?? -1
+        }
+        #expect(tables == 0, "doctor created tables")
+        try await withProcesses { scope in
+            // A listener without a token: it applies, nobody sends.
+            let (serve, _) = try await startServe(in: scope, database: url)
+            try await PostgresStore.withStore(server.location(database: database), logger: quiet, maximumConnections: 2) { store in
+                let conversation = try await store.conversationForSending(to: "33612345678", on: PhoneNumberID("106540352242922"),
+                                                                          at: 1_764_400_000)
+                try await store.enqueueOutbound(in: conversation, content: .text(body: "waits for a sender"), localID: "doc-1",
+                                                at: 1_764_400_000, agent: "amelie")
+            }
+            var report = try await doctor()
+            _ = try await waitUntilAsync(timeout: 60) {
+                report = try await doctor()
+                return report.stdout.contains("applied by serve")
+            }
+            #expect(report.stdout.contains("schema v\(PostgresStore.latestSchemaVersion) (current)"), "\(report.stdout)")
+            #expect(report.stdout.contains("applied by serve (pid \(serve.pid)"), "\(report.stdout)")
+            #expect(report.stdout.contains("database role \(server.user)"), "\(report.stdout)")
+            #expect(report.stdout.contains("1 message(s) wait and no wabox serve sends"), "\(report.stdout)")
+            #expect(report.status == 1, "an outbox nobody sends is a failure")
+            #expect(!report.stdout.contains(server.password))
+            #expect(await serve.stop() == 0)
+        }
+        // Nothing answers: one line in the words serve would use.
+        let closed = try closedPort()
+        let unreachable = try await blockingWork { [environment] in
+            try runCommand(try waboxBinary(), ["doctor", "--db", "postgres://\(server.user):\(server.password)@127.0.0.1:\(closed)/\(database)?sslmode=disable"],
+                           environment: environment)
+        }
+        #expect(unreachable.status == 1)
+        #expect(unreachable.stdout.contains("nothing accepts connections at 127.0.0.1:\(closed)"), "\(unreachable.stdout)")
+        #expect(!unreachable.stdout.contains(server.password))
+    }
+}
