@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import InboxServices
 
-struct Export: ParsableCommand {
+struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print stored messages, oldest first, one JSON object per line.",
         discussion: "Messages the customer deleted keep only deleted_at, unless show_deleted is true (WABOX_SHOW_DELETED).",
@@ -19,10 +19,14 @@ struct Export: ParsableCommand {
     @Option(help: "Output format.")
     var format: Format = .jsonl
 
-    func run() throws {
-        let settings = try global.settings()
+    func run() async throws {
+        let settings = try global.settings(postgresAllowed: true)
         do {
-            try CommandOutput.export(databasePath: settings.databasePath, contact: contact, showDeleted: settings.showDeleted)
+            if let location = settings.postgresLocation {
+                try await CommandOutput.export(location: location, contact: contact, showDeleted: settings.showDeleted)
+            } else {
+                try CommandOutput.export(databasePath: settings.databasePath, contact: contact, showDeleted: settings.showDeleted)
+            }
         } catch {
             throw Failure(error.description)
         }

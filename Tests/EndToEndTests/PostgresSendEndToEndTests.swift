@@ -135,7 +135,7 @@ struct PostgresSendEndToEndTests: ServeWorkspace {
 }
 
 extension PostgresSendEndToEndTests {
-    @Test func doctorReadsAPostgreSQLInboxWithoutChangingIt() async throws {
+    @Test func doctorAndExportReadAPostgreSQLInbox() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try PostgresSuite.server
         let database = try await server.createDatabase()
@@ -154,7 +154,7 @@ extension PostgresSendEndToEndTests {
         #expect(tables == 0, "doctor created tables")
         try await withProcesses { scope in
             // A listener without a token: it applies, nobody sends.
-            let (serve, _) = try await startServe(in: scope, database: url)
+            let (serve, port) = try await startServe(in: scope, database: url)
             try await PostgresStore.withStore(server.location(database: database), logger: quiet, maximumConnections: 2) { store in
                 let conversation = try await store.conversationForSending(to: "33612345678", on: PhoneNumberID("106540352242922"),
                                                                           at: 1_764_400_000)
@@ -172,6 +172,18 @@ extension PostgresSendEndToEndTests {
             #expect(report.stdout.contains("1 message(s) wait and no wabox serve sends"), "\(report.stdout)")
             #expect(report.status == 1, "an outbox nobody sends is a failure")
             #expect(!report.stdout.contains(server.password))
+            // The export reads its writes: a webhook acknowledged just before is in it.
+            let body = UpdateBodies.text(id: "wamid.doc.1", from: "33612345678", timestamp: 1_764_400_100, body: "C'est urgent")
+            #expect(try postSigned(body, port: port, via: directory) == "200")
+            let exported = try await blockingWork { [environment] in
+                try runCommand(try waboxBinary(), ["export", "--db", url], environment: environment)
+            }
+            #expect(exported.status == 0, "\(exported.stderr)")
+            let lines = exported.stdout.split(separator: "\n")
+            #expect(lines.count == 2, "\(exported.stdout)")
+            // Oldest first: the reply (written at …000) before the customer's message (…100).
+            #expect(lines.first?.contains(#""id":"local:doc-1""#) == true && lines.first?.contains(#""agent":"amelie""#) == true)
+            #expect(lines.last?.contains(#""id":"wamid.doc.1""#) == true && lines.last?.contains("C'est urgent") == true)
             #expect(await serve.stop() == 0)
         }
         // Nothing answers: one line in the words serve would use.

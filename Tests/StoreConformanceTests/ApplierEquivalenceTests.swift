@@ -127,6 +127,9 @@ struct StreamMaker {
                 #expect(found == expected, "seed \(seed), round \(round): \(Self.difference(expected, found))")
                 if found != expected { return }
             }
+            // And the export, line for line.
+            let sqliteLines = try await exportLines(sqlite), postgresLines = try await exportLines(postgres)
+            #expect(postgresLines == sqliteLines, "seed \(seed): \(firstDifference(sqliteLines, postgresLines))")
             let final = try await sqlite.inboxSnapshot()
             // The stream reached every kind of row.
             #expect(!final.messages.isEmpty && !final.reactions.isEmpty && !final.deadLetters.isEmpty
