@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "wabox", targets: ["wabox"]),
         .executable(name: "wabox-screen-bench", targets: ["ScreenBench"]),
+        .executable(name: "wabox-feed-bench", targets: ["FeedBench"]),
         // For the fuzz targets in Fuzz/, a package of their own built with libFuzzer.
         .library(name: "InboxCore", targets: ["InboxCore"]),
     ],
@@ -113,6 +114,10 @@ let package = Package(
         .systemLibrary(name: "CNcurses"),
         .target(name: "CursesBackend", dependencies: ["InboxTUI", "CNcurses"]),
         .executableTarget(name: "ScreenBench", dependencies: ["InboxCore", "InboxStore", "InboxTUI", "MediaPreview"]),
+        .executableTarget(name: "FeedBench", dependencies: [
+            "InboxCore", "StoreContract", "PostgresStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(
             name: "InboxTesting",
             dependencies: ["InboxCore", "InboxStore", .product(name: "GRDB", package: "GRDB.swift")],
