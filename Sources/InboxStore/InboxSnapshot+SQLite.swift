@@ -10,7 +10,7 @@ extension InboxDatabase: InboxSnapshotStore {
         try await writer.read { db in
             let conversations = try Row.fetchAll(db, sql: """
                 SELECT cv.phone_number_id, cv.display_phone_number, c.wa_id, c.user_id, c.name, cv.last_activity_at,
-                       cv.last_inbound_at, m.wamid AS last_wamid, cv.unread_count, cv.inbound_count
+                       cv.last_inbound_at, m.wamid AS last_wamid, cv.unread_count, cv.inbound_count, cv.failing_replies
                 FROM conversation cv JOIN contact c ON c.id = cv.contact_id
                 LEFT JOIN message m ON m.id = cv.last_message_id
                 """).map { row in
@@ -18,7 +18,7 @@ extension InboxDatabase: InboxSnapshotStore {
                                      contactWaID: row["wa_id"], contactUserID: row["user_id"], contactName: row["name"],
                                      lastActivityAt: row["last_activity_at"], lastInboundAt: row["last_inbound_at"],
                                      lastMessageWamid: row["last_wamid"], unreadCount: row["unread_count"],
-                                     inboundCount: row["inbound_count"])
+                                     inboundCount: row["inbound_count"], failingReplies: row["failing_replies"])
             }
             let messages = try Row.fetchAll(db, sql: """
                 SELECT m.wamid, cv.phone_number_id, c.wa_id, m.direction, m.type, m.content, m.status, m.status_at,

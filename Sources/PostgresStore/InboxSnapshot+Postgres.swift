@@ -25,16 +25,16 @@ extension PostgresStore: InboxSnapshotStore {
     private static func snapshot(in tx: Transaction) async throws -> InboxSnapshot {
         let conversations = try await tx.rows("""
             SELECT cv.phone_number_id, cv.display_phone_number, c.wa_id, c.user_id, c.name, cv.last_activity_at,
-                   cv.last_inbound_at, m.wamid, cv.unread_count, cv.inbound_count
+                   cv.last_inbound_at, m.wamid, cv.unread_count, cv.inbound_count, cv.failing_replies
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             LEFT JOIN message m ON m.id = cv.last_message_id
             """) { row in
-            let (phone, display, waID, userID, name, activity, inbound, last, unread, inboundCount) =
-                try row.decode((String, String?, String?, String?, String?, Int64, Int64?, String?, Int64, Int64).self)
+            let (phone, display, waID, userID, name, activity, inbound, last, unread, inboundCount, failing) =
+                try row.decode((String, String?, String?, String?, String?, Int64, Int64?, String?, Int64, Int64, Int64).self)
             return ConversationSnapshot(phoneNumberID: phone, displayPhoneNumber: display, contactWaID: waID,
                                         contactUserID: userID, contactName: name, lastActivityAt: activity,
                                         lastInboundAt: inbound, lastMessageWamid: last, unreadCount: unread,
-                                        inboundCount: inboundCount)
+                                        inboundCount: inboundCount, failingReplies: failing)
         }
         let messages = try await tx.rows("""
             SELECT m.wamid, cv.phone_number_id, c.wa_id, m.direction, m.type, m.content, m.status, m.status_at,

@@ -144,6 +144,7 @@ extension PostgresStore {
         inboxChangeTriggers,
         outboxMigration,
         searchMigration,
+        failingRepliesMigration,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.

@@ -23,10 +23,12 @@ public struct ConversationSnapshot: Sendable, Hashable, Codable {
     /// The team's unread count.
     public var unreadCount: Int64
     public var inboundCount: Int64
+    /// Replies failed or uncertain (the filter's `~F`).
+    public var failingReplies: Int64
 
     public init(phoneNumberID: String, displayPhoneNumber: String?, contactWaID: String?, contactUserID: String?,
                 contactName: String?, lastActivityAt: Int64, lastInboundAt: Int64?, lastMessageWamid: String?,
-                unreadCount: Int64, inboundCount: Int64) {
+                unreadCount: Int64, inboundCount: Int64, failingReplies: Int64 = 0) {
         self.phoneNumberID = phoneNumberID
         self.displayPhoneNumber = displayPhoneNumber
         self.contactWaID = contactWaID
@@ -37,6 +39,7 @@ public struct ConversationSnapshot: Sendable, Hashable, Codable {
         self.lastMessageWamid = lastMessageWamid
         self.unreadCount = unreadCount
         self.inboundCount = inboundCount
+        self.failingReplies = failingReplies
     }
 }
 

@@ -177,6 +177,10 @@ private extension SendingInbox {
             #expect(try await inbox.outboxEntry("r-0") == nil)
             #expect(try await outbox.outboundSettlement(localID: "r-0")?.error?.code == 131047)
             #expect(try await inbox.message("reply 1")?.status == "uncertain")
+            // A failed reply and an uncertain one each count in their conversation's `~F`.
+            let failing = try await inbox.inbox.inboxSnapshot().conversations
+                .map { ($0.contactWaID ?? "", $0.failingReplies) }.sorted { $0.0 < $1.0 }
+            #expect(failing.map(\.1) == [1, 1, 0], "\(failing)")
             #expect(try await inbox.outboxEntry("r-1")?.state == "uncertain")
             // Released: queued again, the attempt not counted; an uncertain row is never claimed.
             let released = try #require(try await inbox.outboxEntry("r-2"))
