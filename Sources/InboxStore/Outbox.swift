@@ -427,18 +427,14 @@ extension InboxDatabase {
     /// With `phoneNumberID` nil, the contact's only conversation is used.
     public func conversationForSending(to identifier: String, on phoneNumberID: PhoneNumberID?,
                                        at timestamp: Int64) async throws -> ConversationID {
-        var trimmed = identifier.trimmingCharacters(in: .whitespaces)
-        if trimmed.hasPrefix("+") { trimmed.removeFirst() }
-        if trimmed.hasPrefix("@") { trimmed.removeFirst() }
-        let key = trimmed
-        let isNumber = !key.isEmpty && key.allSatisfy(\.isASCIIDigit)
-        let isUserID = key.range(of: #"^[A-Z]{2}\.[0-9]+$"#, options: .regularExpression) != nil
+        let address = CustomerAddress(identifier)
+        let key = address.key, isNumber = address.isPhoneNumber, isUserID = address.isUserID
         return try await writer.write { db in
             let contacts = try Int64.fetchAll(db, sql: """
                 SELECT id FROM contact WHERE wa_id = :key OR user_id = :key OR username = :key ORDER BY id
                 """, arguments: ["key": key])
             guard contacts.count <= 1 else {
-                throw OutboxError("\"\(identifier)\" matches \(contacts.count) contacts: address the customer by wa_id or user id")
+                throw OutboxError.ambiguous(identifier, matches: contacts.count)
             }
             let contactID: Int64
             if let found = contacts.first {
@@ -448,7 +444,7 @@ extension InboxDatabase {
                                arguments: [isNumber ? key : nil, isUserID ? key : nil, timestamp])
                 contactID = db.lastInsertedRowID
             } else {
-                throw OutboxError("no contact is known as \"\(identifier)\": a new customer can only be addressed by phone number (digits) or user id (US.…)")
+                throw OutboxError.unknownCustomer(identifier)
             }
             if let phoneNumberID {
                 return ConversationID(rawValue: try Int64.fetchOne(db, sql: """
@@ -460,17 +456,11 @@ extension InboxDatabase {
             let conversations = try Int64.fetchAll(db, sql: "SELECT id FROM conversation WHERE contact_id = ?",
                                                    arguments: [contactID])
             guard conversations.count == 1 else {
-                throw OutboxError(conversations.isEmpty
-                    ? "no business number to send from: set WABOX_PHONE_NUMBER_ID (phone_number_id in config.toml)"
-                    : "\"\(identifier)\" writes to \(conversations.count) of your numbers: set WABOX_PHONE_NUMBER_ID to the one to send from")
+                throw OutboxError.businessNumberNeeded(identifier, conversations: conversations.count)
             }
             return ConversationID(rawValue: conversations[0])
         }
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 extension InboxDatabase: OutboxStore {

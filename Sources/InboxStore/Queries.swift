@@ -168,9 +168,7 @@ extension InboxDatabase {
 
     /// Contacts known by `identifier`: a wa_id (with or without `+`), user id or username.
     public func contacts(matching identifier: String) throws -> [ContactRecord] {
-        var key = identifier.trimmingCharacters(in: .whitespaces)
-        if key.hasPrefix("+") { key.removeFirst() }
-        if key.hasPrefix("@") { key.removeFirst() }
+        let key = CustomerAddress(identifier).key
         return try writer.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id AS contact_id, wa_id, user_id, parent_user_id, username, name, marketing_opt_out_at FROM contact

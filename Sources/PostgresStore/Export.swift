@@ -18,8 +18,7 @@ extension PostgresStore: ExportStore {
         return try await readOnly(logger: logger) { tx in
             var contactIDs: [Int64]?
             if let identifier {
-                var key = identifier.trimmingCharacters(in: .whitespaces)
-                if key.hasPrefix("+") || key.hasPrefix("@") { key.removeFirst() }
+                let key = CustomerAddress(identifier).key
                 let ids = try await tx.rows("""
                     SELECT id FROM contact WHERE wa_id = \(key) OR user_id = \(key) OR username = \(key) ORDER BY id
                     """) { try $0.decode(Int64.self) }

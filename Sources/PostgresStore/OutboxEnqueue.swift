@@ -59,18 +59,16 @@ extension PostgresStore {
     /// `phoneNumberID` the contact's only conversation is used.
     public func conversationForSending(to identifier: String, on phoneNumberID: PhoneNumberID?,
                                        at timestamp: Int64) async throws -> ConversationID {
-        var key = identifier.trimmingCharacters(in: .whitespaces)
-        if key.hasPrefix("+") || key.hasPrefix("@") { key.removeFirst() }
-        let isNumber = !key.isEmpty && key.allSatisfy { $0.isASCII && $0.isNumber }
-        let isUserID = key.range(of: #"^[A-Z]{2}\.[0-9]+$"#, options: .regularExpression) != nil
+        let address = CustomerAddress(identifier)
+        let key = address.key, isNumber = address.isPhoneNumber, isUserID = address.isUserID
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { [key] connection in
+        return try await client.withTransaction(logger: logger) { connection in
             let tx = Transaction(connection: connection, logger: logger)
             let contacts = try await tx.rows("""
                 SELECT id FROM contact WHERE wa_id = \(key) OR user_id = \(key) OR username = \(key) ORDER BY id
                 """) { try $0.decode(Int64.self) }
             guard contacts.count <= 1 else {
-                throw OutboxError("\"\(identifier)\" matches \(contacts.count) contacts: address the customer by wa_id or user id")
+                throw OutboxError.ambiguous(identifier, matches: contacts.count)
             }
             let contactID: Int64
             if let found = contacts.first {
@@ -88,7 +86,7 @@ extension PostgresStore {
                 }
                 contactID = id
             } else {
-                throw OutboxError("no contact is known as \"\(identifier)\": a new customer can only be addressed by phone number (digits) or user id (US.…)")
+                throw OutboxError.unknownCustomer(identifier)
             }
             if let phoneNumberID {
                 guard let id = try await tx.int64("""
@@ -102,9 +100,7 @@ extension PostgresStore {
                 try $0.decode(Int64.self)
             }
             guard conversations.count == 1 else {
-                throw OutboxError(conversations.isEmpty
-                    ? "no business number to send from: set WABOX_PHONE_NUMBER_ID (phone_number_id in config.toml)"
-                    : "\"\(identifier)\" writes to \(conversations.count) of your numbers: set WABOX_PHONE_NUMBER_ID to the one to send from")
+                throw OutboxError.businessNumberNeeded(identifier, conversations: conversations.count)
             }
             return ConversationID(rawValue: conversations[0])
         }

@@ -105,15 +105,21 @@ struct StreamMaker {
     }
 }
 
+/// Runs `body` with a fresh SQLite inbox and a fresh PostgreSQL one, side by side.
+func withBothStores(_ body: @Sendable (InboxDatabase, PostgresStore) async throws -> Void) async throws {
+    let temporary = try TemporaryDatabase()
+    defer { temporary.remove() }
+    let server = try PostgresSuite.server
+    let location = server.location(database: try await server.createDatabase())
+    try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 3) { postgres in
+        try await body(temporary.database, postgres)
+    }
+}
+
 @Suite(.postgresServer) struct ApplierEquivalenceTests {
     @Test(arguments: [1, 2, 3] as [UInt64])
     func aRandomStreamLeavesTheSameInboxOnBothStores(seed: UInt64) async throws {
-        let temporary = try TemporaryDatabase()
-        defer { temporary.remove() }
-        let sqlite = temporary.database
-        let server = try PostgresSuite.server
-        let location = server.location(database: try await server.createDatabase())
-        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 3) { postgres in
+        try await withBothStores { sqlite, postgres in
             var maker = StreamMaker(random: SeededGenerator(state: seed))
             for round in 0..<12 {
                 let bodies = (0..<maker.int(1...25)).map { _ in maker.next() }

@@ -2,15 +2,12 @@ import Foundation
 import InboxCore
 import InboxStore
 import InboxTesting
-import Logging
 import PostgresStore
 import StoreContract
 import Testing
 
 // `wabox export` reads the same lines from SQLite and from PostgreSQL for the same inbox:
 // every kind of message, edits and deletions, reactions, calls, replies and their ticks.
-
-private let quiet = Logger(label: "wabox.tests.export") { _ in SwiftLogNoOpLogHandler() }
 
 /// The export of `store`, one JSON line per record.
 func exportLines(_ store: any ExportStore, contact: String? = nil, showDeleted: Bool = false) async throws -> [String] {
@@ -52,12 +49,7 @@ func firstDifference(_ sqlite: [String], _ postgres: [String]) -> String {
     ]
 
     @Test func everyKindOfRowExportsTheSameFromBothStores() async throws {
-        let temporary = try TemporaryDatabase()
-        defer { temporary.remove() }
-        let sqlite = temporary.database
-        let server = try PostgresSuite.server
-        let location = server.location(database: try await server.createDatabase())
-        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 3) { postgres in
+        try await withBothStores { sqlite, postgres in
             let outbox = PostgresOutbox(store: postgres, claimant: LeaseClaimant(pid: 1, host: "test"))
             try await outbox.renewPresence()
             try await sqlite.journalAndApply(Self.bodies)
