@@ -236,15 +236,24 @@ extension PostgresStore {
     public func importInbox(from source: some InboxRowSource) async throws -> SQLiteImportReport {
         do {
             return try await copyInbox(from: source)
-        } catch let error as PSQLError {
-            // PSQLError's own description hides the server's words; they name no secret.
-            let message = error.serverInfo?[.message] ?? "\(error.code)"
-            let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
-            let state = error.serverInfo?[.sqlState].map { ", SQLSTATE \($0)" } ?? ""
-            throw SQLiteImportError(kind: .refused, description: """
-                PostgreSQL refused the copy: \(message)\(detail)\(state). Nothing was kept; the database is as it was
-                """)
+        } catch let error as PostgresTransactionError {
+            // The transaction rolled back; what failed inside it is what to tell.
+            throw Self.explainImport(error.closureError ?? error.beginError ?? error.commitError ?? error)
+        } catch {
+            throw Self.explainImport(error)
         }
+    }
+
+    /// `error` in words that say what to do: PSQLError's own description hides the
+    /// server's message, which names no secret.
+    private static func explainImport(_ error: any Error) -> any Error {
+        guard let error = error as? PSQLError else { return error }
+        let message = error.serverInfo?[.message] ?? "\(error.code)"
+        let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+        let state = error.serverInfo?[.sqlState].map { ", SQLSTATE \($0)" } ?? ""
+        return SQLiteImportError(kind: .refused, description: """
+            PostgreSQL refused the copy: \(message)\(detail)\(state). Nothing was kept; the database is as it was
+            """)
     }
 
     private func copyInbox(from source: some InboxRowSource) async throws -> SQLiteImportReport {

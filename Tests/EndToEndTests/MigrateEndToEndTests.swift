@@ -143,11 +143,13 @@ struct MigrateEndToEndTests {
             #expect(legacyBody.map { String(decoding: $0, as: UTF8.self) }?.contains("wamid.legacy.1") == true,
                     "the body of table webhook keeps its id")
             #expect(try await store.journalAppliedThrough() == (try await temp.database.journalAppliedThrough()))
-            for try await (agent, seen) in try await store.client.query("""
-                SELECT agent, inbound_seen FROM agent_read WHERE agent = 'bob'
-                """, logger: quiet).decode((String, Int64).self) {
-                #expect(agent == "bob" && seen > 0)
+            var bobSeen: Int64 = 0
+            for try await seen in try await store.client.query("""
+                SELECT max(inbound_seen) FROM agent_read WHERE agent = 'bob'
+                """, logger: quiet).decode(Int64.self) {
+                bobSeen = seen
             }
+            #expect(bobSeen > 0, "bob's read mark came along")
             var outbox: [String: String] = [:]
             for try await (localID, state) in try await store.client.query("""
                 SELECT m.local_id, o.state FROM outbox o JOIN message m ON m.id = o.message_id
