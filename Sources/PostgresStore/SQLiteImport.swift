@@ -317,27 +317,40 @@ extension PostgresStore {
         let names = table.columns.map(\.name)
         let keyIndexes = table.key.map { key in names.firstIndex(of: key)! }
         let batch = min(importBatch, 65_535 / names.count)
-        let head = "INSERT INTO \(table.name) (\(names.map { "\"\($0)\"" }.joined(separator: ", ")))"
-            + (table.identity ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES "
+        // The statement of a whole batch is the same text each time: written once.
+        let fullBatch = insertStatement(table, rows: batch)
         var after: [StoredValue]?
         while true {
             let rows = try await source.rows(of: sourceTable, columns: names, key: table.key, after: after, limit: batch)
             guard let last = rows.last else { return }
             var bindings = PostgresBindings(capacity: rows.count * names.count)
-            var sql = head
-            for (rowIndex, row) in rows.enumerated() {
-                sql += rowIndex == 0 ? "(" : ", ("
-                for (columnIndex, column) in table.columns.enumerated() {
-                    if columnIndex > 0 { sql += ", " }
-                    sql += "$\(bindings.count + 1)::\(column.kind.sqlType)"
-                    try bind(row[columnIndex], as: column, of: sourceTable, into: &bindings)
+            for row in rows {
+                for (index, column) in table.columns.enumerated() {
+                    try bind(row[index], as: column, of: sourceTable, into: &bindings)
                 }
-                sql += ")"
             }
+            let sql = rows.count == batch ? fullBatch : insertStatement(table, rows: rows.count)
             try await tx.run(PostgresQuery(unsafeSQL: sql, binds: bindings))
             after = keyIndexes.map { last[$0] }
             if rows.count < batch { return }
         }
+    }
+
+    /// `INSERT INTO table (…) VALUES ($1::bigint, …), (…)` for `rows` rows, each value cast
+    /// to its column's type.
+    private static func insertStatement(_ table: ImportTable, rows: Int) -> String {
+        let names = table.columns.map { "\"\($0.name)\"" }.joined(separator: ", ")
+        var sql = "INSERT INTO \(table.name) (\(names))" + (table.identity ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES "
+        var parameter = 0
+        for row in 0..<rows {
+            sql += row == 0 ? "(" : ", ("
+            for (index, column) in table.columns.enumerated() {
+                parameter += 1
+                sql += (index == 0 ? "$" : ", $") + String(parameter) + "::" + column.kind.sqlType
+            }
+            sql += ")"
+        }
+        return sql
     }
 
     /// Appends `value` as `column` wants it, or throws naming the table and the column.

@@ -273,6 +273,6 @@ struct MigrateBenchmark {
                                     environment: ["XDG_CONFIG_HOME": temp.directory.path])
         let elapsed = ContinuousClock.now - started
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        print("wabox migrate of \(total) messages: \(elapsed)\n\(result.stdout)")
+        print("wabox migrate of \(total) messages: \(elapsed)\n\(result.stdout)\(result.stderr)")
     }
 }
