@@ -286,7 +286,8 @@ extension PostgresStore {
             if !differing.isEmpty {
                 throw SQLiteImportError(kind: .countMismatch, description: """
                     the copy's counts differ for \(differing.map { "\($0.name) (\($0.source) in SQLite, \($0.target) in PostgreSQL)" }
-                        .joined(separator: ", ")): nothing was kept. Stop every wabox that writes to the SQLite file and run the migration again
+                        .joined(separator: ", ")): nothing was kept. The SQLite side is read from one snapshot, so something wrote to the \
+                    PostgreSQL database meanwhile: stop every wabox serve that uses it and run the migration again
                     """, report: report)
             }
             return report

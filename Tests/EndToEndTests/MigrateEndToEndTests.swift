@@ -225,7 +225,9 @@ struct MigrateEndToEndTests {
         #expect(first.stdout.contains("migrated in "), "\(first.stdout)")
         #expect(first.stdout.contains("postgres://\(server.user):***@127.0.0.1:\(server.port)/\(database)"), "\(first.stdout)")
 
-        let second = try runCommand(try waboxBinary(), ["migrate", "--from", temp.path, "--to", url], environment: environment)
+        // Without --to, WABOX_DB names the database (the password out of the process list).
+        let second = try runCommand(try waboxBinary(), ["migrate", "--from", temp.path],
+                                    environment: environment.merging(["WABOX_DB": url]) { $1 })
         #expect(second.status != 0)
         #expect(second.stderr.contains("already holds an inbox"), "\(second.stderr)")
         for output in [first.stdout, first.stderr, second.stdout, second.stderr] {
