@@ -166,8 +166,8 @@ extension PostgresStore {
     /// The tables `importInbox` fills, in the order it fills them.
     public static var importedTableNames: [String] { importedTables.map(\.name) }
 
-    /// Rows per INSERT: large enough that 100,000 messages take a hundred statements, small
-    /// enough to stay under PostgreSQL's 65,535 parameters for the widest table.
+    /// Rows read from SQLite and sent to COPY at a time: a page of the keyset walk, about
+    /// half a megabyte of messages.
     static let importBatch = 1_000
 }
 
@@ -260,7 +260,7 @@ extension PostgresStore {
         let logger = self.logger, location = self.location
         return try await client.withTransaction(logger: logger) { connection in
             let tx = Transaction(connection: connection, logger: logger)
-            // No listener appends or applies meanwhile, and no migration runs.
+            // No listener appends meanwhile (an append takes the journal lock), and no migration runs.
             _ = try await tx.returnsRow("SELECT pg_advisory_xact_lock(\(Self.migrationLock))")
             _ = try await tx.returnsRow("SELECT pg_advisory_xact_lock(\(Self.journalLock))")
             try await Self.refuseNonEmptyTarget(tx, location: location)
@@ -312,51 +312,38 @@ extension PostgresStore {
         }
     }
 
-    /// Copies one SQLite table into `table`, a batch per INSERT.
+    /// Copies one SQLite table into `table` with one `COPY … FROM STDIN` (text format), a
+    /// batch of rows per message: PostgreSQL parses no statement per row, and identity
+    /// columns take the ids given (as OVERRIDING SYSTEM VALUE would).
     private static func copy(_ sourceTable: String, into table: ImportTable, from source: some InboxRowSource,
                              _ tx: Transaction) async throws {
         let names = table.columns.map(\.name)
         let keyIndexes = table.key.map { key in names.firstIndex(of: key)! }
-        let batch = min(importBatch, 65_535 / names.count)
-        // The statement of a whole batch is the same text each time: written once.
-        let fullBatch = insertStatement(table, rows: batch)
-        var after: [StoredValue]?
-        while true {
-            let rows = try await source.rows(of: sourceTable, columns: names, key: table.key, after: after, limit: batch)
-            guard let last = rows.last else { return }
-            var bindings = PostgresBindings(capacity: rows.count * names.count)
-            for row in rows {
-                for (index, column) in table.columns.enumerated() {
-                    try bind(row[index], as: column, of: sourceTable, into: &bindings)
+        try await tx.connection.copyFrom(table: table.name, columns: names, logger: tx.logger) { writer in
+            var after: [StoredValue]?
+            while true {
+                let rows = try await source.rows(of: sourceTable, columns: names, key: table.key, after: after,
+                                                 limit: importBatch)
+                guard let last = rows.last else { return }
+                var buffer = ByteBufferAllocator().buffer(capacity: 64 * 1024)
+                for row in rows {
+                    for (index, column) in table.columns.enumerated() {
+                        if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+                        try write(row[index], as: column, of: sourceTable, into: &buffer)
+                    }
+                    buffer.writeInteger(UInt8(ascii: "\n"))
                 }
+                try await writer.write(buffer)
+                after = keyIndexes.map { last[$0] }
+                if rows.count < importBatch { return }
             }
-            let sql = rows.count == batch ? fullBatch : insertStatement(table, rows: rows.count)
-            try await tx.run(PostgresQuery(unsafeSQL: sql, binds: bindings))
-            after = keyIndexes.map { last[$0] }
-            if rows.count < batch { return }
         }
     }
 
-    /// `INSERT INTO table (…) VALUES ($1::bigint, …), (…)` for `rows` rows, each value cast
-    /// to its column's type.
-    private static func insertStatement(_ table: ImportTable, rows: Int) -> String {
-        let names = table.columns.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        var sql = "INSERT INTO \(table.name) (\(names))" + (table.identity ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES "
-        var parameter = 0
-        for row in 0..<rows {
-            sql += row == 0 ? "(" : ", ("
-            for (index, column) in table.columns.enumerated() {
-                parameter += 1
-                sql += (index == 0 ? "$" : ", $") + String(parameter) + "::" + column.kind.sqlType
-            }
-            sql += ")"
-        }
-        return sql
-    }
-
-    /// Appends `value` as `column` wants it, or throws naming the table and the column.
-    private static func bind(_ value: StoredValue, as column: ImportColumn, of table: String,
-                             into bindings: inout PostgresBindings) throws {
+    /// Writes `value` as COPY's text format wants it for `column` (`\N` for NULL), or throws
+    /// naming the table and the column.
+    private static func write(_ value: StoredValue, as column: ImportColumn, of table: String,
+                              into buffer: inout ByteBuffer) throws {
         func refuse(_ why: String) -> SQLiteImportError {
             SQLiteImportError(kind: .unreadableValue, description: """
                 \(table).\(column.name) holds \(why), which PostgreSQL's \(column.kind.sqlType) column cannot take: \
@@ -365,37 +352,87 @@ extension PostgresStore {
         }
         switch (column.kind, value) {
         case (_, .null):
-            bindings.appendNull()
+            buffer.writeStaticString("\\N")
         case (.bigint, .integer(let integer)), (.integer, .integer(let integer)):
-            bindings.append(integer)
+            buffer.writeString(String(integer))
         case (.bigint, .real(let real)), (.integer, .real(let real)):
             guard let integer = Int64(exactly: real) else { throw refuse("the number \(real)") }
-            bindings.append(integer)
+            buffer.writeString(String(integer))
         case (.bigint, .text(let text)), (.integer, .text(let text)):
             guard let integer = Int64(text) else { throw refuse("the text \"\(text.prefix(40))\"") }
-            bindings.append(integer)
+            buffer.writeString(String(integer))
         case (.boolean, .integer(let integer)):
-            bindings.append(integer != 0)
+            buffer.writeInteger(UInt8(ascii: integer != 0 ? "t" : "f"))
         case (.bytea, .blob(let data)):
-            bindings.append(ByteBuffer(bytes: data))
+            writeHex(data, into: &buffer)
         case (.bytea, .text(let text)):
-            bindings.append(ByteBuffer(string: text))
+            writeHex(Data(text.utf8), into: &buffer)
         case (.text, .text(let text)):
-            bindings.append(PostgresText.safe(text))
+            writeEscaped(PostgresText.safe(text), into: &buffer)
         case (.text, .integer(let integer)):
-            bindings.append(String(integer))
+            buffer.writeString(String(integer))
         case (.text, .real(let real)):
-            bindings.append(String(real))
+            buffer.writeString(String(real))
         case (.text, .blob(let data)), (.json, .blob(let data)):
             guard let text = String(validating: data, as: UTF8.self) else { throw refuse("bytes that are not UTF-8 text") }
             if column.kind == .json, text.utf8.contains(0) { throw refuse("text with a NUL character") }
-            bindings.append(column.kind == .json ? text : PostgresText.safe(text))
+            writeEscaped(column.kind == .json ? text : PostgresText.safe(text), into: &buffer)
         case (.json, .text(let text)):
             guard !text.utf8.contains(0) else { throw refuse("text with a NUL character") }
-            bindings.append(text)
+            writeEscaped(text, into: &buffer)
         default:
             throw refuse("a value of another type (\(value))")
         }
+    }
+
+    /// Text with COPY's four special characters escaped (backslash, tab, newline, return).
+    /// Byte loops over raw buffers: this runs for every text of every row.
+    private static func writeEscaped(_ text: String, into buffer: inout ByteBuffer) {
+        var text = text
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+                buffer.writeBytes(bytes)
+                return
+            }
+            let escaped = [UInt8](unsafeUninitializedCapacity: bytes.count * 2) { out, written in
+                var index = 0
+                for byte in bytes {
+                    switch byte {
+                    case 0x5C: out[index] = 0x5C; out[index + 1] = 0x5C; index += 2
+                    case 0x09: out[index] = 0x5C; out[index + 1] = UInt8(ascii: "t"); index += 2
+                    case 0x0A: out[index] = 0x5C; out[index + 1] = UInt8(ascii: "n"); index += 2
+                    case 0x0D: out[index] = 0x5C; out[index + 1] = UInt8(ascii: "r"); index += 2
+                    default: out[index] = byte; index += 1
+                    }
+                }
+                written = index
+            }
+            buffer.writeBytes(escaped)
+        }
+    }
+
+    /// bytea in hex (`\\x0a1b…`: the backslash escaped for COPY).
+    private static func writeHex(_ data: Data, into buffer: inout ByteBuffer) {
+        let hex = data.withUnsafeBytes { bytes in
+            [UInt8](unsafeUninitializedCapacity: bytes.count * 2 + 3) { out, written in
+                out[0] = 0x5C
+                out[1] = 0x5C
+                out[2] = UInt8(ascii: "x")
+                var index = 3
+                for byte in bytes {
+                    out[index] = hexDigit(byte >> 4)
+                    out[index + 1] = hexDigit(byte & 0x0F)
+                    index += 2
+                }
+                written = index
+            }
+        }
+        buffer.writeBytes(hex)
+    }
+
+    @inline(__always)
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 + nibble : 0x57 + nibble
     }
 
     /// Sets every identity sequence past the largest id copied, so that new rows take new

@@ -16,6 +16,9 @@ private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler
 @Suite(.postgresServer, .serialized, .timeLimit(.minutes(10)))
 struct MigrateEndToEndTests {
     static let now: Int64 = 1_764_500_000
+    /// What COPY's text format must escape, in a message and in a note.
+    static let escapes = "a tab\there, a new line\nthere, a backslash \\ and a return\r."
+    static let legacy = UpdateBodies.text(id: "wamid.legacy.1", from: "33600000001", timestamp: now - 90_000, body: "from 2025")
 
     /// A SQLite inbox with a row in every table `wabox migrate` copies: the fixtures'
     /// bodies (statuses before their message, reactions, edits, revokes, calls, account and
@@ -26,7 +29,6 @@ struct MigrateEndToEndTests {
     static func makeInbox() async throws -> TemporaryDatabase {
         let temp = try TemporaryDatabase()
         let database = temp.database
-        let legacy = UpdateBodies.text(id: "wamid.legacy.1", from: "33600000001", timestamp: now - 90_000, body: "from 2025")
         let sql = """
             INSERT INTO webhook (id, received_at, signature, body) VALUES (1, \(now - 90_000), 'sha256=legacy', X'\(legacy.hex)');
             INSERT INTO dead_letter (webhook_id, received_at, path, reason, raw)
@@ -48,6 +50,8 @@ struct MigrateEndToEndTests {
         _ = try await database.ingest([
             Fixtures.webhook(body: UpdateBodies.text(id: "wamid.nul.1", from: "33611111111", timestamp: now - 500,
                                                      body: "before\u{0}after"), receivedAt: now - 500),
+            Fixtures.webhook(body: UpdateBodies.text(id: "wamid.escapes.1", from: "33611111111", timestamp: now - 450,
+                                                     body: escapes), receivedAt: now - 450),
             Fixtures.webhook(body: UpdateBodies.text(id: "wamid.plain.1", from: "33622222222", name: "Bruno",
                                                      timestamp: now - 400, body: "hello"), receivedAt: now - 400),
             Fixtures.webhook(body: UpdateBodies.image(id: "wamid.image.1", from: "33622222222", name: "Bruno",
@@ -65,7 +69,7 @@ struct MigrateEndToEndTests {
         _ = try await database.claim(conversation, at: now)
         try await database.markRead(conversation)
         try await database.noteTyping(in: conversation, until: (now + 3_600) * 1000)
-        _ = try await database.addNote(to: conversation, text: "call back after 5pm", at: now)
+        _ = try await database.addNote(to: conversation, text: "call back after 5pm\n" + escapes, at: now)
         _ = try await database.toggleLabel("VIP", on: conversation, at: now)
         _ = try await database.saveCannedReply(CannedReply(name: "hello", text: "Hello! How can we help?"), at: now)
         try await database.cacheTemplates(#"[{"name":"order_update","language":"en","status":"APPROVED"}]"#, at: now)
@@ -140,8 +144,14 @@ struct MigrateEndToEndTests {
                 .decode(ByteBuffer.self) {
                 legacyBody = Data(body.readableBytesView)
             }
-            #expect(legacyBody.map { String(decoding: $0, as: UTF8.self) }?.contains("wamid.legacy.1") == true,
-                    "the body of table webhook keeps its id")
+            #expect(legacyBody == Self.legacy, "the body of table webhook keeps its id and its bytes")
+            for try await text in try await store.client.query("SELECT text FROM message WHERE wamid = 'wamid.escapes.1'",
+                                                               logger: quiet).decode(String.self) {
+                #expect(text == Self.escapes)
+            }
+            for try await text in try await store.client.query("SELECT text FROM note", logger: quiet).decode(String.self) {
+                #expect(text == "call back after 5pm\n" + Self.escapes)
+            }
             #expect(try await store.journalAppliedThrough() == (try await temp.database.journalAppliedThrough()))
             var bobSeen: Int64 = 0
             for try await seen in try await store.client.query("""
