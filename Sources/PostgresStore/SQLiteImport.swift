@@ -276,6 +276,7 @@ extension PostgresStore {
                 tables.append(.init(name: table.name, source: sourceCount, target: 0))
             }
             try await Self.resetSequences(tx)
+            try await Self.recountFailingReplies(tx)
             // The feed's numbering at commit finds nothing to number: see the top of the file.
             try await tx.run("DELETE FROM change_pending")
             for index in tables.indices {
@@ -433,6 +434,20 @@ extension PostgresStore {
     @inline(__always)
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+    }
+
+    /// The conversations' failing replies, counted again: the conversations came with
+    /// SQLite's count, and then v8's trigger counted each failed or uncertain reply once more
+    /// as its message arrived.
+    private static func recountFailingReplies(_ tx: Transaction) async throws {
+        try await tx.run("""
+            UPDATE conversation cv SET failing_replies = coalesce(f.replies, 0)
+            FROM conversation c
+            LEFT JOIN (SELECT conversation_id, count(*) AS replies FROM message
+                       WHERE direction = 'out' AND status IN ('failed', 'uncertain') GROUP BY conversation_id) f
+                   ON f.conversation_id = c.id
+            WHERE cv.id = c.id AND cv.failing_replies <> coalesce(f.replies, 0)
+            """)
     }
 
     /// Sets every identity sequence past the largest id copied, so that new rows take new
