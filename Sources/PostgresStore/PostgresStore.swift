@@ -143,6 +143,7 @@ extension PostgresStore {
         changeFeedMigration,
         inboxChangeTriggers,
         outboxMigration,
+        teamRows,
         searchMigration,
         failingRepliesMigration,
     ]

@@ -17,7 +17,7 @@ struct Wabox: AsyncParsableCommand {
             """,
         version: BuildInfo.versionLine,
         subcommands: [Inbox.self, Demo.self, Serve.self, Send.self, Export.self, Audit.self, Templates.self, Replies.self,
-                      Backup.self, Journal.self, Replay.self, Simulate.self, Doctor.self],
+                      Backup.self, Journal.self, Replay.self, Migrate.self, Simulate.self, Doctor.self],
         defaultSubcommand: Inbox.self
     )
 }
