@@ -213,6 +213,26 @@ struct MigrateEndToEndTests {
         }
     }
 
+    /// A count that differs after the copy (here a source that says it holds one note more
+    /// than it gives) rolls everything back and names the table.
+    @Test func aCountThatDiffersKeepsNothing() async throws {
+        let temp = try await Self.makeInbox()
+        defer { temp.remove() }
+        let server = try PostgresSuite.server
+        let location = server.location(database: try await server.createDatabase())
+        let source = OneNoteMore(rows: try temp.database.rowSource())
+        try await PostgresStore.withStore(location, logger: quiet) { store in
+            let error = await #expect(throws: SQLiteImportError.self) { try await store.importInbox(from: source) }
+            #expect(error?.kind == .countMismatch)
+            #expect(error?.description.contains("note (2 in SQLite, 1 in PostgreSQL)") == true, "\(error?.description ?? "")")
+            #expect(error?.report?.tables.filter { !$0.matches }.map(\.name) == ["note"])
+            let stored = try await counts(store)
+            #expect(stored.filter { $0.value > 0 }.keys.sorted() == ["journal_mark", "media_progress"],
+                    "only the seeded marks are left: \(stored)")
+            #expect(try await store.journalAppliedThrough() == 0)
+        }
+    }
+
     @Test func theBinaryPrintsTheCountsAndFailsOnANonEmptyTarget() async throws {
         let temp = try await Self.makeInbox()
         defer { temp.remove() }
@@ -248,6 +268,22 @@ struct MigrateEndToEndTests {
                                                          "--to", url], environment: environment)
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no SQLite inbox at"), "\(missing.stderr)")
+    }
+}
+
+/// The SQLite inbox, but counting one note more than it has.
+private struct OneNoteMore: InboxRowSource {
+    let rows: SQLiteRowSource
+
+    func hasTable(_ table: String) async throws -> Bool { try await rows.hasTable(table) }
+
+    func rows(of table: String, columns: [String], key: [String], after: [StoredValue]?,
+              limit: Int) async throws -> [[StoredValue]] {
+        try await rows.rows(of: table, columns: columns, key: key, after: after, limit: limit)
+    }
+
+    func count(of table: String) async throws -> Int {
+        try await rows.count(of: table) + (table == "note" ? 1 : 0)
     }
 }
 
