@@ -58,7 +58,11 @@ public enum InboxMigration {
         }
         do {
             return Report(counts: try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
-                try await store.importInbox(from: source)
+                let counts = try await store.importInbox(from: source)
+                // The search words of the whole history, before any search needs them: a
+                // search scans only the newest rows not indexed yet.
+                while try await store.indexSearchText(limit: 5_000) > 0 {}
+                return counts
             })
         } catch let failure as SQLiteImportError {
             throw Failure(description: failure.description, report: failure.report.map(Report.init))

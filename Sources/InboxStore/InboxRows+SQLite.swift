@@ -21,7 +21,11 @@ public final class SQLiteRowSource: InboxRowSource {
 
     public func rows(of table: String, columns: [String], key: [String], after: [StoredValue]?,
                      limit: Int) async throws -> [[StoredValue]] {
-        let list = columns.map(\.quotedDatabaseIdentifier).joined(separator: ", ")
+        // Text comes as a blob with its type beside it: SQLite hands text over as a C
+        // string, which ends at its first NUL (a customer's text may hold one).
+        let list = columns.map(\.quotedDatabaseIdentifier).map { column in
+            "typeof(\(column)), CASE WHEN typeof(\(column)) = 'text' THEN CAST(\(column) AS BLOB) ELSE \(column) END"
+        }.joined(separator: ", ")
         let keys = key.map(\.quotedDatabaseIdentifier).joined(separator: ", ")
         var sql = "SELECT \(list) FROM \(table.quotedDatabaseIdentifier)"
         var values: [DatabaseValue] = []
@@ -33,7 +37,13 @@ public final class SQLiteRowSource: InboxRowSource {
         sql += " ORDER BY \(keys) LIMIT \(limit)"
         return try await snapshot.read { [sql, values] db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(values)).map { row in
-                Array(row.databaseValues).map(StoredValue.init)
+                let cells = Array(row.databaseValues)
+                return stride(from: 0, to: cells.count, by: 2).map { index in
+                    if String.fromDatabaseValue(cells[index]) == "text", case .blob(let bytes) = cells[index + 1].storage {
+                        return .text(String(decoding: bytes, as: UTF8.self))
+                    }
+                    return StoredValue(cells[index + 1])
+                }
             }
         }
     }

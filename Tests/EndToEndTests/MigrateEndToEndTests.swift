@@ -139,6 +139,19 @@ struct MigrateEndToEndTests {
             let postgresSnapshot = try await store.inboxSnapshot()
             #expect(postgresSnapshot == sqliteSnapshot)
             #expect(postgresSnapshot.message("wamid.nul.1")?.text == "before\u{0}after", "the NUL is kept in the content")
+            // The history's search words are written before migrate returns.
+            for try await pending in try await store.client.query("""
+                SELECT (SELECT count(*) FROM message WHERE search_words IS NULL) + (SELECT count(*) FROM contact WHERE search_key IS NULL)
+                """, logger: quiet).decode(Int.self) {
+                #expect(pending == 0, "rows left without search words")
+            }
+            let foundOnPostgres = try await store.searchHits("after", limit: 5, includeDeleted: false).map(\.wamid)
+            let foundOnSQLite = try await temp.database.searchHits("after", limit: 5, includeDeleted: false).map(\.wamid)
+            #expect(foundOnPostgres == foundOnSQLite)
+            for try await text in try await store.client.query("SELECT text FROM message WHERE wamid = 'wamid.nul.1'",
+                                                               logger: quiet).decode(String.self) {
+                #expect(text == "before\u{FFFD}after", "the text column keeps what follows a NUL (as U+FFFD)")
+            }
             var legacyBody: Data?
             for try await body in try await store.client.query("SELECT body FROM journal WHERE id = 1", logger: quiet)
                 .decode(ByteBuffer.self) {
