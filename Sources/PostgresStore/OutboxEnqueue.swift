@@ -4,17 +4,19 @@ import PostgresNIO
 import StoreContract
 
 // Writing outbound messages on PostgreSQL, as SQLite does (InboxStore's Outbox.swift,
-// "Enqueueing" and "Addressing"): the message row and its outbox row in one transaction,
-// before any request, so that a crash loses nothing; any listener's sender then sends it.
+// "Enqueueing" and "Addressing"): the message row, its outbox row and the send's audit row
+// in one transaction, before any request, so that a crash loses nothing; any listener's
+// sender then sends it.
 
 extension PostgresStore {
-    /// Writes an outbound message as `agent`'s, `pending`, with its outbox row.
+    /// Writes an outbound message as `agent`'s (the database role, for `wabox send`),
+    /// `pending`, with its outbox row, and records the send in the audit trail.
     /// `localID` travels as `biz_opaque_callback_data`. Returns the message's row id.
     @discardableResult
     public func enqueueOutbound(in conversation: ConversationID, content: MessageContent, replyTo: MessageID? = nil,
                                 localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
         try await insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
-                                 payload: nil, localID: localID, at: timestamp, agent: agent)
+                                 payload: nil, localID: localID, at: timestamp, agent: agent, audited: AuditDetail())
     }
 
     /// As `enqueueOutbound`, for an approved template; `displayText` is what the thread shows.
@@ -23,11 +25,12 @@ extension PostgresStore {
                                 localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
         try await insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
                                  replyTo: nil, payload: try StoredJSON.encode(template), localID: localID, at: timestamp,
-                                 agent: agent)
+                                 agent: agent, audited: AuditDetail(template: template.name))
     }
 
     private func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent, replyTo: MessageID?,
-                                payload: String?, localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+                                payload: String?, localID: String, at timestamp: Int64, agent: String?,
+                                audited: AuditDetail) async throws -> Int64 {
         let logger = self.logger
         return try await client.withTransaction(logger: logger) { connection in
             let tx = Transaction(connection: connection, logger: logger)
@@ -48,6 +51,19 @@ extension PostgresStore {
                     last_message_id = CASE WHEN \(timestamp) >= last_activity_at THEN \(rowID) ELSE last_message_id END,
                     last_activity_at = greatest(last_activity_at, \(timestamp))
                 WHERE id = \(conversation.rawValue)
+                """)
+            // The send in the audit trail, in the same transaction, as SQLite records it.
+            var detail = audited
+            detail.type = type
+            detail.localID = localID
+            detail.text = content.text
+            detail.caption = content.caption
+            if case .media(let media) = content { detail.filename = media.filename }
+            try await tx.run("""
+                INSERT INTO audit (at, account, display_name, action, conversation_id, contact_wa_id, contact_user_id, detail)
+                SELECT \(timestamp), \(agent ?? "unknown"), NULL, \(AuditAction.send.rawValue), cv.id, c.wa_id, c.user_id,
+                       \(PostgresText.safe(detail.json))
+                FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = \(conversation.rawValue)
                 """)
             return rowID
         }

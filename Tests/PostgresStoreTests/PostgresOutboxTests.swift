@@ -153,4 +153,24 @@ private final class ClaimLog: Sendable {
             #expect(try await second.dueReadReceipts(staleBefore: 0, maxAttempts: 3, limit: 20).isEmpty)
         }
     }
+
+    @Test func aReplyIsInTheAuditTrailFromTheMomentItIsWritten() async throws {
+        try await withStores(1) { stores in
+            let store = stores[0]
+            let conversation = try await store.conversationForSending(to: "33612345678", on: phone, at: 1_764_400_000)
+            try await store.enqueueOutbound(in: conversation, content: .text(body: "Votre colis part demain"),
+                                            localID: "audited-1", at: 1_764_400_000, agent: "amelie")
+            try await store.enqueueTemplate(in: conversation, template: TemplateMessage(name: "order_update", languageCode: "fr"),
+                                            localID: "audited-2", at: 1_764_400_010, agent: "amelie")
+            let rows = try await store.client.query("""
+                SELECT at, account, action, contact_wa_id, detail FROM audit ORDER BY id
+                """).collect().map { try $0.decode((Int64, String, String, String?, String).self) }
+            #expect(rows.count == 2)
+            let first = try AuditDetail.decoder.decode(AuditDetail.self, from: Data(rows[0].4.utf8))
+            #expect(rows[0].0 == 1_764_400_000 && rows[0].1 == "amelie" && rows[0].2 == "send" && rows[0].3 == "33612345678")
+            #expect(first == AuditDetail(type: "text", localID: "audited-1", text: "Votre colis part demain"))
+            let second = try AuditDetail.decoder.decode(AuditDetail.self, from: Data(rows[1].4.utf8))
+            #expect(second.type == "template" && second.template == "order_update" && second.localID == "audited-2")
+        }
+    }
 }
