@@ -7,13 +7,13 @@ import ServiceLifecycle
 /// Fetches the account's approved templates into the database now and then, so that
 /// screens without a token of their own (agents attached to `wabox serve`) can offer them.
 public struct TemplateCacheRefresher: Service {
-    let database: InboxDatabase
+    let database: any TemplateCacheStore
     let client: any CloudMessaging
     let account: String
     let interval: Duration
     let logger: Logger
 
-    public init(database: InboxDatabase, client: any CloudMessaging, account: String,
+    public init(database: any TemplateCacheStore, client: any CloudMessaging, account: String,
                 interval: Duration = .seconds(600), logger: Logger) {
         self.database = database
         self.client = client

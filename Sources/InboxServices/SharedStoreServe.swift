@@ -15,8 +15,10 @@ import WebhookServer
 /// With a Cloud API client every listener also sends: the outbox is one for all of them,
 /// and a claim skips what another sender holds, so each reply goes out once.
 ///
-/// Media downloads, the template cache, transcripts and pruning need the SQLite store so
-/// far, and are not started.
+/// With `WABOX_WABA_ID` too, one of them at a time refreshes the template cache.
+///
+/// Media downloads, transcripts and pruning need the SQLite store so far, and are not
+/// started.
 public enum SharedStoreServe {
     public struct Configuration: Sendable {
         public var location: PostgresLocation
@@ -36,6 +38,10 @@ public enum SharedStoreServe {
         /// Sends the outbox when set (`WABOX_ACCESS_TOKEN` and `WABOX_PHONE_NUMBER_ID`).
         public var client: (any CloudMessaging)?
         public var retryPolicy = OutboxSender.RetryPolicy()
+        /// With `client`: the account whose approved templates one listener caches for
+        /// every screen (`WABOX_WABA_ID`), and how often.
+        public var wabaID: String?
+        public var templateRefresh: Duration = .seconds(600)
         /// What would run beside the listener on SQLite and does not here, for the log line.
         public var notStarted: [String] = []
 
@@ -127,6 +133,14 @@ public enum SharedStoreServe {
             let outbox = PostgresOutbox(store: store, claimant: configuration.claimant)
             services.append(SharedOutboxSender(outbox: outbox, sender: OutboxSender(
                 database: outbox, client: client, policy: configuration.retryPolicy, logger: Logger(label: "wabox.outbox"))))
+            if let wabaID = configuration.wabaID {
+                let templateLogger = Logger(label: "wabox.templates")
+                services.append(SharedTemplateRefresher(
+                    store: store, claimant: configuration.claimant, period: configuration.templateRefresh,
+                    refresher: TemplateCacheRefresher(database: store, client: client, account: wabaID,
+                                                      interval: configuration.templateRefresh, logger: templateLogger),
+                    logger: templateLogger))
+            }
         }
         let onListening = configuration.onListening
         services.append(makeWebhookApplication(
@@ -152,6 +166,35 @@ struct SharedOutboxSender: Service {
             // Graceful shutdown ends the sender after the request in flight; the presence
             // goes with it.
             try await sender.run()
+        }
+    }
+}
+
+/// The template cache's refresh on PostgreSQL: each listener asks for the turn now and
+/// then, and the one that gets it fetches the templates for all of them; the turn lasts one
+/// period, so the account is asked once a period however many listeners run, and when the
+/// one that had it dies another takes the next.
+struct SharedTemplateRefresher: Service {
+    let store: PostgresStore
+    let claimant: LeaseClaimant
+    let period: Duration
+    let refresher: TemplateCacheRefresher
+    let logger: Logger
+    /// How often a listener asks for the turn.
+    var askEvery: Duration = .seconds(30)
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    if try await store.takeTurn(of: PostgresStore.templateRefreshTurn, claimant, period: period) {
+                        await refresher.refresh()
+                    }
+                } catch {
+                    logger.warning("could not ask PostgreSQL for the template refresh's turn: \(error)")
+                }
+                try await Task.sleep(for: min(askEvery, period))
+            }
         }
     }
 }

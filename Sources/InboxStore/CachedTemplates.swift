@@ -23,3 +23,5 @@ extension InboxDatabase {
         }
     }
 }
+
+extension InboxDatabase: TemplateCacheStore {}

@@ -160,3 +160,9 @@ public struct OutboxEntry: Sendable, Hashable {
     }
 }
 
+
+/// Where the sender keeps the account's approved templates, for screens without a token.
+public protocol TemplateCacheStore: Sendable {
+    /// Replaces the cache with `json` (the Cloud API's list), fetched at `now` (Unix seconds).
+    func cacheTemplates(_ json: String, at now: Int64) async throws
+}

@@ -112,7 +112,7 @@ struct Serve: AsyncParsableCommand {
                 logger: Logger(label: "wabox.cloud-api"))
             logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
             notStarted.append("media downloads")
-            if settings[.wabaID] != nil { notStarted.append("the template cache") }
+            configuration.wabaID = settings[.wabaID]
         } else {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }

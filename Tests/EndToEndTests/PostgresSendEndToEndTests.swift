@@ -197,3 +197,39 @@ extension PostgresSendEndToEndTests {
         #expect(!unreachable.stdout.contains(server.password))
     }
 }
+
+extension PostgresSendEndToEndTests {
+    /// With WABOX_WABA_ID, one listener of the two fetches the approved templates for
+    /// both, once a period, into the cache screens read.
+    @Test func oneListenerOfTwoRefreshesTheTemplateCache() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        fake.addTemplates([FakeCloudAPI.Template(id: "7001", name: "order_update", language: "fr",
+                                                 body: "Votre commande {{1}} est en route")])
+        try await fake.withRunning { graphURL in
+            var environment = sendingEnvironment(graphURL: graphURL)
+            environment["WABOX_WABA_ID"] = "102290129340398"  // the fake's account
+            try await withProcesses { scope in
+                let (first, _) = try await startServe(in: scope, database: server.url(database: database), environment: environment)
+                let (second, _) = try await startServe(in: scope, database: server.url(database: database), environment: environment)
+                let cached = try await PostgresStore.withStore(server.location(database: database), logger: quiet,
+                                                               maximumConnections: 2) { store in
+                    var cached: (fetchedAt: Int64, json: String)?
+                    _ = try await waitUntilAsync(timeout: 60) {
+                        cached = try await store.cachedTemplates()
+                        return cached != nil
+                    }
+                    return cached
+                }
+                #expect(cached?.json.contains("order_update") == true, "\(String(describing: cached))")
+                // Both asked for the turn at their start; one got it.
+                let fetches = fake.requests.filter { $0.path.hasSuffix("/message_templates") }.count
+                #expect(fetches == 1, "the templates were fetched \(fetches) times")
+                #expect(await first.stop() == 0)
+                #expect(await second.stop() == 0)
+            }
+        }
+    }
+}

@@ -173,4 +173,20 @@ private final class ClaimLog: Sendable {
             #expect(second.type == "template" && second.template == "order_update" && second.localID == "audited-2")
         }
     }
+
+    @Test func aPeriodicJobsTurnGoesToOneListenerAndToAnotherOnceItLapses() async throws {
+        try await withStores(2) { stores in
+            let first = LeaseClaimant(pid: 1, host: "a"), second = LeaseClaimant(pid: 2, host: "b")
+            let job = PostgresStore.templateRefreshTurn
+            #expect(try await stores[0].takeTurn(of: job, first, period: .seconds(600)))
+            #expect(try await !stores[1].takeTurn(of: job, second, period: .seconds(600)))
+            #expect(try await !stores[0].takeTurn(of: job, first, period: .seconds(600)), "a turn is one period, even its holder's")
+            // The period ends (its holder may have died): the next to ask takes it.
+            try await stores[0].client.query("""
+                UPDATE lease SET renewed_at = now() - interval '601 seconds' WHERE name = \(job)
+                """)
+            #expect(try await stores[1].takeTurn(of: job, second, period: .seconds(600)))
+            #expect(try await !stores[0].takeTurn(of: job, first, period: .seconds(600)))
+        }
+    }
 }
