@@ -115,7 +115,25 @@ extension PostgresStore {
     /// A message's words: its text's and its caption's. (A NUL, kept as U+FFFD in these
     /// columns, separates words as SQLite's fold makes it a space.)
     static func searchWords(text: String?, caption: String?) -> [String] {
-        SearchText.tokens([text, caption].compactMap { $0 }.joined(separator: " ")).map(String.init)
+        SearchText.tokens([text, caption].compactMap { $0 }.joined(separator: " ")).map(lexeme)
+    }
+
+    /// A tsvector keeps a lexeme's length in 11 bits, and `array_to_tsvector` checks none:
+    /// a longer word (a pasted key, a line of one letter) would be stored cut at its length
+    /// mod 2,048. Such a word is kept by its first 2,000 bytes, and a query word the same
+    /// way, so a search for its start finds it.
+    static let longestLexeme = 2_000
+
+    static func lexeme(_ word: Substring) -> String {
+        guard word.utf8.count > longestLexeme else { return String(word) }
+        var kept = ""
+        var bytes = 0
+        for character in word {
+            bytes += character.utf8.count
+            if bytes > longestLexeme { break }
+            kept.append(character)
+        }
+        return kept
     }
 }
 
@@ -128,7 +146,7 @@ extension PostgresStore: SearchStore {
         let tokens = SearchText.tokens(query)
         guard !tokens.isEmpty else { return [] }
         // Quoted lexemes, taken as they are: no configuration normalizes them again.
-        let tsquery = tokens.map { "'" + $0 + "':*" }.joined(separator: " & ")
+        let tsquery = tokens.map { "'" + Self.lexeme($0) + "':*" }.joined(separator: " & ")
         let logger = self.logger
         typealias Columns = (Int64, Int64, String?, String?, String?, String?, String, String?, Int64?, String)
         let columns = """

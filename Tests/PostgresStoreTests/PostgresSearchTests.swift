@@ -54,4 +54,24 @@ private func pendingCount(_ store: PostgresStore) async throws -> Int {
             #expect(try await store.searchHits("unterwegs", limit: 10, includeDeleted: false).isEmpty)
         }
     }
+
+    @Test func aHugeWordIsIndexedByItsFirst2000Bytes() async throws {
+        let server = try PostgresSuite.server
+        let location = server.location(database: try await server.createDatabase())
+        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 2) { store in
+            try await store.appendJournal([JournalAppend(receivedAt: 1_764_400_000, body: UpdateBodies.text(
+                id: "wamid.pg.huge.1", from: "33612345678", timestamp: 1_764_400_000,
+                body: String(repeating: "ü", count: 5_000) + " done"))])
+            _ = try await store.applyJournalBatch(limit: 10)
+            #expect(try await pendingCount(store) == 0)
+            #expect(try await store.searchHits("uuuu", limit: 5, includeDeleted: false).map(\.wamid) == ["wamid.pg.huge.1"])
+            // Kept whole up to the 2,000 bytes a lexeme may hold (a tsvector keeps a lexeme's
+            // length in 11 bits: a longer one would be stored cut at length mod 2048).
+            let lengths = try await store.client.query("""
+                SELECT length(w.lexeme) FROM message m, unnest(m.search_words) AS w WHERE m.wamid = 'wamid.pg.huge.1'
+                ORDER BY 1
+                """).collect().map { try $0.decode(Int.self) }
+            #expect(lengths == [4, 2_000], "\(lengths)")
+        }
+    }
 }

@@ -124,4 +124,19 @@ private func search(_ store: ApplyingInbox) -> any SearchStore { store as! any S
             #expect(try await search(store).conversations(withContactMatching: "", limit: 2).count == 2)
         }
     }
+
+    @Test(arguments: Backend.allCases)
+    func aWordLongerThanAnIndexKeepsIsStillFoundAndTheOthersToo(_ backend: Backend) async throws {
+        try await withInbox(backend) { store in
+            let long = "Z" + String(repeating: "é", count: 3_000) + "q"
+            try await store.journalAndApply([
+                UpdateBodies.text(id: "wamid.long.1", from: customers[0].waID, timestamp: 1_764_400_000, body: "début \(long) fin"),
+                UpdateBodies.text(id: "wamid.long.2", from: customers[1].waID, timestamp: 1_764_400_010, body: "after the long one"),
+            ])
+            #expect(try await search(store).searchHits("fin", limit: 5, includeDeleted: false).map(\.wamid) == ["wamid.long.1"])
+            #expect(try await search(store).searchHits("zeee", limit: 5, includeDeleted: false).map(\.wamid) == ["wamid.long.1"])
+            #expect(try await search(store).searchHits("after long", limit: 5, includeDeleted: false).map(\.wamid)
+                    == ["wamid.long.2"])
+        }
+    }
 }
