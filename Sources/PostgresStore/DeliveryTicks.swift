@@ -6,6 +6,18 @@ import PostgresNIO
 // the message had its wamid applied once it has. The applier and the outbox both move them.
 
 extension Transaction {
+    /// The first key of the advisory locks that order the statuses of one wamid ("wabs").
+    static let statusLockSpace: Int32 = 0x7761_6273
+
+    /// Holds, until this transaction ends, the lock of `wamid`'s statuses. The applier takes
+    /// it before it records a status, the sender before it gives a message its wamid: the
+    /// second of the two sees what the first wrote, so a status that came with the send's
+    /// answer is never left waiting for a message that has its wamid already. (A row lock
+    /// cannot order them: the status may come before the message has the wamid to find.)
+    func lockStatuses(of wamid: String) async throws {
+        try await run("SELECT pg_advisory_xact_lock(\(Self.statusLockSpace), hashtext(\(wamid)))")
+    }
+
     /// Moves an outbound message's status forward, never back (`DeliveryStatus.advances`).
     func advance(messageRowID: Int64, current: String, to next: DeliveryStatus, at timestamp: Int64,
                  error: APIErrorDetail?) async throws {

@@ -192,6 +192,7 @@ struct EventWriter {
         let error = update.errors.first
         let wamid = PostgresText.safe(update.messageID.rawValue)
         let recipient = update.recipient.flatMap { $0.waID?.rawValue ?? $0.userID?.rawValue }
+        try await tx.lockStatuses(of: wamid)
         let recorded = try await tx.returnsRow("""
             INSERT INTO status_event (wamid, status, timestamp, phone_number_id, recipient, callback_data,
                                       error_code, error_title, error_message, error_details)

@@ -22,6 +22,10 @@ public final class PostgresOutbox: OutboxStore {
     public let presenceName: String
     private let claimant: LeaseClaimant
     private let lifetimeMilliseconds: Int64
+    /// The rows this sender claimed and has not yet tried to settle. A row it holds in
+    /// flight that is not among them is one whose outcome could not be written (the
+    /// connection dropped): the sweep makes it uncertain, as it would a dead sender's.
+    private let holds = Mutex<Set<String>>([])
     /// When rows held by dead senders were last looked for (Unix ms).
     private let lastSweep = Mutex<Int64>(0)
     private let sweepInterval: Int64
@@ -42,6 +46,15 @@ public final class PostgresOutbox: OutboxStore {
     }
 
     private var logger: Logger { store.logger }
+
+    private func hold(_ item: OutboxItem?) -> OutboxItem? {
+        if let item { holds.withLock { _ = $0.insert(item.localID) } }
+        return item
+    }
+
+    func releaseHold(_ localID: String) {
+        holds.withLock { _ = $0.remove(localID) }
+    }
 
     private func transaction<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
         let logger = self.logger
@@ -96,7 +109,7 @@ public final class PostgresOutbox: OutboxStore {
     public func claimNextOutbound(nowMilliseconds now: Int64) async throws -> OutboxItem? {
         try await sweepIfDue()
         let presence = presenceName
-        return try await transaction { tx in
+        return hold(try await transaction { tx in
             if try await Self.halt(in: tx) != nil { return nil }
             // A row another sender holds is locked, and skipped; it stays in the outbox, so
             // the later rows of its conversation wait for it (NOT EXISTS sees it whatever
@@ -112,19 +125,19 @@ public final class PostgresOutbox: OutboxStore {
                 FOR UPDATE OF o SKIP LOCKED
                 """) else { return nil }
             return try await Self.claim(rowID: rowID, now: now, by: presence, in: tx)
-        }
+        })
     }
 
     public func claimOutbound(localID: String, nowMilliseconds now: Int64) async throws -> OutboxItem? {
         let presence = presenceName
-        return try await transaction { tx in
+        return hold(try await transaction { tx in
             guard let rowID = try await tx.int64("""
                 SELECT o.message_id FROM outbox o JOIN message m ON m.id = o.message_id
                 WHERE m.local_id = \(localID) AND o.state = 'queued'
                 FOR UPDATE OF o SKIP LOCKED
                 """) else { return nil }
             return try await Self.claim(rowID: rowID, now: now, by: presence, in: tx)
-        }
+        })
     }
 
     private static func claim(rowID: Int64, now: Int64, by presence: String, in tx: Transaction) async throws -> OutboxItem? {
@@ -187,9 +200,11 @@ public final class PostgresOutbox: OutboxStore {
 
     public func markAccepted(localID: String, wamid: MessageID, heldForQualityReview: Bool,
                              at timestamp: Int64) async throws {
+        releaseHold(localID)
         try await transaction { tx in
-            // The lock orders this with the applier linking the same message by its
-            // callback data (EventWriter's statuses): whichever commits second sees the other.
+            // Ordered with the applier's statuses of this wamid (first the status lock, then
+            // the row, as the applier takes them): whichever commits second sees the other.
+            try await tx.lockStatuses(of: wamid.rawValue)
             guard let (rowID, status) = try await tx.row("""
                 SELECT id, status FROM message WHERE local_id = \(localID) FOR UPDATE
                 """, read: { try $0.decode((Int64, String).self) }) else { return }
@@ -203,23 +218,30 @@ public final class PostgresOutbox: OutboxStore {
         }
     }
 
+    /// Only while this sender still holds the row: one another listener made uncertain
+    /// meanwhile (this one lost the database for longer than its presence) stays so.
     public func scheduleRetry(localID: String, atMilliseconds nextAttempt: Int64, lastError: String) async throws {
+        releaseHold(localID)
         try await store.client.query("""
             UPDATE outbox SET state = 'queued', next_attempt_at = \(nextAttempt), claimed_at = NULL, claimed_by = NULL,
                               last_error = \(PostgresText.safe(lastError))
             WHERE message_id = (SELECT id FROM message WHERE local_id = \(localID))
+              AND state = 'in_flight' AND claimed_by = \(presenceName)
             """, logger: logger)
     }
 
     public func releaseOutbound(localID: String, lastError: String) async throws {
+        releaseHold(localID)
         try await store.client.query("""
             UPDATE outbox SET state = 'queued', claimed_at = NULL, claimed_by = NULL, attempts = greatest(attempts - 1, 0),
                               last_error = \(PostgresText.safe(lastError))
             WHERE message_id = (SELECT id FROM message WHERE local_id = \(localID))
+              AND state = 'in_flight' AND claimed_by = \(presenceName)
             """, logger: logger)
     }
 
     public func markFailed(localID: String, error: APIErrorDetail, closesWindow: Bool, at timestamp: Int64) async throws {
+        releaseHold(localID)
         try await transaction { tx in
             guard let (rowID, status, conversationID) = try await tx.row("""
                 SELECT id, status, conversation_id FROM message WHERE local_id = \(localID) FOR UPDATE
@@ -236,23 +258,26 @@ public final class PostgresOutbox: OutboxStore {
     }
 
     public func markUncertain(localID: String, reason: String) async throws {
+        releaseHold(localID)
         try await transaction { tx in
             try await Self.makeUncertain(in: tx, reason: reason, where: """
-                o.message_id = (SELECT id FROM message WHERE local_id = \(localID))
+                o.message_id = (SELECT id FROM message WHERE local_id = \(localID)) AND o.state = 'in_flight'
                 """)
         }
     }
 
     /// Rows in flight whose sender's presence lease has expired (or was never written)
-    /// become uncertain; a row a live sender holds is left to it. Presence leases expired
-    /// for an hour, their rows settled, are deleted.
+    /// become uncertain, and so do this sender's own whose outcome it tried and failed to
+    /// write; a row a live sender is sending is left to it. Presence leases expired for an
+    /// hour, their rows settled, are deleted.
     public func recoverInFlightOutbound() async throws -> Int {
         let count = try await transaction { tx in
             let count = try await Self.makeUncertain(in: tx,
                 reason: "the wabox sending it stopped; the message may or may not have gone out", where: """
-                o.state = 'in_flight' AND NOT EXISTS (
+                o.state = 'in_flight' AND (NOT EXISTS (
                     SELECT 1 FROM lease l WHERE l.name = o.claimed_by
                       AND l.renewed_at + l.lifetime_ms * interval '1 millisecond' > now())
+                  OR (o.claimed_by = \(presenceName) AND NOT m.local_id = ANY(\(Array(holds.withLock { $0 }))::text[])))
                 """)
             try await tx.run("""
                 DELETE FROM lease WHERE name LIKE 'sender %'
@@ -300,7 +325,7 @@ public final class PostgresOutbox: OutboxStore {
         query.sql = """
             SELECT o.message_id, m.wamid FROM outbox o JOIN message m ON m.id = o.message_id
             WHERE \(filter.sql)
-            FOR UPDATE OF o
+            FOR UPDATE OF o, m
             """
         return query
     }

@@ -189,4 +189,36 @@ private final class ClaimLog: Sendable {
             #expect(try await !stores[0].takeTurn(of: job, first, period: .seconds(600)))
         }
     }
+
+    @Test func aRowWhoseOutcomeCouldNotBeWrittenBecomesUncertainAndALateRetryDoesNotRequeueIt() async throws {
+        try await withStores(2) { stores in
+            let conversation = try await stores[0].conversationForSending(to: "33612345678", on: phone, at: 1_764_400_000)
+            for index in 1...2 {
+                try await stores[0].enqueueOutbound(in: conversation, content: .text(body: "reply \(index)"),
+                                                    localID: "late-\(index)", at: 1_764_400_000 + Int64(index), agent: "tester")
+            }
+            let sender = PostgresOutbox(store: stores[0], claimant: LeaseClaimant(pid: 1, host: "a"), lifetime: .seconds(600),
+                                        sweepInterval: 0)
+            try await sender.renewPresence()
+            #expect(try await sender.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)?.localID == "late-1")
+            // Its own row while it sends it: left alone.
+            #expect(try await sender.recoverInFlightOutbound() == 0)
+            // The answer came, but writing it failed (the connection dropped): the sender
+            // tried to settle the row and could not. Its next sweep makes the row uncertain,
+            // and the conversation moves on.
+            sender.releaseHold("late-1")
+            #expect(try await sender.claimNextOutbound(nowMilliseconds: 1_764_400_100_000)?.localID == "late-2")
+            #expect(try await sender.outboxEntry(localID: "late-1")?.state == "uncertain")
+            // A sender cut off for longer than its presence: another listener made its row
+            // uncertain; the retry it schedules when it is back changes nothing.
+            try await stores[0].client.query("""
+                UPDATE lease SET renewed_at = now() - interval '601 seconds' WHERE name = \(sender.presenceName)
+                """)
+            let other = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 2, host: "b"))
+            #expect(try await other.recoverInFlightOutbound() == 1)
+            try await sender.scheduleRetry(localID: "late-2", atMilliseconds: 1_764_400_200_000, lastError: "131000")
+            #expect(try await sender.outboxEntry(localID: "late-2")?.state == "uncertain")
+            #expect(try await sender.outboundSettlement(localID: "late-2")?.status == .uncertain)
+        }
+    }
 }
