@@ -5,8 +5,9 @@ import PostgresNIO
 import StoreContract
 
 // `wabox export` on PostgreSQL (StoreContract.ExportStore): the records SQLite's export
-// writes (InboxStore/Export.swift), read page by page in one REPEATABLE READ transaction,
-// so that a long export sees one moment of the inbox however much arrives meanwhile.
+// writes (InboxStore/Export.swift), notes and labels included, read page by page in one
+// REPEATABLE READ transaction, so that a long export sees one moment of the inbox however
+// much arrives meanwhile.
 
 extension PostgresStore: ExportStore {
     /// Messages read per round trip.
@@ -26,15 +27,28 @@ extension PostgresStore: ExportStore {
                 contactIDs = ids
             }
             var count = 0
+            // Notes are few: read first, and put between the messages by time, as on SQLite.
+            var notes = try await Self.notes(contacts: contactIDs, in: tx)[...]
+            func emitNotes(before timestamp: Int64?) throws {
+                while let note = notes.first, timestamp.map({ note.timestamp < $0 }) ?? true {
+                    notes.removeFirst()
+                    try emit(note)
+                    count += 1
+                }
+            }
             var after: (timestamp: Int64, id: Int64) = (Int64.min, Int64.min)
             while true {
                 let page = try await Self.exportPage(after: after, contacts: contactIDs, in: tx)
-                guard let last = page.last else { return count }
+                guard let last = page.last else {
+                    try emitNotes(before: nil)
+                    return count
+                }
                 after = (last.timestamp, last.id)
                 let wamids = page.compactMap(\.wamid)
                 let reactions = try await Self.reactions(of: wamids, in: tx)
                 let versions = try await Self.earlierVersions(of: page.filter { $0.editedAt != nil }.compactMap(\.wamid), in: tx)
                 for row in page {
+                    try emitNotes(before: row.timestamp)
                     try emit(try row.record(reactions: row.wamid.flatMap { reactions[$0] } ?? [],
                                             versions: row.wamid.flatMap { versions[$0] } ?? [], showDeleted: showDeleted))
                     count += 1
@@ -62,14 +76,21 @@ extension PostgresStore: ExportStore {
         guard !rows.isEmpty else { return [] }
         // The texts as written (the text columns hold a NUL as U+FFFD) and the contacts.
         let ids = rows.map(\.0)
-        var extra: [Int64: (text: String?, caption: String?, contact: ExportRecord.Contact)] = [:]
-        for (id, text, caption, waID, userID, username, name, optOut) in try await tx.rows("""
-            SELECT m.id, m.text, m.caption, c.wa_id, c.user_id, c.username, c.name, c.marketing_opt_out_at
+        var extra: [Int64: (text: String?, caption: String?, contact: ExportRecord.Contact, labels: [String],
+                            download: Download?)] = [:]
+        for (id, text, caption, waID, userID, username, name, optOut, labels, state, reason, path, size, mime, mediaID)
+            in try await tx.rows("""
+            SELECT m.id, m.text, m.caption, c.wa_id, c.user_id, c.username, c.name, c.marketing_opt_out_at, \(unescaped: labelsColumn),
+                   md.state, md.reason, md.path, md.file_size, md.mime_type, nullif(md.media_id, '')
             FROM message m JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
+            LEFT JOIN media md ON md.message_id = m.id
             WHERE m.id = ANY(\(ids)::bigint[])
-            """, read: { try $0.decode((Int64, String?, String?, String?, String?, String?, String?, Int64?).self) }) {
+            """, read: { try $0.decode((Int64, String?, String?, String?, String?, String?, String?, Int64?, [String],
+                                        String?, String?, String?, Int64?, String?, String?).self) }) {
             extra[id] = (text, caption, ExportRecord.Contact(waID: waID, userID: userID, username: username, name: name,
-                                                            marketingOptOut: optOut != nil))
+                                                            marketingOptOut: optOut != nil), labels,
+                         state.map { Download(state: $0, reason: reason, path: path, fileSize: size, mimeType: mime,
+                                              mediaID: mediaID) })
         }
         return try rows.map { row in
             let (id, wamid, localID, direction, type, content, timestamp, status, replyTo, code, title, edited, deleted,
@@ -80,7 +101,36 @@ extension PostgresStore: ExportStore {
                 content: try StoredJSON.decode(MessageContent.self, from: content), textColumn: columns?.text,
                 captionColumn: columns?.caption, timestamp: timestamp, status: status, replyTo: replyTo, errorCode: code,
                 errorTitle: title, editedAt: edited, deletedAt: deleted, agent: agent, phoneNumberID: phone,
-                contact: columns?.contact ?? ExportRecord.Contact(waID: nil, userID: nil, username: nil, name: nil))
+                contact: columns?.contact ?? ExportRecord.Contact(waID: nil, userID: nil, username: nil, name: nil),
+                labels: columns?.labels ?? [], download: columns?.download ?? nil)
+        }
+    }
+
+    /// A conversation `cv`'s labels by name, in SQLite's order (byte order: its BINARY
+    /// collation; the database's own may sort otherwise).
+    private static let labelsColumn = """
+        coalesce((SELECT array_agg(l.name ORDER BY l.name COLLATE "C") FROM conversation_label cl
+                  JOIN label l ON l.id = cl.label_id WHERE cl.conversation_id = cv.id), '{}')
+        """
+
+    /// The agents' notes, oldest first, as export records.
+    private static func notes(contacts: [Int64]?, in tx: Transaction) async throws -> [ExportRecord] {
+        let contactFilter = contacts ?? []
+        return try await tx.rows("""
+            SELECT n.id, n.agent, n.text, n.created_at, cv.phone_number_id, c.wa_id, c.user_id, c.username, c.name,
+                   c.marketing_opt_out_at, \(unescaped: labelsColumn)
+            FROM note n JOIN conversation cv ON cv.id = n.conversation_id JOIN contact c ON c.id = cv.contact_id
+            WHERE \(contacts == nil) OR cv.contact_id = ANY(\(contactFilter)::bigint[])
+            ORDER BY n.created_at, n.id
+            """) { row in
+            let (id, agent, text, createdAt, phone, waID, userID, username, name, optOut, labels) = try row.decode(
+                (Int64, String, String, Int64, String, String?, String?, String?, String?, Int64?, [String]).self)
+            return ExportRecord(
+                id: "note:\(id)", phoneNumberID: phone,
+                contact: ExportRecord.Contact(waID: waID, userID: userID, username: username, name: name,
+                                              marketingOptOut: optOut != nil),
+                direction: "note", type: "note", text: text, caption: nil, timestamp: createdAt, status: nil, replyTo: nil,
+                reactions: [], error: nil, media: nil, labels: labels, agent: agent)
         }
     }
 
@@ -140,6 +190,9 @@ private struct ExportedMessage {
     var agent: String?
     var phoneNumberID: String
     var contact: ExportRecord.Contact
+    var labels: [String]
+    /// The file's row in the media queue, once the downloader (or a migration) wrote one.
+    var download: Download?
 
     /// The record, in the shape SQLite's export gives the same row.
     func record(reactions: [ExportRecord.Reaction], versions: [ExportRecord.Edit], showDeleted: Bool) throws -> ExportRecord {
@@ -156,8 +209,8 @@ private struct ExportedMessage {
             reactions: reactions,
             error: deliveryStatus == .failed || hasError ? ExportRecord.ErrorInfo(code: errorCode.map(Int.init), title: errorTitle)
                 : nil,
-            media: hidden ? nil : Self.media(of: content),
-            agent: agent)
+            media: hidden ? nil : Self.media(of: content, download: download),
+            labels: labels, agent: agent)
         record.editedAt = editedAt
         record.deletedAt = deletedAt
         if !hidden { record.edits = versions }
@@ -174,11 +227,22 @@ private struct ExportedMessage {
         return column.contains("\u{FFFD}") ? (content ?? column) : column
     }
 
-    /// A media message's file as the webhook described it: downloads are not kept on
-    /// PostgreSQL yet, so every file is `pending`.
-    private static func media(of content: MessageContent) -> ExportRecord.Media? {
+    /// A media message's file: what the webhook said, and where its download stands
+    /// (`pending` while the media queue has no row for it).
+    private static func media(of content: MessageContent, download: Download?) -> ExportRecord.Media? {
         guard case .media(let attachment) = content else { return nil }
-        return ExportRecord.Media(id: attachment.mediaID, mimeType: attachment.mimeType, sha256: attachment.sha256,
-                                  fileSize: nil, filename: attachment.filename, state: "pending", reason: nil, path: nil)
+        return ExportRecord.Media(id: download?.mediaID ?? attachment.mediaID, mimeType: download?.mimeType ?? attachment.mimeType,
+                                  sha256: attachment.sha256, fileSize: download?.fileSize, filename: attachment.filename,
+                                  state: download?.state ?? "pending", reason: download?.reason, path: download?.path)
     }
+}
+
+/// A file's row in the media queue.
+private struct Download {
+    var state: String
+    var reason: String?
+    var path: String?
+    var fileSize: Int64?
+    var mimeType: String?
+    var mediaID: String?
 }

@@ -139,6 +139,14 @@ struct MigrateEndToEndTests {
             let postgresSnapshot = try await store.inboxSnapshot()
             #expect(postgresSnapshot == sqliteSnapshot)
             #expect(postgresSnapshot.message("wamid.nul.1")?.text == "before\u{0}after", "the NUL is kept in the content")
+            // The export reads the same, notes and labels included.
+            var sqliteLines: [String] = [], postgresLines: [String] = []
+            _ = try await temp.database.exportRecords(contact: nil, showDeleted: true) { sqliteLines.append($0.jsonLine) }
+            _ = try await store.exportRecords(contact: nil, showDeleted: true) { postgresLines.append($0.jsonLine) }
+            let firstDifference = zip(sqliteLines, postgresLines).first { $0 != $1 }
+            #expect(postgresLines == sqliteLines, "\(sqliteLines.count) lines on SQLite, \(postgresLines.count) on PostgreSQL; first differing:\nSQLite     \(firstDifference?.0 ?? "none")\nPostgreSQL \(firstDifference?.1 ?? "none")")
+            #expect(postgresLines.contains { $0.contains(#""direction":"note""#) }, "no note in the export")
+            #expect(postgresLines.contains { $0.contains(#""labels":["#) && !$0.contains(#""labels":[]"#) }, "no label in the export")
             // The history's search words are written before migrate returns.
             for try await pending in try await store.client.query("""
                 SELECT (SELECT count(*) FROM message WHERE search_words IS NULL) + (SELECT count(*) FROM contact WHERE search_key IS NULL)
