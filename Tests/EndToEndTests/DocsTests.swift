@@ -100,6 +100,8 @@ import Testing
     }
 
     @Test func everyReadmeCommandIsRunHereOrElsewhere() throws {
+        // The suite makes a workspace for every test; this one needs none.
+        defer { try? FileManager.default.removeItem(at: directory) }
         let ci = try Self.text(".ci/run")
         for entry in Self.elsewhere {
             if let text = entry.ci {
@@ -155,6 +157,8 @@ import Testing
     }
 
     @Test func theReadmeStaysShort() throws {
+        // The suite makes a workspace for every test; this one needs none.
+        defer { try? FileManager.default.removeItem(at: directory) }
         let lines = try Self.text("README.md").split(separator: "\n", omittingEmptySubsequences: false).count
         #expect(lines <= 250, "README.md has \(lines) lines: move detail into docs/ and link to it")
     }
@@ -179,6 +183,8 @@ import Testing
     }
 
     @Test func linksToFilesOfTheRepositoryExist() throws {
+        // The suite makes a workspace for every test; this one needs none.
+        defer { try? FileManager.default.removeItem(at: directory) }
         let link = try NSRegularExpression(pattern: #"\]\(([^)\s]+)\)"#)
         var checked = 0
         for file in try Self.markdownFiles() {
@@ -205,6 +211,8 @@ import Testing
     }
 
     @Test func versionNamesTheVersionAndTheCommit() throws {
+        // The suite makes a workspace for every test; this one needs none.
+        defer { try? FileManager.default.removeItem(at: directory) }
         let result = try runCommand(try waboxBinary(), ["--version"])
         let line = result.stdout.trimmingCharacters(in: .newlines)
         #expect(line.range(of: #"^wabox [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{7,}|unknown)\)$"#, options: .regularExpression) != nil,
