@@ -159,14 +159,9 @@ struct SharedOutboxSender: Service {
     let sender: OutboxSender
 
     func run() async throws {
-        try await outbox.renewPresence()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await outbox.keepPresent() }
-            defer { group.cancelAll() }
-            // Graceful shutdown ends the sender after the request in flight; the presence
-            // goes with it.
-            try await sender.run()
-        }
+        // Graceful shutdown ends the sender after the request in flight; the presence goes
+        // with it.
+        try await outbox.whilePresent { [sender] in try await sender.run() }
     }
 }
 

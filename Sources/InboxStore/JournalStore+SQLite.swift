@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import GRDB
 import StoreContract
 
@@ -43,7 +44,7 @@ extension InboxDatabase: JournalStore {
         let candidate = ListenerLease(pid: claimant.pid, host: claimant.host,
                                       role: ListenerLease.Role(rawValue: claimant.role) ?? .serve,
                                       address: nil, sending: true, startedAt: now, heartbeatAt: now)
-        let milliseconds = lifetime.components.seconds * 1000 + lifetime.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = lifetime.wholeMilliseconds
         switch try await acquireLease(candidate, isAlive: { now - $0.heartbeatAt < milliseconds }) {
         case .acquired: return .acquired
         case .heldBy(let holder): return .heldBy(LeaseClaimant(pid: holder.pid, host: holder.host, role: holder.role.rawValue))

@@ -63,15 +63,22 @@ extension PostgresStore: ApplyingStore {
     /// Journal ids are drawn from an identity, and an append that rolled back leaves a gap:
     /// `journaled` is the newest id, so the lag is at most the count waiting.
     public func journalProgressNow() async throws -> JournalProgress {
-        let row = try await client.withConnection { connection in
-            try await Transaction(connection: connection, logger: logger).row("""
-                SELECT coalesce((SELECT max(id) FROM journal), 0), m.applied_through,
-                       (SELECT received_at FROM journal WHERE id > m.applied_through ORDER BY id LIMIT 1)
-                FROM journal_mark m WHERE m.id = 1
-                """, read: { try $0.decode((Int64, Int64, Int64?).self) })
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            try await Self.journalProgress(in: Transaction(connection: connection, logger: logger))
+        } ?? JournalProgress(journaled: 0, applied: 0, oldestWaitingReceivedAt: nil)
+    }
+
+    /// The progress as `tx` sees it; nil when the journal has no applied mark.
+    static func journalProgress(in tx: Transaction) async throws -> JournalProgress? {
+        try await tx.row("""
+            SELECT coalesce((SELECT max(id) FROM journal), 0), m.applied_through,
+                   (SELECT received_at FROM journal WHERE id > m.applied_through ORDER BY id LIMIT 1)
+            FROM journal_mark m WHERE m.id = 1
+            """) { row in
+            let (journaled, applied, oldest) = try row.decode((Int64, Int64, Int64?).self)
+            return JournalProgress(journaled: max(journaled, applied), applied: applied, oldestWaitingReceivedAt: oldest)
         }
-        guard let (journaled, applied, oldest) = row else { return JournalProgress(journaled: 0, applied: 0, oldestWaitingReceivedAt: nil) }
-        return JournalProgress(journaled: max(journaled, applied), applied: applied, oldestWaitingReceivedAt: oldest)
     }
 
     private func applyInTransaction(limit: Int, through last: Int64?, guarded: Bool) async throws -> [AppliedBody] {

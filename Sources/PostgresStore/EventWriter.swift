@@ -209,9 +209,8 @@ struct EventWriter {
             return
         }
         guard let status = update.status else { return }
-        var row = try await tx.row("SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'") {
-            try $0.decode((Int64, String).self)
-        }
+        let outbound: PostgresQuery = "SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'"
+        var row = try await tx.row(outbound) { try $0.decode((Int64, String).self) }
         if row == nil, let localID = update.callbackData {
             // The status came before the send call returned: our local id travels as
             // biz_opaque_callback_data, so the message can take its wamid now.
@@ -226,9 +225,7 @@ struct EventWriter {
             // Or a sender took the wamid between the two statements (its answer came as this
             // status did, and its commit held the row this link waited for): the message
             // has it now, and the sender's transaction did not see this status.
-            row = try await tx.row("SELECT id, status FROM message WHERE wamid = \(wamid) AND direction = 'out'") {
-                try $0.decode((Int64, String).self)
-            }
+            row = try await tx.row(outbound) { try $0.decode((Int64, String).self) }
         }
         guard let row else { return }  // kept in status_event until the message appears
         try await tx.advance(messageRowID: row.0, current: row.1, to: status, at: update.timestamp, error: error)

@@ -15,8 +15,7 @@ extension PostgresStore: ExportStore {
 
     public func exportRecords(contact identifier: String?, showDeleted: Bool,
                               emit: (ExportRecord) throws -> Void) async throws -> Int {
-        let logger = self.logger
-        return try await readOnly(logger: logger) { tx in
+        return try await readOnly { tx in
             var contactIDs: [Int64]?
             if let identifier {
                 let key = CustomerAddress(identifier).key

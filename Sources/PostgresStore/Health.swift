@@ -42,8 +42,7 @@ extension PostgresStore {
     public static var latestSchemaVersion: Int { migrations.map(\.version).max() ?? 0 }
 
     public func health() async throws -> PostgresHealth {
-        let logger = self.logger
-        return try await readOnly(logger: logger) { tx in
+        return try await readOnly { tx in
             let (version, role) = try await tx.row("SELECT current_setting('server_version'), current_user::text") {
                 try $0.decode((String, String).self)
             } ?? ("unknown", "")
@@ -57,16 +56,8 @@ extension PostgresStore {
             }
             let versions = Set(health.schemaVersions)
             if versions.contains(1) {
-                if let (journaled, applied, oldest, count) = try await tx.row("""
-                    SELECT coalesce((SELECT max(id) FROM journal), 0), m.applied_through,
-                           (SELECT received_at FROM journal WHERE id > m.applied_through ORDER BY id LIMIT 1),
-                           (SELECT count(*) FROM journal)
-                    FROM journal_mark m WHERE m.id = 1
-                    """, read: { try $0.decode((Int64, Int64, Int64?, Int).self) }) {
-                    health.progress = JournalProgress(journaled: max(journaled, applied), applied: applied,
-                                                      oldestWaitingReceivedAt: oldest)
-                    health.journalCount = count
-                }
+                health.progress = try await Self.journalProgress(in: tx)
+                health.journalCount = Int(try await tx.int64("SELECT count(*) FROM journal") ?? 0)
                 health.applier = try await tx.row("""
                     SELECT pid, host, role, (extract(epoch FROM now() - renewed_at) * 1000)::bigint, lifetime_ms
                     FROM lease WHERE name = \(Self.applierLease)

@@ -7,19 +7,7 @@ import StoreContract
 
 extension PostgresStore: InboxSnapshotStore {
     public func inboxSnapshot() async throws -> InboxSnapshot {
-        let logger = self.logger
-        return try await client.withConnection { connection in
-            let tx = Transaction(connection: connection, logger: logger)
-            try await tx.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let snapshot = try await Self.snapshot(in: tx)
-                try await tx.run("COMMIT")
-                return snapshot
-            } catch {
-                _ = try? await tx.run("ROLLBACK")
-                throw error
-            }
-        }
+        try await readOnly { tx in try await Self.snapshot(in: tx) }
     }
 
     private static func snapshot(in tx: Transaction) async throws -> InboxSnapshot {

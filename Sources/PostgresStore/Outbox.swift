@@ -40,8 +40,7 @@ public final class PostgresOutbox: OutboxStore {
         self.store = store
         self.claimant = claimant
         self.presenceName = "sender " + UUID().uuidString.lowercased()
-        self.lifetimeMilliseconds = lifetime.components.seconds * 1000
-            + lifetime.components.attoseconds / 1_000_000_000_000_000
+        self.lifetimeMilliseconds = lifetime.wholeMilliseconds
         self.sweepInterval = sweepInterval
     }
 
@@ -54,13 +53,6 @@ public final class PostgresOutbox: OutboxStore {
 
     func releaseHold(_ localID: String) {
         holds.withLock { _ = $0.remove(localID) }
-    }
-
-    private func transaction<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
-        let logger = self.logger
-        return try await store.client.withTransaction(logger: logger) { connection in
-            try await body(Transaction(connection: connection, logger: logger))
-        }
     }
 
     // MARK: - Presence
@@ -109,7 +101,7 @@ public final class PostgresOutbox: OutboxStore {
     public func claimNextOutbound(nowMilliseconds now: Int64) async throws -> OutboxItem? {
         try await sweepIfDue()
         let presence = presenceName
-        return hold(try await transaction { tx in
+        return hold(try await store.transaction { tx in
             if try await Self.halt(in: tx) != nil { return nil }
             // A row another sender holds is locked, and skipped; it stays in the outbox, so
             // the later rows of its conversation wait for it (NOT EXISTS sees it whatever
@@ -130,7 +122,7 @@ public final class PostgresOutbox: OutboxStore {
 
     public func claimOutbound(localID: String, nowMilliseconds now: Int64) async throws -> OutboxItem? {
         let presence = presenceName
-        return hold(try await transaction { tx in
+        return hold(try await store.transaction { tx in
             guard let rowID = try await tx.int64("""
                 SELECT o.message_id FROM outbox o JOIN message m ON m.id = o.message_id
                 WHERE m.local_id = \(localID) AND o.state = 'queued'
@@ -201,7 +193,7 @@ public final class PostgresOutbox: OutboxStore {
     public func markAccepted(localID: String, wamid: MessageID, heldForQualityReview: Bool,
                              at timestamp: Int64) async throws {
         releaseHold(localID)
-        try await transaction { tx in
+        try await store.transaction { tx in
             // Ordered with the applier's statuses of this wamid (first the status lock, then
             // the row, as the applier takes them): whichever commits second sees the other.
             try await tx.lockStatuses(of: wamid.rawValue)
@@ -242,7 +234,7 @@ public final class PostgresOutbox: OutboxStore {
 
     public func markFailed(localID: String, error: APIErrorDetail, closesWindow: Bool, at timestamp: Int64) async throws {
         releaseHold(localID)
-        try await transaction { tx in
+        try await store.transaction { tx in
             guard let (rowID, status, conversationID) = try await tx.row("""
                 SELECT id, status, conversation_id FROM message WHERE local_id = \(localID) FOR UPDATE
                 """, read: { try $0.decode((Int64, String, Int64).self) }) else { return }
@@ -259,7 +251,7 @@ public final class PostgresOutbox: OutboxStore {
 
     public func markUncertain(localID: String, reason: String) async throws {
         releaseHold(localID)
-        try await transaction { tx in
+        try await store.transaction { tx in
             try await Self.makeUncertain(in: tx, reason: reason, where: """
                 o.message_id = (SELECT id FROM message WHERE local_id = \(localID)) AND o.state = 'in_flight'
                 """)
@@ -271,7 +263,7 @@ public final class PostgresOutbox: OutboxStore {
     /// write; a row a live sender is sending is left to it. Presence leases expired for an
     /// hour, their rows settled, are deleted.
     public func recoverInFlightOutbound() async throws -> Int {
-        let count = try await transaction { tx in
+        let count = try await store.transaction { tx in
             let count = try await Self.makeUncertain(in: tx,
                 reason: "the wabox sending it stopped; the message may or may not have gone out", where: """
                 o.state = 'in_flight' AND (NOT EXISTS (
@@ -333,7 +325,7 @@ public final class PostgresOutbox: OutboxStore {
     // MARK: - Halting
 
     public func haltSending(code: Int?, reason: String, at timestamp: Int64) async throws {
-        try await transaction { tx in
+        try await store.transaction { tx in
             try await tx.run("DELETE FROM sending_halt WHERE until <= extract(epoch FROM now())::bigint")
             try await tx.run("""
                 INSERT INTO sending_halt (id, code, reason, since) VALUES (1, \(code)::bigint, \(PostgresText.safe(reason)), \(timestamp))
@@ -347,7 +339,7 @@ public final class PostgresOutbox: OutboxStore {
     }
 
     public func sendingHalt() async throws -> SendingHalt? {
-        try await transaction { tx in try await Self.halt(in: tx) }
+        try await store.transaction { tx in try await Self.halt(in: tx) }
     }
 
     static func halt(in tx: Transaction) async throws -> SendingHalt? {
@@ -364,7 +356,7 @@ public final class PostgresOutbox: OutboxStore {
     // MARK: - Reading back
 
     public func outboundSettlement(localID: String) async throws -> OutboundSettlement? {
-        try await transaction { tx in
+        try await store.transaction { tx in
             try await tx.row("""
                 SELECT wamid, status, error_code, error_title, error_message, error_details
                 FROM message WHERE local_id = \(localID) AND direction = 'out'
@@ -380,7 +372,7 @@ public final class PostgresOutbox: OutboxStore {
     }
 
     public func outboxEntry(localID: String) async throws -> OutboxEntry? {
-        try await transaction { tx in
+        try await store.transaction { tx in
             try await tx.row("""
                 SELECT o.state, o.attempts, o.next_attempt_at, o.last_error FROM outbox o JOIN message m ON m.id = o.message_id
                 WHERE m.local_id = \(localID)
@@ -403,7 +395,7 @@ public final class PostgresOutbox: OutboxStore {
 
     public func dueReadReceipts(staleBefore: Int64, maxAttempts: Int, limit: Int) async throws
         -> [(message: MessageID, business: PhoneNumberID)] {
-        let due = try await transaction { tx in
+        let due = try await store.transaction { tx in
             try await tx.run("DELETE FROM read_receipt WHERE requested_at < \(staleBefore) OR attempts >= \(maxAttempts)")
             // Skipping the ones another sender is sending: each receipt goes out once.
             return try await tx.rows("""

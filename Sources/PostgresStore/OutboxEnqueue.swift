@@ -31,9 +31,7 @@ extension PostgresStore {
     private func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent, replyTo: MessageID?,
                                 payload: String?, localID: String, at timestamp: Int64, agent: String?,
                                 audited: AuditDetail) async throws -> Int64 {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            let tx = Transaction(connection: connection, logger: logger)
+        try await transaction { tx in
             guard let rowID = try await tx.int64("""
                 INSERT INTO message (local_id, conversation_id, direction, type, text, caption, content, timestamp,
                                      status, reply_to, agent)
@@ -77,9 +75,7 @@ extension PostgresStore {
                                        at timestamp: Int64) async throws -> ConversationID {
         let address = CustomerAddress(identifier)
         let key = address.key, isNumber = address.isPhoneNumber, isUserID = address.isUserID
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            let tx = Transaction(connection: connection, logger: logger)
+        return try await transaction { tx in
             let contacts = try await tx.rows("""
                 SELECT id FROM contact WHERE wa_id = \(key) OR user_id = \(key) OR username = \(key) ORDER BY id
                 """) { try $0.decode(Int64.self) }

@@ -272,7 +272,7 @@ extension PostgresStore {
     /// the holder's lifetime. One statement (INSERT … ON CONFLICT DO UPDATE … WHERE), so two
     /// claimants at once cannot both win.
     public func acquireApplierLease(_ claimant: LeaseClaimant, lifetime: Duration) async throws -> LeaseAttempt {
-        let milliseconds = lifetime.components.seconds * 1000 + lifetime.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = lifetime.wholeMilliseconds
         // The holder may let go between the two statements: ask again.
         for _ in 0..<5 {
             let won = try await client.query("""

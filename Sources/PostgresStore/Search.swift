@@ -79,9 +79,7 @@ extension PostgresStore {
     /// after each batch.
     @discardableResult
     public func indexSearchText(limit: Int = searchIndexBatch) async throws -> Int {
-        let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
-            let tx = Transaction(connection: connection, logger: logger)
+        try await transaction { tx in
             let messages = try await tx.rows("""
                 SELECT id, text, caption FROM message WHERE search_words IS NULL ORDER BY id LIMIT \(limit)
                 FOR UPDATE SKIP LOCKED
@@ -147,14 +145,13 @@ extension PostgresStore: SearchStore {
         guard !tokens.isEmpty else { return [] }
         // Quoted lexemes, taken as they are: no configuration normalizes them again.
         let tsquery = tokens.map { "'" + Self.lexeme($0) + "':*" }.joined(separator: " & ")
-        let logger = self.logger
         typealias Columns = (Int64, Int64, String?, String?, String?, String?, String, String?, Int64?, String)
         let columns = """
             SELECT m.id, m.timestamp, m.wamid, m.local_id, m.text, m.caption, cv.phone_number_id, c.wa_id,
                    m.deleted_at, m.content
             FROM message m JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
             """
-        let rows = try await readOnly(logger: logger) { tx in
+        let rows = try await readOnly { tx in
             let indexed = try await tx.rows("""
                 \(unescaped: columns) WHERE m.search_words @@ \(tsquery)::tsquery ORDER BY m.timestamp DESC, m.id DESC LIMIT \(limit)
                 """) { try $0.decode(Columns.self) }
@@ -183,13 +180,12 @@ extension PostgresStore: SearchStore {
     public func conversations(withContactMatching typed: String, limit: Int) async throws -> [ConversationKey] {
         let needle = SearchText.contactNeedle(typed)
         let pattern = "%" + SearchText.escapeLike(needle) + "%"
-        let logger = self.logger
         typealias Columns = (Int64, Int64, String, String?, String?, String?, String?, String?)
         let columns = """
             SELECT cv.id, cv.last_activity_at, cv.phone_number_id, c.wa_id, c.user_id, c.search_key, c.name, c.username
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             """
-        let rows = try await readOnly(logger: logger) { tx in
+        let rows = try await readOnly { tx in
             let indexed = try await tx.rows("""
                 \(unescaped: columns) WHERE c.search_key LIKE \(pattern) ESCAPE '\\' ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT \(limit)
                 """) { try $0.decode(Columns.self) }
@@ -207,21 +203,5 @@ extension PostgresStore: SearchStore {
         }
         found.sort { ($0.activity, $0.id) > ($1.activity, $1.id) }
         return found.prefix(limit).map(\.key)
-    }
-
-    /// `body` in one REPEATABLE READ READ ONLY transaction, so that its statements agree.
-    func readOnly<Result: Sendable>(logger: Logger, _ body: (Transaction) async throws -> Result) async throws -> Result {
-        try await client.withConnection { connection in
-            let tx = Transaction(connection: connection, logger: logger)
-            try await tx.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let result = try await body(tx)
-                try await tx.run("COMMIT")
-                return result
-            } catch {
-                _ = try? await tx.run("ROLLBACK")
-                throw error
-            }
-        }
     }
 }

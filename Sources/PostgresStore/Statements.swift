@@ -45,3 +45,31 @@ struct Transaction {
         return rows
     }
 }
+
+extension PostgresStore {
+    /// `body` in one transaction on one connection of the pool: committed when it returns,
+    /// rolled back when it throws.
+    func transaction<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
+        let logger = self.logger
+        return try await client.withTransaction(logger: logger) { connection in
+            try await body(Transaction(connection: connection, logger: logger))
+        }
+    }
+
+    /// `body` in one REPEATABLE READ READ ONLY transaction, so that its statements agree.
+    func readOnly<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
+        let logger = self.logger
+        return try await client.withConnection { connection in
+            let tx = Transaction(connection: connection, logger: logger)
+            try await tx.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let result = try await body(tx)
+                try await tx.run("COMMIT")
+                return result
+            } catch {
+                _ = try? await tx.run("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}

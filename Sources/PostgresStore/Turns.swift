@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 import PostgresNIO
 import StoreContract
 
@@ -14,7 +15,7 @@ extension PostgresStore {
     /// Whether `claimant` takes the turn of `job` for the next `period`: true when nobody
     /// has it, or the last turn (anyone's, this claimant's too) has lapsed.
     public func takeTurn(of job: String, _ claimant: LeaseClaimant, period: Duration) async throws -> Bool {
-        let milliseconds = period.components.seconds * 1000 + period.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = period.wholeMilliseconds
         let won = try await client.query("""
             INSERT INTO lease AS held (name, pid, host, role, lifetime_ms, acquired_at, renewed_at)
             VALUES (\(job), \(claimant.pid), \(claimant.host), \(claimant.role), \(milliseconds), now(), now())
