@@ -7,34 +7,6 @@ import InboxCore
 // for every message sent, note, claim and release, resolve and reopen, label change and
 // canned-reply change.
 
-/// Who acts on the inbox: the account the store authenticated, and the name the agent
-/// chose to be shown beside it.
-///
-/// - Important: the account is never taken from anything the user types or sets (`--agent`,
-///   `WABOX_AGENT`, `agent`, `$USER`): those give the display name only. Screens attached
-///   to a shared `wabox serve` run as the agent's own process, so each has its own account.
-public struct AgentIdentity: Sendable, Hashable {
-    /// The key of every attribution: claims, read marks, typing notes, notes, labels, canned
-    /// replies, messages sent, the audit trail.
-    public var account: String
-    /// Shown beside the account, never instead of it; nil shows the account alone.
-    public var displayName: String?
-
-    public init(account: String, displayName: String? = nil) {
-        self.account = account
-        self.displayName = displayName
-    }
-
-    /// `bob`, or `bob (Bobby)` when a display name other than the account is set: the
-    /// account always comes first, so a borrowed name cannot pass for its owner.
-    public var label: String { Self.label(account: account, displayName: displayName) }
-
-    public static func label(account: String, displayName: String?) -> String {
-        guard let displayName, !displayName.isEmpty, displayName != account else { return account }
-        return "\(account) (\(displayName))"
-    }
-}
-
 extension InboxDatabase {
     /// The identity rule of this store. SQLite serves one host, where the operating system
     /// has authenticated each process's account (SSH logged the agent in): the account is

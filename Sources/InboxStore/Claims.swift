@@ -5,15 +5,6 @@ import InboxCore
 // Agents claim conversations, give them back, resolve and reopen them. Each is done as this
 // database's account and recorded in the audit trail.
 
-/// What became of a claim.
-public enum ClaimOutcome: Sendable, Equatable {
-    case claimed
-    /// The viewer already had it.
-    case alreadyYours
-    /// Another agent (this account) has it; nothing changed (claim again with `takeOver`).
-    case heldBy(String)
-}
-
 extension InboxDatabase {
     /// Claims a conversation for this database's account. Another agent's claim is kept
     /// unless `takeOver`.

@@ -264,3 +264,5 @@ final class CoalescingWorker: Sendable {
         if again { queue.async { self.run() } }
     }
 }
+
+extension InboxDatabase: InboxScreenStore {}

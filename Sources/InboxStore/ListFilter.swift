@@ -231,18 +231,6 @@ struct ListQuery {
     }
 }
 
-/// Part of the conversation list, found within a bounded amount of work: the screen shows
-/// it and asks for the rest on its next turns, so that a key press never waits for a walk
-/// through a million conversations.
-public struct ConversationListStep: Sendable {
-    /// Matches found so far in this step, newest first (at most `limit`).
-    public var items: [ConversationSummary]
-    /// Set when the page is full and more conversations match.
-    public var next: ConversationCursor?
-    /// Set when the walk stopped here before the end of the list: continue from it.
-    public var scannedTo: ConversationCursor?
-}
-
 extension InboxDatabase {
     /// How many conversations one step of a walk looks at.
     public static let listWindow = 2_000

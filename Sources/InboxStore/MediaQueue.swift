@@ -49,18 +49,6 @@ extension Schema {
     }
 }
 
-/// Where a media item's download stands.
-public enum MediaState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Waiting for a download (or for an access token).
-    case pending
-    /// Downloaded, checked and kept in the media folder.
-    case ready
-    /// Given up, with a reason in plain words.
-    case failed
-    /// The Cloud API no longer has it (media ids last about 7 days).
-    case expired
-}
-
 /// An inbound media item in the download queue.
 public struct MediaItem: Sendable, Hashable {
     public var messageID: Int64

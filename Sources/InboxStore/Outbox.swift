@@ -2,36 +2,9 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// Whether free-form messages may be sent in a conversation (the 24-hour customer service
-/// window).
-public enum ServiceWindow: Sendable, Hashable {
-    /// Open until `closesAt` (Unix seconds).
-    case open(closesAt: Int64)
-    case closed(WindowClosure)
-
-    public var isOpen: Bool { if case .open = self { true } else { false } }
-}
-
-public enum WindowClosure: Sendable, Hashable, CustomStringConvertible {
-    /// The customer never wrote on this number.
-    case neverOpened
-    /// More than 24 hours since the customer last wrote (closed at this Unix second).
-    case expired(at: Int64)
-    /// The Cloud API answered 131047 at this Unix second, after the customer's last message.
-    case refusedByAPI(at: Int64)
-
-    public var description: String {
-        switch self {
-        case .neverOpened: "window closed: the customer has not written on this number; send a template"
-        case .expired: "window closed: more than 24 hours since the customer last wrote; send a template"
-        case .refusedByAPI: "window closed: WhatsApp refused a message (131047), more than 24 hours since the customer last wrote; send a template"
-        }
-    }
-}
-
 extension InboxDatabase {
     /// The length of the customer service window.
-    public static let serviceWindowSeconds: Int64 = 24 * 60 * 60
+    public static let serviceWindowSeconds = ServiceWindow.seconds
 
     // MARK: - Enqueueing
 

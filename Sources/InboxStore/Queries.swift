@@ -61,22 +61,12 @@ extension InboxDatabase {
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
             LEFT JOIN agent_read ar ON ar.agent = ? AND ar.conversation_id = cv.id
             """ + " " + clauses), arguments: viewerArguments + arguments).map { row in
-            let typing: String = row["typing"] ?? "[]"
-            let labels: String = row["labels"] ?? "[]"
-            return ConversationSummary(
-                id: ConversationID(rawValue: row["id"]),
-                business: BusinessNumber(phoneNumberID: PhoneNumberID(row["phone_number_id"] as String),
-                                         displayPhoneNumber: row["display_phone_number"]),
-                contact: contact(from: row),
-                lastActivityAt: row["last_activity_at"],
-                lastInboundAt: row["last_inbound_at"],
-                unreadCount: max(0, row["viewer_unread"] as Int),
-                lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) },
-                windowClosedAt: row["window_closed_at"],
-                assignee: row["assigned_to"],
-                resolvedAt: row["resolved_at"],
-                typing: typing == "[]" ? [] : try StoredJSON.decode([TypingNote].self, from: typing),
-                labels: labels == "[]" ? [] : try StoredJSON.decode([String].self, from: labels))
+            try ConversationColumns(
+                id: row["id"], phoneNumberID: row["phone_number_id"], displayPhoneNumber: row["display_phone_number"],
+                lastActivityAt: row["last_activity_at"], lastInboundAt: row["last_inbound_at"],
+                windowClosedAt: row["window_closed_at"], assignedTo: row["assigned_to"], resolvedAt: row["resolved_at"],
+                viewerUnread: row["viewer_unread"], typing: row["typing"], labels: row["labels"], contact: contact(from: row))
+                .summary(lastMessage: try (row["last_message_id"] as Int64?).flatMap { try message(rowID: $0, in: db) })
         }
     }
 
@@ -211,39 +201,14 @@ extension InboxDatabase {
     }
 
     static func message(from row: Row) throws -> StoredMessage {
-        let reactionsJSON: String = row["reactions"] ?? "[]"
-        let direction = Direction(rawValue: row["direction"]) ?? .inbound
-        var stored = StoredMessage(
-            rowID: row["id"],
-            wamid: (row["wamid"] as String?).map(MessageID.init),
-            localID: row["local_id"],
-            conversationID: ConversationID(rawValue: row["conversation_id"]),
-            direction: direction,
-            content: try StoredJSON.decode(MessageContent.self, from: row["content"]),
-            timestamp: row["timestamp"],
-            status: direction == .outbound ? DeliveryStatus(rawValue: row["status"]) : nil,
-            statusAt: row["status_at"],
-            replyTo: (row["reply_to"] as String?).map(MessageID.init),
-            forwarded: row["forwarded"],
-            error: (row["error_code"] as Int?).map {
-                APIErrorDetail(code: $0, title: row["error_title"], message: row["error_message"], details: row["error_details"])
-            } ?? (row["error_title"] as String?).map {
-                APIErrorDetail(code: nil, title: $0, message: row["error_message"], details: row["error_details"])
-            },
-            reactions: reactionsJSON == "[]" ? [] : try StoredJSON.decode([StoredReaction].self, from: reactionsJSON),
-            outboxNote: direction == .outbound ? row["outbox_note"] : nil,
-            heldForQualityReview: row["held_for_review"],
-            media: try (row["media"] as String?).map { try StoredJSON.decode(MediaStatus.self, from: $0) },
-            sentFromPhoneApp: row["echo"] ?? false,
-            buttons: try (row["buttons"] as String?).map { try StoredJSON.decode([String].self, from: $0) } ?? [])
-        stored.editedAt = row["edited_at"]
-        stored.deletedAt = row["deleted_at"]
-        stored.agent = row["agent"]
-        if stored.editedAt != nil, let versions = row["versions"] as String? {
-            // Oldest first; the last is the one the row shows.
-            stored.earlierVersions = Array(try StoredJSON.decode([MessageVersion].self, from: versions).dropLast())
-        }
-        return stored
+        try MessageColumns(
+            rowID: row["id"], wamid: row["wamid"], localID: row["local_id"], conversationID: row["conversation_id"],
+            direction: row["direction"], content: row["content"], timestamp: row["timestamp"], status: row["status"],
+            statusAt: row["status_at"], replyTo: row["reply_to"], forwarded: row["forwarded"], errorCode: row["error_code"],
+            errorTitle: row["error_title"], errorMessage: row["error_message"], errorDetails: row["error_details"],
+            reactions: row["reactions"], outboxNote: row["outbox_note"], heldForReview: row["held_for_review"],
+            media: row["media"], echo: row["echo"] ?? false, buttons: row["buttons"], agent: row["agent"],
+            editedAt: row["edited_at"], deletedAt: row["deleted_at"], versions: row["versions"]).message()
     }
 
     static func contact(from row: Row) -> ContactRecord {

@@ -6,61 +6,6 @@ import InboxCore
 // and labels to sort the queue. Each change is a commit, so every attached screen sees it
 // at once through the change signal.
 
-/// A canned reply: `/NAME` + Tab in the compose line puts its text there.
-public struct CannedReply: Sendable, Hashable {
-    public var name: String
-    /// May hold `{{name}}`, `{{agent}}` and `{{number}}`.
-    public var text: String
-
-    public init(name: String, text: String) {
-        self.name = name
-        self.text = text
-    }
-
-    /// What a canned reply's name may be: what follows the `/` in the compose line.
-    public static func validate(name: String) -> String? {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
-        guard !name.isEmpty, name.count <= 32, name.unicodeScalars.allSatisfy(allowed.contains) else {
-            return "reply name \"\(name)\" must be 1 to 32 letters, digits, '.', '_' or '-' (it is typed after / in the compose line)"
-        }
-        return nil
-    }
-}
-
-/// An agent's private note on a conversation, shown in the thread and never sent.
-public struct ConversationNote: Sendable, Hashable {
-    public var id: Int64
-    public var conversationID: ConversationID
-    public var agent: String
-    public var text: String
-    /// Unix seconds.
-    public var createdAt: Int64
-
-    public init(id: Int64, conversationID: ConversationID, agent: String, text: String, createdAt: Int64) {
-        self.id = id
-        self.conversationID = conversationID
-        self.agent = agent
-        self.text = text
-        self.createdAt = createdAt
-    }
-}
-
-public enum LabelName {
-    /// Labels are typed after `~l` in the filter and shown on list rows: one short word.
-    public static func validate(_ name: String) -> String? {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-:/+#&"))
-        guard !name.isEmpty, name.count <= 24, name.unicodeScalars.allSatisfy(allowed.contains) else {
-            return "label \"\(name)\" must be 1 to 24 letters, digits or . _ - : / + # & (no spaces)"
-        }
-        return nil
-    }
-}
-
-public struct WorkbenchError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension InboxDatabase {
     // MARK: - Canned replies
 

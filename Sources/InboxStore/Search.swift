@@ -76,20 +76,6 @@ extension Schema {
     }
 }
 
-/// A message that matched a full-text search.
-public struct MessageHit: Sendable, Equatable {
-    public var conversation: ConversationSummary
-    public var message: StoredMessage
-    /// The matching part of the text, shortened.
-    public var snippet: String
-
-    public init(conversation: ConversationSummary, message: StoredMessage, snippet: String) {
-        self.conversation = conversation
-        self.message = message
-        self.snippet = snippet
-    }
-}
-
 extension InboxDatabase {
     /// Messages whose text or caption contain every word of `query` (word prefixes match;
     /// accents and case ignored), newest first.

@@ -6,42 +6,6 @@ import InboxCore
 // resolves them, and sees who is typing where. One process at a time holds the listener
 // lease: it runs the webhook listener and the outbox sender; the others attach.
 
-/// Who is looking at the list: unread counts and "mine" are per agent. The team view
-/// (no agent) counts what nobody has read yet.
-public struct Viewer: Sendable, Hashable {
-    public var agent: String?
-    /// Typing notes older than this are left out.
-    public var nowMilliseconds: Int64
-
-    public init(agent: String?, nowMilliseconds: Int64) {
-        self.agent = agent
-        self.nowMilliseconds = nowMilliseconds
-    }
-
-    public static let team = Viewer(agent: nil, nowMilliseconds: 0)
-}
-
-/// Which conversations the list shows.
-public enum ConversationScope: String, Sendable, Hashable, CaseIterable {
-    /// Everything, resolved ones included.
-    case all
-    /// Open conversations claimed by the viewer.
-    case mine
-    /// Open conversations nobody has claimed.
-    case unassigned
-}
-
-/// Display names (`--agent`) go into the database and onto every screen: short and plain.
-public enum AgentName {
-    public static func validate(_ name: String) -> String? {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-@"))
-        guard !name.isEmpty, name.count <= 32, name.unicodeScalars.allSatisfy(allowed.contains) else {
-            return "display name \"\(name)\" must be 1 to 32 letters, digits, '.', '_', '-' or '@'"
-        }
-        return nil
-    }
-}
-
 extension Schema {
     static func registerSharedInbox(in migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v5: shared inbox: agents, claims, read marks, typing, listener lease") { db in

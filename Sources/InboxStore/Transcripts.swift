@@ -2,16 +2,6 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// Where a voice note's transcript stands (table `transcript`, migration v10).
-public enum TranscriptState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Taken up by the transcriber; one that stopped meanwhile left it so, and it is run again.
-    case running
-    /// The transcriber printed it.
-    case done
-    /// Given up, with the reason in words; never run again.
-    case failed
-}
-
 /// A customer's downloaded audio waiting for its transcript.
 public struct TranscriptJob: Sendable, Hashable {
     public var messageID: Int64

@@ -4,17 +4,6 @@ import InboxCore
 
 // Agents tell each other who is typing a reply where.
 
-/// An agent typing a reply, until when (Unix milliseconds).
-public struct TypingNote: Sendable, Hashable, Codable {
-    public var agent: String
-    public var until: Int64
-
-    public init(agent: String, until: Int64) {
-        self.agent = agent
-        self.until = until
-    }
-}
-
 extension InboxDatabase {
     /// Notes that this database's account is typing in a conversation until `until` (Unix
     /// milliseconds).

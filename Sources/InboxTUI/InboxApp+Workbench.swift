@@ -8,7 +8,7 @@ extension InboxApp {
     func perform(_ effect: WorkbenchEffect) throws {
         switch effect {
         case .checkArrivals(let mark, let shown):
-            let (arrivals, through) = try database.arrivals(after: mark)
+            let (arrivals, through) = try database.arrivals(after: mark, limit: 50)
             dispatch(.workbench(.arrivals(arrivals, through: through, shown: shown, nowMilliseconds: milliseconds())))
         case .alert(let alert):
             backend.alert(alert)

@@ -86,7 +86,7 @@ public final class InboxApp {
     }
 
     public private(set) var state: AppState
-    let database: InboxDatabase
+    let database: any InboxScreenStore
     let backend: any TerminalBackend
     let theme: Theme
     let configuration: Configuration
@@ -111,7 +111,7 @@ public final class InboxApp {
     /// A filter's walk through the list, continued a step per loop turn (ListScan.swift).
     var listScan: ListScan?
 
-    public init(database: InboxDatabase, backend: any TerminalBackend, theme: Theme,
+    public init(database: any InboxScreenStore, backend: any TerminalBackend, theme: Theme,
                 configuration: Configuration = .init(),
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
                 listenerStatus: @escaping @Sendable () -> ListenerStatus = { ListenerStatus() },
@@ -216,7 +216,7 @@ public final class InboxApp {
     /// the first time (and when the feed cannot be read).
     private func readChanges() {
         guard !configuration.reloadsEverything, let seen = feedSequence,
-              let batch = try? database.changes(after: seen) else {
+              let batch = try? database.changes(after: seen, limit: 2_000) else {
             feedSequence = configuration.reloadsEverything ? nil : try? database.latestChangeSequence()
             dispatch(.databaseChanged)
             return
@@ -286,10 +286,10 @@ public final class InboxApp {
                 // A walk under way reads the rows as they are now.
                 guard listScan == nil else { return }
                 let rows = try database.conversations(among: patch.changed, filter: try ConversationFilter.parse(patch.filter),
-                                                      unreadOnly: patch.unreadOnly, scope: patch.scope, viewer: viewer)
+                                                      unreadOnly: patch.unreadOnly, scope: patch.scope, viewer: viewer, now: nil)
                 dispatch(.conversationsPatched(patch, rows: rows))
             case .loadThread(let id, let limit):
-                let page = try database.messages(in: id, limit: limit)
+                let page = try database.messages(in: id, before: nil, limit: limit)
                 let quoted = try database.quotedMessages(for: page.items)
                 dispatch(.threadLoaded(id, page.items, hasOlder: page.next != nil, quoted: quoted))
                 dispatch(.notesLoaded(id, try database.notes(in: id)))
@@ -466,7 +466,7 @@ extension InboxApp {
     }
 
     /// Runs a database write off the main thread; a failure shows as `what: error`.
-    func background(_ what: String, _ work: @escaping @Sendable (InboxDatabase) async throws -> Void) {
+    func background(_ what: String, _ work: @escaping @Sendable (any InboxScreenStore) async throws -> Void) {
         let database = self.database
         Task { [completed] in
             do {

@@ -33,7 +33,7 @@ extension InboxApp {
         do {
             let step = try database.conversationStep(filter: scan.filter, unreadOnly: scan.unreadOnly, scope: scan.scope,
                                                      after: scan.from, limit: scan.limit - scan.found.count, viewer: viewer,
-                                                     window: configuration.listWindow)
+                                                     now: nil, window: configuration.listWindow)
             scan.found += step.items
             let wasScanning = state.workbench.listScanning
             if let next = step.scannedTo, scan.found.count < scan.limit {

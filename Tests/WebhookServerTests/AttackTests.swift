@@ -186,9 +186,9 @@ private func withListener<T: Sendable>(
         try await withListener(temp.database, configure: {
             $0.requestTimeout = .seconds(2)
             // Long enough that a loaded machine's late wake-up between the prompt client's
-            // requests is not mistaken for idling; shorter than the request timeout, so that only
-            // a silent connection is cut off for idling.
-            $0.idleTimeout = .milliseconds(1500)
+            // requests is rarely mistaken for idling. A trickle keeps a connection busy, so the
+            // request timeout, not this one, is what cuts it off.
+            $0.idleTimeout = .seconds(6)
         }) { port in
             let body = textWebhook("wamid.slow")
             let request = rawRequest(headers: [("X-Hub-Signature-256", sign(body))], body: body)
@@ -224,40 +224,55 @@ private func withListener<T: Sendable>(
             // do not fail it.
             #expect(ContinuousClock.now - started < .seconds(30))
             // A prompt client on the same settings is served, several requests on one connection.
-            // Prompt means within the idle timeout of the last answer: when this test's own
-            // tasks waited longer than that for a thread (a loaded machine), the close was
-            // earned, and the client carries on from a new connection, as a real one would.
+            // The listener may close a connection between requests (HTTP lets it, and it does
+            // once the idle timeout passes): on a loaded machine this test's own tasks can wait
+            // seconds for a thread, and how long cannot be told from here, since the answer may
+            // have been read late. So a close before a request is written is met as a real
+            // client meets it, from a new connection; what must hold is that the first request
+            // on each connection is answered, that every webhook is stored once in the end, and
+            // that one connection answered several in a row (a listener that closed after each
+            // answer, or idled out in 250 ms, fails that).
             var statuses: [Int] = []
-            var lastAnswer = ContinuousClock.now
+            var mostOnOneConnection = 0
             var reconnects = 0
             while statuses.count < 3 {
+                var answeredHere = 0
                 do {
                     try await RawConnection.open(port: port).use { writer, reader in
                         while statuses.count < 3 {
                             let body = textWebhook("wamid.prompt.\(statuses.count)")
-                            try await writer.send(rawRequest(headers: [("X-Hub-Signature-256", sign(body))], body: body))
+                            do {
+                                try await writer.send(rawRequest(headers: [("X-Hub-Signature-256", sign(body))], body: body))
+                            } catch where answeredHere > 0 {
+                                throw ClosedBetweenRequests()
+                            }
                             guard let answer = try await reader.answer() else {
+                                // Closed with the request written: before it arrived (an idle
+                                // close) or after, which looks the same from here.
+                                if answeredHere > 0 { throw ClosedBetweenRequests() }
                                 throw Fixtures.FixtureError(description: "the connection closed without an answer")
                             }
                             statuses.append(answer.status)
-                            lastAnswer = ContinuousClock.now
+                            answeredHere += 1
+                            mostOnOneConnection = max(mostOnOneConnection, answeredHere)
                             try await Task.sleep(for: .milliseconds(250))
                         }
                     }
-                } catch {
-                    let gap = ContinuousClock.now - lastAnswer
-                    guard gap >= .milliseconds(1500), reconnects < 5 else {
-                        Issue.record("a prompt client was cut off \(gap) after its last answer: \(error)")
-                        break
-                    }
+                } catch is ClosedBetweenRequests where reconnects < 5 {
                     reconnects += 1
-                    lastAnswer = ContinuousClock.now
+                } catch {
+                    Issue.record("a prompt client's request was not answered (\(statuses.count) answered, \(reconnects) reconnects): \(error)")
+                    break
                 }
             }
+            #expect(mostOnOneConnection >= 2, "no connection answered two requests in a row (\(reconnects) reconnects)")
             #expect(statuses == [200, 200, 200])
         }
         #expect(try temp.database.counts().messages == 3)
     }
+
+    /// The listener closed a connection after answering and before the next request was written.
+    private struct ClosedBetweenRequests: Error {}
 
     /// 10,000 bad-signature requests from four connections while one connection posts
     /// signed webhooks: the bad ones earn 401 then 429 and store nothing, the signed ones

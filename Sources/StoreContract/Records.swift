@@ -86,7 +86,7 @@ public struct ConversationSummary: Sendable, Hashable {
     public func serviceWindow(now: Int64) -> ServiceWindow {
         guard let lastInbound = lastInboundAt else { return .closed(.neverOpened) }
         if let refused = windowClosedAt, refused >= lastInbound { return .closed(.refusedByAPI(at: refused)) }
-        let closesAt = lastInbound + InboxDatabase.serviceWindowSeconds
+        let closesAt = lastInbound + ServiceWindow.seconds
         return now < closesAt ? .open(closesAt: closesAt) : .closed(.expired(at: closesAt))
     }
 
@@ -326,4 +326,70 @@ public struct MessageVersion: Sendable, Hashable, Codable {
 public struct Page<Item: Sendable, Cursor: Sendable>: Sendable {
     public var items: [Item]
     public var next: Cursor?
+
+    public init(items: [Item], next: Cursor?) {
+        self.items = items
+        self.next = next
+    }
+}
+/// Whether free-form messages may be sent in a conversation (the 24-hour customer service
+/// window).
+public enum ServiceWindow: Sendable, Hashable {
+    /// Open until `closesAt` (Unix seconds).
+    case open(closesAt: Int64)
+    case closed(WindowClosure)
+
+    public var isOpen: Bool { if case .open = self { true } else { false } }
+
+    /// The window's length.
+    public static let seconds: Int64 = 24 * 60 * 60
+}
+
+public enum WindowClosure: Sendable, Hashable, CustomStringConvertible {
+    /// The customer never wrote on this number.
+    case neverOpened
+    /// More than 24 hours since the customer last wrote (closed at this Unix second).
+    case expired(at: Int64)
+    /// The Cloud API answered 131047 at this Unix second, after the customer's last message.
+    case refusedByAPI(at: Int64)
+
+    public var description: String {
+        switch self {
+        case .neverOpened: "window closed: the customer has not written on this number; send a template"
+        case .expired: "window closed: more than 24 hours since the customer last wrote; send a template"
+        case .refusedByAPI: "window closed: WhatsApp refused a message (131047), more than 24 hours since the customer last wrote; send a template"
+        }
+    }
+}
+
+/// An agent typing a reply, until when (Unix milliseconds).
+public struct TypingNote: Sendable, Hashable, Codable {
+    public var agent: String
+    public var until: Int64
+
+    public init(agent: String, until: Int64) {
+        self.agent = agent
+        self.until = until
+    }
+}
+/// Where a media item's download stands.
+public enum MediaState: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Waiting for a download (or for an access token).
+    case pending
+    /// Downloaded, checked and kept in the media folder.
+    case ready
+    /// Given up, with a reason in plain words.
+    case failed
+    /// The Cloud API no longer has it (media ids last about 7 days).
+    case expired
+}
+
+/// Where a voice note's transcript stands (table `transcript`, migration v10).
+public enum TranscriptState: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Taken up by the transcriber; one that stopped meanwhile left it so, and it is run again.
+    case running
+    /// The transcriber printed it.
+    case done
+    /// Given up, with the reason in words; never run again.
+    case failed
 }
