@@ -14,30 +14,43 @@ extension PostgresStore {
     /// `localID` travels as `biz_opaque_callback_data`. Returns the message's row id.
     @discardableResult
     public func enqueueOutbound(in conversation: ConversationID, content: MessageContent, replyTo: MessageID? = nil,
-                                localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+                                localID: String, at timestamp: Int64, agent: String?,
+                                displayName: String? = nil) async throws -> Int64 {
         try await insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
-                                 payload: nil, localID: localID, at: timestamp, agent: agent, audited: AuditDetail())
+                                 payload: nil, localID: localID, at: timestamp, agent: agent, displayName: displayName,
+                                 audited: AuditDetail())
+    }
+
+    /// As `enqueueOutbound`, for a text with reply buttons (checked by the caller).
+    @discardableResult
+    public func enqueueButtons(in conversation: ConversationID, _ buttons: ReplyButtons, replyTo: MessageID? = nil,
+                               localID: String, at timestamp: Int64, agent: String?,
+                               displayName: String? = nil) async throws -> Int64 {
+        try await insertOutbound(in: conversation, type: "interactive", content: .text(body: buttons.body), replyTo: replyTo,
+                                 payload: nil, localID: localID, at: timestamp, agent: agent, displayName: displayName,
+                                 audited: AuditDetail(), buttons: buttons.titles)
     }
 
     /// As `enqueueOutbound`, for an approved template; `displayText` is what the thread shows.
     @discardableResult
     public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String? = nil,
-                                localID: String, at timestamp: Int64, agent: String?) async throws -> Int64 {
+                                localID: String, at timestamp: Int64, agent: String?,
+                                displayName: String? = nil) async throws -> Int64 {
         try await insertOutbound(in: conversation, type: "template", content: .text(body: displayText ?? template.summary),
                                  replyTo: nil, payload: try StoredJSON.encode(template), localID: localID, at: timestamp,
-                                 agent: agent, audited: AuditDetail(template: template.name))
+                                 agent: agent, displayName: displayName, audited: AuditDetail(template: template.name))
     }
 
     private func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent, replyTo: MessageID?,
                                 payload: String?, localID: String, at timestamp: Int64, agent: String?,
-                                audited: AuditDetail) async throws -> Int64 {
+                                displayName: String?, audited: AuditDetail, buttons: [String]? = nil) async throws -> Int64 {
         try await transaction { tx in
             guard let rowID = try await tx.int64("""
                 INSERT INTO message (local_id, conversation_id, direction, type, text, caption, content, timestamp,
-                                     status, reply_to, agent)
+                                     status, reply_to, agent, buttons)
                 VALUES (\(localID), \(conversation.rawValue), 'out', \(type), \(PostgresText.safe(content.text))::text,
                         \(PostgresText.safe(content.caption))::text, \(try StoredJSON.encode(content)), \(timestamp),
-                        'pending', \(replyTo?.rawValue)::text, \(agent)::text)
+                        'pending', \(replyTo?.rawValue)::text, \(agent)::text, \(try buttons.map { try StoredJSON.encode($0) })::text)
                 RETURNING id
                 """) else { throw PostgresStoreError("PostgreSQL stored a message but returned no id: report this") }
             try await tx.run("""
@@ -57,12 +70,9 @@ extension PostgresStore {
             detail.text = content.text
             detail.caption = content.caption
             if case .media(let media) = content { detail.filename = media.filename }
-            try await tx.run("""
-                INSERT INTO audit (at, account, display_name, action, conversation_id, contact_wa_id, contact_user_id, detail)
-                SELECT \(timestamp), \(agent ?? "unknown"), NULL, \(AuditAction.send.rawValue), cv.id, c.wa_id, c.user_id,
-                       \(PostgresText.safe(detail.json))
-                FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = \(conversation.rawValue)
-                """)
+            detail.buttons = buttons
+            try await tx.audit(.send, by: AgentIdentity(account: agent ?? "unknown", displayName: displayName),
+                               conversation: conversation, detail: detail, at: timestamp)
             return rowID
         }
     }

@@ -1,0 +1,582 @@
+import Foundation
+import InboxCore
+import Logging
+import PostgresNIO
+import StoreContract
+import Synchronization
+
+// The inbox screen on PostgreSQL (issue 19): every read and write the screen makes
+// (InboxScreenStore), in the SQL of SQLite's InboxDatabase, so that an agent on any host
+// sees and does what an agent on the SQLite server would. A change listener of its own
+// (LISTEN, with a polling backstop) moves `changeCount`; the screen then reads the feed.
+
+/// A screen's store on a shared PostgreSQL inbox, as `identity`.
+public final class PostgresScreenStore: InboxScreenStore {
+    public let store: PostgresStore
+    public let identity: AgentIdentity
+    /// How long a read may wait for the server before the screen is told it is unreachable
+    /// (and keeps showing what it has).
+    let readTimeout: Duration
+    private let counter = Atomic<Int>(0)
+    private let reachability = Mutex<String?>(nil)
+
+    public init(store: PostgresStore, identity: AgentIdentity, readTimeout: Duration = .seconds(3)) {
+        self.store = store
+        self.identity = identity
+        self.readTimeout = readTimeout
+    }
+
+    /// Listens for commits until cancelled: each moves `changeCount`; a lost connection
+    /// is kept in `unreachable` until it is back.
+    public func followChanges(_ listener: PostgresChangeListener) async {
+        await listener.run { [self] event in
+            switch event {
+            case .changed:
+                counter.add(1, ordering: .relaxed)
+            case .reachable:
+                let was = reachability.withLock { state in defer { state = nil }; return state }
+                // What changed while away is read at once.
+                if was != nil { counter.add(1, ordering: .relaxed) }
+            case .unreachable(let reason):
+                reachability.withLock { $0 = reason }
+            }
+        }
+    }
+
+    /// Why the database cannot be reached, while it cannot.
+    public var unreachable: String? { reachability.withLock { $0 } }
+
+    public var changeCount: Int { counter.load(ordering: .relaxed) }
+
+    // MARK: - Waiting for the server
+
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Runs `work` on the pool and waits for it, at most `readTimeout`: the screen's loop
+    /// asks synchronously, between two keys.
+    func wait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let task = Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await work()) } catch { result = .failure(error) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        let seconds = Double(readTimeout.components.seconds) + Double(readTimeout.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else {
+            task.cancel()
+            throw Unreachable(description: "the database did not answer within \(Int(seconds)) s (\(unreachable ?? "no answer")); the screen shows what it had")
+        }
+        return try outcome.withLock { $0! }.get()
+    }
+
+    // MARK: - Change feed
+
+    public func changes(after sequence: Int64, limit: Int) throws -> ChangeBatch {
+        try wait { [store] in try await store.feedChanges(after: sequence, limit: limit) }
+    }
+
+    public func latestChangeSequence() throws -> Int64 {
+        try wait { [store] in try await store.feedPosition() }
+    }
+
+    // MARK: - The list
+
+    public func conversationStep(filter: ConversationFilter, unreadOnly: Bool, scope: ConversationScope,
+                                 after cursor: ConversationCursor?, limit: Int, viewer: Viewer, now: Int64?,
+                                 window: Int?) throws -> ConversationListStep {
+        let now = now ?? (viewer.nowMilliseconds > 0 ? viewer.nowMilliseconds / 1000 : Int64(Date().timeIntervalSince1970))
+        let query = ScreenListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now)
+        return try wait { [store] in
+            try await store.readOnly { tx in
+                try await query.step(after: cursor, limit: limit, window: window, in: tx)
+            }
+        }
+    }
+
+    public func conversations(among ids: Set<ConversationID>, filter: ConversationFilter, unreadOnly: Bool,
+                              scope: ConversationScope, viewer: Viewer, now: Int64?) throws -> [ConversationSummary] {
+        guard !ids.isEmpty else { return [] }
+        let now = now ?? (viewer.nowMilliseconds > 0 ? viewer.nowMilliseconds / 1000 : Int64(Date().timeIntervalSince1970))
+        var query = ScreenListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now)
+        query.add("cv.id = ANY(?)", ids.map(\.rawValue))
+        return try wait { [store, query] in
+            try await store.readOnly { tx in
+                try await ScreenRows.summaries(query.whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC",
+                                               query.values, viewer: viewer, in: tx)
+            }
+        }
+    }
+
+    // MARK: - A thread
+
+    public func messages(in conversation: ConversationID, before cursor: MessageCursor?, limit: Int) throws
+        -> Page<StoredMessage, MessageCursor> {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                var sql = "SELECT \(ScreenRows.messageColumns) FROM message m WHERE m.conversation_id = $1 AND m.type != 'reaction'"
+                var binds = PostgresBindings()
+                binds.append(conversation.rawValue)
+                if let cursor {
+                    sql += " AND (m.timestamp, m.id) < ($2, $3)"
+                    binds.append(cursor.timestamp)
+                    binds.append(cursor.id)
+                }
+                sql += " ORDER BY m.timestamp DESC, m.id DESC LIMIT \(limit + 1)"
+                var items = try await tx.rows(PostgresQuery(unsafeSQL: sql, binds: binds), read: ScreenRows.message(from:))
+                let hasMore = items.count > limit
+                if hasMore { items.removeLast() }
+                return Page(items: items.reversed(), next: hasMore ? items.last?.cursor : nil)
+            }
+        }
+    }
+
+    public func quotedMessages(for messages: [StoredMessage]) throws -> [MessageID: StoredMessage] {
+        var quoted: [MessageID: StoredMessage] = [:]
+        let present = Dictionary(messages.compactMap { message in message.wamid.map { ($0, message) } },
+                                 uniquingKeysWith: { first, _ in first })
+        var missing: [String] = []
+        for replyTo in messages.compactMap(\.replyTo) where quoted[replyTo] == nil {
+            if let found = present[replyTo] { quoted[replyTo] = found } else { missing.append(replyTo.rawValue) }
+        }
+        guard !missing.isEmpty else { return quoted }
+        let found = try wait { [store, missing] in
+            try await store.readOnly { tx in
+                try await tx.rows("""
+                    SELECT \(unescaped: ScreenRows.messageColumns) FROM message m WHERE m.wamid = ANY(\(missing))
+                    """, read: ScreenRows.message(from:))
+            }
+        }
+        for message in found { if let wamid = message.wamid { quoted[wamid] = message } }
+        return quoted
+    }
+
+    public func notes(in conversation: ConversationID) throws -> [ConversationNote] {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                try await tx.rows("""
+                    SELECT id, agent, text, created_at FROM note WHERE conversation_id = \(conversation.rawValue)
+                    ORDER BY created_at, id
+                    """) {
+                    let (id, agent, text, createdAt) = try $0.decode((Int64, String, String, Int64).self)
+                    return ConversationNote(id: id, conversationID: conversation, agent: agent, text: text, createdAt: createdAt)
+                }
+            }
+        }
+    }
+
+    public func latestInboundMessage(in conversation: ConversationID) throws -> StoredMessage? {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                try await tx.row("""
+                    SELECT \(unescaped: ScreenRows.messageColumns) FROM message m
+                    WHERE m.conversation_id = \(conversation.rawValue) AND m.direction = 'in' AND m.wamid IS NOT NULL
+                          AND m.type != 'call'
+                    ORDER BY m.timestamp DESC, m.id DESC LIMIT 1
+                    """, read: ScreenRows.message(from:))
+            }
+        }
+    }
+
+    public func searchMessages(_ query: String, limit: Int, includeDeleted: Bool) throws -> [MessageHit] {
+        let viewer = Viewer(agent: identity.account, nowMilliseconds: 0)
+        return try wait { [store] in
+            let hits = try await store.searchHits(query, limit: limit, includeDeleted: includeDeleted)
+            guard !hits.isEmpty else { return [] }
+            let wamids = hits.compactMap(\.wamid), localIDs = hits.compactMap(\.localID)
+            return try await store.readOnly { tx in
+                let messages = try await tx.rows("""
+                    SELECT \(unescaped: ScreenRows.messageColumns) FROM message m
+                    WHERE m.wamid = ANY(\(wamids)) OR m.local_id = ANY(\(localIDs))
+                    """, read: ScreenRows.message(from:))
+                let conversationIDs = Array(Set(messages.map(\.conversationID.rawValue)))
+                let summaries = try await ScreenRows.summaries("WHERE cv.id = ANY($5)", [.numbers(conversationIDs)],
+                                                               viewer: viewer, in: tx)
+                let byID = Dictionary(summaries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                var byWamid: [String: StoredMessage] = [:], byLocalID: [String: StoredMessage] = [:]
+                for message in messages {
+                    if let wamid = message.wamid { byWamid[wamid.rawValue] = message }
+                    if let localID = message.localID { byLocalID[localID] = message }
+                }
+                return hits.compactMap { hit in
+                    guard let message = hit.wamid.flatMap({ byWamid[$0] }) ?? hit.localID.flatMap({ byLocalID[$0] }),
+                          let summary = byID[message.conversationID] else { return nil }
+                    return MessageHit(conversation: summary, message: message, snippet: hit.snippet)
+                }
+            }
+        }
+    }
+
+    // MARK: - The workbench
+
+    public func latestMessageRowID() throws -> Int64 {
+        try wait { [store] in
+            try await store.readOnly { tx in try await tx.int64("SELECT coalesce(max(id), 0) FROM message") ?? 0 }
+        }
+    }
+
+    public func arrivals(after rowID: Int64, limit: Int) throws -> (arrivals: [Arrival], through: Int64) {
+        let found = try wait { [store] in
+            try await store.readOnly { tx in
+                let arrivals = try await tx.rows("""
+                    SELECT m.id, m.conversation_id, m.content, cv.assigned_to, cv.resolved_at, j.received_at,
+                           \(unescaped: ScreenRows.contactColumns)
+                    FROM message m JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
+                    LEFT JOIN journal j ON j.id = m.webhook_id
+                    WHERE m.id > \(rowID) AND m.direction = 'in' AND m.type != 'system'
+                    ORDER BY m.id DESC LIMIT \(limit)
+                    """) { row in
+                    let cells = row.makeRandomAccess()
+                    return Arrival(messageRowID: try cells["id"].decode(Int64.self),
+                                   conversation: ConversationID(rawValue: try cells["conversation_id"].decode(Int64.self)),
+                                   contact: try ScreenRows.contact(from: cells),
+                                   content: try StoredJSON.decode(MessageContent.self, from: try cells["content"].decode(String.self)),
+                                   assignee: try cells["assigned_to"].decode(String?.self),
+                                   isResolved: try cells["resolved_at"].decode(Int64?.self) != nil,
+                                   receivedAt: try cells["received_at"].decode(Int64?.self))
+                }
+                let through = try await tx.int64("SELECT coalesce(max(id), 0) FROM message") ?? rowID
+                return (arrivals, max(rowID, through))
+            }
+        }
+        return (found.0, found.1)
+    }
+
+    public func contactDetails(of conversation: ConversationID, viewer: Viewer) throws -> ContactDetails? {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                guard let summary = try await ScreenRows.summaries("WHERE cv.id = $5", [.number(conversation.rawValue)],
+                                                                   viewer: viewer, in: tx).first
+                else { return nil }
+                let contactID = summary.contact.id.rawValue
+                let previous = try await tx.rows("""
+                    SELECT wa_id, changed_at FROM contact_previous_number WHERE contact_id = \(contactID)
+                    ORDER BY changed_at DESC
+                    """) {
+                    let (waID, changedAt) = try $0.decode((String, Int64).self)
+                    return ContactDetails.PreviousNumber(waID: WaID(waID), changedAt: changedAt)
+                }
+                func edge(_ order: String) async throws -> StoredMessage? {
+                    try await tx.row("""
+                        SELECT \(unescaped: ScreenRows.messageColumns) FROM message m
+                        WHERE m.conversation_id = \(conversation.rawValue) AND m.type != 'reaction'
+                        ORDER BY m.timestamp \(unescaped: order), m.id \(unescaped: order) LIMIT 1
+                        """, read: ScreenRows.message(from:))
+                }
+                let counts = try await tx.rows("""
+                    SELECT m.direction, count(*) FROM message m
+                    WHERE m.conversation_id = \(conversation.rawValue) AND m.type != 'reaction' GROUP BY m.direction
+                    """) { try $0.decode((String, Int64).self) }
+                func count(_ direction: String) -> Int { Int(counts.first { $0.0 == direction }?.1 ?? 0) }
+                let otherNumbers = try await tx.rows("""
+                    SELECT coalesce(display_phone_number, phone_number_id) FROM conversation
+                    WHERE contact_id = \(contactID) AND id != \(conversation.rawValue) ORDER BY id
+                    """) { try $0.decode(String.self) }
+                let assignedAt = try await tx.int64("SELECT assigned_at FROM conversation WHERE id = \(conversation.rawValue)")
+                return ContactDetails(
+                    conversation: summary, previousNumbers: previous, firstMessage: try await edge("ASC"),
+                    lastMessage: try await edge("DESC"), receivedCount: count("in"), sentCount: count("out"),
+                    otherBusinessNumbers: otherNumbers, claimedAt: assignedAt, labels: nil, notesCount: nil)
+            }
+        }
+    }
+
+    public func rawWebhook(forMessage rowID: Int64) throws -> RawWebhookLookup {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                guard let (wamid, direction, echo, webhookID) = try await tx.row("""
+                    SELECT wamid, direction, echo, webhook_id FROM message WHERE id = \(rowID)
+                    """, read: { try $0.decode((String?, String, Bool, Int64?).self) }) else { return .noMessage }
+                if let webhookID {
+                    guard let (id, receivedAt, body) = try await tx.row("""
+                        SELECT id, received_at, body FROM journal WHERE id = \(webhookID)
+                        """, read: { try $0.decode((Int64, Int64, ByteBuffer).self) }) else { return .pruned(webhookID: webhookID) }
+                    return .found(RawWebhook(webhookID: id, receivedAt: receivedAt, body: Data(body.readableBytesView)))
+                }
+                if direction == "out", !echo { return .sentFromWabox }
+                // Stored before messages kept their webhook's id: SQLite's older rows only.
+                _ = wamid
+                return .notFound(searched: 0)
+            }
+        }
+    }
+
+    public func displayNames() throws -> [String: String] {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                Dictionary(try await tx.rows("SELECT name, display_name FROM agent WHERE display_name IS NOT NULL") {
+                    try $0.decode((String, String).self)
+                }, uniquingKeysWith: { first, _ in first })
+            }
+        }
+    }
+
+    public func labels() throws -> [String] {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                try await tx.rows(#"SELECT name FROM label ORDER BY name COLLATE "C""#) { try $0.decode(String.self) }
+            }
+        }
+    }
+
+    public func cannedReplies() throws -> [CannedReply] {
+        try wait { [store] in
+            try await store.readOnly { tx in
+                try await tx.rows(#"SELECT name, text FROM canned_reply ORDER BY name COLLATE "C""#) {
+                    let (name, text) = try $0.decode((String, String).self)
+                    return CannedReply(name: name, text: text)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Writes
+
+extension PostgresScreenStore {
+    public func enqueueOutbound(in conversation: ConversationID, content: MessageContent, replyTo: MessageID?,
+                                localID: String, at timestamp: Int64) async throws -> StoredMessage {
+        let rowID = try await store.enqueueOutbound(in: conversation, content: content, replyTo: replyTo, localID: localID,
+                                                    at: timestamp, agent: identity.account,
+                                                    displayName: identity.displayName)
+        return try await message(rowID: rowID)
+    }
+
+    public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String?,
+                                localID: String, at timestamp: Int64) async throws -> StoredMessage {
+        let rowID = try await store.enqueueTemplate(in: conversation, template: template, displayText: displayText,
+                                                    localID: localID, at: timestamp, agent: identity.account,
+                                                    displayName: identity.displayName)
+        return try await message(rowID: rowID)
+    }
+
+    public func enqueueButtons(in conversation: ConversationID, _ buttons: ReplyButtons, replyTo: MessageID?,
+                               localID: String, at timestamp: Int64) async throws -> StoredMessage {
+        if let problem = buttons.problem { throw OutboxError(problem) }
+        let rowID = try await store.enqueueButtons(in: conversation, buttons, replyTo: replyTo, localID: localID,
+                                                   at: timestamp, agent: identity.account,
+                                                   displayName: identity.displayName)
+        return try await message(rowID: rowID)
+    }
+
+    public func enqueueReaction(in conversation: ConversationID, to target: MessageID, emoji: String, localID: String,
+                                at timestamp: Int64) async throws -> StoredMessage {
+        let identity = self.identity
+        let rowID = try await store.transaction { tx in
+            // Not the conversation's last message: written here, not through insertOutbound.
+            guard let rowID = try await tx.int64("""
+                INSERT INTO message (local_id, conversation_id, direction, type, content, timestamp, status, reply_to, agent)
+                VALUES (\(localID), \(conversation.rawValue), 'out', 'reaction',
+                        \(try StoredJSON.encode(MessageContent.text(body: emoji))), \(timestamp), 'pending',
+                        \(target.rawValue), \(identity.account))
+                RETURNING id
+                """) else { throw PostgresStoreError("PostgreSQL stored a reaction but returned no id: report this") }
+            try await tx.run("""
+                INSERT INTO outbox (message_id, state, attempts, next_attempt_at) VALUES (\(rowID), 'queued', 0, \(timestamp * 1000))
+                """)
+            try await tx.run("""
+                INSERT INTO reaction (message_wamid, from_contact_id, emoji, timestamp, reaction_wamid, local_id)
+                VALUES (\(target.rawValue), 0, nullif(\(emoji), ''), \(timestamp), NULL, \(localID))
+                ON CONFLICT (message_wamid, from_contact_id) DO UPDATE
+                    SET emoji = excluded.emoji, timestamp = excluded.timestamp, reaction_wamid = NULL,
+                        local_id = excluded.local_id
+                    WHERE excluded.timestamp >= reaction.timestamp
+                """)
+            try await tx.audit(.send, by: identity, conversation: conversation,
+                               detail: AuditDetail(type: "reaction", localID: localID, emoji: emoji, reactedTo: target.rawValue),
+                               at: timestamp)
+            return rowID
+        }
+        return try await message(rowID: rowID)
+    }
+
+    private func message(rowID: Int64) async throws -> StoredMessage {
+        guard let message = try await store.readOnly({ tx in
+            try await tx.row("SELECT \(unescaped: ScreenRows.messageColumns) FROM message m WHERE m.id = \(rowID)",
+                             read: ScreenRows.message(from:))
+        }) else { throw PostgresStoreError("message \(rowID) was written but cannot be read back: report this") }
+        return message
+    }
+
+    public func resendUncertain(localID: String, atMilliseconds now: Int64) async throws {
+        let identity = self.identity
+        try await store.transaction { tx in
+            guard let (rowID, conversation, status, type) = try await tx.row("""
+                SELECT id, conversation_id, status, type FROM message WHERE local_id = \(localID) FOR UPDATE
+                """, read: { try $0.decode((Int64, Int64, String, String).self) }) else {
+                throw OutboxError("no message \(localID) to resend")
+            }
+            guard status == "uncertain" else {
+                throw OutboxError("message \(localID) is not uncertain (it is \(status)): nothing to resend")
+            }
+            try await tx.run("""
+                UPDATE outbox SET state = 'queued', next_attempt_at = \(now), last_error = NULL, claimed_by = NULL
+                WHERE message_id = \(rowID)
+                """)
+            try await tx.run("UPDATE message SET status = 'pending' WHERE id = \(rowID)")
+            try await tx.audit(.resend, by: identity, conversation: ConversationID(rawValue: conversation),
+                               detail: AuditDetail(type: type, localID: localID), at: now / 1000)
+        }
+    }
+
+    public func markRead(_ conversation: ConversationID, asTeam: Bool) async throws {
+        let agent = asTeam ? nil : identity.account
+        try await store.transaction { tx in
+            try await tx.run("UPDATE conversation SET unread_count = 0 WHERE id = \(conversation.rawValue) AND unread_count != 0")
+            guard let agent else { return }
+            try await tx.run("""
+                INSERT INTO agent_read (agent, conversation_id, inbound_seen)
+                SELECT \(agent), id, inbound_count FROM conversation WHERE id = \(conversation.rawValue)
+                ON CONFLICT (agent, conversation_id) DO UPDATE SET inbound_seen = excluded.inbound_seen
+                    WHERE agent_read.inbound_seen IS DISTINCT FROM excluded.inbound_seen
+                """)
+        }
+    }
+
+    /// Asks a listener's sender to mark the customer's message read on WhatsApp.
+    public func queueReadReceipt(for message: MessageID, from business: PhoneNumberID, at now: Int64) async throws {
+        try await store.transaction { tx in
+            try await tx.run("""
+                INSERT INTO read_receipt (wamid, phone_number_id, requested_at) VALUES (\(message.rawValue), \(business.rawValue), \(now))
+                ON CONFLICT (wamid) DO NOTHING
+                """)
+        }
+    }
+
+    public func claim(_ conversation: ConversationID, takeOver: Bool, at now: Int64) async throws -> ClaimOutcome {
+        let identity = self.identity
+        return try await store.transaction { tx in
+            guard let (holder) = try await tx.row("""
+                SELECT assigned_to FROM conversation WHERE id = \(conversation.rawValue) FOR UPDATE
+                """, read: { try $0.decode(String?.self) }) else {
+                throw WorkbenchError("no conversation \(conversation.rawValue) to claim")
+            }
+            if holder == identity.account { return .alreadyYours }
+            if let holder, !takeOver { return .heldBy(holder) }
+            try await tx.run("""
+                UPDATE conversation SET assigned_to = \(identity.account), assigned_at = \(now) WHERE id = \(conversation.rawValue)
+                """)
+            try await tx.audit(.claim, by: identity, conversation: conversation, detail: AuditDetail(takenFrom: holder), at: now)
+            return .claimed
+        }
+    }
+
+    public func release(_ conversation: ConversationID, at now: Int64) async throws -> Bool {
+        let identity = self.identity
+        return try await store.transaction { tx in
+            guard try await tx.returnsRow("""
+                UPDATE conversation SET assigned_to = NULL, assigned_at = NULL
+                WHERE id = \(conversation.rawValue) AND assigned_to = \(identity.account) RETURNING 1
+                """) else { return false }
+            try await tx.audit(.release, by: identity, conversation: conversation, detail: AuditDetail(), at: now)
+            return true
+        }
+    }
+
+    public func resolve(_ conversation: ConversationID, at now: Int64) async throws {
+        let identity = self.identity
+        try await store.transaction { tx in
+            guard try await tx.returnsRow("""
+                UPDATE conversation SET resolved_at = \(now) WHERE id = \(conversation.rawValue) RETURNING 1
+                """) else { return }
+            try await tx.audit(.resolve, by: identity, conversation: conversation, detail: AuditDetail(), at: now)
+        }
+    }
+
+    public func reopen(_ conversation: ConversationID, at now: Int64) async throws {
+        let identity = self.identity
+        try await store.transaction { tx in
+            guard try await tx.returnsRow("""
+                UPDATE conversation SET resolved_at = NULL WHERE id = \(conversation.rawValue) AND resolved_at IS NOT NULL
+                RETURNING 1
+                """) else { return }
+            try await tx.audit(.reopen, by: identity, conversation: conversation, detail: AuditDetail(), at: now)
+        }
+    }
+
+    public func noteTyping(in conversation: ConversationID, until: Int64) async throws {
+        let agent = identity.account
+        try await store.transaction { tx in
+            try await tx.run("""
+                INSERT INTO agent_typing (conversation_id, agent, until_ms) VALUES (\(conversation.rawValue), \(agent), \(until))
+                ON CONFLICT (conversation_id, agent) DO UPDATE SET until_ms = excluded.until_ms
+                """)
+        }
+    }
+
+    public func stopTyping(in conversation: ConversationID?) async throws {
+        let agent = identity.account
+        try await store.transaction { tx in
+            if let conversation {
+                try await tx.run("DELETE FROM agent_typing WHERE agent = \(agent) AND conversation_id = \(conversation.rawValue)")
+            } else {
+                try await tx.run("DELETE FROM agent_typing WHERE agent = \(agent)")
+            }
+        }
+    }
+
+    public func toggleLabel(_ label: String, on conversation: ConversationID, at now: Int64) async throws -> Bool {
+        if let problem = LabelName.validate(label) { throw WorkbenchError(problem) }
+        let identity = self.identity
+        return try await store.transaction { tx in
+            try await tx.run("""
+                INSERT INTO label (name, created_by, created_at) VALUES (\(label), \(identity.account), \(now))
+                ON CONFLICT DO NOTHING
+                """)
+            guard let (labelID, name) = try await tx.row("""
+                SELECT id, name FROM label WHERE wabox_nocase(name) = wabox_nocase(\(label))
+                """, read: { try $0.decode((Int64, String).self) }) else {
+                throw WorkbenchError("label \(label) could not be made")
+            }
+            if try await tx.returnsRow("""
+                DELETE FROM conversation_label WHERE label_id = \(labelID) AND conversation_id = \(conversation.rawValue)
+                RETURNING 1
+                """) {
+                try await tx.audit(.labelRemove, by: identity, conversation: conversation, detail: AuditDetail(label: name),
+                                   at: now)
+                return false
+            }
+            guard try await tx.returnsRow("""
+                INSERT INTO conversation_label (label_id, conversation_id, last_activity_at, added_by, added_at)
+                SELECT \(labelID), id, last_activity_at, \(identity.account), \(now) FROM conversation
+                WHERE id = \(conversation.rawValue)
+                RETURNING 1
+                """) else { throw WorkbenchError("no conversation \(conversation.rawValue) to label") }
+            try await tx.audit(.labelAdd, by: identity, conversation: conversation, detail: AuditDetail(label: name), at: now)
+            return true
+        }
+    }
+
+    public func addNote(to conversation: ConversationID, text: String, at now: Int64) async throws -> ConversationNote {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw WorkbenchError("the note is empty: type the words, then Enter") }
+        let identity = self.identity
+        let kept = PostgresText.safe(text)
+        return try await store.transaction { tx in
+            guard let id = try await tx.int64("""
+                INSERT INTO note (conversation_id, agent, text, created_at)
+                VALUES (\(conversation.rawValue), \(identity.account), \(kept), \(now)) RETURNING id
+                """) else { throw PostgresStoreError("PostgreSQL stored a note but returned no id: report this") }
+            try await tx.audit(.note, by: identity, conversation: conversation, detail: AuditDetail(text: text, noteID: id),
+                               at: now)
+            return ConversationNote(id: id, conversationID: conversation, agent: identity.account, text: kept, createdAt: now)
+        }
+    }
+}
+
+extension Transaction {
+    /// One entry of the audit trail, in the transaction of what it records (as SQLite's).
+    func audit(_ action: AuditAction, by identity: AgentIdentity, conversation: ConversationID?, detail: AuditDetail,
+               at now: Int64) async throws {
+        try await run("""
+            INSERT INTO audit (at, account, display_name, action, conversation_id, contact_wa_id, contact_user_id, detail)
+            SELECT \(now), \(identity.account), \(identity.displayName)::text, \(action.rawValue), \(conversation?.rawValue)::bigint,
+                   (SELECT c.wa_id FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = \(conversation?.rawValue)::bigint),
+                   (SELECT c.user_id FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = \(conversation?.rawValue)::bigint),
+                   \(PostgresText.safe(detail.json))
+            """)
+    }
+}
