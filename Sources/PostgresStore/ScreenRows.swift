@@ -181,9 +181,11 @@ struct ScreenListQuery: Sendable {
         case .failedReply:
             sql = "cv.failing_replies > 0"
         case .claimedBy(let name):
-            // `IS NOT DISTINCT FROM` as SQLite's `IS`, so that nobody's counts as not theirs.
-            sql = "cv.assigned_to IS NOT DISTINCT FROM ?"
-            arguments = [.text(name == "me" ? viewer.agent : name)]
+            // As SQLite's: `=` (no agent: nothing is theirs), and negated `IS DISTINCT FROM`,
+            // so that nobody's counts as not theirs.
+            conditions.append(negated ? "cv.assigned_to IS DISTINCT FROM ?" : "cv.assigned_to = ?")
+            values.append(.text(name == "me" ? viewer.agent : name))
+            return
         case .unclaimed:
             sql = "cv.assigned_to IS NULL"
         case .label(let name):
