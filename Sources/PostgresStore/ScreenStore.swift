@@ -28,7 +28,9 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     /// Listens for commits until cancelled: each moves `changeCount`; a lost connection
     /// is kept in `unreachable` until it is back.
-    public func followChanges(_ listener: PostgresChangeListener) async {
+    /// `onChange` is called after each move and each change of reachability (a screen's
+    /// wake-up).
+    public func followChanges(_ listener: PostgresChangeListener, onChange: @escaping @Sendable () -> Void = {}) async {
         await listener.run { [self] event in
             switch event {
             case .changed:
@@ -40,6 +42,29 @@ public final class PostgresScreenStore: InboxScreenStore {
             case .unreachable(let reason):
                 reachability.withLock { $0 = reason }
             }
+            onChange()
+        }
+    }
+
+    /// Records that this account uses the inbox, with its display name as it is now; an
+    /// account seen for the first time starts from the team's read state (as SQLite's).
+    public func registerAgent(at now: Int64) async throws {
+        let identity = self.identity
+        try await store.transaction { tx in
+            let known = try await tx.returnsRow("""
+                UPDATE agent SET last_seen_at = \(now), display_name = \(identity.displayName)::text
+                WHERE name = \(identity.account) RETURNING 1
+                """)
+            if known { return }
+            try await tx.run("""
+                INSERT INTO agent (name, first_seen_at, last_seen_at, display_name)
+                VALUES (\(identity.account), \(now), \(now), \(identity.displayName)::text) ON CONFLICT DO NOTHING
+                """)
+            try await tx.run("""
+                INSERT INTO agent_read (agent, conversation_id, inbound_seen)
+                SELECT \(identity.account), id, greatest(0, inbound_count - unread_count) FROM conversation WHERE inbound_count > 0
+                ON CONFLICT DO NOTHING
+                """)
         }
     }
 

@@ -6,6 +6,7 @@ import InboxServices
 import InboxStore
 import InboxTUI
 import Logging
+import InboxCore
 import WebhookServer
 
 /// `wabox`: the terminal inbox, with the webhook listener embedded.
@@ -45,8 +46,12 @@ struct Inbox: ParsableCommand {
         if let listen { flags[.listen] = listen }
         if let theme { flags[.theme] = theme }
         if let agent { flags[.agent] = agent }
-        let settings = try global.settings(flags: flags)
+        let settings = try global.settings(flags: flags, postgresAllowed: true)
         let selectedTheme = try ScreenSession.theme(named: settings[.theme])
+        if let location = settings.postgresLocation {
+            try runOnPostgres(location, settings: settings, theme: selectedTheme)
+            return
+        }
         let database = try settings.openDatabase()
         let logger = Logs.bootstrapToFile(near: settings.databasePath, secrets: settings.secrets, format: settings.logFormat)
 
@@ -78,6 +83,28 @@ struct Inbox: ParsableCommand {
         session.showDeleted = settings.showDeleted
         session.personalReplies = try ScreenSession.personalReplies()
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
+    }
+
+    /// The screen on a shared PostgreSQL inbox: no listener of its own (the `wabox serve`
+    /// receive and send); the agent is the database role, as for `wabox send`.
+    private func runOnPostgres(_ location: PostgresLocation, settings: Settings, theme: Theme) throws {
+        let logger = Logs.bootstrapToFile(near: ConfigLocations.defaultDatabasePath(environment: ProcessInfo.processInfo.environment),
+                                          secrets: settings.secrets, format: settings.logFormat)
+        var screen = SharedStoreScreen(location: location,
+                                       identity: AgentIdentity(account: location.user, displayName: settings.displayName),
+                                       theme: theme, logger: logger)
+        screen.markReadOnOpen = settings.markReadOnOpen
+        screen.downloadDirectory = settings.downloadDirectory
+        screen.openCommand = settings.openCommand
+        screen.notify = settings.notify
+        screen.keys = try ScreenSession.keyMap()
+        screen.showDeleted = settings.showDeleted
+        screen.personalReplies = try ScreenSession.personalReplies()
+        do {
+            try screen.run { CursesTerminal(useColors: theme.name != "mono") }
+        } catch {
+            throw Failure(String(describing: error))
+        }
     }
 }
 
