@@ -1,6 +1,8 @@
 import Foundation
 import InboxCore
 import InboxStore
+import Logging
+import PostgresStore
 
 /// `wabox replies add NAME TEXT`, `wabox replies list`, `wabox replies remove NAME`: the
 /// team's canned replies in the database. Every attached screen sees a change at once.
@@ -16,7 +18,7 @@ public enum RepliesCommand {
 
     /// Runs one of the forms on `database`, as its account, and returns what to print.
     /// Blocks the calling thread (the program's main thread) while the database writes.
-    public static func run(_ words: [String], database: InboxDatabase,
+    public static func run(_ words: [String], database: any CannedReplyStore,
                            now: Int64 = Int64(Date().timeIntervalSince1970)) throws(Failure) -> String {
         switch words.first {
         case "add":
@@ -27,10 +29,9 @@ public enum RepliesCommand {
         case "list":
             guard words.count == 1 else { throw Failure(description: "replies list takes nothing more: \(usage)") }
             let replies: [CannedReply]
-            do {
-                replies = try database.cannedReplies()
-            } catch {
-                throw Failure(description: "could not read the replies: \(error)")
+            switch runBlocking({ try await database.cannedReplies() }) {
+            case .success(let found): replies = found
+            case .failure(let error): throw Failure(description: "could not read the replies: \(error)")
             }
             guard !replies.isEmpty else { return "no team replies yet: \(usage)" }
             return replies.map { "/\($0.name)\t" + TerminalText.sanitize($0.text.replacingOccurrences(of: "\n", with: "\\n")) }
@@ -52,5 +53,30 @@ public enum RepliesCommand {
         case .failure(let error as WorkbenchError): throw Failure(description: error.description)
         case .failure(let error): throw Failure(description: "could not change the replies: \(error)")
         }
+    }
+}
+
+extension RepliesCommand {
+    /// As `run`, on a shared PostgreSQL inbox, as the database role (as `wabox send`).
+    public static func run(_ words: [String], on location: PostgresLocation,
+                           now: Int64 = Int64(Date().timeIntervalSince1970)) throws(Failure) -> String {
+        let logger = Logger(label: "wabox.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        let opened = runBlocking {
+            try await PostgresStore.probe(location, timeout: .seconds(10), logger: logger)
+            let store = PostgresStore(location, logger: logger, maximumConnections: 2)
+            return store
+        }
+        let store: PostgresStore
+        switch opened {
+        case .success(let found): store = found
+        case .failure(let error): throw Failure(description: String(describing: error))
+        }
+        let pool = Task { await store.client.run() }
+        defer { pool.cancel() }
+        if case .failure(let error) = runBlocking({ try await store.migrate() }) {
+            throw Failure(description: "could not bring the schema of \(location.redacted) up to date: \(error)")
+        }
+        return try run(words, database: PostgresScreenStore(store: store, identity: AgentIdentity(account: location.user)),
+                       now: now)
     }
 }

@@ -266,3 +266,5 @@ final class CoalescingWorker: Sendable {
 }
 
 extension InboxDatabase: InboxScreenStore {}
+
+extension InboxDatabase: CannedReplyStore {}

@@ -78,7 +78,7 @@ enum ScreenRows {
                         ELSE cv.inbound_count - coalesce(ar.inbound_seen, 0) END AS viewer_unread,
                    (SELECT json_agg(json_build_object('agent', t.agent, 'until', t.until_ms))::text FROM agent_typing t
                     WHERE t.conversation_id = cv.id AND t.until_ms > $2 AND t.agent IS DISTINCT FROM $3::text) AS typing,
-                   (SELECT json_agg(l.name ORDER BY l.name COLLATE "C")::text FROM conversation_label cl
+                   (SELECT json_agg(l.name ORDER BY wabox_nocase(l.name) COLLATE "C")::text FROM conversation_label cl
                     JOIN label l ON l.id = cl.label_id WHERE cl.conversation_id = cv.id) AS labels,
                    \(contactColumns)
             FROM conversation cv JOIN contact c ON c.id = cv.contact_id
@@ -191,7 +191,7 @@ struct ScreenListQuery: Sendable {
         case .label(let name):
             sql = """
                 EXISTS (SELECT 1 FROM conversation_label cl JOIN label l ON l.id = cl.label_id
-                        WHERE cl.conversation_id = cv.id AND l.name = ?)
+                        WHERE cl.conversation_id = cv.id AND wabox_nocase(l.name) = wabox_nocase(?))
                 """
             arguments = [.text(name)]
         }

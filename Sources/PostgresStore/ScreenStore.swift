@@ -342,7 +342,7 @@ public final class PostgresScreenStore: InboxScreenStore {
     public func labels() throws -> [String] {
         try wait { [store] in
             try await store.readOnly { tx in
-                try await tx.rows(#"SELECT name FROM label ORDER BY name COLLATE "C""#) { try $0.decode(String.self) }
+                try await tx.rows(#"SELECT name FROM label ORDER BY wabox_nocase(name) COLLATE "C""#) { try $0.decode(String.self) }
             }
         }
     }
@@ -350,7 +350,7 @@ public final class PostgresScreenStore: InboxScreenStore {
     public func cannedReplies() throws -> [CannedReply] {
         try wait { [store] in
             try await store.readOnly { tx in
-                try await tx.rows(#"SELECT name, text FROM canned_reply ORDER BY name COLLATE "C""#) {
+                try await tx.rows(#"SELECT name, text FROM canned_reply ORDER BY wabox_nocase(name) COLLATE "C""#) {
                     let (name, text) = try $0.decode((String, String).self)
                     return CannedReply(name: name, text: text)
                 }
@@ -603,5 +603,54 @@ extension Transaction {
                    (SELECT c.user_id FROM conversation cv JOIN contact c ON c.id = cv.contact_id WHERE cv.id = \(conversation?.rawValue)::bigint),
                    \(PostgresText.safe(detail.json))
             """)
+    }
+}
+
+// MARK: - Canned replies
+
+extension PostgresScreenStore: CannedReplyStore {
+    public func cannedReplies() async throws -> [CannedReply] {
+        try await store.readOnly { tx in
+            try await tx.rows(#"SELECT name, text FROM canned_reply ORDER BY wabox_nocase(name) COLLATE "C""#) {
+                let (name, text) = try $0.decode((String, String).self)
+                return CannedReply(name: name, text: text)
+            }
+        }
+    }
+
+    public func saveCannedReply(_ reply: CannedReply, at now: Int64) async throws -> Bool {
+        if let problem = CannedReply.validate(name: reply.name) { throw WorkbenchError(problem) }
+        guard !reply.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw WorkbenchError("the text of reply \(reply.name) is empty: give the words to send")
+        }
+        let identity = self.identity, text = PostgresText.safe(reply.text)
+        return try await store.transaction { tx in
+            // As SQLite's NOCASE key: a name differing only in case is the same reply, and keeps its first spelling.
+            let existed = try await tx.returnsRow("""
+                UPDATE canned_reply SET text = \(text), created_by = \(identity.account), updated_at = \(now)
+                WHERE wabox_nocase(name) = wabox_nocase(\(reply.name)) RETURNING 1
+                """)
+            if !existed {
+                try await tx.run("""
+                    INSERT INTO canned_reply (name, text, created_by, updated_at)
+                    VALUES (\(reply.name), \(text), \(identity.account), \(now))
+                    """)
+            }
+            try await tx.audit(existed ? .replyEdit : .replyAdd, by: identity, conversation: nil,
+                               detail: AuditDetail(text: reply.text, reply: reply.name), at: now)
+            return existed
+        }
+    }
+
+    public func removeCannedReply(named name: String, at now: Int64) async throws -> Bool {
+        let identity = self.identity
+        return try await store.transaction { tx in
+            guard let (removed, text) = try await tx.row("""
+                DELETE FROM canned_reply WHERE wabox_nocase(name) = wabox_nocase(\(name)) RETURNING name, text
+                """, read: { try $0.decode((String, String).self) }) else { return false }
+            try await tx.audit(.replyRemove, by: identity, conversation: nil, detail: AuditDetail(text: text, reply: removed),
+                               at: now)
+            return true
+        }
     }
 }

@@ -83,3 +83,14 @@ public protocol InboxScreenStore: AnyObject, Sendable {
     func toggleLabel(_ label: String, on conversation: ConversationID, at now: Int64) async throws -> Bool
     func addNote(to conversation: ConversationID, text: String, at now: Int64) async throws -> ConversationNote
 }
+
+/// The team's canned replies, for `wabox replies` on either store; each change is the
+/// store's account's, in the audit trail.
+public protocol CannedReplyStore: Sendable {
+    func cannedReplies() async throws -> [CannedReply]
+    /// Adds the reply, or replaces the text of the one with its name (case ignored).
+    /// Returns whether one was replaced.
+    func saveCannedReply(_ reply: CannedReply, at now: Int64) async throws -> Bool
+    /// Removes the reply by that name (case ignored); false when there is none.
+    func removeCannedReply(named name: String, at now: Int64) async throws -> Bool
+}

@@ -17,8 +17,12 @@ struct Replies: ParsableCommand {
     var words: [String] = []
 
     func run() throws {
-        let settings = try global.settings()
+        let settings = try global.settings(postgresAllowed: true)
         do {
+            if let location = settings.postgresLocation {
+                print(try RepliesCommand.run(words, on: location))
+                return
+            }
             print(try RepliesCommand.run(words, database: try settings.openDatabase()))
         } catch {
             throw Failure(String(describing: error))

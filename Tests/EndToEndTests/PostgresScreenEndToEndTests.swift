@@ -154,4 +154,24 @@ struct PostgresScreenEndToEndTests: ServeWorkspace {
             }
         }
     }
+
+    @Test func teamRepliesAreKeptInTheSharedInbox() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let url = server.url(database: try await server.createDatabase())
+        func replies(_ words: String...) async throws -> CommandResult {
+            try await blockingWork { [environment] in
+                try runCommand(try waboxBinary(), ["replies", "--db", url] + words, environment: environment)
+            }
+        }
+        let added = try await replies("add", "thanks", "Thank you, {{name}}!")
+        #expect(added.status == 0 && added.stdout.contains("added /thanks"), "\(added.stderr)")
+        #expect(try await replies("add", "THANKS", "Merci").stdout.contains("replaced /THANKS"))
+        let listed = try await replies("list")
+        #expect(listed.stdout == "/thanks\tMerci\n", "\(listed.stdout)")
+        #expect(try await replies("remove", "thanks").stdout.contains("removed /thanks"))
+        let missing = try await replies("remove", "thanks")
+        #expect(missing.status == 1 && missing.stderr.contains("no team reply is called thanks"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains(server.password))
+    }
 }

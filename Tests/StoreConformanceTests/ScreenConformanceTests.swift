@@ -188,3 +188,33 @@ private func list(_ store: any InboxScreenStore, _ filter: String, viewer: Viewe
         }
     }
 }
+
+extension ScreenConformanceTests {
+    @Test func cannedRepliesAreKeptAlikeOnBothStores() async throws {
+        try await withBothStores { sqlite, postgres in
+            let screen = PostgresScreenStore(store: postgres, identity: sqlite.identity)
+            var outcomes: [[String]] = []
+            for store in [sqlite, screen] as [any CannedReplyStore] {
+                var outcome: [String] = []
+                outcome.append("\(try await store.saveCannedReply(CannedReply(name: "thanks", text: "Thank you, {{name}}!"), at: 1))")
+                outcome.append("\(try await store.saveCannedReply(CannedReply(name: "Address", text: "Rua Augusta 1"), at: 2))")
+                // The same name in other letters replaces it.
+                outcome.append("\(try await store.saveCannedReply(CannedReply(name: "THANKS", text: "Merci !"), at: 3))")
+                outcome.append("\(try await store.saveCannedReply(CannedReply(name: "bye", text: "Bye"), at: 4))")
+                outcome += try await store.cannedReplies().map { "\($0.name)=\($0.text)" }
+                outcome.append("\(try await store.removeCannedReply(named: "ADDRESS", at: 5))")
+                outcome.append("\(try await store.removeCannedReply(named: "address", at: 6))")
+                outcome += try await store.cannedReplies().map(\.name)
+                do {
+                    _ = try await store.saveCannedReply(CannedReply(name: "no spaces", text: "x"), at: 7)
+                } catch {
+                    outcome.append("\(error)")
+                }
+                outcomes.append(outcome)
+            }
+            #expect(outcomes[1] == outcomes[0])
+            #expect(outcomes[0].prefix(4) == ["false", "false", "true", "false"])
+            #expect(outcomes[0][4...6] == ["Address=Rua Augusta 1", "bye=Bye", "thanks=Merci !"])
+        }
+    }
+}
