@@ -1,6 +1,8 @@
 import Foundation
 import InboxCore
 import InboxStore
+import Logging
+import PostgresStore
 
 /// What `wabox audit` prints: the audit trail, oldest first, as lines for a person or as
 /// JSON objects for a script.
@@ -32,12 +34,54 @@ public enum AuditListing {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CommandOutput.Failure(description: "no database at \(path): pass --db with the inbox's file")
         }
+        let database: InboxDatabase
+        do { database = try InboxDatabase(path: path) } catch {
+            throw CommandOutput.Failure(description: String(describing: error))
+        }
+        try print(database, since: since, account: account, contact: contact, format: format, now: now)
+    }
+
+    /// As `print(databasePath:)`, from a shared PostgreSQL inbox (read only).
+    public static func print(location: PostgresLocation, since: String?, account: String?, contact: String?, format: Format,
+                             now: Int64 = Int64(Date().timeIntervalSince1970)) throws(CommandOutput.Failure) {
+        let query = try query(since: since, account: account, contact: contact, now: now)
+        let logger = Logger(label: "wabox.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        let result = runBlocking { () -> [String] in
+            try await PostgresStore.probe(location, timeout: .seconds(10), logger: logger)
+            return try await PostgresStore.reading(location, logger: logger) { store in
+                var lines: [String] = []
+                _ = try await store.auditTrail(query) { lines.append(format == .jsonl ? $0.jsonLine : line($0)) }
+                return lines
+            }
+        }
+        switch result {
+        case .success(let lines): write(lines, query: query, format: format)
+        case .failure(let error): throw CommandOutput.Failure(description: String(describing: error))
+        }
+    }
+
+    private static func query(since: String?, account: String?, contact: String?, now: Int64) throws(CommandOutput.Failure)
+        -> AuditQuery {
         var query = AuditQuery(account: account, contact: contact)
         if let since, let duration = try parseSince(since).get() { query.since = now - duration.components.seconds }
+        return query
+    }
+
+    private static func write(_ lines: [String], query: AuditQuery, format: Format) {
+        var output = BufferedOutput()
+        for line in lines { output.write(Data((line + "\n").utf8)) }
+        if lines.isEmpty, format == .text {
+            output.write(Data("nothing in the audit trail\(query == AuditQuery() ? " yet" : " matches")\n".utf8))
+        }
+        output.flush()
+    }
+
+    private static func print(_ database: InboxDatabase, since: String?, account: String?, contact: String?, format: Format,
+                              now: Int64) throws(CommandOutput.Failure) {
+        let query = try query(since: since, account: account, contact: contact, now: now)
         var output = BufferedOutput()
         let count: Int
         do {
-            let database = try InboxDatabase(path: path)
             count = try database.auditTrail(query) { entry in
                 output.write(Data(((format == .jsonl ? entry.jsonLine : line(entry)) + "\n").utf8))
             }

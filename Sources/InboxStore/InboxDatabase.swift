@@ -268,3 +268,5 @@ final class CoalescingWorker: Sendable {
 extension InboxDatabase: InboxScreenStore {}
 
 extension InboxDatabase: CannedReplyStore {}
+
+extension InboxDatabase: AuditTrailStore {}

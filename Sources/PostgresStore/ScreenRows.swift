@@ -118,6 +118,7 @@ enum ScreenValue: Sendable {
     case text(String?)
     case number(Int64)
     case numbers([Int64])
+    case texts([String])
 
     static func bind(_ values: [ScreenValue], to binds: inout PostgresBindings) {
         for value in values {
@@ -125,6 +126,7 @@ enum ScreenValue: Sendable {
             case .text(let text): binds.append(text)
             case .number(let number): binds.append(number)
             case .numbers(let numbers): binds.append(numbers)
+            case .texts(let texts): binds.append(texts)
             }
         }
     }
@@ -210,7 +212,7 @@ struct ScreenListQuery: Sendable {
 
 
     /// `?` numbered `$5`, `$6` …: the viewer's four come first.
-    private static func numbered(_ sql: String, from first: Int = 5) -> String {
+    static func numbered(_ sql: String, from first: Int = 5) -> String {
         var next = first
         var result = ""
         var quoted = false

@@ -1,4 +1,5 @@
 import Foundation
+import InboxCore
 
 // The audit trail's vocabulary (DESIGN.md, "Audit"), the same in every store: what an agent
 // did and what it was about. SQLite's InboxStore and PostgreSQL's PostgresStore each write
@@ -80,3 +81,87 @@ public struct AuditDetail: Sendable, Hashable, Codable {
     public var json: String { String(decoding: (try? Self.encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
 }
 
+/// One row of the audit trail.
+public struct AuditEntry: Sendable, Hashable {
+    public var id: Int64
+    /// Unix seconds.
+    public var at: Int64
+    public var account: String
+    /// The display name the agent had at the time.
+    public var displayName: String?
+    public var action: AuditAction
+    /// nil for canned replies (the team's, not a conversation's).
+    public var conversationID: ConversationID?
+    /// The customer's identifiers when it happened, and their name now.
+    public var contactWaID: String?
+    public var contactUserID: String?
+    public var contactName: String?
+    public var detail: AuditDetail
+
+    public init(id: Int64, at: Int64, account: String, displayName: String?, action: AuditAction,
+                conversationID: ConversationID?, contactWaID: String?, contactUserID: String?, contactName: String?,
+                detail: AuditDetail) {
+        self.id = id
+        self.at = at
+        self.account = account
+        self.displayName = displayName
+        self.action = action
+        self.conversationID = conversationID
+        self.contactWaID = contactWaID
+        self.contactUserID = contactUserID
+        self.contactName = contactName
+        self.detail = detail
+    }
+
+    /// `bob` or `bob (Bobby)`.
+    public var agentLabel: String { AgentIdentity.label(account: account, displayName: displayName) }
+
+    /// One line of `wabox audit --format jsonl`: every key present, absent values as `null`.
+    public var jsonLine: String {
+        let json = JSONWriter()
+        json.object {
+            json.field("id", id)
+            json.field("at", at)
+            json.field("account", account)
+            json.field("display_name", displayName)
+            json.field("action", action.rawValue)
+            json.field("conversation_id", conversationID?.rawValue)
+            json.key("contact")
+            if conversationID != nil || contactWaID != nil || contactUserID != nil {
+                json.object {
+                    json.field("wa_id", contactWaID)
+                    json.field("user_id", contactUserID)
+                    json.field("name", contactName)
+                }
+            } else {
+                json.null()
+            }
+            json.key("detail")
+            json.raw(detail.json)
+        }
+        return json.output
+    }
+}
+
+/// Which part of the trail to read.
+public struct AuditQuery: Sendable, Hashable {
+    /// Only entries at or after this Unix second.
+    public var since: Int64?
+    /// Only this account's.
+    public var account: String?
+    /// Only this contact's: a wa_id (with or without `+`), a user id or a username.
+    public var contact: String?
+
+    public init(since: Int64? = nil, account: String? = nil, contact: String? = nil) {
+        self.since = since
+        self.account = account
+        self.contact = contact
+    }
+}
+
+/// The audit trail, for `wabox audit` on either store.
+public protocol AuditTrailStore: Sendable {
+    /// Streams the entries `query` selects, oldest first, to `emit`; returns how many.
+    /// A contact that matches nothing throws `UnknownContact`.
+    func auditTrail(_ query: AuditQuery, emit: (AuditEntry) throws -> Void) async throws -> Int
+}

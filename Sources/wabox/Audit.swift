@@ -22,9 +22,14 @@ struct Audit: ParsableCommand {
     var format: AuditListing.Format = .text
 
     func run() throws {
-        let path = try global.settings().databasePath
+        let settings = try global.settings(postgresAllowed: true)
         do {
-            try AuditListing.print(databasePath: path, since: since, account: agent, contact: contact, format: format)
+            if let location = settings.postgresLocation {
+                try AuditListing.print(location: location, since: since, account: agent, contact: contact, format: format)
+            } else {
+                try AuditListing.print(databasePath: settings.databasePath, since: since, account: agent, contact: contact,
+                                       format: format)
+            }
         } catch { throw Failure(error.description) }
     }
 }

@@ -173,5 +173,15 @@ struct PostgresScreenEndToEndTests: ServeWorkspace {
         let missing = try await replies("remove", "thanks")
         #expect(missing.status == 1 && missing.stderr.contains("no team reply is called thanks"), "\(missing.stderr)")
         #expect(!missing.stderr.contains(server.password))
+        // `wabox audit` on the shared inbox: each change, by the database role.
+        let audit = try await blockingWork { [environment] in
+            try runCommand(try waboxBinary(), ["audit", "--db", url, "--format", "jsonl"], environment: environment)
+        }
+        #expect(audit.status == 0, "\(audit.stderr)")
+        let actions = audit.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["action"] as? String
+        }
+        #expect(actions == ["reply_add", "reply_edit", "reply_remove"], "\(audit.stdout)")
+        #expect(audit.stdout.contains("\"account\":\"\(server.user)\""), "\(audit.stdout)")
     }
 }

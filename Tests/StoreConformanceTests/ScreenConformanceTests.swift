@@ -147,6 +147,24 @@ private func list(_ store: any InboxScreenStore, _ filter: String, viewer: Viewe
             let arrivals = try await read { (try sqlite.arrivals(after: 0, limit: 20), try screen.arrivals(after: 0, limit: 20)) }
             #expect(arrivals.1.arrivals.map(\.content) == arrivals.0.arrivals.map(\.content))
             #expect(!arrivals.0.arrivals.isEmpty)
+            // The trail of all that, whole and for one customer, as `wabox audit` lists it.
+            func trail(_ store: any AuditTrailStore, _ query: AuditQuery) async throws -> [AuditEntry] {
+                var entries: [AuditEntry] = []
+                _ = try await store.auditTrail(query) { entry in
+                    var entry = entry
+                    entry.id = 0
+                    entry.conversationID = entry.conversationID.map { _ in ConversationID(rawValue: 0) }
+                    entries.append(entry)
+                }
+                return entries
+            }
+            let customer = try #require(sqliteRows.first?.contact.waID?.rawValue)
+            for query in [AuditQuery(), AuditQuery(account: agent), AuditQuery(contact: customer), AuditQuery(since: now + 1)] {
+                let expected = try await trail(sqlite, query), found = try await trail(postgres, query)
+                #expect(found == expected, "\(query)")
+            }
+            #expect(try await trail(sqlite, AuditQuery()).count > 8)
+            await #expect(throws: UnknownContact.self) { try await trail(postgres, AuditQuery(contact: "nobody.here")) }
         }
     }
 
