@@ -68,7 +68,6 @@ public struct SharedStoreScreen: Sendable {
         let following = Task {
             await screen.followChanges(PostgresChangeListener(location, logger: storeLogger)) { wake.ring() }
         }
-        defer { following.cancel() }
 
         let terminal = makeTerminal()
         if let descriptor = wake.descriptor { terminal.wake(on: descriptor) { wake.drain() } }
@@ -83,13 +82,14 @@ public struct SharedStoreScreen: Sendable {
         configuration.keys = keys
         configuration.showDeleted = showDeleted
         configuration.personalReplies = personalReplies
-        let shared = "shared inbox " + location.redacted
+        // Short, so that a problem beside it fits the bar: the password never shows.
+        let shared = "shared inbox \(location.host):\(location.port)/\(location.database)"
         let inbox = InboxApp(
             database: screen, backend: terminal, theme: theme, configuration: configuration,
             listenerStatus: {
                 var status = ListenerStatus(isUp: screen.unreachable == nil,
                                             problem: screen.unreachable.map {
-                                                "database unreachable (\($0)): showing what was loaded, reconnecting"
+                                                "database unreachable: showing what was loaded, reconnecting (\($0))"
                                             })
                 status.attachedTo = shared
                 return status
@@ -100,8 +100,11 @@ public struct SharedStoreScreen: Sendable {
             inbox.step(waitMilliseconds: configuration.pollMilliseconds)
         }
         terminal.close()
-        _ = runBlocking { try await screen.stopTyping(in: nil) }
-        wake.close()
+        following.cancel()
+        // Bounded like every read: a database that is gone must not hold the quit.
+        _ = try? screen.wait { try await screen.stopTyping(in: nil) }
+        // The pipe stays open until the process ends: the listener's task may still ring
+        // it while it stops, and a closed descriptor's number may be reused by then.
     }
 
     /// Templates from the cache one listener keeps fresh; read receipts through the queue
@@ -154,11 +157,5 @@ final class WakePipe: Sendable {
         guard let ends else { return }
         var buffer = [UInt8](repeating: 0, count: 256)
         while read(ends.read, &buffer, buffer.count) > 0 {}
-    }
-
-    func close() {
-        guard let ends else { return }
-        Glibc.close(ends.read)
-        Glibc.close(ends.write)
     }
 }

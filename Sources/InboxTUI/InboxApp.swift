@@ -416,7 +416,8 @@ public final class InboxApp {
         } catch is ConversationFilter.ParseError {
             // The filter line says what is wrong; the list stays as it was.
         } catch {
-            dispatch(.failed("database: \(error)"))
+            // A store out of reach is the status bar's to say, once.
+            if !(error is any StoreUnreachableError) { dispatch(.failed("database: \(error)")) }
         }
     }
 }

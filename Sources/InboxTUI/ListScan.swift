@@ -51,7 +51,8 @@ extension InboxApp {
         } catch {
             listScan = nil
             if state.workbench.listScanning { dispatch(.listScanning(false)) }
-            dispatch(.failed("database: \(error)"))
+            // A store out of reach is the status bar's to say, once.
+            if !(error is any StoreUnreachableError) { dispatch(.failed("database: \(error)")) }
         }
     }
 }

@@ -155,7 +155,9 @@ extension InboxApp {
                 dispatch(.workbenchLoaded(replies: try database.cannedReplies(), labels: try database.labels(),
                                           displayNames: try database.displayNames()))
             } catch {
-                dispatch(.failed("could not load canned replies and labels: \(error)"))
+                if !(error is any StoreUnreachableError) {
+                    dispatch(.failed("could not load canned replies and labels: \(error)"))
+                }
             }
         case .addNote(let id, let text):
             background("note not saved") { [completed] database in

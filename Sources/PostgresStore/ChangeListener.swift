@@ -119,9 +119,18 @@ public final class PostgresChangeListener: Sendable {
                     try await Task.sleep(for: self.configuration.pollEvery)
                 }
             }
-            // Either task ending ends the connection; the caller connects again.
+            // Either task ending ends the connection; the caller connects again. The
+            // connection is closed before the group is left: a server that stopped
+            // answering would otherwise keep the other task's statement, and the group,
+            // waiting for ever (cancelling a query waits for the server too).
             defer { group.cancelAll() }
-            try await group.next()
+            do {
+                try await group.next()
+            } catch {
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+                throw error
+            }
         }
     }
 
@@ -139,7 +148,15 @@ public final class PostgresChangeListener: Sendable {
                 throw PostgresStoreError("the database did not answer within \(self.configuration.pollTimeout)")
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? 0
+            do {
+                return try await group.next() ?? 0
+            } catch {
+                // The statement waits for a server that does not answer: only closing the
+                // connection ends it, and the group waits for it before it returns.
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+                throw error
+            }
         }
     }
 

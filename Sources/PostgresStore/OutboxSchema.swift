@@ -39,3 +39,23 @@ extension PostgresStore {
         """,
     ])
 }
+
+extension PostgresStore {
+    /// Migration 9: the outbox notes what it changes, as SQLite's feed triggers do, so that
+    /// a retry's note ("503, retrying") or an outbox row's end reaches every screen.
+    static let outboxChangeTriggers = Migration(version: 9, name: "change feed of the outbox", statements: [
+        """
+        CREATE TRIGGER change_outbox_insert AFTER INSERT ON outbox
+        FOR EACH ROW EXECUTE FUNCTION wabox_change_of_message('status')
+        """,
+        """
+        CREATE TRIGGER change_outbox_update AFTER UPDATE ON outbox FOR EACH ROW
+        WHEN (NEW.last_error IS DISTINCT FROM OLD.last_error OR NEW.state IS DISTINCT FROM OLD.state)
+        EXECUTE FUNCTION wabox_change_of_message('status')
+        """,
+        """
+        CREATE TRIGGER change_outbox_delete AFTER DELETE ON outbox
+        FOR EACH ROW EXECUTE FUNCTION wabox_change_of_message('status')
+        """,
+    ])
+}

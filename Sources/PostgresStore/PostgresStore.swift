@@ -146,6 +146,7 @@ extension PostgresStore {
         teamRows,
         searchMigration,
         failingRepliesMigration,
+        outboxChangeTriggers,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.

@@ -144,14 +144,28 @@ struct ScreenListQuery: Sendable {
     let now: Int64
     /// No match is this old or older (`~w`): the walk ends there.
     private var activityFloor: Int64?
+    /// The folded contact text the filter asks for, if any.
+    private var needle: String?
+
+    /// Whether a row the SQL selected matches the contact text (decided here for a
+    /// contact whose key is not written yet; the same test for the others).
+    func matches(_ row: ConversationSummary) -> Bool {
+        guard let needle else { return true }
+        let contact = row.contact
+        return SearchText.contactKey(name: contact.name, username: contact.username, waID: contact.waID?.rawValue,
+                                     userID: contact.userID?.rawValue).contains(needle)
+    }
 
     init(filter: ConversationFilter, unreadOnly: Bool, scope: ConversationScope, viewer: Viewer, now: Int64) {
         self.viewer = viewer
         self.now = now
         let needle = SearchText.contactNeedle(filter.text)
         if !needle.isEmpty {
-            conditions.append(#"c.search_key LIKE ? ESCAPE '\'"#)
+            // A contact the indexer has not reached (new, or renamed since) has no key yet:
+            // it is a candidate, and `matches` decides on the key it will get.
+            conditions.append(#"(c.search_key LIKE ? ESCAPE '\' OR c.search_key IS NULL)"#)
             values.append(.text("%" + SearchText.escapeLike(needle) + "%"))
+            self.needle = needle
         }
         for term in filter.terms { add(term.condition, negated: term.negated) }
         if unreadOnly { add(.unread, negated: false) }
@@ -254,11 +268,18 @@ struct ScreenListQuery: Sendable {
                 query.values += [.number(end.lastActivityAt), .number(end.id)]
             }
         }
-        var items = try await ScreenRows.summaries(
+        let fetched = try await ScreenRows.summaries(
             query.whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC LIMIT \(limit + 1)", query.values,
             viewer: viewer, in: tx)
-        let full = items.count > limit
-        if full { items.removeLast() }
-        return ConversationListStep(items: items, next: full ? items.last?.cursor : nil, scannedTo: full ? nil : end)
+        var items = fetched.filter(matches)
+        if items.count > limit {
+            items.removeLast(items.count - limit)
+            return ConversationListStep(items: items, next: items.last?.cursor, scannedTo: nil)
+        }
+        if fetched.count > limit, let last = fetched.last {
+            // Rows left out by the contact test: what is left starts after the last one read.
+            return ConversationListStep(items: items, next: nil, scannedTo: last.cursor)
+        }
+        return ConversationListStep(items: items, next: nil, scannedTo: end)
     }
 }

@@ -15,15 +15,16 @@ public final class PostgresScreenStore: InboxScreenStore {
     public let store: PostgresStore
     public let identity: AgentIdentity
     /// How long a read may wait for the server before the screen is told it is unreachable
-    /// (and keeps showing what it has).
-    let readTimeout: Duration
+    /// (and keeps showing what it has); the server cancels a statement that runs longer.
+    static let readTimeout: Duration = .seconds(3)
     private let counter = Atomic<Int>(0)
     private let reachability = Mutex<String?>(nil)
+    /// Message ids near the arrivals mark already seen (`arrivals(after:)`).
+    private let announced = Mutex<Set<Int64>>([])
 
-    public init(store: PostgresStore, identity: AgentIdentity, readTimeout: Duration = .seconds(3)) {
+    public init(store: PostgresStore, identity: AgentIdentity) {
         self.store = store
         self.identity = identity
-        self.readTimeout = readTimeout
     }
 
     /// Listens for commits until cancelled: each moves `changeCount`; a lost connection
@@ -75,13 +76,18 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     // MARK: - Waiting for the server
 
-    public struct Unreachable: Error, CustomStringConvertible {
+    public struct Unreachable: StoreUnreachableError, CustomStringConvertible {
         public var description: String
     }
 
     /// Runs `work` on the pool and waits for it, at most `readTimeout`: the screen's loop
     /// asks synchronously, between two keys.
-    func wait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    public func wait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        // Known down: the screen keeps what it has and its keys stay quick; the change
+        // listener says when the database is back.
+        if let reason = unreachable {
+            throw Unreachable(description: "database unreachable: showing what was loaded, reconnecting (\(reason))")
+        }
         let outcome = Mutex<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         let task = Task {
@@ -90,10 +96,10 @@ public final class PostgresScreenStore: InboxScreenStore {
             outcome.withLock { $0 = result }
             done.signal()
         }
-        let seconds = Double(readTimeout.components.seconds) + Double(readTimeout.components.attoseconds) / 1e18
+        let seconds = Double(Self.readTimeout.wholeMilliseconds) / 1000
         guard done.wait(timeout: .now() + seconds) == .success else {
             task.cancel()
-            throw Unreachable(description: "the database did not answer within \(Int(seconds)) s (\(unreachable ?? "no answer")); the screen shows what it had")
+            throw Unreachable(description: "database unreachable: no answer within \(Int(seconds)) s; showing what was loaded")
         }
         return try outcome.withLock { $0! }.get()
     }
@@ -116,7 +122,7 @@ public final class PostgresScreenStore: InboxScreenStore {
         let now = now ?? (viewer.nowMilliseconds > 0 ? viewer.nowMilliseconds / 1000 : Int64(Date().timeIntervalSince1970))
         let query = ScreenListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now)
         return try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await query.step(after: cursor, limit: limit, window: window, in: tx)
             }
         }
@@ -129,9 +135,9 @@ public final class PostgresScreenStore: InboxScreenStore {
         var query = ScreenListQuery(filter: filter, unreadOnly: unreadOnly, scope: scope, viewer: viewer, now: now)
         query.add("cv.id = ANY(?)", ids.map(\.rawValue))
         return try wait { [store, query] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await ScreenRows.summaries(query.whereClause + " ORDER BY cv.last_activity_at DESC, cv.id DESC",
-                                               query.values, viewer: viewer, in: tx)
+                                               query.values, viewer: viewer, in: tx).filter(query.matches)
             }
         }
     }
@@ -141,7 +147,7 @@ public final class PostgresScreenStore: InboxScreenStore {
     public func messages(in conversation: ConversationID, before cursor: MessageCursor?, limit: Int) throws
         -> Page<StoredMessage, MessageCursor> {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 var sql = "SELECT \(ScreenRows.messageColumns) FROM message m WHERE m.conversation_id = $1 AND m.type != 'reaction'"
                 var binds = PostgresBindings()
                 binds.append(conversation.rawValue)
@@ -169,7 +175,7 @@ public final class PostgresScreenStore: InboxScreenStore {
         }
         guard !missing.isEmpty else { return quoted }
         let found = try wait { [store, missing] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await tx.rows("""
                     SELECT \(unescaped: ScreenRows.messageColumns) FROM message m WHERE m.wamid = ANY(\(missing))
                     """, read: ScreenRows.message(from:))
@@ -181,7 +187,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func notes(in conversation: ConversationID) throws -> [ConversationNote] {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await tx.rows("""
                     SELECT id, agent, text, created_at FROM note WHERE conversation_id = \(conversation.rawValue)
                     ORDER BY created_at, id
@@ -195,7 +201,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func latestInboundMessage(in conversation: ConversationID) throws -> StoredMessage? {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await tx.row("""
                     SELECT \(unescaped: ScreenRows.messageColumns) FROM message m
                     WHERE m.conversation_id = \(conversation.rawValue) AND m.direction = 'in' AND m.wamid IS NOT NULL
@@ -212,7 +218,7 @@ public final class PostgresScreenStore: InboxScreenStore {
             let hits = try await store.searchHits(query, limit: limit, includeDeleted: includeDeleted)
             guard !hits.isEmpty else { return [] }
             let wamids = hits.compactMap(\.wamid), localIDs = hits.compactMap(\.localID)
-            return try await store.readOnly { tx in
+            return try await store.readOnly(timeout: Self.readTimeout) { tx in
                 let messages = try await tx.rows("""
                     SELECT \(unescaped: ScreenRows.messageColumns) FROM message m
                     WHERE m.wamid = ANY(\(wamids)) OR m.local_id = ANY(\(localIDs))
@@ -237,21 +243,40 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     // MARK: - The workbench
 
+    /// Ids are drawn when a row is written, not when it commits: with several writers a
+    /// lower id may become visible after a higher one. Arrivals are looked for this far
+    /// below the mark too, and those already seen are left out.
+    static let arrivalMargin: Int64 = 500
+
     public func latestMessageRowID() throws -> Int64 {
-        try wait { [store] in
-            try await store.readOnly { tx in try await tx.int64("SELECT coalesce(max(id), 0) FROM message") ?? 0 }
+        let (latest, seen) = try wait { [store] in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
+                let latest = try await tx.int64("SELECT coalesce(max(id), 0) FROM message") ?? 0
+                // What is there now is never announced, those below the mark included.
+                let seen = try await tx.rows("SELECT id FROM message WHERE id > \(latest - Self.arrivalMargin)") {
+                    try $0.decode(Int64.self)
+                }
+                return (latest, seen)
+            }
         }
+        announced.withLock { $0.formUnion(seen) }
+        return latest
     }
 
     public func arrivals(after rowID: Int64, limit: Int) throws -> (arrivals: [Arrival], through: Int64) {
+        let floor = rowID - Self.arrivalMargin
+        let seen = announced.withLock { known in
+            known = known.filter { $0 > floor }
+            return Array(known)
+        }
         let found = try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 let arrivals = try await tx.rows("""
                     SELECT m.id, m.conversation_id, m.content, cv.assigned_to, cv.resolved_at, j.received_at,
                            \(unescaped: ScreenRows.contactColumns)
                     FROM message m JOIN conversation cv ON cv.id = m.conversation_id JOIN contact c ON c.id = cv.contact_id
                     LEFT JOIN journal j ON j.id = m.webhook_id
-                    WHERE m.id > \(rowID) AND m.direction = 'in' AND m.type != 'system'
+                    WHERE m.id > \(floor) AND m.id <> ALL(\(seen)) AND m.direction = 'in' AND m.type != 'system'
                     ORDER BY m.id DESC LIMIT \(limit)
                     """) { row in
                     let cells = row.makeRandomAccess()
@@ -263,16 +288,21 @@ public final class PostgresScreenStore: InboxScreenStore {
                                    isResolved: try cells["resolved_at"].decode(Int64?.self) != nil,
                                    receivedAt: try cells["received_at"].decode(Int64?.self))
                 }
+                // Every message seen here, so that none is announced twice.
+                let visible = try await tx.rows("SELECT id FROM message WHERE id > \(floor) AND id <> ALL(\(seen))") {
+                    try $0.decode(Int64.self)
+                }
                 let through = try await tx.int64("SELECT coalesce(max(id), 0) FROM message") ?? rowID
-                return (arrivals, max(rowID, through))
+                return (arrivals, max(rowID, through), visible)
             }
         }
+        announced.withLock { $0.formUnion(found.2) }
         return (found.0, found.1)
     }
 
     public func contactDetails(of conversation: ConversationID, viewer: Viewer) throws -> ContactDetails? {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 guard let summary = try await ScreenRows.summaries("WHERE cv.id = $5", [.number(conversation.rawValue)],
                                                                    viewer: viewer, in: tx).first
                 else { return nil }
@@ -311,7 +341,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func rawWebhook(forMessage rowID: Int64) throws -> RawWebhookLookup {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 guard let (wamid, direction, echo, webhookID) = try await tx.row("""
                     SELECT wamid, direction, echo, webhook_id FROM message WHERE id = \(rowID)
                     """, read: { try $0.decode((String?, String, Bool, Int64?).self) }) else { return .noMessage }
@@ -331,7 +361,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func displayNames() throws -> [String: String] {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 Dictionary(try await tx.rows("SELECT name, display_name FROM agent WHERE display_name IS NOT NULL") {
                     try $0.decode((String, String).self)
                 }, uniquingKeysWith: { first, _ in first })
@@ -341,7 +371,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func labels() throws -> [String] {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await tx.rows(#"SELECT name FROM label ORDER BY wabox_nocase(name) COLLATE "C""#) { try $0.decode(String.self) }
             }
         }
@@ -349,7 +379,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func cannedReplies() throws -> [CannedReply] {
         try wait { [store] in
-            try await store.readOnly { tx in
+            try await store.readOnly(timeout: Self.readTimeout) { tx in
                 try await tx.rows(#"SELECT name, text FROM canned_reply ORDER BY wabox_nocase(name) COLLATE "C""#) {
                     let (name, text) = try $0.decode((String, String).self)
                     return CannedReply(name: name, text: text)
@@ -429,18 +459,21 @@ extension PostgresScreenStore {
     public func resendUncertain(localID: String, atMilliseconds now: Int64) async throws {
         let identity = self.identity
         try await store.transaction { tx in
-            guard let (rowID, conversation, status, type) = try await tx.row("""
-                SELECT id, conversation_id, status, type FROM message WHERE local_id = \(localID) FOR UPDATE
-                """, read: { try $0.decode((Int64, Int64, String, String).self) }) else {
+            // As SQLite's: only a row whose fate is unknown, never sent (no wamid), with its
+            // outbox row waiting on the agent.
+            guard let (rowID, conversation, status, type, wamid, outbox) = try await tx.row("""
+                SELECT m.id, m.conversation_id, m.status, m.type, m.wamid, o.state
+                FROM message m LEFT JOIN outbox o ON o.message_id = m.id WHERE m.local_id = \(localID) FOR UPDATE OF m
+                """, read: { try $0.decode((Int64, Int64, String, String, String?, String?).self) }) else {
                 throw OutboxError("no message \(localID) to resend")
             }
-            guard status == "uncertain" else {
+            guard status == "uncertain", wamid == nil, outbox == "uncertain" else {
                 throw OutboxError("message \(localID) is not uncertain (it is \(status)): nothing to resend")
             }
-            try await tx.run("""
+            guard try await tx.returnsRow("""
                 UPDATE outbox SET state = 'queued', next_attempt_at = \(now), last_error = NULL, claimed_by = NULL
-                WHERE message_id = \(rowID)
-                """)
+                WHERE message_id = \(rowID) AND state = 'uncertain' RETURNING 1
+                """) else { throw OutboxError("message \(localID) is not uncertain any more: nothing to resend") }
             try await tx.run("UPDATE message SET status = 'pending' WHERE id = \(rowID)")
             try await tx.audit(.resend, by: identity, conversation: ConversationID(rawValue: conversation),
                                detail: AuditDetail(type: type, localID: localID), at: now / 1000)
@@ -547,6 +580,11 @@ extension PostgresScreenStore {
         if let problem = LabelName.validate(label) { throw WorkbenchError(problem) }
         let identity = self.identity
         return try await store.transaction { tx in
+            // One toggle at a time per conversation, as SQLite's single writer has it: two
+            // agents toggling at once take turns instead of colliding on the key.
+            guard try await tx.returnsRow("SELECT 1 FROM conversation WHERE id = \(conversation.rawValue) FOR UPDATE") else {
+                throw WorkbenchError("no conversation \(conversation.rawValue) to label")
+            }
             try await tx.run("""
                 INSERT INTO label (name, created_by, created_at) VALUES (\(label), \(identity.account), \(now))
                 ON CONFLICT DO NOTHING

@@ -1,3 +1,4 @@
+import InboxCore
 import Logging
 import PostgresNIO
 
@@ -56,12 +57,18 @@ extension PostgresStore {
         }
     }
 
-    /// `body` in one REPEATABLE READ READ ONLY transaction, so that its statements agree.
-    func readOnly<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
+    /// `body` in one REPEATABLE READ READ ONLY transaction, so that its statements agree;
+    /// with `timeout`, the server cancels a statement that runs longer (and frees the
+    /// connection for the next).
+    func readOnly<Result: Sendable>(timeout: Duration? = nil, _ body: (Transaction) async throws -> Result) async throws
+        -> Result {
         let logger = self.logger
         return try await client.withConnection { connection in
             let tx = Transaction(connection: connection, logger: logger)
             try await tx.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if let timeout {
+                try await tx.run(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeout.wholeMilliseconds)"))
+            }
             do {
                 let result = try await body(tx)
                 try await tx.run("COMMIT")

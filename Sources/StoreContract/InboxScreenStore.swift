@@ -9,6 +9,10 @@ import InboxCore
 // for the server, within a bound, and throws when it is unreachable). Writes are async and
 // run behind the screen, which shows their outcome when it comes.
 
+/// A read that failed because the store cannot be reached (a shared database down): the
+/// status bar says so once, instead of each failed read saying it again.
+public protocol StoreUnreachableError: Error {}
+
 /// The screen's view of an inbox.
 public protocol InboxScreenStore: AnyObject, Sendable {
     // MARK: Change signal and feed

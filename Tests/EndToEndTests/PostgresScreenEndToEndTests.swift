@@ -184,4 +184,64 @@ struct PostgresScreenEndToEndTests: ServeWorkspace {
         #expect(actions == ["reply_add", "reply_edit", "reply_remove"], "\(audit.stdout)")
         #expect(audit.stdout.contains("\"account\":\"\(server.user)\""), "\(audit.stdout)")
     }
+
+    /// The database stops answering (its processes paused, as a network that drops packets
+    /// does): the status bar says so, the screen keeps its list and its keys, and when the
+    /// database answers again the screen catches up by itself.
+    @Test func aScreenSaysWhenTheDatabaseIsUnreachableAndCatchesUp() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withPostgresServer { server in
+            let url = server.url(database: try await server.createDatabase())
+            try await withProcesses { scope in
+                let (_, port) = try await startServe(in: scope, database: url)
+                let builder = WebhookBuilder()
+                let first = SimulatedCustomer(name: "Amara Okafor", waID: "2348012345678")
+                #expect(try postSigned(builder.message(from: first, .text("Good morning")), port: port, via: directory) == "200")
+                let command = """
+                    env -i PATH="$PATH" HOME="\(directory.path)" TERM=xterm-256color LANG=C.UTF-8 \
+                    XDG_CONFIG_HOME="\(directory.path)/config" XDG_STATE_HOME="\(directory.path)/state" \
+                    "\(try waboxBinary())" --db "\(url)"; echo "wabox exited with $?"; sleep 30
+                    """
+                try scope.tmux(socket: socket).newSession("agent", width: 110, height: 24, command: command)
+                try await waitForScreen("agent", "the screen") { $0.contains("shared inbox") && $0.contains("Amara Okafor") }
+
+                // Every process of the server paused: connections stay open and nothing answers.
+                // (Each backend is a session of its own: the server and its children, by pid.)
+                let paused = [server.processID] + childProcesses(of: server.processID)
+                for pid in paused { kill(pid, SIGSTOP) }
+                var resumed = false
+                defer { if !resumed { for pid in paused { kill(pid, SIGCONT) } } }
+                let down = try await waitForScreen("agent", "the status bar to say the database is unreachable") {
+                    $0.contains("database unreachable")
+                }
+                #expect(down.contains("Amara Okafor"), "the list went:\n\(down)")
+                // Keys still work: the filter line opens and closes at once.
+                try tmux("send-keys", "-t", "agent", "/")
+                try await waitForScreen("agent", "the filter line", timeout: 10) { $0.contains("/") && $0.contains("Amara Okafor") }
+                try tmux("send-keys", "-t", "agent", "Escape")
+
+                for pid in paused { kill(pid, SIGCONT) }
+                resumed = true
+                try await waitForScreen("agent", "the database back", timeout: 60) { !$0.contains("database unreachable") }
+                let later = SimulatedCustomer(name: "Chidi Eze", waID: "2348098765432")
+                #expect(try postSigned(builder.message(from: later, .text("Are you open?")), port: port, via: directory) == "200")
+                try await waitForScreen("agent", "the next customer", timeout: 60) { $0.contains("Chidi Eze") }
+                try tmux("send-keys", "-t", "agent", "q")
+                try await waitForScreen("agent", "wabox to exit") { $0.contains("wabox exited with 0") }
+            }
+        }
+    }
+}
+
+/// The processes whose parent is `parent` (from /proc).
+private func childProcesses(of parent: pid_t) -> [pid_t] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry in
+        guard let pid = pid_t(entry),
+              let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // After "(comm)": state, then the parent's pid.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 && pid_t(fields[1]) == parent ? pid : nil
+    }
 }
