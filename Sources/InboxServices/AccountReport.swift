@@ -2,6 +2,8 @@ import CloudAPI
 import Foundation
 import InboxCore
 import InboxStore
+import Logging
+import PostgresStore
 
 extension Diagnosis {
     /// Meta's alerts on the account that the database holds (`account_update` webhooks):
@@ -53,6 +55,35 @@ public enum TemplateListing {
         }
         let cached = try TemplateCacheRefresher.cached(in: database)
         let entries = try cached?.templates ?? TemplateEntry.merge([], fetchedAt: .min, updates: database.templateStates())
+        return lines(entries, fetchedAt: cached?.fetchedAt, format: format, now: now)
+    }
+
+    /// As `lines(databasePath:)`, from a shared PostgreSQL inbox (read only): the cache
+    /// one listener keeps, with the updates since.
+    public static func lines(location: PostgresLocation, format: Format,
+                             now: Int64 = Int64(Date().timeIntervalSince1970)) throws -> [String] {
+        let logger = Logger(label: "wabox.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        let read = runBlocking { () -> ((fetchedAt: Int64, json: String)?, [TemplateState]) in
+            try await PostgresStore.probe(location, timeout: .seconds(10), logger: logger)
+            return try await PostgresStore.reading(location, logger: logger) { store in
+                (try await store.cachedTemplates(), try await store.templateStates())
+            }
+        }
+        let (cached, updates): ((fetchedAt: Int64, json: String)?, [TemplateState])
+        switch read {
+        case .success(let found): (cached, updates) = found
+        case .failure(let error): throw Failure(description: String(describing: error))
+        }
+        var entries = TemplateEntry.merge([], fetchedAt: .min, updates: updates)
+        if let cached {
+            let listed = try JSONDecoder().decode([MessageTemplate].self, from: Data(cached.json.utf8))
+            entries = TemplateEntry.merge(listed, fetchedAt: cached.fetchedAt, updates: updates)
+        }
+        return lines(entries, fetchedAt: cached?.fetchedAt, format: format, now: now)
+    }
+
+    private static func lines(_ entries: [TemplateEntry], fetchedAt: Int64?, format: Format, now: Int64) -> [String] {
+        let cached = fetchedAt.map { (fetchedAt: $0, templates: entries) }
         switch format {
         case .jsonl:
             return entries.map { json($0, refreshedAt: $0.fromUpdatesOnly ? nil : cached?.fetchedAt) }

@@ -1,5 +1,6 @@
 import CloudAPI
 import Foundation
+import InboxCore
 import InboxStore
 
 /// Collects output and writes it to standard output in large chunks.
@@ -47,9 +48,18 @@ public enum CommandOutput {
 
     /// Prints the template cache with the updates received since (`wabox templates`).
     public static func templates(databasePath path: String, format: TemplateListing.Format) throws(Failure) {
+        try templates { try TemplateListing.lines(databasePath: path, format: format) }
+    }
+
+    /// As `templates(databasePath:)`, from a shared PostgreSQL inbox.
+    public static func templates(location: PostgresLocation, format: TemplateListing.Format) throws(Failure) {
+        try templates { try TemplateListing.lines(location: location, format: format) }
+    }
+
+    private static func templates(_ lines: () throws -> [String]) throws(Failure) {
         do {
             var output = BufferedOutput()
-            for line in try TemplateListing.lines(databasePath: path, format: format) {
+            for line in try lines() {
                 output.write(Data((line + "\n").utf8))
             }
             output.flush()

@@ -49,8 +49,8 @@ public enum StoreChoice {
             if case .postgres(let location) = try StoreLocation.parse(value), !postgresAllowed {
                 return """
                     db is \(location.redacted): PostgreSQL support is being built: so far wabox serve, the inbox \
-                    screen, send, export, doctor, audit and replies run on it; this command stores in SQLite: pass a \
-                    file path (--db, WABOX_DB or db in the config file)
+                    screen, send, export, doctor, audit, replies and templates run on it; this command stores in SQLite: \
+                    pass a file path (--db, WABOX_DB or db in the config file)
                     """
             }
             return nil

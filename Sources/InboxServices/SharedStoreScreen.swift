@@ -114,7 +114,7 @@ public struct SharedStoreScreen: Sendable {
         let templates: @Sendable () async throws -> [TemplateChoice] = {
             guard let cached = try await store.cachedTemplates() else { throw ScreenSession.SessionError.noCachedTemplates }
             let listed = try JSONDecoder().decode([MessageTemplate].self, from: Data(cached.json.utf8))
-            return TemplateEntry.merge(listed, fetchedAt: cached.fetchedAt, updates: [])
+            return TemplateEntry.merge(listed, fetchedAt: cached.fetchedAt, updates: try await store.templateStates())
                 .filter(\.isOffered).map { ScreenSession.choice(from: $0.template) }
         }
         var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?

@@ -47,3 +47,26 @@ extension PostgresStore: TemplateCacheStore {
         return nil
     }
 }
+
+extension PostgresStore {
+    /// The template updates Meta sent (status, category, quality), as SQLite's
+    /// `templateStates()`: merged over the cached listing by the caller.
+    public func templateStates() async throws -> [TemplateState] {
+        try await readOnly { tx in
+            try await tx.rows("""
+                SELECT name, language, template_id, status, reason, status_at, category, category_at, quality, quality_at
+                FROM template_state ORDER BY name COLLATE "C", language COLLATE "C"
+                """) { row in
+                let cells = row.makeRandomAccess()
+                let language = try cells["language"].decode(String.self)
+                return TemplateState(
+                    name: try cells["name"].decode(String.self), language: language.isEmpty ? nil : language,
+                    templateID: try cells["template_id"].decode(String?.self), status: try cells["status"].decode(String?.self),
+                    reason: try cells["reason"].decode(String?.self), statusAt: try cells["status_at"].decode(Int64?.self),
+                    category: try cells["category"].decode(String?.self),
+                    categoryAt: try cells["category_at"].decode(Int64?.self),
+                    quality: try cells["quality"].decode(String?.self), qualityAt: try cells["quality_at"].decode(Int64?.self))
+            }
+        }
+    }
+}

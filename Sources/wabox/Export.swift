@@ -52,7 +52,12 @@ struct Templates: ParsableCommand {
 
     func run() throws {
         do {
-            try CommandOutput.templates(databasePath: try global.settings().databasePath, format: format)
+            let settings = try global.settings(postgresAllowed: true)
+            if let location = settings.postgresLocation {
+                try CommandOutput.templates(location: location, format: format)
+            } else {
+                try CommandOutput.templates(databasePath: settings.databasePath, format: format)
+            }
         } catch let error as CommandOutput.Failure {
             throw Failure(error.description)
         }

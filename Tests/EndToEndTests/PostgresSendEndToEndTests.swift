@@ -227,6 +227,14 @@ extension PostgresSendEndToEndTests {
                 // Both asked for the turn at their start; one got it.
                 let fetches = fake.requests.filter { $0.path.hasSuffix("/message_templates") }.count
                 #expect(fetches == 1, "the templates were fetched \(fetches) times")
+                // `wabox templates` lists the shared cache.
+                let listed = try await blockingWork { [environment] in
+                    try runCommand(try waboxBinary(), ["templates", "--db", server.url(database: database), "--format", "jsonl"],
+                                   environment: environment)
+                }
+                #expect(listed.status == 0, "\(listed.stderr)")
+                #expect(listed.stdout.contains("\"name\":\"order_update\"") && listed.stdout.contains("\"language\":\"fr\""),
+                        "\(listed.stdout)")
                 #expect(await first.stop() == 0)
                 #expect(await second.stop() == 0)
             }

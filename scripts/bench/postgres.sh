@@ -25,9 +25,9 @@ start_postgres() {
         --auth-host=scram-sha-256 -E UTF8 --no-locale --no-sync >"$PG_DIR/initdb.log" 2>&1 \
         || { cat "$PG_DIR/initdb.log" >&2; die "initdb failed (log above)"; }
     PG_PORT=$(free_port)
-    # Loopback only; max_connections for two listeners' pools and psql.
+    # Loopback only; max_connections for listeners' pools, twenty screens and psql.
     "${AS_PG[@]}" "$bin/postgres" -D "$PG_DIR/data" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
-        -c max_connections=100 >>"$PG_DIR/server.log" 2>&1 &
+        -c max_connections=200 >>"$PG_DIR/server.log" 2>&1 &
     PG_PID=$!
     local deadline=$((SECONDS + 60))
     until "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres 2>/dev/null; do
