@@ -192,6 +192,17 @@ public final class CursesTerminal: TerminalBackend {
     // MARK: - Input
 
     public func readKey(timeoutMilliseconds: Int) -> Key? {
+        readKey(timeoutMilliseconds: timeoutMilliseconds, wakeOnChange: true)
+    }
+
+    public func readKey(timeoutMilliseconds: Int, wakeOnChange: Bool) -> Key? {
+        if timeoutMilliseconds > 0, !wakeOnChange {
+            // Keys and signals only: the change that would wake us is known already.
+            if let key = readKey(timeoutMilliseconds: 0) { return key }
+            var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 1, Int32(timeoutMilliseconds))
+            return readKey(timeoutMilliseconds: 0)
+        }
         if timeoutMilliseconds > 0, let wakeup {
             // Keys curses already holds come first; then wait for a key, the wake-up
             // descriptor, or a signal (a resize, a hang-up), whichever is first.

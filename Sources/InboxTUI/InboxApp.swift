@@ -166,7 +166,7 @@ public final class InboxApp {
         } else if previews.isBusy {
             wait = min(wait, Self.previewPollMilliseconds)
         }
-        let key = backend.readKey(timeoutMilliseconds: wait)
+        let key = backend.readKey(timeoutMilliseconds: wait, wakeOnChange: !reloads.changeWaiting)
         let changes = database.changeCount
         // The screen shows time to the minute, so an idle screen takes the clock once a
         // minute and draws nothing in between. Keys and new data see the exact time (a

@@ -6,8 +6,18 @@ public protocol TerminalBackend: AnyObject {
     func draw(_ frame: Frame)
     /// The next key, waiting at most `timeoutMilliseconds` (0: do not wait).
     func readKey(timeoutMilliseconds: Int) -> Key?
+    /// As `readKey(timeoutMilliseconds:)`; with `wakeOnChange` false a commit does not end
+    /// the wait early (the screen knows of one already and reloads when it is due), so a
+    /// stream of commits wakes the screen once per reload, not once per write.
+    func readKey(timeoutMilliseconds: Int, wakeOnChange: Bool) -> Key?
     /// Rings the bell or shows a desktop notification (`TerminalAlert.escapeSequence`).
     func alert(_ alert: TerminalAlert)
+}
+
+extension TerminalBackend {
+    public func readKey(timeoutMilliseconds: Int, wakeOnChange: Bool) -> Key? {
+        readKey(timeoutMilliseconds: timeoutMilliseconds)
+    }
 }
 
 /// A terminal in memory for tests: keys are queued by the test, frames are kept.
