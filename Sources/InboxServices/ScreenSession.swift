@@ -20,17 +20,9 @@ public protocol SessionTerminal: TerminalBackend {
     func close()
 }
 
-/// The screen and what runs beside it (the services of `ServiceAssembly`), from the
-/// first frame to the last: shared by `wabox` and `wabox demo`.
-public struct ScreenSession: Sendable {
-    public var database: InboxDatabase
-    public var theme: Theme
-    public var logger: Logger
-    /// The account at this screen: the database's (`InboxDatabase.identity`), never a name
-    /// the user chose.
-    public var agent: String { database.identity.account }
-    /// What runs beside the screen; its role is `.inbox`.
-    public var services: ServiceAssembly.Configuration
+/// What an agent sets for their screen, on either store: `mark_read`, the clock's zone,
+/// files, notifications, keys, deleted messages and personal replies.
+public struct ScreenPreferences: Sendable {
     /// Whether opening a conversation sends read receipts (`mark_read`).
     public var markReadOnOpen = true
     /// For the demo: a hint per customer (wa_id) while their conversation is selected.
@@ -49,6 +41,35 @@ public struct ScreenSession: Sendable {
     public var showDeleted = false
     /// This agent's canned replies (`replies.toml`).
     public var personalReplies: [CannedReply] = []
+
+    public init() {}
+
+    /// Puts them into the screen's configuration (`markReadOnOpen` is the session's to use).
+    func apply(to configuration: inout InboxApp.Configuration) {
+        configuration.utcOffset = utcOffset
+        configuration.hints = hints
+        configuration.downloadDirectory = downloadDirectory
+        configuration.openCommand = openCommand
+        configuration.notify = notify
+        configuration.keys = keys
+        configuration.showDeleted = showDeleted
+        configuration.personalReplies = personalReplies
+    }
+}
+
+/// The screen and what runs beside it (the services of `ServiceAssembly`), from the
+/// first frame to the last: shared by `wabox` and `wabox demo`.
+public struct ScreenSession: Sendable {
+    public var database: InboxDatabase
+    public var theme: Theme
+    public var logger: Logger
+    /// The account at this screen: the database's (`InboxDatabase.identity`), never a name
+    /// the user chose.
+    public var agent: String { database.identity.account }
+    /// What runs beside the screen; its role is `.inbox`.
+    public var services: ServiceAssembly.Configuration
+    /// What the agent set for their screen.
+    public var preferences = ScreenPreferences()
     /// How long services get to finish on quit.
     public var stopTimeout: Double = 5
 
@@ -86,17 +107,11 @@ public struct ScreenSession: Sendable {
         let wake = database.openChangeWake()
         if let descriptor = wake.descriptor { terminal.wake(on: descriptor) { wake.drain() } }
         let status = assembly.status
-        var appConfiguration = InboxApp.Configuration(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
+        var appConfiguration = InboxApp.Configuration(utcOffset: preferences.utcOffset, asciiOnly: !terminal.isUTF8,
                                                       pollMilliseconds: wake.waitMilliseconds, agent: agent)
         appConfiguration.displayName = database.identity.displayName
-        appConfiguration.hints = hints
-        appConfiguration.downloadDirectory = downloadDirectory
-        appConfiguration.openCommand = openCommand
         appConfiguration.drawsPictures = terminal.colorCount >= 256
-        appConfiguration.notify = notify
-        appConfiguration.keys = keys
-        appConfiguration.showDeleted = showDeleted
-        appConfiguration.personalReplies = personalReplies
+        preferences.apply(to: &appConfiguration)
         let inbox = InboxApp(
             database: database, backend: terminal, theme: theme, configuration: appConfiguration,
             listenerStatus: { status.current },
@@ -190,7 +205,7 @@ public struct ScreenSession: Sendable {
                 return cached.templates.filter(\.isOffered).map { Self.choice(from: $0.template) }
             }
         }
-        if !markReadOnOpen { markRead = nil }
+        if !preferences.markReadOnOpen { markRead = nil }
         guard templates != nil || markRead != nil else { return nil }
         return InboxApp.CloudServices(templates: templates, markRead: markRead)
     }

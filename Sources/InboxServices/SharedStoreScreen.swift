@@ -20,15 +20,9 @@ public struct SharedStoreScreen: Sendable {
     public var identity: AgentIdentity
     public var theme: Theme
     public var logger: Logger
-    /// Whether opening a conversation asks a listener's sender for a read receipt.
-    public var markReadOnOpen = true
-    public var utcOffset = TimeZone.current.secondsFromGMT()
-    public var downloadDirectory = InboxApp.Configuration.defaultDownloadDirectory
-    public var openCommand: String?
-    public var notify = NotifyMode.bell
-    public var keys = KeyMap.standard
-    public var showDeleted = false
-    public var personalReplies: [CannedReply] = []
+    /// What the agent set for their screen (`markReadOnOpen` asks a listener's sender for
+    /// the read receipt).
+    public var preferences = ScreenPreferences()
     /// How long the first connection may take before the start fails.
     public var connectTimeout: Duration = .seconds(10)
 
@@ -71,17 +65,12 @@ public struct SharedStoreScreen: Sendable {
 
         let terminal = makeTerminal()
         if let descriptor = wake.descriptor { terminal.wake(on: descriptor) { wake.drain() } }
-        var configuration = InboxApp.Configuration(utcOffset: utcOffset, asciiOnly: !terminal.isUTF8,
+        var configuration = InboxApp.Configuration(asciiOnly: !terminal.isUTF8,
                                                    pollMilliseconds: wake.descriptor == nil ? 100 : 1000,
                                                    agent: identity.account)
         configuration.displayName = identity.displayName
-        configuration.downloadDirectory = downloadDirectory
-        configuration.openCommand = openCommand
         configuration.drawsPictures = terminal.colorCount >= 256
-        configuration.notify = notify
-        configuration.keys = keys
-        configuration.showDeleted = showDeleted
-        configuration.personalReplies = personalReplies
+        preferences.apply(to: &configuration)
         // Short, so that a problem beside it fits the bar: the password never shows.
         let shared = "shared inbox \(location.host):\(location.port)/\(location.database)"
         let inbox = InboxApp(
@@ -118,7 +107,7 @@ public struct SharedStoreScreen: Sendable {
                 .filter(\.isOffered).map { ScreenSession.choice(from: $0.template) }
         }
         var markRead: (@Sendable (MessageID, PhoneNumberID) async throws -> Void)?
-        if markReadOnOpen {
+        if preferences.markReadOnOpen {
             markRead = { @Sendable wamid, business in
                 try await screen.queueReadReceipt(for: wamid, from: business, at: Int64(Date().timeIntervalSince1970 * 1000))
             }

@@ -90,13 +90,9 @@ struct Demo: ParsableCommand {
         session.services.isDemo = true
         session.services.onListening = { port in script.listening(on: port) }
         session.services.companions = [script]
-        session.hints = DemoScript.hints
-        session.downloadDirectory = settings.downloadDirectory
-        session.openCommand = settings.openCommand
-        session.notify = settings.notify
-        session.keys = try ScreenSession.keyMap()
-        session.showDeleted = settings.showDeleted
-        session.personalReplies = try ScreenSession.personalReplies()
+        session.preferences = try ScreenPreferences(settings)
+        session.preferences.markReadOnOpen = true
+        session.preferences.hints = DemoScript.hints
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 }

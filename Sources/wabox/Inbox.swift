@@ -75,13 +75,7 @@ struct Inbox: ParsableCommand {
         session.services.transcription = settings.transcription
         session.services.applier.retention = settings.journalRetention
         session.services.applier.auditRetention = settings.auditRetention
-        session.markReadOnOpen = settings.markReadOnOpen
-        session.downloadDirectory = settings.downloadDirectory
-        session.openCommand = settings.openCommand
-        session.notify = settings.notify
-        session.keys = try ScreenSession.keyMap()
-        session.showDeleted = settings.showDeleted
-        session.personalReplies = try ScreenSession.personalReplies()
+        session.preferences = try ScreenPreferences(settings)
         session.run { CursesTerminal(useColors: selectedTheme.name != "mono") }
     }
 
@@ -93,13 +87,7 @@ struct Inbox: ParsableCommand {
         var screen = SharedStoreScreen(location: location,
                                        identity: AgentIdentity(account: location.user, displayName: settings.displayName),
                                        theme: theme, logger: logger)
-        screen.markReadOnOpen = settings.markReadOnOpen
-        screen.downloadDirectory = settings.downloadDirectory
-        screen.openCommand = settings.openCommand
-        screen.notify = settings.notify
-        screen.keys = try ScreenSession.keyMap()
-        screen.showDeleted = settings.showDeleted
-        screen.personalReplies = try ScreenSession.personalReplies()
+        screen.preferences = try ScreenPreferences(settings)
         do {
             try screen.run { CursesTerminal(useColors: theme.name != "mono") }
         } catch {
@@ -109,3 +97,18 @@ struct Inbox: ParsableCommand {
 }
 
 extension CursesTerminal: SessionTerminal {}
+
+extension ScreenPreferences {
+    /// The screen's settings (flags, environment, config file) and the agent's own files
+    /// (`keys.toml`, `replies.toml`), each refused in words when broken.
+    init(_ settings: Settings) throws {
+        self.init()
+        markReadOnOpen = settings.markReadOnOpen
+        downloadDirectory = settings.downloadDirectory
+        openCommand = settings.openCommand
+        notify = settings.notify
+        keys = try ScreenSession.keyMap()
+        showDeleted = settings.showDeleted
+        personalReplies = try ScreenSession.personalReplies()
+    }
+}

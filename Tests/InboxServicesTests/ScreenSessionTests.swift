@@ -70,7 +70,7 @@ final class SharedTerminal: SessionTerminal, @unchecked Sendable {
         session.services.listener = WebhookConfiguration(host: "127.0.0.1", port: 0, verifyToken: Fixtures.verifyToken,
                                                          appSecret: Fixtures.appSecret)
         session.services.onListening = { continuation.yield($0) }
-        session.utcOffset = 0
+        session.preferences.utcOffset = 0
         // A loaded machine may take a while to drain the listener; the lease goes last (the
         // wait for the end below outlasts this).
         session.stopTimeout = 60
