@@ -58,14 +58,14 @@ public struct MediaDownloader: Service {
         case retryScheduled(at: Int64, reason: String)
     }
 
-    let database: InboxDatabase
+    let database: any MediaQueueStore
     let client: any CloudMessaging
     let configuration: Configuration
     let logger: Logger
     let now: @Sendable () -> Int64
 
     /// - Parameter now: Unix milliseconds.
-    public init(database: InboxDatabase, client: any CloudMessaging, configuration: Configuration, logger: Logger,
+    public init(database: any MediaQueueStore, client: any CloudMessaging, configuration: Configuration, logger: Logger,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.database = database
         self.client = client
@@ -75,21 +75,28 @@ public struct MediaDownloader: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            var seen: Int?
-            while !Task.isCancelled {
-                let version = database.changeCount
-                if version != seen {
-                    seen = version
-                    do {
-                        try await database.queueNewMedia()
-                    } catch {
-                        logger.warning("media queue: \(error)")
-                    }
+        try? await cancelWhenGracefulShutdown { try await downloadUntilCancelled() }
+    }
+
+    /// Queues and downloads until the task is cancelled (a shared store's lease was lost).
+    public func downloadUntilCancelled() async throws {
+        var seen: Int?
+        var queuedOnce = false
+        while !Task.isCancelled {
+            // A store that queues on its own is asked once, for what an import left.
+            let version = database.messageVersion
+            if version.map({ $0 != seen }) ?? !queuedOnce {
+                seen = version
+                queuedOnce = true
+                do {
+                    try await database.queueNewMedia()
+                } catch {
+                    logger.warning("media queue: \(error)")
+                    queuedOnce = false
                 }
-                let worked = (try? await runDue()) ?? 0
-                if worked == 0 { try await Task.sleep(for: configuration.idlePoll) }
             }
+            let worked = (try? await runDue()) ?? 0
+            if worked == 0 { try await Task.sleep(for: configuration.idlePoll) }
         }
     }
 
@@ -143,7 +150,7 @@ public struct MediaDownloader: Service {
         }
         do {
             if let twin = try await database.readyMedia(withMediaID: item.mediaID), let path = twin.path,
-               FileManager.default.fileExists(atPath: path), let hash = twin.contentHash {
+               let hash = twin.contentHash, try await database.keepsFile(of: twin) {
                 try await database.markMediaReady(item.messageID, contentHash: hash, path: path,
                                                   fileSize: twin.fileSize ?? 0, mimeType: twin.mimeType,
                                                   durationMilliseconds: twin.durationMilliseconds)
@@ -213,6 +220,11 @@ public struct MediaDownloader: Service {
         switch stored {
         case .success(let kept): (hash, path, duration) = kept
         case .failure(let error): return retry(item, "cannot write to \(directory): \(error.localizedDescription)")
+        }
+        do {
+            try await database.shareMediaFile(contentHash: hash, bytes: bytes)
+        } catch {
+            return retry(item, "could not keep the file in the shared inbox: \(error)")
         }
         do {
             try await database.markMediaReady(item.messageID, contentHash: hash, path: path, fileSize: Int64(bytes.count),

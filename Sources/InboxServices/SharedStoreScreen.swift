@@ -25,6 +25,9 @@ public struct SharedStoreScreen: Sendable {
     public var preferences = ScreenPreferences()
     /// How long the first connection may take before the start fails.
     public var connectTimeout: Duration = .seconds(10)
+    /// This host's copy of the customers' files (`media_dir`): photos a thread shows are
+    /// copied into it from the database.
+    public var mediaDirectory: String?
 
     public init(location: PostgresLocation, identity: AgentIdentity, theme: Theme, logger: Logger) {
         self.location = location
@@ -54,7 +57,7 @@ public struct SharedStoreScreen: Sendable {
         if case .failure(let error) = runBlocking({ try await store.migrate() }) {
             throw StartFailure(description: "could not bring the schema of \(location.redacted) up to date: \(error)")
         }
-        let screen = PostgresScreenStore(store: store, identity: identity)
+        let screen = PostgresScreenStore(store: store, identity: identity, mediaCache: mediaDirectory)
         if case .failure(let error) = runBlocking({ try await screen.registerAgent(at: Int64(Date().timeIntervalSince1970)) }) {
             logger.warning("could not record agent \(identity.label): \(error)")
         }

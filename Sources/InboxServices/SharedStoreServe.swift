@@ -15,10 +15,11 @@ import WebhookServer
 /// With a Cloud API client every listener also sends: the outbox is one for all of them,
 /// and a claim skips what another sender holds, so each reply goes out once.
 ///
-/// With `WABOX_WABA_ID` too, one of them at a time refreshes the template cache.
+/// With `WABOX_WABA_ID` too, one of them at a time refreshes the template cache; and
+/// one at a time downloads the customers' media, keeping the bytes in the database for the
+/// screens of every host (and a copy in its own media folder).
 ///
-/// Media downloads, transcripts and pruning need the SQLite store so far, and are not
-/// started.
+/// Transcripts and pruning need the SQLite store so far, and are not started.
 public enum SharedStoreServe {
     public struct Configuration: Sendable {
         public var location: PostgresLocation
@@ -42,6 +43,10 @@ public enum SharedStoreServe {
         /// every screen (`WABOX_WABA_ID`), and how often.
         public var wabaID: String?
         public var templateRefresh: Duration = .seconds(600)
+        /// With `client`: the media downloads (`media_dir` is this host's copy of the files).
+        public var media: MediaDownloader.Configuration?
+        /// The lease of the media downloader and of the applier alike.
+        public var mediaLease = LeaseCampaign.Configuration()
         /// What would run beside the listener on SQLite and does not here, for the log line.
         public var notStarted: [String] = []
 
@@ -133,6 +138,12 @@ public enum SharedStoreServe {
             let outbox = PostgresOutbox(store: store, claimant: configuration.claimant)
             services.append(SharedOutboxSender(outbox: outbox, sender: OutboxSender(
                 database: outbox, client: client, policy: configuration.retryPolicy, logger: Logger(label: "wabox.outbox"))))
+            if let media = configuration.media {
+                services.append(SharedMediaDownloader(
+                    store: store, claimant: configuration.claimant, lease: configuration.mediaLease,
+                    downloader: MediaDownloader(database: store, client: client, configuration: media,
+                                                logger: Logger(label: "wabox.media"))))
+            }
             if let wabaID = configuration.wabaID {
                 let templateLogger = Logger(label: "wabox.templates")
                 services.append(SharedTemplateRefresher(
@@ -162,6 +173,43 @@ struct SharedOutboxSender: Service {
         // Graceful shutdown ends the sender after the request in flight; the presence goes
         // with it.
         try await outbox.whilePresent { [sender] in try await sender.run() }
+    }
+}
+
+/// The media downloads on PostgreSQL: every listener with a token campaigns for the
+/// downloader's lease, and the one that holds it downloads for all of them; when it dies
+/// another takes over within seconds, and the queue (in the database) goes on where it
+/// stopped.
+struct SharedMediaDownloader: Service {
+    let campaign: LeaseCampaign
+    let downloader: MediaDownloader
+    private let stop = StopFlag()
+
+    init(store: PostgresStore, claimant: LeaseClaimant, lease: LeaseCampaign.Configuration, downloader: MediaDownloader) {
+        campaign = LeaseCampaign(
+            lease: LeaseCampaign.Lease(
+                acquire: { lifetime in
+                    try await store.acquireLease(PostgresStore.mediaDownloaderLease, for: claimant, lifetime: lifetime)
+                },
+                renew: { try await store.renewLease(PostgresStore.mediaDownloaderLease, for: claimant) },
+                release: { try await store.releaseLease(PostgresStore.mediaDownloaderLease, for: claimant) }),
+            words: LeaseCampaign.Words(lease: "the media downloader's lease", job: "downloads the customers' files"),
+            configuration: lease, logger: Logger(label: "wabox.media"))
+        self.downloader = downloader
+    }
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                // Losing the lease cancels the downloads in flight: an item cut short is
+                // not recorded, and the next holder starts it again.
+                await campaign.run(stop: stop) { [downloader] _ in try? await downloader.downloadUntilCancelled() }
+            } onCancel: {
+                stop.set()
+            }
+        } onGracefulShutdown: {
+            stop.set()
+        }
     }
 }
 

@@ -49,47 +49,22 @@ extension Schema {
     }
 }
 
-/// An inbound media item in the download queue.
-public struct MediaItem: Sendable, Hashable {
-    public var messageID: Int64
-    public var mediaID: String
-    public var kind: MediaAttachment.Kind
-    public var mimeType: String?
-    public var sha256: String?
-    public var filename: String?
-    public var state: MediaState
-    public var reason: String?
-    public var fileSize: Int64?
-    /// The name of the file in the media folder once ready.
-    public var contentHash: String?
-    /// The kept file, once ready.
-    public var path: String?
-    public var sentAt: Int64
-    public var attempts: Int
-    public var nextAttemptAt: Int64
-    /// How long it plays (audio), once downloaded, when its format says.
-    public var durationMilliseconds: Int64?
-
+extension MediaItem {
     init(row: Row) {
-        messageID = row["message_id"]
-        mediaID = row["media_id"]
-        kind = MediaAttachment.Kind(rawValue: row["kind"]) ?? .document
-        mimeType = row["mime_type"]
-        sha256 = row["sha256"]
-        filename = row["filename"]
-        state = MediaState(rawValue: row["state"]) ?? .pending
-        reason = row["reason"]
-        fileSize = row["file_size"]
-        contentHash = row["content_hash"]
-        path = row["path"]
-        sentAt = row["sent_at"]
-        attempts = row["attempts"]
-        nextAttemptAt = row["next_attempt_at"]
-        durationMilliseconds = row["duration_ms"]
+        self.init(messageID: row["message_id"], mediaID: row["media_id"],
+                  kind: MediaAttachment.Kind(rawValue: row["kind"]) ?? .document, mimeType: row["mime_type"],
+                  sha256: row["sha256"], filename: row["filename"],
+                  state: MediaState(rawValue: row["state"]) ?? .pending, reason: row["reason"],
+                  fileSize: row["file_size"], contentHash: row["content_hash"], path: row["path"],
+                  sentAt: row["sent_at"], attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"],
+                  durationMilliseconds: row["duration_ms"])
     }
 }
 
-extension InboxDatabase {
+extension InboxDatabase: MediaQueueStore {
+    /// The database's commit count: the downloader queues after each.
+    public var messageVersion: Int? { changeCount }
+
     /// Messages looked at per transaction when queueing.
     static let mediaQueueChunk = 500
 

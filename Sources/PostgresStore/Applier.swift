@@ -127,6 +127,8 @@ extension PostgresStore: ApplyingStore {
             }
             applied.append(AppliedBody(journalID: body.id, outcome: outcome, repeated: repeated))
         }
+        // The batch's customer files join the download queue with it (MediaQueue.swift).
+        _ = try await queueMedia(in: tx)
         try await tx.run("UPDATE journal_mark SET applied_through = \(newest.id) WHERE id = 1")
         return applied
     }

@@ -147,6 +147,7 @@ extension PostgresStore {
         searchMigration,
         failingRepliesMigration,
         outboxChangeTriggers,
+        mediaFilesMigration,
     ]
 
     /// `pg_advisory_xact_lock` keys: one for migrations, one that orders journal appends.
@@ -273,12 +274,27 @@ extension PostgresStore {
     /// the holder's lifetime. One statement (INSERT … ON CONFLICT DO UPDATE … WHERE), so two
     /// claimants at once cannot both win.
     public func acquireApplierLease(_ claimant: LeaseClaimant, lifetime: Duration) async throws -> LeaseAttempt {
+        try await acquireLease(Self.applierLease, for: claimant, lifetime: lifetime)
+    }
+
+    public func renewApplierLease(_ claimant: LeaseClaimant) async throws -> Bool {
+        try await renewLease(Self.applierLease, for: claimant)
+    }
+
+    public func releaseApplierLease(_ claimant: LeaseClaimant) async throws {
+        try await releaseLease(Self.applierLease, for: claimant)
+    }
+
+    /// Takes lease `name` for `claimant` unless another holds it and renewed it less than
+    /// its lifetime ago; a holder asking again keeps it (and renews it). One statement, so
+    /// two claimants at once cannot both win.
+    public func acquireLease(_ name: String, for claimant: LeaseClaimant, lifetime: Duration) async throws -> LeaseAttempt {
         let milliseconds = lifetime.wholeMilliseconds
         // The holder may let go between the two statements: ask again.
         for _ in 0..<5 {
             let won = try await client.query("""
                 INSERT INTO lease AS held (name, pid, host, role, lifetime_ms, acquired_at, renewed_at)
-                VALUES (\(Self.applierLease), \(claimant.pid), \(claimant.host), \(claimant.role), \(milliseconds), now(), now())
+                VALUES (\(name), \(claimant.pid), \(claimant.host), \(claimant.role), \(milliseconds), now(), now())
                 ON CONFLICT (name) DO UPDATE SET
                     acquired_at = CASE WHEN held.pid = excluded.pid AND held.host = excluded.host
                                        THEN held.acquired_at ELSE now() END,
@@ -289,28 +305,29 @@ extension PostgresStore {
                 RETURNING pid
                 """, logger: logger)
             for try await _ in won { return .acquired }
-            let holder = try await client.query("SELECT pid, host, role FROM lease WHERE name = \(Self.applierLease)",
-                                                logger: logger)
+            let holder = try await client.query("SELECT pid, host, role FROM lease WHERE name = \(name)", logger: logger)
             for try await (pid, host, role) in holder.decode((Int32, String, String).self) {
                 return .heldBy(LeaseClaimant(pid: pid, host: host, role: role))
             }
         }
-        throw PostgresStoreError("the applier lease changed hands five times while this process asked for it: start again")
+        throw PostgresStoreError("the \(name) lease changed hands five times while this process asked for it: start again")
     }
 
-    public func renewApplierLease(_ claimant: LeaseClaimant) async throws -> Bool {
+    /// The holder's heartbeat; false when lease `name` is no longer `claimant`'s.
+    public func renewLease(_ name: String, for claimant: LeaseClaimant) async throws -> Bool {
         let renewed = try await client.query("""
             UPDATE lease SET renewed_at = now()
-            WHERE name = \(Self.applierLease) AND pid = \(claimant.pid) AND host = \(claimant.host)
+            WHERE name = \(name) AND pid = \(claimant.pid) AND host = \(claimant.host)
             RETURNING pid
             """, logger: logger)
         for try await _ in renewed { return true }
         return false
     }
 
-    public func releaseApplierLease(_ claimant: LeaseClaimant) async throws {
+    /// Gives lease `name` up, if `claimant` holds it.
+    public func releaseLease(_ name: String, for claimant: LeaseClaimant) async throws {
         try await client.query("""
-            DELETE FROM lease WHERE name = \(Self.applierLease) AND pid = \(claimant.pid) AND host = \(claimant.host)
+            DELETE FROM lease WHERE name = \(name) AND pid = \(claimant.pid) AND host = \(claimant.host)
             """, logger: logger)
     }
 }

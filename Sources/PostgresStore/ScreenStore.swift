@@ -22,9 +22,20 @@ public final class PostgresScreenStore: InboxScreenStore {
     /// Message ids near the arrivals mark already seen (`arrivals(after:)`).
     private let announced = Mutex<Set<Int64>>([])
 
-    public init(store: PostgresStore, identity: AgentIdentity) {
+    /// This host's copy of the customers' files (`media_dir`), filled from the database as
+    /// threads show them; nil: files are shown only where the downloader kept them.
+    public let mediaCache: String?
+    /// Files being copied from the database, by hash, and those it does not have.
+    private let copies = Mutex<(running: Set<String>, missing: [String: String])>(([], [:]))
+    /// Conversations whose files were copied since the feed was last read: their threads
+    /// show them on the next reload.
+    private let copied = Mutex<Set<ConversationID>>([])
+    private let wake = Mutex<@Sendable () -> Void>({})
+
+    public init(store: PostgresStore, identity: AgentIdentity, mediaCache: String? = nil) {
         self.store = store
         self.identity = identity
+        self.mediaCache = mediaCache
     }
 
     /// Listens for commits until cancelled: each moves `changeCount`; a lost connection
@@ -32,6 +43,7 @@ public final class PostgresScreenStore: InboxScreenStore {
     /// `onChange` is called after each move and each change of reachability (a screen's
     /// wake-up).
     public func followChanges(_ listener: PostgresChangeListener, onChange: @escaping @Sendable () -> Void = {}) async {
+        wake.withLock { $0 = onChange }
         await listener.run { [self] event in
             switch event {
             case .changed:
@@ -107,7 +119,10 @@ public final class PostgresScreenStore: InboxScreenStore {
     // MARK: - Change feed
 
     public func changes(after sequence: Int64, limit: Int) throws -> ChangeBatch {
-        try wait { [store] in try await store.feedChanges(after: sequence, limit: limit) }
+        var batch = try wait { [store] in try await store.feedChanges(after: sequence, limit: limit) }
+        let local = copied.withLock { ids in defer { ids = [] }; return ids }
+        if !local.isEmpty { batch.conversations[.media, default: []].formUnion(local) }
+        return batch
     }
 
     public func latestChangeSequence() throws -> Int64 {
@@ -146,7 +161,7 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     public func messages(in conversation: ConversationID, before cursor: MessageCursor?, limit: Int) throws
         -> Page<StoredMessage, MessageCursor> {
-        try wait { [store] in
+        var page = try wait { [store] in
             try await store.readOnly(timeout: Self.readTimeout) { tx in
                 var sql = "SELECT \(ScreenRows.messageColumns) FROM message m WHERE m.conversation_id = $1 AND m.type != 'reaction'"
                 var binds = PostgresBindings()
@@ -162,6 +177,67 @@ public final class PostgresScreenStore: InboxScreenStore {
                 if hasMore { items.removeLast() }
                 return Page(items: items.reversed(), next: hasMore ? items.last?.cursor : nil)
             }
+        }
+        page.items = page.items.map(withLocalFile)
+        return page
+    }
+
+    // MARK: - Files from the shared inbox
+
+    /// `message` with its file on this host: the downloader's path when this host has it,
+    /// else this host's copy; a file not copied yet shows as still on its way, and is
+    /// copied in the background (the thread reloads once it is here).
+    func withLocalFile(_ message: StoredMessage) -> StoredMessage {
+        guard let cache = mediaCache, var media = message.media, media.state == .ready, let path = media.path,
+              !FileManager.default.fileExists(atPath: path) else { return message }
+        let hash = (path as NSString).lastPathComponent
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return message }
+        let local = (cache as NSString).appendingPathComponent(hash)
+        var copy = message
+        if FileManager.default.fileExists(atPath: local) {
+            media.path = local
+        } else {
+            media.path = nil
+            if let missing = copies.withLock({ $0.missing[hash] }) {
+                media.state = .failed
+                media.reason = missing
+            } else {
+                media.state = .pending
+                media.reason = "copying it from the shared inbox"
+                copyFile(hash, to: local, for: message.conversationID)
+            }
+        }
+        copy.media = media
+        return copy
+    }
+
+    /// Copies the file named `hash` from the database to `local`, once at a time.
+    private func copyFile(_ hash: String, to local: String, for conversation: ConversationID) {
+        guard copies.withLock({ $0.running.insert(hash).inserted }) else { return }
+        Task.detached { [self] in
+            var missing: String?
+            do {
+                if let bytes = try await store.mediaFile(contentHash: hash) {
+                    if MediaDigest.hex(of: bytes) == hash {
+                        try MediaCopy.write(bytes, to: local)
+                    } else {
+                        missing = "the shared inbox's copy of the file does not match its SHA-256"
+                    }
+                } else {
+                    missing = "the file is kept only on the host that downloaded it (the database has no copy): open it there"
+                }
+            } catch {
+                // Unreachable or a full disk: asked again when the thread is shown again.
+                copies.withLock { _ = $0.running.remove(hash) }
+                return
+            }
+            copies.withLock { state in
+                state.running.remove(hash)
+                if let missing { state.missing[hash] = missing }
+            }
+            copied.withLock { _ = $0.insert(conversation) }
+            counter.add(1, ordering: .relaxed)
+            wake.withLock { $0 }()
         }
     }
 
@@ -689,6 +765,23 @@ extension PostgresScreenStore: CannedReplyStore {
             try await tx.audit(.replyRemove, by: identity, conversation: nil, detail: AuditDetail(text: text, reply: removed),
                                at: now)
             return true
+        }
+    }
+}
+
+/// A file copied from the shared inbox into this host's media folder: whole or not at all.
+enum MediaCopy {
+    static func write(_ bytes: Data, to path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let temporary = path + ".part-\(UUID().uuidString.prefix(8))"
+        guard FileManager.default.createFile(atPath: temporary, contents: bytes, attributes: [.posixPermissions: 0o600]) else {
+            throw PostgresStoreError("cannot write \(temporary): check that the media folder \(folder) is writable")
+        }
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw PostgresStoreError("cannot rename \(temporary) to \(path)")
         }
     }
 }

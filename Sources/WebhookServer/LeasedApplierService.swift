@@ -37,11 +37,11 @@ public final class LeasedApplierService: Service, Sendable {
     }
 
     private let store: any ApplyingStore
-    private let claimant: LeaseClaimant
     private let configuration: Configuration
+    private let campaign: LeaseCampaign
     private let pressure: @Sendable () -> Bool
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
+    private let stop = StopFlag()
     private let holding = Atomic<Bool>(false)
     private let metrics = AppliedMetrics()
 
@@ -49,10 +49,19 @@ public final class LeasedApplierService: Service, Sendable {
     ///   listener's `IngestPipeline.isBusy`).
     public init(store: any ApplyingStore, claimant: LeaseClaimant, configuration: Configuration = .init(),
                 pressure: @escaping @Sendable () -> Bool = { false }, logger: Logger) {
-        precondition(configuration.heartbeat < configuration.lifetime, "the lease must be renewed within its lifetime")
         self.store = store
-        self.claimant = claimant
         self.configuration = configuration
+        var lease = LeaseCampaign.Configuration()
+        lease.lifetime = configuration.lifetime
+        lease.heartbeat = configuration.heartbeat
+        lease.retryEvery = configuration.retryEvery
+        campaign = LeaseCampaign(
+            lease: LeaseCampaign.Lease(
+                acquire: { lifetime in try await store.acquireApplierLease(claimant, lifetime: lifetime) },
+                renew: { try await store.renewApplierLease(claimant) },
+                release: { try await store.releaseApplierLease(claimant) }),
+            words: LeaseCampaign.Words(lease: "the applier lease", job: "applies the journal"),
+            configuration: lease, logger: logger)
         self.pressure = pressure
         self.logger = logger
     }
@@ -63,126 +72,30 @@ public final class LeasedApplierService: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                await self.campaign()
+                // A batch runs to its commit: the loop looks at the lease between batches.
+                await campaign.run(stop: stop, holding: { self.holding.store($0, ordering: .releasing) }, cancelsJob: false) { watch in
+                    await self.apply(until: watch)
+                }
             } onCancel: {
-                self.stopping.store(true, ordering: .releasing)
+                self.stop.set()
             }
         } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .releasing)
-        }
-    }
-
-    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
-
-    /// Sleeps `duration` in steps of at most a quarter second, so that a stop is seen soon.
-    private func pause(_ duration: Duration) async {
-        var left = duration
-        while left > .zero, !isStopping {
-            let step = min(left, .milliseconds(250))
-            // Cancelled: the service is stopping, which the loops check next.
-            try? await Task.sleep(for: step)
-            left -= step
-        }
-    }
-
-    // MARK: - The lease
-
-    /// Asks for the lease until the service stops; applies while it holds it.
-    private func campaign() async {
-        var lastHolder: LeaseClaimant?
-        var failures = 0
-        while !isStopping {
-            let attempt: LeaseAttempt
-            do {
-                attempt = try await store.acquireApplierLease(claimant, lifetime: configuration.lifetime)
-                failures = 0
-            } catch {
-                failures += 1
-                if failures == 1 || failures % 30 == 0 {
-                    logger.error("cannot ask the database for the applier lease (attempt \(failures)), asking again in \(configuration.retryEvery): \(error)")
-                }
-                await pause(configuration.retryEvery)
-                continue
-            }
-            switch attempt {
-            case .heldBy(let holder):
-                if holder != lastHolder {
-                    logger.info("\(holder) holds the applier lease and applies the journal; this listener journals and acknowledges")
-                    lastHolder = holder
-                }
-                await pause(configuration.retryEvery)
-            case .acquired:
-                logger.notice("this listener holds the applier lease: it applies the journal for every listener")
-                lastHolder = nil
-                holding.store(true, ordering: .releasing)
-                await applyWhileHolding()
-                holding.store(false, ordering: .releasing)
-            }
-        }
-        do {
-            try await withDeadline(configuration.lifetime, "the release of the applier lease") { [store, claimant] in
-                try await store.releaseApplierLease(claimant)
-            }
-        } catch {
-            logger.warning("could not give the applier lease up (another listener takes it once it lapses): \(error)")
-        }
-    }
-
-    /// Set once the holder can no longer be sure it holds the lease.
-    private final class LostFlag: Sendable {
-        private let value = Atomic<Bool>(false)
-        var isSet: Bool { value.load(ordering: .acquiring) }
-        func set() { value.store(true, ordering: .releasing) }
-    }
-
-    /// Renews the lease and applies until the lease is lost or the service stops.
-    private func applyWhileHolding() async {
-        let lost = LostFlag()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.keepLease(lost: lost) }
-            group.addTask { await self.apply(until: lost) }
-            await group.waitForAll()
-        }
-    }
-
-    /// The heartbeat: returns when the service stops or the lease is no longer certain.
-    private func keepLease(lost: LostFlag) async {
-        var lastRenewal = ContinuousClock.now
-        while !isStopping, !lost.isSet {
-            await pause(configuration.heartbeat)
-            if isStopping { return }
-            do {
-                let renewed = try await withDeadline(configuration.heartbeat, "a renewal of the applier lease") {
-                    [store, claimant] in try await store.renewApplierLease(claimant)
-                }
-                if renewed {
-                    lastRenewal = .now
-                } else {
-                    logger.warning("another listener took the applier lease: this one stops applying")
-                    lost.set()
-                }
-            } catch {
-                // Unsure whether the lease still holds: past its lifetime it surely does not.
-                if ContinuousClock.now - lastRenewal + configuration.heartbeat >= configuration.lifetime {
-                    logger.error("the applier lease could not be renewed for \(configuration.lifetime): this listener stops applying: \(error)")
-                    lost.set()
-                }
-            }
+            self.stop.set()
         }
     }
 
     /// Applies batch after batch while the lease holds.
-    private func apply(until lost: LostFlag) async {
+    private func apply(until watch: LeaseWatch) async {
         var failures = 0
-        while !isStopping, !lost.isSet {
+        while !watch.isLost {
             do {
                 let applied = try await store.applyJournalBatch(limit: configuration.maxBatch)
                 failures = 0
                 metrics.count(applied, logger: logger)
                 if applied.isEmpty {
-                    await pause(configuration.idlePoll)
+                    await watch.pause(configuration.idlePoll)
                 } else if pressure() {
-                    await pause(configuration.restUnderLoad)
+                    await watch.pause(configuration.restUnderLoad)
                 }
             } catch {
                 // The connection, a full disk: nothing moved, the bodies wait in the journal.
@@ -191,7 +104,7 @@ public final class LeasedApplierService: Service, Sendable {
                 if failures == 1 || failures % 20 == 0 {
                     logger.error("applying the journal failed (attempt \(failures)), trying again in \(wait): \(error)")
                 }
-                await pause(wait)
+                await watch.pause(wait)
             }
         }
     }

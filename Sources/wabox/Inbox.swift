@@ -88,6 +88,7 @@ struct Inbox: ParsableCommand {
                                        identity: AgentIdentity(account: location.user, displayName: settings.displayName),
                                        theme: theme, logger: logger)
         screen.preferences = try ScreenPreferences(settings)
+        screen.mediaDirectory = settings.mediaDirectory
         do {
             try screen.run { CursesTerminal(useColors: theme.name != "mono") }
         } catch {

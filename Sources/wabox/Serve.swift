@@ -111,7 +111,7 @@ struct Serve: AsyncParsableCommand {
                 configuration: .init(graphURL: settings.graphURL, graphVersion: settings.graphVersion, accessToken: accessToken),
                 logger: Logger(label: "wabox.cloud-api"))
             logger.info("outbox sender on, sending through \(settings.graphURL)/\(settings.graphVersion)")
-            notStarted.append("media downloads")
+            configuration.media = settings.mediaDownloads
             configuration.wabaID = settings[.wabaID]
         } else {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")

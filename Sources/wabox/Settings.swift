@@ -73,11 +73,15 @@ struct Settings: Sendable {
     /// The PostgreSQL database `db` names, if it names one (only commands that load their
     /// settings with `postgresAllowed` get this far with one).
     var postgresLocation: PostgresLocation? { values[.db].flatMap { try? StoreLocation.parse($0).postgres } }
-    /// Where downloaded media go: `media_dir`, else `media/` beside the database.
+    /// Where downloaded media go: `media_dir`, else `media/` beside the database. On
+    /// PostgreSQL, which keeps the bytes itself, it is this host's copy of them: `media/`
+    /// beside where a SQLite inbox would be.
     var mediaDirectory: String {
         // Absolute, so that a file queued by `wabox send` is found by a `wabox serve` started elsewhere.
-        values[.mediaDir].map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: databasePath)
+        let besides = postgresLocation == nil
+            ? databasePath : ConfigLocations.defaultDatabasePath(environment: ProcessInfo.processInfo.environment)
+        return values[.mediaDir].map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? MediaDownloader.Configuration.defaultDirectory(besideDatabaseAt: besides)
     }
     /// Where `S` saves copies of customers' files: `download_dir`, else `~/Downloads`.
     var downloadDirectory: String {
