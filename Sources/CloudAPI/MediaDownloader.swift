@@ -382,6 +382,14 @@ public struct OutgoingFile: Sendable, Hashable {
                             kind: rule.kind, sha256: hash)
     }
 
+    /// `prepare`, off the cooperative pool (it reads and hashes the whole file).
+    public static func prepareOffThePool(path: String, mediaDirectory: String, caption: String?) async throws(Refusal)
+        -> OutgoingFile {
+        try await offThePool { () -> Result<OutgoingFile, Refusal> in
+            Result { () throws(Refusal) in try prepare(path: path, mediaDirectory: mediaDirectory, caption: caption) }
+        }.get()
+    }
+
     /// Checks and copies the file at `path` (off the cooperative pool), then writes it to
     /// the outbox of `conversation` with `caption` under it: what `wabox send --file` and
     /// Ctrl-O in the compose line both do. The sender uploads and sends it from there.
@@ -392,10 +400,7 @@ public struct OutgoingFile: Sendable, Hashable {
                                replyTo: MessageID?, localID: String, at timestamp: Int64,
                                database: InboxDatabase) async throws -> StoredMessage {
         let caption = caption.flatMap { $0.isEmpty ? nil : $0 }
-        let prepared = await offThePool { () -> Result<OutgoingFile, Refusal> in
-            Result { () throws(Refusal) in try prepare(path: path, mediaDirectory: mediaDirectory, caption: caption) }
-        }
-        let outgoing = try prepared.get()
+        let outgoing = try await prepareOffThePool(path: path, mediaDirectory: mediaDirectory, caption: caption)
         return try await database.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind,
                                               sha256: outgoing.sha256, caption: caption, replyTo: replyTo,
                                               localID: localID, at: timestamp)

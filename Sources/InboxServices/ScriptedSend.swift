@@ -45,7 +45,8 @@ public enum ScriptedSend {
                 return try await sendOrThrow(request, databasePath: path, cloud: cloud, phoneNumberID: phoneNumberID,
                                              mediaDirectory: mediaDirectory)
             case .postgres(let location):
-                return try await sendOrThrow(request, location: location, cloud: cloud, phoneNumberID: phoneNumberID)
+                return try await sendOrThrow(request, location: location, cloud: cloud, phoneNumberID: phoneNumberID,
+                                             mediaDirectory: mediaDirectory)
             }
         } catch let failure as Failure {
             throw failure
@@ -80,23 +81,26 @@ public enum ScriptedSend {
     /// process under a presence lease of its own, so that a listener's sender neither takes
     /// the row nor makes it uncertain while this one waits for the answer.
     private static func sendOrThrow(_ request: Request, location: PostgresLocation, cloud: GraphCloudClient.Configuration,
-                                    phoneNumberID: PhoneNumberID?) async throws -> MessageID {
-        guard request.file == nil else {
-            throw Failure(description: """
-                wabox send --file needs a SQLite --db for now: the media store a PostgreSQL inbox would share \
-                across hosts is not built yet. Send text, or send the file from an inbox on SQLite.
-                """)
-        }
+                                    phoneNumberID: PhoneNumberID?, mediaDirectory: String) async throws -> MessageID {
         let logger = Logger(label: "wabox.send", factory: { _ in SwiftLogNoOpLogHandler() })
         try await PostgresStore.probe(location, logger: logger)
         return try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
             let now = Int64(Date().timeIntervalSince1970)
             let localID = "send-" + UUID().uuidString.lowercased()
             let conversation = try await store.conversationForSending(to: request.to, on: phoneNumberID, at: now)
-            try await store.enqueueOutbound(in: conversation, content: .text(body: request.text ?? ""),
-                                            replyTo: request.replyTo, localID: localID, at: now, agent: location.user)
+            if let file = request.file {
+                let caption = request.caption.flatMap { $0.isEmpty ? nil : $0 }
+                let outgoing = try await OutgoingFile.prepareOffThePool(path: file, mediaDirectory: mediaDirectory,
+                                                                        caption: caption)
+                try await store.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind, sha256: outgoing.sha256,
+                                            caption: caption, replyTo: request.replyTo, localID: localID, at: now,
+                                            agent: location.user)
+            } else {
+                try await store.enqueueOutbound(in: conversation, content: .text(body: request.text ?? ""),
+                                                replyTo: request.replyTo, localID: localID, at: now, agent: location.user)
+            }
             let outbox = PostgresOutbox(store: store, claimant: LeaseClaimant(pid: getpid(), host: LeaseHolder.hostName(),
-                                                                              role: "send"))
+                                                                              role: "send"), mediaDirectory: mediaDirectory)
             return try await outbox.whilePresent { try await deliver(localID, from: outbox, cloud: cloud) }
         }
     }

@@ -86,7 +86,7 @@ public struct SharedStoreScreen: Sendable {
                 status.attachedTo = shared
                 return status
             },
-            cloud: cloudServices(screen))
+            fileSender: fileSender(screen), cloud: cloudServices(screen))
         while !inbox.state.quit {
             if terminal.pendingSignal() != 0 { break }
             inbox.step(waitMilliseconds: configuration.pollMilliseconds)
@@ -97,6 +97,21 @@ public struct SharedStoreScreen: Sendable {
         _ = try? screen.wait { try await screen.stopTyping(in: nil) }
         // The pipe stays open until the process ends: the listener's task may still ring
         // it while it stops, and a closed descriptor's number may be reused by then.
+    }
+
+    /// Ctrl-O in the compose line: the file checked, copied into this host's media folder
+    /// and queued with its bytes, which the sender of any listener uploads.
+    func fileSender(_ screen: PostgresScreenStore) -> InboxApp.FileSender {
+        let directory = mediaDirectory
+        return { conversation, path, caption, replyTo in
+            guard let directory else { throw ScreenSession.SessionError.noMediaStore }
+            let caption = caption.flatMap { $0.isEmpty ? nil : $0 }
+            let outgoing = try await OutgoingFile.prepareOffThePool(path: path, mediaDirectory: directory, caption: caption)
+            return try await screen.enqueueFile(in: conversation, file: outgoing.file, kind: outgoing.kind,
+                                                sha256: outgoing.sha256, caption: caption, replyTo: replyTo,
+                                                localID: UUID().uuidString.lowercased(),
+                                                at: Int64(Date().timeIntervalSince1970))
+        }
     }
 
     /// Templates from the cache one listener keeps fresh; read receipts through the queue

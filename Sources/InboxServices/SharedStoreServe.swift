@@ -130,12 +130,13 @@ public enum SharedStoreServe {
         }
         if !configuration.notStarted.isEmpty {
             logger.notice("""
-                on PostgreSQL wabox serve runs the webhook listener, the journal's applier and the outbox sender; not started: \
+                on PostgreSQL wabox serve runs the webhook listener, the journal's applier, the outbox sender and the media downloads; not started: \
                 \(configuration.notStarted.joined(separator: ", ")) (they need a SQLite --db for now)
                 """)
         }
         if let client = configuration.client {
-            let outbox = PostgresOutbox(store: store, claimant: configuration.claimant)
+            let outbox = PostgresOutbox(store: store, claimant: configuration.claimant,
+                                        mediaDirectory: configuration.media?.directory)
             services.append(SharedOutboxSender(outbox: outbox, sender: OutboxSender(
                 database: outbox, client: client, policy: configuration.retryPolicy, logger: Logger(label: "wabox.outbox"))))
             if let media = configuration.media {

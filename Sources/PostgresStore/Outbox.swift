@@ -30,13 +30,19 @@ public final class PostgresOutbox: OutboxStore {
     private let lastSweep = Mutex<Int64>(0)
     private let sweepInterval: Int64
 
+    /// This host's media folder: a file another host queued is copied into it from the
+    /// database before its upload.
+    public let mediaDirectory: String?
+
     /// - Parameters:
     ///   - lifetime: how long the presence lease lasts without a renewal; `keepPresent`
     ///     renews it five times as often.
     ///   - sweepInterval: how often a claim first makes uncertain the rows left in flight by
     ///     senders that died (milliseconds).
+    ///   - mediaDirectory: this host's media folder (`media_dir`).
     public init(store: PostgresStore, claimant: LeaseClaimant, lifetime: Duration = .seconds(15),
-                sweepInterval: Int64 = 5_000) {
+                sweepInterval: Int64 = 5_000, mediaDirectory: String? = nil) {
+        self.mediaDirectory = mediaDirectory
         self.store = store
         self.claimant = claimant
         self.presenceName = "sender " + UUID().uuidString.lowercased()
@@ -46,9 +52,35 @@ public final class PostgresOutbox: OutboxStore {
 
     private var logger: Logger { store.logger }
 
-    private func hold(_ item: OutboxItem?) -> OutboxItem? {
-        if let item { holds.withLock { _ = $0.insert(item.localID) } }
+    private func hold(_ item: OutboxItem?) async -> OutboxItem? {
+        guard var item else { return nil }
+        holds.withLock { _ = $0.insert(item.localID) }
+        if let file = item.file { item.file = await hereOrCopied(file) }
         return item
+    }
+
+    /// `file` where this host can read it: as queued when it is here, else copied from the
+    /// database into this host's media folder (a screen on another host queued it). When
+    /// neither works the path stays, and the upload says it cannot read the file.
+    private func hereOrCopied(_ file: OutboundFile) async -> OutboundFile {
+        guard !FileManager.default.fileExists(atPath: file.path), let mediaDirectory else { return file }
+        let hash = (file.path as NSString).lastPathComponent
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return file }
+        let local = (mediaDirectory as NSString).appendingPathComponent(hash)
+        var copy = file
+        copy.path = local
+        if FileManager.default.fileExists(atPath: local) { return copy }
+        do {
+            guard let bytes = try await store.mediaFile(contentHash: hash), MediaDigest.hex(of: bytes) == hash else {
+                logger.warning("the file to send \(hash) is neither at \(file.path) nor in the database")
+                return file
+            }
+            try MediaCopy.write(bytes, to: local)
+            return copy
+        } catch {
+            logger.warning("could not copy the file to send \(hash) from the database: \(error)")
+            return file
+        }
     }
 
     func releaseHold(_ localID: String) {
@@ -101,7 +133,7 @@ public final class PostgresOutbox: OutboxStore {
     public func claimNextOutbound(nowMilliseconds now: Int64) async throws -> OutboxItem? {
         try await sweepIfDue()
         let presence = presenceName
-        return hold(try await store.transaction { tx in
+        return await hold(try await store.transaction { tx in
             if try await Self.halt(in: tx) != nil { return nil }
             // A row another sender holds is locked, and skipped; it stays in the outbox, so
             // the later rows of its conversation wait for it (NOT EXISTS sees it whatever
@@ -122,7 +154,7 @@ public final class PostgresOutbox: OutboxStore {
 
     public func claimOutbound(localID: String, nowMilliseconds now: Int64) async throws -> OutboxItem? {
         let presence = presenceName
-        return hold(try await store.transaction { tx in
+        return await hold(try await store.transaction { tx in
             guard let rowID = try await tx.int64("""
                 SELECT o.message_id FROM outbox o JOIN message m ON m.id = o.message_id
                 WHERE m.local_id = \(localID) AND o.state = 'queued'
@@ -184,10 +216,15 @@ public final class PostgresOutbox: OutboxStore {
     // MARK: - Outcomes
 
     public func recordUpload(localID: String, mediaID: String) async throws {
-        try await store.client.query("""
-            UPDATE outbox SET upload_id = \(mediaID)
-            WHERE message_id = (SELECT id FROM message WHERE local_id = \(localID))
-            """, logger: logger)
+        try await store.transaction { tx in
+            try await tx.run("""
+                UPDATE outbox SET upload_id = \(mediaID)
+                WHERE message_id = (SELECT id FROM message WHERE local_id = \(localID))
+                """)
+            try await tx.run("""
+                UPDATE media SET media_id = \(mediaID) WHERE message_id = (SELECT id FROM message WHERE local_id = \(localID))
+                """)
+        }
     }
 
     public func markAccepted(localID: String, wamid: MessageID, heldForQualityReview: Bool,

@@ -41,9 +41,41 @@ extension PostgresStore {
                                  agent: agent, displayName: displayName, audited: AuditDetail(template: template.name))
     }
 
+    /// As `enqueueOutbound`, for a file checked and copied into this host's media folder
+    /// (`OutgoingFile.prepare`): its bytes go into the database with it, so that the sender
+    /// of any host uploads them.
+    @discardableResult
+    public func enqueueFile(in conversation: ConversationID, file: OutboundFile, kind: MediaAttachment.Kind, sha256: String,
+                            caption: String?, replyTo: MessageID? = nil, localID: String, at timestamp: Int64,
+                            agent: String?, displayName: String? = nil) async throws -> Int64 {
+        guard let bytes = FileManager.default.contents(atPath: file.path) else {
+            throw PostgresStoreError("cannot read \(file.path), the copy of the file to send: check the media folder (media_dir)")
+        }
+        let content = MessageContent.media(MediaAttachment(kind: kind, mimeType: file.mimeType, sha256: sha256,
+                                                           caption: caption, filename: file.filename))
+        return try await insertOutbound(in: conversation, type: content.typeName, content: content, replyTo: replyTo,
+                                        payload: nil, localID: localID, at: timestamp, agent: agent,
+                                        displayName: displayName, audited: AuditDetail()) { tx, rowID in
+            try await tx.run("UPDATE outbox SET file_path = \(file.path) WHERE message_id = \(rowID)")
+            // Ready from the start, as on SQLite: the export shows it with its path.
+            try await tx.run("""
+                INSERT INTO media (message_id, media_id, kind, mime_type, sha256, filename, state, file_size, content_hash,
+                                   path, sent_at)
+                VALUES (\(rowID), '', \(kind.rawValue), \(file.mimeType), \(sha256), \(file.filename), 'ready', \(file.size),
+                        \(sha256), \(file.path), \(timestamp))
+                """)
+            try await tx.run("""
+                INSERT INTO media_file (content_hash, bytes, stored_at)
+                VALUES (\(sha256), \(ByteBuffer(data: bytes)), \(timestamp * 1000))
+                ON CONFLICT (content_hash) DO NOTHING
+                """)
+        }
+    }
+
     private func insertOutbound(in conversation: ConversationID, type: String, content: MessageContent, replyTo: MessageID?,
                                 payload: String?, localID: String, at timestamp: Int64, agent: String?,
-                                displayName: String?, audited: AuditDetail, buttons: [String]? = nil) async throws -> Int64 {
+                                displayName: String?, audited: AuditDetail, buttons: [String]? = nil,
+                                with extra: (Transaction, Int64) async throws -> Void = { _, _ in }) async throws -> Int64 {
         try await transaction { tx in
             guard let rowID = try await tx.int64("""
                 INSERT INTO message (local_id, conversation_id, direction, type, text, caption, content, timestamp,
@@ -57,6 +89,7 @@ extension PostgresStore {
                 INSERT INTO outbox (message_id, state, attempts, next_attempt_at, payload)
                 VALUES (\(rowID), 'queued', 0, \(timestamp * 1000), \(payload)::text)
                 """)
+            try await extra(tx, rowID)
             try await tx.run("""
                 UPDATE conversation SET
                     last_message_id = CASE WHEN \(timestamp) >= last_activity_at THEN \(rowID) ELSE last_message_id END,

@@ -476,6 +476,17 @@ extension PostgresScreenStore {
         return try await message(rowID: rowID)
     }
 
+    /// A file checked and copied into this host's media folder (`OutgoingFile.prepare`),
+    /// written with its bytes for the sender of any host.
+    public func enqueueFile(in conversation: ConversationID, file: OutboundFile, kind: MediaAttachment.Kind, sha256: String,
+                            caption: String?, replyTo: MessageID?, localID: String,
+                            at timestamp: Int64) async throws -> StoredMessage {
+        let rowID = try await store.enqueueFile(in: conversation, file: file, kind: kind, sha256: sha256, caption: caption,
+                                                replyTo: replyTo, localID: localID, at: timestamp, agent: identity.account,
+                                                displayName: identity.displayName)
+        return try await message(rowID: rowID)
+    }
+
     public func enqueueTemplate(in conversation: ConversationID, template: TemplateMessage, displayText: String?,
                                 localID: String, at timestamp: Int64) async throws -> StoredMessage {
         let rowID = try await store.enqueueTemplate(in: conversation, template: template, displayText: displayText,

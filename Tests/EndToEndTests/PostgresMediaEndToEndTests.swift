@@ -141,6 +141,32 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
                 let copy = names.first.flatMap { FileManager.default.contents(atPath: saved.appendingPathComponent($0).path) }
                 #expect([photo.bytes, invoice.bytes, later.bytes].contains(copy), "saved a file that is none of the three:\n\(picked)")
 
+                // A file goes back from this host: Ctrl-O, the path, Enter; the survivor's
+                // sender uploads the bytes the database keeps, and sends it by its media id.
+                let label = directory.appendingPathComponent("outgoing/etiqueta-devolucion.pdf")
+                try FileManager.default.createDirectory(at: label.deletingLastPathComponent(), withIntermediateDirectories: true)
+                let labelBytes = Data("%PDF-1.4 etiqueta de devolución 5531\n%%EOF\n".utf8)
+                try labelBytes.write(to: label)
+                fake.postStatuses(.init(url: "http://127.0.0.1:\(survivor.port)/webhook", appSecret: Fixtures.appSecret,
+                                        statuses: [.sent, .delivered]))
+                try pane.press(["Escape"])
+                try pane.type("Aquí tiene la etiqueta")
+                try pane.press(["C-o"])
+                try await pane.waitForScreen("the file prompt", timeout: 30) { $0.contains("│file:") }
+                try pane.type(label.path)
+                try pane.press(["Enter"])
+                try await pane.waitForScreen("the file in the thread", timeout: 30) {
+                    $0.contains("[document: etiqueta-devolucion.pdf] Aquí tiene la etiqueta")
+                }
+                let uploads = { fake.requests.filter { $0.method == "POST" && $0.path.hasSuffix("/106540352242922/media") } }
+                let sends = { fake.messageRequests.filter { String(decoding: $0.body, as: UTF8.self).contains(#""document""#) } }
+                let went = try await waitUntil(timeout: 60) { uploads().count == 1 && sends().count == 1 }
+                #expect(went, "uploads \(uploads().count), sends \(sends().count):\n\(survivor.process.log)")
+                #expect(uploads().first?.body.range(of: labelBytes) != nil, "the upload does not carry the file's bytes")
+                try await pane.waitForScreen("the file delivered", timeout: 30) { screen in
+                    screen.components(separatedBy: "\n").contains { $0.contains("(carmen) · ") && $0.contains("✓✓") }
+                }
+
                 try pane.press(["Escape", "Escape", "q"])
                 try await pane.waitForScreen("wabox to exit", timeout: 30) { $0.contains("wabox exited with 0") }
                 #expect(await survivor.process.stop() == 0)

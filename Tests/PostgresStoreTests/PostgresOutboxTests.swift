@@ -154,6 +154,44 @@ private final class ClaimLog: Sendable {
         }
     }
 
+    @Test func aFileQueuedOnOneHostIsUploadedFromAnotherThroughTheDatabase() async throws {
+        try await withStores(2) { stores in
+            let folders = (0..<2).map {
+                FileManager.default.temporaryDirectory.appendingPathComponent("wabox-pg-file-\($0)-\(UUID().uuidString)")
+            }
+            defer { for folder in folders { try? FileManager.default.removeItem(at: folder) } }
+            for folder in folders { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+            let bytes = Data("%PDF-1.4 bon de retour 5512\n%%EOF\n".utf8)
+            let hash = MediaDigest.hex(of: bytes)
+            // The screen's host kept its copy in its media folder, named by the hash.
+            let queued = folders[0].appendingPathComponent(hash).path
+            try bytes.write(to: URL(fileURLWithPath: queued))
+            let conversation = try await stores[0].conversationForSending(to: "33612345678", on: phone, at: 1_764_400_000)
+            try await stores[0].enqueueFile(in: conversation, file: OutboundFile(path: queued, mimeType: "application/pdf",
+                                                                                filename: "bon-5512.pdf", size: Int64(bytes.count)),
+                                            kind: .document, sha256: hash, caption: "Le bon de retour", localID: "file-1",
+                                            at: 1_764_400_000, agent: "amelie")
+            // That folder is not on the sender's host.
+            try FileManager.default.removeItem(at: folders[0])
+            let outbox = PostgresOutbox(store: stores[1], claimant: LeaseClaimant(pid: 201, host: "sender-host"),
+                                        mediaDirectory: folders[1].path)
+            try await outbox.renewPresence()
+            let item = try #require(try await outbox.claimNextOutbound(nowMilliseconds: 1_764_400_001_000))
+            let file = try #require(item.file)
+            #expect(file.path == folders[1].appendingPathComponent(hash).path)
+            #expect(FileManager.default.contents(atPath: file.path) == bytes)
+            #expect(file.filename == "bon-5512.pdf" && file.mimeType == "application/pdf")
+            guard case .media(let media) = item.kind else { Issue.record("not a file: \(item.kind)"); return }
+            #expect(media.kind == .document && media.caption == "Le bon de retour" && media.mediaID == nil)
+            // The upload's media id is kept for the send and for the thread.
+            try await outbox.recordUpload(localID: "file-1", mediaID: "8812")
+            let ids = try await stores[0].client.query("""
+                SELECT o.upload_id, md.media_id, md.state FROM outbox o JOIN media md ON md.message_id = o.message_id
+                """).collect().map { try $0.decode((String?, String, String).self) }
+            #expect(ids.count == 1 && ids[0].0 == "8812" && ids[0].1 == "8812" && ids[0].2 == "ready")
+        }
+    }
+
     @Test func aReplyIsInTheAuditTrailFromTheMomentItIsWritten() async throws {
         try await withStores(1) { stores in
             let store = stores[0]
