@@ -19,7 +19,8 @@ import WebhookServer
 /// one at a time downloads the customers' media, keeping the bytes in the database for the
 /// screens of every host (and a copy in its own media folder).
 ///
-/// Transcripts and pruning need the SQLite store so far, and are not started.
+/// The applier's holder also prunes the journal and the audit trail past their retention.
+/// Transcripts need the SQLite store so far, and are not started.
 public enum SharedStoreServe {
     public struct Configuration: Sendable {
         public var location: PostgresLocation

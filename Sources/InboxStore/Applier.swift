@@ -176,6 +176,14 @@ extension InboxDatabase {
                 try db.cachedStatement(sql: "UPDATE \(table) SET journal_id = ?, digest = ? WHERE id > ?")
                     .execute(arguments: [id, linkAfter.digest, after])
             }
+        } else if applier.deadLetters > 0 {
+            // Set aside while applying (a stranger's edit or deletion): the last rows of the
+            // table, this transaction's. They name the body too, so that it is kept past the
+            // journal's retention and `wabox replay --dead-letters` finds it.
+            try db.cachedStatement(sql: """
+                UPDATE dead_letter SET journal_id = ? WHERE journal_id IS NULL AND webhook_id IS NULL
+                  AND id > (SELECT coalesce(max(id), 0) FROM dead_letter) - ?
+                """).execute(arguments: [id, applier.deadLetters])
         }
         return replay ? .duplicate : .stored(events: events.count, deadLetters: applier.deadLetters)
     }

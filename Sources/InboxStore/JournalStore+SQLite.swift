@@ -73,3 +73,5 @@ extension InboxDatabase: ApplyingStore {
         try journalProgress()
     }
 }
+
+extension InboxDatabase: PruningStore {}

@@ -68,3 +68,17 @@ public protocol ApplyingStore: JournalStore {
     /// How far the applier is behind the journal.
     func journalProgressNow() async throws -> JournalProgress
 }
+
+/// The retention of what a store keeps only for a while: applied webhook bodies
+/// (`journal_retention`) and the audit trail's entries (`audit_retention`). The applier
+/// prunes, a chunk per transaction, once it has caught up.
+public protocol PruningStore: Sendable {
+    /// Removes up to `limit` applied bodies received before `cutoff` (Unix seconds),
+    /// oldest first; a dead letter's body stays whatever its age, and an account error
+    /// keeps its row without it. Returns how many were removed.
+    func pruneJournal(receivedBefore cutoff: Int64, limit: Int) async throws -> Int
+
+    /// Removes up to `limit` audit entries recorded before `cutoff` (Unix seconds), oldest
+    /// first: the one way rows leave the append-only trail. Returns how many.
+    func pruneAudit(before cutoff: Int64, limit: Int) async throws -> Int
+}

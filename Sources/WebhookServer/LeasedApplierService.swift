@@ -32,6 +32,18 @@ public final class LeasedApplierService: Service, Sendable {
         /// After a batch while acknowledgements wait for a journal commit, the pause before
         /// the next: the listener's commits go first on a busy machine.
         public var restUnderLoad: Duration = .milliseconds(10)
+        /// Applied bodies older than this are pruned by the holder (`journal_retention`);
+        /// nil keeps them forever.
+        public var retention: Duration? = .seconds(30 * 86_400)
+        /// Audit trail entries older than this are pruned (`audit_retention`); nil keeps
+        /// the trail forever.
+        public var auditRetention: Duration?
+        /// How often the holder, once caught up, looks for what to prune.
+        public var pruneEvery: Duration = .seconds(60)
+        /// Rows deleted per pruning transaction.
+        public var pruneChunk = 500
+        /// The clock for retention, in Unix seconds; nil is the system's.
+        public var now: (@Sendable () -> Int64)?
 
         public init() {}
     }
@@ -87,12 +99,22 @@ public final class LeasedApplierService: Service, Sendable {
     /// Applies batch after batch while the lease holds.
     private func apply(until watch: LeaseWatch) async {
         var failures = 0
+        var lastPrune: ContinuousClock.Instant?
+        var pruneUnfinished = false
         while !watch.isLost {
             do {
                 let applied = try await store.applyJournalBatch(limit: configuration.maxBatch)
                 failures = 0
                 metrics.count(applied, logger: logger)
                 if applied.isEmpty {
+                    // Caught up: time for pruning, a few chunks at a time, new bodies first.
+                    if let pruner = store as? any PruningStore,
+                       configuration.retention != nil || configuration.auditRetention != nil,
+                       pruneUnfinished || lastPrune.map({ ContinuousClock.now - $0 >= configuration.pruneEvery }) ?? true {
+                        lastPrune = .now
+                        pruneUnfinished = try await prune(pruner, until: watch)
+                        if pruneUnfinished { continue }
+                    }
                     await watch.pause(configuration.idlePoll)
                 } else if pressure() {
                     await watch.pause(configuration.restUnderLoad)
@@ -107,5 +129,36 @@ public final class LeasedApplierService: Service, Sendable {
                 await watch.pause(wait)
             }
         }
+    }
+
+    /// Prunes applied bodies and audit entries past their retention, a chunk per
+    /// transaction, at most ten chunks of each and only while acknowledgements do not wait
+    /// (the next batch comes first); returns whether some may be left.
+    private func prune(_ pruner: any PruningStore, until watch: LeaseWatch) async throws -> Bool {
+        let now = configuration.now?() ?? Int64(Date().timeIntervalSince1970)
+        var unfinished = false
+        let kinds: [(Duration?, String, @Sendable (Int64, Int) async throws -> Int)] = [
+            (configuration.retention, "applied webhook bodies older than the journal retention",
+             { try await pruner.pruneJournal(receivedBefore: $0, limit: $1) }),
+            (configuration.auditRetention, "audit trail entries older than the audit retention",
+             { try await pruner.pruneAudit(before: $0, limit: $1) }),
+        ]
+        for (retention, what, prune) in kinds {
+            guard let retention else { continue }
+            let cutoff = now - retention.components.seconds
+            var total = 0, chunks = 0
+            while true {
+                if watch.isLost || pressure() || chunks == 10 {
+                    unfinished = true
+                    break
+                }
+                let removed = try await prune(cutoff, configuration.pruneChunk)
+                total += removed
+                chunks += 1
+                if removed < configuration.pruneChunk { break }
+            }
+            if total > 0 { logger.info("pruned \(total) \(what)") }
+        }
+        return unfinished
     }
 }

@@ -117,7 +117,8 @@ struct Serve: AsyncParsableCommand {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }
         if settings.transcription != nil { notStarted.append("voice-note transcripts") }
-        notStarted.append("journal and audit pruning")
+        configuration.applier.retention = settings.journalRetention
+        configuration.applier.auditRetention = settings.auditRetention
         if durability != .normal { notStarted.append("--durability (PostgreSQL's synchronous_commit decides)") }
         configuration.notStarted = notStarted
         configuration.telemetry = Telemetry.bootstrap()

@@ -117,20 +117,38 @@ struct PostgresSendEndToEndTests: ServeWorkspace {
         }
     }
 
-    @Test func sendingAFileThroughPostgreSQLIsRefusedInWords() async throws {
+    @Test func aScriptSendsAFileThroughPostgreSQL() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try PostgresSuite.server
         let database = try await server.createDatabase()
-        let file = directory.appendingPathComponent("label.pdf")
-        try Data("%PDF-1.4 label".utf8).write(to: file)
-        let result = try await blockingWork { [environment] in
-            try runCommand(try waboxBinary(), ["send", "--db", server.url(database: database), "--to", "33612345678",
-                                               "--file", file.path],
-                           environment: sendingEnvironment(graphURL: "http://127.0.0.1:1"))
+        let file = directory.appendingPathComponent("etiquette-retour.pdf")
+        let bytes = Data("%PDF-1.4 étiquette de retour 7781\n%%EOF\n".utf8)
+        try bytes.write(to: file)
+        let fake = FakeCloudAPI(accessToken: accessToken)
+        try await fake.withRunning { graphURL in
+            var sending = sendingEnvironment(graphURL: graphURL)
+            sending["WABOX_MEDIA_DIR"] = directory.appendingPathComponent("media").path
+            let result = try await blockingWork { [sending] in
+                try runCommand(try waboxBinary(), ["send", "--db", server.url(database: database), "--to", "33612345678",
+                                                   "--file", file.path, "--caption", "Votre étiquette"],
+                               environment: sending)
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.hasPrefix("wamid."), "\(result.stdout)")
+            #expect(!result.stderr.contains(server.password))
+            let uploads = fake.requests.filter { $0.method == "POST" && $0.path.hasSuffix("/106540352242922/media") }
+            #expect(uploads.count == 1 && uploads.first?.body.range(of: bytes) != nil, "the upload does not carry the file")
+            let send = try #require(fake.messageRequests.first)
+            let body = try #require(try JSONSerialization.jsonObject(with: send.body) as? [String: Any])
+            let document = try #require(body["document"] as? [String: Any], "\(body)")
+            #expect(document["caption"] as? String == "Votre étiquette")
+            #expect(document["filename"] as? String == "etiquette-retour.pdf")
         }
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("--file needs a SQLite --db"), "\(result.stderr)")
-        #expect(!result.stderr.contains(server.password))
+        // The bytes stay in the database, for a sender on any host to upload again.
+        try await PostgresStore.withStore(server.location(database: database), logger: quiet, maximumConnections: 1) { store in
+            let kept = try await store.mediaFile(contentHash: MediaDigest.hex(of: bytes))
+            #expect(kept == bytes)
+        }
     }
 }
 

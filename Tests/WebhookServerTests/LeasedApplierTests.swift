@@ -66,6 +66,29 @@ private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler
         #expect(try temp.database.counts().messages == 20)
     }
 
+    @Test func theHolderPrunesAppliedBodiesPastTheRetentionOnceCaughtUp() async throws {
+        let temp = try TemporaryDatabase()
+        defer { temp.remove() }
+        var pruning = configuration
+        pruning.retention = .seconds(86_400)
+        pruning.pruneChunk = 3
+        // Two days after the bodies arrived.
+        pruning.now = { 1_764_400_000 + 2 * 86_400 }
+        let service = LeasedApplierService(store: temp.database, claimant: LeaseClaimant(pid: 903, host: "listener"),
+                                           configuration: pruning, logger: quiet)
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        try await journal(temp.database, "old", count: 10)
+        // Applied, then pruned in chunks of three: the messages stay, the bodies go.
+        #expect(try await waitUntil(timeout: 30) {
+            var left = 0
+            _ = try temp.database.journalLog(JournalLogFilter()) { _ in left += 1 }
+            return left == 0
+        })
+        #expect(try appliedEverything(temp.database))
+        #expect(try temp.database.counts().messages == 10)
+    }
+
     @Test func aHolderThatStopsRenewingLosesTheLeaseOnceItsLifetimePassed() async throws {
         let temp = try TemporaryDatabase()
         defer { temp.remove() }
