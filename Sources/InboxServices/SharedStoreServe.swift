@@ -19,8 +19,8 @@ import WebhookServer
 /// one at a time downloads the customers' media, keeping the bytes in the database for the
 /// screens of every host (and a copy in its own media folder).
 ///
-/// The applier's holder also prunes the journal and the audit trail past their retention.
-/// Transcripts need the SQLite store so far, and are not started.
+/// The applier's holder also prunes the journal and the audit trail past their retention;
+/// with `transcribe_command`, one listener at a time transcribes the voice notes.
 public enum SharedStoreServe {
     public struct Configuration: Sendable {
         public var location: PostgresLocation
@@ -44,16 +44,22 @@ public enum SharedStoreServe {
         /// every screen (`WABOX_WABA_ID`), and how often.
         public var wabaID: String?
         public var templateRefresh: Duration = .seconds(600)
-        /// With `client`: the media downloads (`media_dir` is this host's copy of the files).
+        /// With `client`: the media downloads (into `media.directory`, this host's copy).
         public var media: MediaDownloader.Configuration?
-        /// The lease of the media downloader and of the applier alike.
-        public var mediaLease = LeaseCampaign.Configuration()
+        /// This host's media folder (`media_dir`): files made on another host are copied
+        /// into it from the database when this one needs them.
+        public var mediaDirectory: String
+        /// Voice-note transcripts (`transcribe_command`), one listener at a time.
+        public var transcription: Transcriber.Configuration?
+        /// The leases of the media downloader and the transcriber.
+        public var jobLease = LeaseCampaign.Configuration()
         /// What would run beside the listener on SQLite and does not here, for the log line.
         public var notStarted: [String] = []
 
-        public init(location: PostgresLocation, listener: WebhookConfiguration) {
+        public init(location: PostgresLocation, listener: WebhookConfiguration, mediaDirectory: String) {
             self.location = location
             self.listener = listener
+            self.mediaDirectory = mediaDirectory
         }
     }
 
@@ -137,14 +143,17 @@ public enum SharedStoreServe {
         }
         if let client = configuration.client {
             let outbox = PostgresOutbox(store: store, claimant: configuration.claimant,
-                                        mediaDirectory: configuration.media?.directory)
+                                        mediaDirectory: configuration.mediaDirectory)
             services.append(SharedOutboxSender(outbox: outbox, sender: OutboxSender(
                 database: outbox, client: client, policy: configuration.retryPolicy, logger: Logger(label: "wabox.outbox"))))
             if let media = configuration.media {
-                services.append(SharedMediaDownloader(
-                    store: store, claimant: configuration.claimant, lease: configuration.mediaLease,
-                    downloader: MediaDownloader(database: store, client: client, configuration: media,
-                                                logger: Logger(label: "wabox.media"))))
+                let logger = Logger(label: "wabox.media")
+                let downloader = MediaDownloader(database: store, client: client, configuration: media, logger: logger)
+                services.append(LeasedJob(
+                    PostgresStore.mediaDownloaderLease, store: store, claimant: configuration.claimant,
+                    lease: configuration.jobLease,
+                    words: LeaseCampaign.Words(lease: "the media downloader's lease", job: "downloads the customers' files"),
+                    logger: logger, job: { try await downloader.downloadUntilCancelled() }))
             }
             if let wabaID = configuration.wabaID {
                 let templateLogger = Logger(label: "wabox.templates")
@@ -154,6 +163,18 @@ public enum SharedStoreServe {
                                                       interval: configuration.templateRefresh, logger: templateLogger),
                     logger: templateLogger))
             }
+        }
+        if let transcription = configuration.transcription {
+            // Needs no token: the files are the downloads', copied from the database when
+            // they were made on another host.
+            let logger = Logger(label: "wabox.transcribe")
+            let transcriber = Transcriber(
+                database: PostgresTranscripts(store: store, mediaDirectory: configuration.mediaDirectory),
+                configuration: transcription, logger: logger)
+            services.append(LeasedJob(
+                PostgresStore.transcriberLease, store: store, claimant: configuration.claimant, lease: configuration.jobLease,
+                words: LeaseCampaign.Words(lease: "the transcriber's lease", job: "transcribes the voice notes"),
+                logger: logger, job: { try await transcriber.transcribeUntilCancelled() }))
         }
         let onListening = configuration.onListening
         services.append(makeWebhookApplication(
@@ -178,34 +199,32 @@ struct SharedOutboxSender: Service {
     }
 }
 
-/// The media downloads on PostgreSQL: every listener with a token campaigns for the
-/// downloader's lease, and the one that holds it downloads for all of them; when it dies
-/// another takes over within seconds, and the queue (in the database) goes on where it
-/// stopped.
-struct SharedMediaDownloader: Service {
+/// A job one listener at a time does for all of them on PostgreSQL (the media downloads,
+/// the transcripts): every listener that can do it campaigns for its lease, and the one
+/// that holds it works; when it dies another takes over within seconds, and the queue (in
+/// the database) goes on where it stopped.
+struct LeasedJob: Service {
     let campaign: LeaseCampaign
-    let downloader: MediaDownloader
+    let job: @Sendable () async throws -> Void
     private let stop = StopFlag()
 
-    init(store: PostgresStore, claimant: LeaseClaimant, lease: LeaseCampaign.Configuration, downloader: MediaDownloader) {
+    init(_ name: String, store: PostgresStore, claimant: LeaseClaimant, lease: LeaseCampaign.Configuration,
+         words: LeaseCampaign.Words, logger: Logger, job: @escaping @Sendable () async throws -> Void) {
         campaign = LeaseCampaign(
             lease: LeaseCampaign.Lease(
-                acquire: { lifetime in
-                    try await store.acquireLease(PostgresStore.mediaDownloaderLease, for: claimant, lifetime: lifetime)
-                },
-                renew: { try await store.renewLease(PostgresStore.mediaDownloaderLease, for: claimant) },
-                release: { try await store.releaseLease(PostgresStore.mediaDownloaderLease, for: claimant) }),
-            words: LeaseCampaign.Words(lease: "the media downloader's lease", job: "downloads the customers' files"),
-            configuration: lease, logger: Logger(label: "wabox.media"))
-        self.downloader = downloader
+                acquire: { lifetime in try await store.acquireLease(name, for: claimant, lifetime: lifetime) },
+                renew: { try await store.renewLease(name, for: claimant) },
+                release: { try await store.releaseLease(name, for: claimant) }),
+            words: words, configuration: lease, logger: logger)
+        self.job = job
     }
 
     func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                // Losing the lease cancels the downloads in flight: an item cut short is
-                // not recorded, and the next holder starts it again.
-                await campaign.run(stop: stop) { [downloader] _ in try? await downloader.downloadUntilCancelled() }
+                // Losing the lease cancels the work in flight: an item cut short is not
+                // recorded, and the next holder starts it again.
+                await campaign.run(stop: stop) { [job] _ in try? await job() }
             } onCancel: {
                 stop.set()
             }

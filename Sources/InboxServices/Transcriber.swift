@@ -51,13 +51,13 @@ public struct Transcriber: Service {
         case notRun(String)
     }
 
-    let database: InboxDatabase
+    let database: any TranscriptStore
     let configuration: Configuration
     let logger: Logger
     let now: @Sendable () -> Int64
 
     /// - Parameter now: Unix milliseconds.
-    public init(database: InboxDatabase, configuration: Configuration, logger: Logger,
+    public init(database: any TranscriptStore, configuration: Configuration, logger: Logger,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.database = database
         self.configuration = configuration
@@ -66,20 +66,23 @@ public struct Transcriber: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            // Looks again only when the database changed since it last found nothing.
-            var idleAt: Int?
-            while !Task.isCancelled {
-                let version = database.changeCount
-                if version != idleAt {
-                    switch await runDue() {
-                    case .worked: continue
-                    case .nothingDue: idleAt = version
-                    case .programMissing: try await Task.sleep(for: configuration.missingProgramPause)
-                    }
+        try? await cancelWhenGracefulShutdown { try await transcribeUntilCancelled() }
+    }
+
+    /// Transcribes what comes due until the task is cancelled (a shared store's lease was lost).
+    public func transcribeUntilCancelled() async throws {
+        // Looks again only when the database changed since it last found nothing.
+        var idleAt: Int?
+        while !Task.isCancelled {
+            let version = database.transcriptVersion
+            if version == nil || version != idleAt {
+                switch await runDue() {
+                case .worked: continue
+                case .nothingDue: idleAt = version
+                case .programMissing: try await Task.sleep(for: configuration.missingProgramPause)
                 }
-                try await Task.sleep(for: configuration.idlePoll)
             }
+            try await Task.sleep(for: configuration.idlePoll)
         }
     }
 

@@ -2,16 +2,10 @@ import Foundation
 import GRDB
 import InboxCore
 
-/// A customer's downloaded audio waiting for its transcript.
-public struct TranscriptJob: Sendable, Hashable {
-    public var messageID: Int64
-    /// The file in the media store.
-    public var path: String
-    /// The file's name in the media store: the same bytes sent twice are transcribed once.
-    public var contentHash: String?
-}
+extension InboxDatabase: TranscriptStore {
+    /// The database's commit count: the transcriber looks again after each.
+    public var transcriptVersion: Int? { changeCount }
 
-extension InboxDatabase {
     /// The customers' downloaded voice notes and audio files that have no transcript yet,
     /// oldest first: those never taken up, and those a stopped process left `running`.
     public func dueTranscripts(limit: Int) async throws -> [TranscriptJob] {
@@ -77,11 +71,4 @@ extension InboxDatabase {
         MediaStatus.Transcript(state: TranscriptState(rawValue: row["state"]) ?? .failed, text: row["text"],
                                reason: row["reason"])
     }
-}
-
-/// Why a transcript could not be made, in words for the screen.
-public struct TranscriptFailure: Error, Sendable, Hashable, CustomStringConvertible {
-    public var reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
 }

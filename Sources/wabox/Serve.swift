@@ -104,7 +104,8 @@ struct Serve: AsyncParsableCommand {
     /// the applier lease; what needs SQLite is not started, and the log says which.
     private func servePostgres(_ location: PostgresLocation, listener: WebhookConfiguration, settings: Settings,
                                logger: Logger) async throws {
-        var configuration = SharedStoreServe.Configuration(location: location, listener: listener)
+        var configuration = SharedStoreServe.Configuration(location: location, listener: listener,
+                                                           mediaDirectory: settings.mediaDirectory)
         var notStarted: [String] = []
         if settings[.phoneNumberID] != nil, let accessToken = settings.accessToken {
             configuration.client = GraphCloudClient(
@@ -116,7 +117,7 @@ struct Serve: AsyncParsableCommand {
         } else {
             logger.notice("outbox sender off: set WABOX_ACCESS_TOKEN and WABOX_PHONE_NUMBER_ID to send replies")
         }
-        if settings.transcription != nil { notStarted.append("voice-note transcripts") }
+        configuration.transcription = settings.transcription
         configuration.applier.retention = settings.journalRetention
         configuration.applier.auditRetention = settings.auditRetention
         if durability != .normal { notStarted.append("--durability (PostgreSQL's synchronous_commit decides)") }

@@ -60,7 +60,14 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
         let later = SimulatedFile(kind: .image, id: "7403", mimeType: "image/png",
                                   bytes: PNG.encode(width: 20, height: 20) { x, y in (UInt8(x * 12), 40, UInt8(y * 12)) },
                                   caption: "Otra foto")
-        for file in [photo, invoice, later] { fake.addMedia(id: file.id, mimeType: file.mimeType, bytes: file.bytes) }
+        let voice = try #require(DemoMedia.all.first { $0.kind == .voice })
+        for file in [photo, invoice, later, voice] { fake.addMedia(id: file.id, mimeType: file.mimeType, bytes: file.bytes) }
+        // The operator's transcriber: it says which file it was given, so the test sees it
+        // ran on a readable copy.
+        let transcribe = directory.appendingPathComponent("transcribe").path
+        try "#!/bin/sh\ntest -r \"$1\" || exit 3\nprintf 'hola, llamo por la caja rota (%s bytes)\\n' \"$(wc -c < \"$1\" | tr -d ' ')\"\n"
+            .write(toFile: transcribe, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: transcribe)
         let customer = SimulatedCustomer(name: "Lucía Fernández", waID: "34612345678")
         let builder = WebhookBuilder()
 
@@ -74,6 +81,7 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
                     sending["WABOX_PHONE_NUMBER_ID"] = "106540352242922"
                     sending["WABOX_GRAPH_URL"] = graphURL
                     sending["WABOX_MEDIA_DIR"] = directory.appendingPathComponent("host-\(host)/media").path
+                    sending["WABOX_TRANSCRIBE_COMMAND"] = transcribe
                     started.append(try await startServe(in: scope, database: url, environment: sending))
                 }
                 let listeners = started
@@ -108,6 +116,20 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
                 }
                 #expect(survivor.process.log.contains(holds))
                 #expect(fake.mediaDownloads == 3)
+                // A voice note: downloaded, then transcribed by the one listener left.
+                #expect(try postSigned(builder.message(from: customer, .file(voice), id: "wamid.pgmedia.voice"),
+                                       port: survivor.port, via: directory) == "200")
+                try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 1) { store in
+                    let transcribed = try await eventually(timeout: 60) {
+                        let rows = try? await store.client.query("""
+                            SELECT t.text FROM transcript t JOIN message m ON m.id = t.message_id
+                            WHERE m.wamid = 'wamid.pgmedia.voice' AND t.state = 'done'
+                            """, logger: quiet).collect()
+                        return rows?.isEmpty == false
+                    }
+                    #expect(transcribed, "no transcript:\n\(survivor.process.log)")
+                }
+                #expect(survivor.process.log.contains("this listener holds the transcriber's lease"))
 
                 // An agent on a third host: the listeners' folders are not there.
                 for host in ["a", "b"] {
@@ -130,6 +152,9 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
                 }
                 #expect(FileManager.default.contents(atPath: screenMedia.appendingPathComponent(MediaDigest.hex(of: photo.bytes)).path)
                         == photo.bytes)
+                try await pane.waitForScreen("the voice note's transcript", timeout: 30) {
+                    $0.contains("transcript: hola, llamo por la caja rota (\(voice.bytes.count) bytes)")
+                }
                 // Picked and saved: the customer's bytes, on the agent's host.
                 try pane.press(["Up", "Up", "Up"])
                 try await pane.waitForScreen("the keys for a picked file", timeout: 30) { $0.contains("o open · S save") }
@@ -139,7 +164,8 @@ struct PostgresMediaEndToEndTests: ServeWorkspace {
                 let names = try FileManager.default.contentsOfDirectory(atPath: saved.path)
                 #expect(names.count == 1, "\(names)")
                 let copy = names.first.flatMap { FileManager.default.contents(atPath: saved.appendingPathComponent($0).path) }
-                #expect([photo.bytes, invoice.bytes, later.bytes].contains(copy), "saved a file that is none of the three:\n\(picked)")
+                #expect([photo.bytes, invoice.bytes, later.bytes, voice.bytes].contains(copy),
+                        "saved a file that is none of the four:\n\(picked)")
 
                 // A file goes back from this host: Ctrl-O, the path, Enter; the survivor's
                 // sender uploads the bytes the database keeps, and sends it by its media id.
