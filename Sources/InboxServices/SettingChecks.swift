@@ -48,8 +48,8 @@ public enum StoreChoice {
         do {
             if case .postgres(let location) = try StoreLocation.parse(value), !postgresAllowed {
                 return """
-                    db is \(location.redacted): PostgreSQL support is being built: so far wabox serve, the inbox \
-                    screen, send, export, doctor, audit, replies and templates run on it; this command stores in SQLite: \
+                    db is \(location.redacted): this command runs on SQLite only so far (wabox serve, the inbox \
+                    screen and the other commands run on PostgreSQL); this command stores in SQLite: \
                     pass a file path (--db, WABOX_DB or db in the config file)
                     """
             }

@@ -1,6 +1,8 @@
 import Foundation
 import InboxCore
 import InboxStore
+import Logging
+import PostgresStore
 
 /// What `wabox journal`, `wabox journal show` and `wabox replay` do, for the executable to call.
 public enum WebhookLog {
@@ -23,29 +25,61 @@ public enum WebhookLog {
     public static func list(databasePath path: String, since: String?, contact: String?, outcomes: [JournalOutcome],
                             format: Format, now: Int64 = Int64(Date().timeIntervalSince1970),
                             timeZone: TimeZone = .current) throws(Failure) {
-        var cutoff: Int64?
-        if let since { cutoff = now - (try seconds(since: since)) }
+        let cutoff = try since.map { text throws(Failure) in now - (try seconds(since: text)) }
         let database = try openDatabase(path)
+        try finish(runBlocking {
+            try await list(database, filter: JournalLogFilter(receivedSince: cutoff, contact: contact, outcomes: Set(outcomes)),
+                           format: format, timeZone: timeZone)
+        })
+    }
+
+    /// The same on a shared PostgreSQL inbox (read only).
+    public static func list(location: PostgresLocation, since: String?, contact: String?, outcomes: [JournalOutcome],
+                            format: Format, now: Int64 = Int64(Date().timeIntervalSince1970),
+                            timeZone: TimeZone = .current) throws(Failure) {
+        let cutoff = try since.map { text throws(Failure) in now - (try seconds(since: text)) }
+        try finish(runBlocking {
+            try await reading(location) { store in
+                try await list(store, filter: JournalLogFilter(receivedSince: cutoff, contact: contact, outcomes: Set(outcomes)),
+                               format: format, timeZone: timeZone)
+            }
+        })
+    }
+
+    private static func list(_ store: any JournalLogStore, filter: JournalLogFilter, format: Format,
+                             timeZone: TimeZone) async throws {
         var output = BufferedOutput()
-        do {
-            let filter = JournalLogFilter(receivedSince: cutoff, contact: contact, outcomes: Set(outcomes))
-            let idWidth = max(2, String(try database.journalProgress().journaled).count)
-            let time = TimeFormat(timeZone: timeZone)
-            if format == .text {
-                output.write(Data((pad("ID", idWidth, right: true) + "  " + pad("RECEIVED (\(time.zoneName))", 19) + "  "
-                    + pad("BYTES", 7, right: true) + "  " + pad("OUTCOME", 11) + "  EVENTS\n").utf8))
-            }
-            let count = try database.journalLog(filter) { entry in
-                let line = format == .jsonl ? entry.jsonLine : textLine(entry, idWidth: idWidth, time: time)
-                output.write(Data((line + "\n").utf8))
-            }
-            if count == 0, format == .text {
-                output.write(Data("(no webhook body matches; applied bodies are kept for journal_retention, 30 days unless set)\n".utf8))
-            }
-        } catch {
-            throw Failure(description: String(describing: error))
+        let idWidth = max(2, String(try await store.newestJournalID()).count)
+        let time = TimeFormat(timeZone: timeZone)
+        if format == .text {
+            output.write(Data((pad("ID", idWidth, right: true) + "  " + pad("RECEIVED (\(time.zoneName))", 19) + "  "
+                + pad("BYTES", 7, right: true) + "  " + pad("OUTCOME", 11) + "  EVENTS\n").utf8))
+        }
+        let count = try await store.journalLog(filter) { entry in
+            let line = format == .jsonl ? entry.jsonLine : textLine(entry, idWidth: idWidth, time: time)
+            output.write(Data((line + "\n").utf8))
+        }
+        if count == 0, format == .text {
+            output.write(Data("(no webhook body matches; applied bodies are kept for journal_retention, 30 days unless set)\n".utf8))
         }
         output.flush()
+    }
+
+    /// A PostgreSQL inbox opened for reading, its connection checked first.
+    private static func reading<T: Sendable>(_ location: PostgresLocation,
+                                             _ body: @escaping @Sendable (PostgresStore) async throws -> T) async throws -> T {
+        let logger = Logger(label: "wabox.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        try await PostgresStore.probe(location, timeout: .seconds(10), logger: logger)
+        return try await PostgresStore.reading(location, logger: logger, body)
+    }
+
+    /// The command's failure, in its words, from what a blocking run gave.
+    private static func finish<T>(_ result: Result<T, any Error>) throws(Failure) -> T {
+        switch result {
+        case .success(let value): return value
+        case .failure(let failure as Failure): throw failure
+        case .failure(let error): throw Failure(description: String(describing: error))
+        }
     }
 
     /// One body as a row of aligned columns; everything from the body sanitised.
@@ -97,19 +131,26 @@ public enum WebhookLog {
     public static func show(databasePath path: String, id: Int64, rawPath: String?, force: Bool,
                             timeZone: TimeZone = .current) throws(Failure) {
         let database = try openDatabase(path)
+        let lookup = try finish(runBlocking { try await database.journalBody(id: id) })
+        try show(lookup, id: id, rawPath: rawPath, force: force, timeZone: timeZone)
+    }
+
+    /// The same on a shared PostgreSQL inbox (read only).
+    public static func show(location: PostgresLocation, id: Int64, rawPath: String?, force: Bool,
+                            timeZone: TimeZone = .current) throws(Failure) {
+        let lookup = try finish(runBlocking { try await reading(location) { try await $0.journalBody(id: id) } })
+        try show(lookup, id: id, rawPath: rawPath, force: force, timeZone: timeZone)
+    }
+
+    private static func show(_ lookup: JournalBodyLookup, id: Int64, rawPath: String?, force: Bool,
+                             timeZone: TimeZone) throws(Failure) {
         let webhook: RawWebhook
-        do {
-            switch try database.journalBody(id: id) {
-            case .found(let found): webhook = found
-            case .pruned:
-                throw Failure(description: "webhook #\(id) is no longer in the journal: applied bodies are pruned after journal_retention (30 days unless set)")
-            case .neverJournaled:
-                throw Failure(description: "no webhook #\(id) was ever journaled: `wabox journal` lists the ids")
-            }
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw Failure(description: String(describing: error))
+        switch lookup {
+        case .found(let found): webhook = found
+        case .pruned:
+            throw Failure(description: "webhook #\(id) is no longer in the journal: applied bodies are pruned after journal_retention (30 days unless set)")
+        case .neverJournaled:
+            throw Failure(description: "no webhook #\(id) was ever journaled: `wabox journal` lists the ids")
         }
         guard let rawPath else {
             let time = TimeFormat(timeZone: timeZone)

@@ -5,103 +5,7 @@ import InboxCore
 // The webhook log (`wabox journal`): every body the journal (and, from before v11, table
 // `webhook`) still holds, with what became of it, read back from the rows it left.
 
-/// What became of a journaled body.
-public enum JournalOutcome: String, Sendable, CaseIterable {
-    /// Applied.
-    case stored
-    /// A copy of a body applied before (Meta sends some twice): the messages it holds came
-    /// with an earlier body, or an earlier copy left its dead letters and account errors.
-    case duplicate
-    /// It left a dead letter not replayed since: a part, or the whole body, could not be read
-    /// or applied.
-    case deadLetter = "dead-letter"
-    /// Meta reported errors on the account in it (`value.errors`).
-    case error
-    /// Journaled (acknowledged) and not applied yet.
-    case unapplied
-}
-
-/// One body in the webhook log.
-public struct JournalLogEntry: Sendable, Equatable {
-    public struct DeadLetter: Sendable, Equatable {
-        public var id: Int64
-        /// Where in the body (`entry[0].changes[0].value.messages[1]`); nil for the whole body.
-        public var path: String?
-        public var reason: String
-        /// When `wabox replay` found the part readable (Unix seconds); nil while it is not.
-        public var replayedAt: Int64?
-    }
-
-    /// The id `wabox journal show` and `wabox replay --id` take.
-    public var id: Int64
-    /// Unix seconds.
-    public var receivedAt: Int64
-    /// Bytes, as signed.
-    public var size: Int
-    public var outcome: JournalOutcome
-    /// What the decoder reads in the body now.
-    public var events: EventTally
-    /// Why the decoder cannot read the body at all; nil when it can.
-    public var problem: String?
-    public var deadLetters: [DeadLetter]
-    public var accountErrors: Int
-
-    /// The entry as one line of JSON (`wabox journal --format jsonl`), without the newline.
-    public var jsonLine: String {
-        let json = JSONWriter()
-        json.object {
-            json.field("id", id)
-            json.field("received_at", receivedAt)
-            json.field("size", Int64(size))
-            json.field("outcome", outcome.rawValue)
-            json.key("events")
-            json.object {
-                for (kind, count) in events.counts { json.field(kind.rawValue, Int64(count)) }
-            }
-            json.field("problem", problem)
-            json.key("dead_letters")
-            json.array(deadLetters) { letter in
-                json.object {
-                    json.field("id", letter.id)
-                    json.field("path", letter.path)
-                    json.field("reason", letter.reason)
-                    json.field("replayed_at", letter.replayedAt)
-                }
-            }
-            json.field("account_errors", Int64(accountErrors))
-        }
-        return json.output
-    }
-}
-
-/// Which bodies `journalLog` lists.
-public struct JournalLogFilter: Sendable {
-    /// Only bodies received at or after this time (Unix seconds).
-    public var receivedSince: Int64?
-    /// Only bodies about this customer: any identifier `export --contact` takes. A customer
-    /// the inbox does not know (every message of theirs a dead letter) is looked for by the
-    /// identifier itself.
-    public var contact: String?
-    /// Only bodies with one of these outcomes; every outcome when empty.
-    public var outcomes: Set<JournalOutcome>
-
-    public init(receivedSince: Int64? = nil, contact: String? = nil, outcomes: Set<JournalOutcome> = []) {
-        self.receivedSince = receivedSince
-        self.contact = contact
-        self.outcomes = outcomes
-    }
-}
-
-/// What `journalBody(id:)` finds.
-public enum JournalBodyLookup: Sendable, Equatable {
-    case found(RawWebhook)
-    /// Applied and pruned after `journal_retention`.
-    case pruned
-    /// No body ever had this id.
-    case neverJournaled
-}
-
-extension InboxDatabase {
+extension InboxDatabase: JournalLogStore {
     /// Streams the bodies the filter selects to `emit`, oldest first (ids follow arrival),
     /// each decoded again to tell its events; returns how many were emitted. Reads one
     /// snapshot: bodies journaled meanwhile are not listed.
@@ -127,7 +31,7 @@ extension InboxDatabase {
                     } catch {
                         problem = String(describing: error)
                     }
-                    if let identifiers, !Self.body(body, events: events, names: identifiers) { continue }
+                    if let identifiers, !JournalLogFilter.body(body, events: events, names: identifiers) { continue }
                     let letters = try Row.fetchAll(db.cachedStatement(sql: """
                         SELECT id, path, reason, replayed_at FROM dead_letter WHERE journal_id = ?1 OR webhook_id = ?1 ORDER BY id
                         """), arguments: [id]).map {
@@ -159,6 +63,8 @@ extension InboxDatabase {
         }
     }
 
+    public func newestJournalID() throws -> Int64 { try journalProgress().journaled }
+
     /// One body exactly as received, by its id in the journal (or table `webhook`).
     public func journalBody(id: Int64) throws -> JournalBodyLookup {
         try writer.read { db in
@@ -189,19 +95,6 @@ extension InboxDatabase {
             })
         }
         return identifiers
-    }
-
-    /// Whether an event of the body is about one of the customers; for a part that could not
-    /// be read (or a body that could not be decoded), whether the body names one at all.
-    static func body(_ body: Data, events: [InboxEvent], names identifiers: Set<String>) -> Bool {
-        for event in events {
-            guard let customer = event.customer else { continue }
-            if [customer.waID?.rawValue, customer.userID?.rawValue, customer.username].contains(where: {
-                $0.map(identifiers.contains) ?? false
-            }) { return true }
-        }
-        let unread = events.isEmpty || events.contains { if case .malformed = $0 { true } else { false } }
-        return unread && identifiers.contains { body.range(of: Data("\"\($0)\"".utf8)) != nil }
     }
 
     /// Whether an applied body repeats an earlier one: it holds messages, every one of them

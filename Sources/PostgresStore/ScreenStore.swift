@@ -418,9 +418,9 @@ public final class PostgresScreenStore: InboxScreenStore {
     public func rawWebhook(forMessage rowID: Int64) throws -> RawWebhookLookup {
         try wait { [store] in
             try await store.readOnly(timeout: Self.readTimeout) { tx in
-                guard let (wamid, direction, echo, webhookID) = try await tx.row("""
-                    SELECT wamid, direction, echo, webhook_id FROM message WHERE id = \(rowID)
-                    """, read: { try $0.decode((String?, String, Bool, Int64?).self) }) else { return .noMessage }
+                guard let (direction, echo, webhookID) = try await tx.row("""
+                    SELECT direction, echo, webhook_id FROM message WHERE id = \(rowID)
+                    """, read: { try $0.decode((String, Bool, Int64?).self) }) else { return .noMessage }
                 if let webhookID {
                     guard let (id, receivedAt, body) = try await tx.row("""
                         SELECT id, received_at, body FROM journal WHERE id = \(webhookID)
@@ -428,8 +428,7 @@ public final class PostgresScreenStore: InboxScreenStore {
                     return .found(RawWebhook(webhookID: id, receivedAt: receivedAt, body: Data(body.readableBytesView)))
                 }
                 if direction == "out", !echo { return .sentFromWabox }
-                // Stored before messages kept their webhook's id: SQLite's older rows only.
-                _ = wamid
+                // Stored before messages kept their webhook's id (rows migrated from an older SQLite inbox).
                 return .notFound(searched: 0)
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InboxServices
 import InboxStore
 
 struct Backup: ParsableCommand {
@@ -8,7 +9,9 @@ struct Backup: ParsableCommand {
         discussion: """
             The copy holds every webhook acknowledged before the command started, is checked \
             with integrity_check, and is renamed into place only when whole. To restore: stop \
-            `wabox serve`, move the copy to the database's path (--db), start it again.
+            `wabox serve`, move the copy to the database's path (--db), start it again. \
+            On PostgreSQL (--db postgres://…) the copy is pg_dump's (custom format, one snapshot, \
+            checked with pg_restore --list): restore it with pg_restore.
             """,
         version: BuildInfo.versionLine
     )
@@ -19,7 +22,22 @@ struct Backup: ParsableCommand {
     var to: String
 
     func run() throws {
-        let path = try global.settings().databasePath
+        let settings = try global.settings(postgresAllowed: true)
+        if let location = settings.postgresLocation {
+            do {
+                let report = try PostgresBackup.run(location, to: to)
+                print("""
+                    backed up \(location.redacted) (\(report.messages) messages when it started, \
+                    \(ByteCountFormatter.string(fromByteCount: report.bytes, countStyle: .file))) to \(report.path) \
+                    in \(String(format: "%.1f", report.seconds)) s with pg_dump
+                    to restore: createdb a new database, then pg_restore --no-owner --dbname=postgres://…/NEWDB \(report.path)
+                    """)
+            } catch {
+                throw Failure(error.description)
+            }
+            return
+        }
+        let path = settings.databasePath
         guard FileManager.default.fileExists(atPath: path) else {
             throw Failure("no database at \(path): pass --db with the file to back up")
         }

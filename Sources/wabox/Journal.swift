@@ -1,5 +1,6 @@
 import ArgumentParser
 import InboxServices
+import InboxCore
 import InboxStore
 
 /// `wabox journal [show]` and `wabox replay`: the logic is `WebhookLog`'s.
@@ -20,7 +21,11 @@ struct Journal: ParsableCommand {
         @Option(help: "Output format: text (columns) or jsonl (one JSON object per body).") var format: WebhookLog.Format = .text
 
         func run() throws {
-            try onDatabase(global) { try WebhookLog.list(databasePath: $0, since: since, contact: contact, outcomes: outcome, format: format) }
+            try onStore(global) {
+                try WebhookLog.list(databasePath: $0, since: since, contact: contact, outcomes: outcome, format: format)
+            } postgres: {
+                try WebhookLog.list(location: $0, since: since, contact: contact, outcomes: outcome, format: format)
+            }
         }
     }
 
@@ -32,7 +37,13 @@ struct Journal: ParsableCommand {
                                    valueName: "file")) var raw: String?
         @Flag(help: "With --raw: overwrite the file if it exists.") var force = false
 
-        func run() throws { try onDatabase(global) { try WebhookLog.show(databasePath: $0, id: id, rawPath: raw, force: force) } }
+        func run() throws {
+            try onStore(global) {
+                try WebhookLog.show(databasePath: $0, id: id, rawPath: raw, force: force)
+            } postgres: {
+                try WebhookLog.show(location: $0, id: id, rawPath: raw, force: force)
+            }
+        }
     }
 }
 
@@ -48,6 +59,18 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         try onDatabase(global) { try WebhookLog.replay(databasePath: $0, deadLetters: deadLetters, since: since, ids: id) }
+    }
+}
+
+/// Runs `sqlite` on the database path the settings name, or `postgres` on the PostgreSQL
+/// inbox they name; the failure is the command's.
+func onStore(_ global: GlobalOptions, _ sqlite: (String) throws -> Void,
+             postgres: (PostgresLocation) throws -> Void) throws {
+    let settings = try global.settings(postgresAllowed: true)
+    do {
+        if let location = settings.postgresLocation { try postgres(location) } else { try sqlite(settings.databasePath) }
+    } catch let error as WebhookLog.Failure {
+        throw Failure(error.description)
     }
 }
 

@@ -259,3 +259,129 @@ extension PostgresSendEndToEndTests {
         }
     }
 }
+
+extension PostgresSendEndToEndTests {
+    @Test func aBackupOfThePostgreSQLInboxRestoresIntoAnotherDatabase() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let url = server.url(database: database)
+        let backup = directory.appendingPathComponent("inbox.pgdump").path
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope, database: url)
+            let builder = WebhookBuilder()
+            let customer = SimulatedCustomer(name: "Noor Haddad", waID: "971501234567")
+            for index in 0..<3 {
+                #expect(try postSigned(builder.message(from: customer, .text("backup \(index)"), id: "wamid.backup.\(index)"),
+                                       port: port, via: directory) == "200")
+            }
+            try await PostgresStore.withStore(server.location(database: database), logger: quiet, maximumConnections: 1) { store in
+                let applied = try await waitUntilApplied(store, wamids: 3)
+                #expect(applied)
+            }
+            // Taken while the listener runs.
+            let result = try await blockingWork { [environment] in
+                try runCommand(try waboxBinary(), ["backup", "--db", url, "--to", backup], environment: environment)
+            }
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("(3 messages when it started"), "\(result.stdout)")
+            #expect(result.stdout.contains("pg_restore --no-owner"), "\(result.stdout)")
+            #expect(!result.stdout.contains(server.password) && !result.stderr.contains(server.password))
+            // Never over an existing file.
+            let again = try await blockingWork { [environment] in
+                try runCommand(try waboxBinary(), ["backup", "--db", url, "--to", backup], environment: environment)
+            }
+            #expect(again.status == 1 && again.stderr.contains("never overwrites"), "\(again.stderr)")
+            #expect(await serve.stop() == 0)
+        }
+        // Restored with PostgreSQL's own tool into a fresh database: the same messages.
+        let restored = try await server.createDatabase()
+        let location = server.location(database: restored)
+        var libpq = ProcessInfo.processInfo.environment
+        libpq["PGPASSWORD"] = server.password
+        let restore = try runCommand("/usr/bin/pg_restore", ["--no-owner", "--host=127.0.0.1", "--port=\(server.port)",
+                                                             "--username=\(server.user)", "--dbname=\(restored)", backup],
+                                     environment: libpq)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 1) { store in
+            let texts = try await store.client.query("SELECT text FROM message ORDER BY timestamp, id", logger: quiet)
+                .collect().map { try $0.decode(String.self) }
+            #expect(texts == ["backup 0", "backup 1", "backup 2"])
+        }
+    }
+
+    /// Waits until `wamids` messages of this test are applied.
+    private func waitUntilApplied(_ store: PostgresStore, wamids: Int) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let count = try await store.client.query("SELECT count(*) FROM message WHERE wamid LIKE 'wamid.backup.%'",
+                                                     logger: quiet).collect().first?.decode(Int.self) ?? 0
+            if count == wamids { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}
+
+extension PostgresSendEndToEndTests {
+    @Test func theJournalOfAPostgreSQLInboxListsAndShowsItsBodies() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try PostgresSuite.server
+        let database = try await server.createDatabase()
+        let url = server.url(database: database)
+        let journal: @Sendable ([String]) async throws -> CommandResult = { [environment] arguments in
+            try await blockingWork { try runCommand(try waboxBinary(), ["journal"] + arguments + ["--db", url], environment: environment) }
+        }
+        try await withProcesses { scope in
+            let (serve, port) = try await startServe(in: scope, database: url)
+            let builder = WebhookBuilder()
+            let noor = SimulatedCustomer(name: "Noor Haddad", waID: "971501234567")
+            let omar = SimulatedCustomer(name: "Omar Said", waID: "971509876543")
+            #expect(try postSigned(builder.message(from: noor, .text("first"), id: "wamid.journal.1"), port: port,
+                                   via: directory) == "200")
+            #expect(try postSigned(builder.message(from: omar, .text("second"), id: "wamid.journal.2"), port: port,
+                                   via: directory) == "200")
+            // Signed, but no webhook wabox can read: kept as a dead letter.
+            #expect(try postSigned(Data(#"{"object":"whatsapp_business_account","entry":"not a list"}"#.utf8), port: port,
+                                   via: directory) == "200")
+            let listed = try await eventually(timeout: 30) {
+                ((try? await journal([]))?.stdout.components(separatedBy: "\n").filter { $0.contains("stored") }.count ?? 0) == 2
+            }
+            #expect(listed)
+            let all = try await journal([])
+            #expect(all.status == 0, "\(all.stderr)")
+            let lines = all.stdout.components(separatedBy: "\n").filter { !$0.isEmpty }
+            #expect(lines.first?.contains("RECEIVED") == true && lines.count == 4, "\(all.stdout)")
+            #expect(lines.filter { $0.contains("dead-letter") }.count == 1, "\(all.stdout)")
+            #expect(!all.stdout.contains(server.password) && !all.stderr.contains(server.password))
+            // By contact, by outcome, as JSON lines.
+            let noorOnly = try await journal(["--contact", "+971501234567", "--format", "jsonl"])
+            let objects = noorOnly.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(objects.count == 1 && objects.first?["outcome"] as? String == "stored", "\(noorOnly.stdout)")
+            let letters = try await journal(["--outcome", "dead-letter", "--format", "jsonl"])
+            let letter = try #require(letters.stdout.split(separator: "\n").first.flatMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }, "\(letters.stdout) \(letters.stderr)")
+            let id = try #require(letter["id"] as? Int)
+            // One body, pretty-printed; and a body that never was.
+            let shown = try await journal(["show", String(id)])
+            #expect(shown.status == 0 && shown.stdout.contains("webhook #\(id)") && shown.stdout.contains("not a list"),
+                    "\(shown.stdout) \(shown.stderr)")
+            let missing = try await journal(["show", "999999"])
+            #expect(missing.status == 1 && missing.stderr.contains("was ever journaled"), "\(missing.stderr)")
+            #expect(await serve.stop() == 0)
+        }
+    }
+
+    /// Polls `condition` until it holds or `timeout` seconds pass.
+    private func eventually(timeout: Double, _ condition: () async -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return await condition()
+    }
+}

@@ -92,3 +92,43 @@ private func journalIDs(_ store: ApplyingInbox) async throws -> [Int64] {
         }
     }
 }
+
+@Suite(.postgresServer) struct JournalLogConformanceTests {
+    @Test(arguments: Backend.allCases)
+    func theLogTellsWhatBecameOfEachBody(_ backend: Backend) async throws {
+        try await withInbox(backend) { store in
+            let log = try #require(store as? any JournalLogStore)
+            let first = Bodies.text("wamid.log.1", from: "33612345678", timestamp: 1_764_400_000, text: "un")
+            try await store.journalAndApply([
+                first,
+                Bodies.text("wamid.log.2", from: "33698765432", name: "Jonas Weber", timestamp: 1_764_400_010, text: "deux"),
+                Data(#"{"object":"whatsapp_business_account","entry":"not a list"}"#.utf8),
+                Bodies.accountErrors(code: 131042, title: "Payment issue"),
+            ])
+            // The same message in another body (Meta redelivered it, differently wrapped).
+            try await store.journalAndApply([Bodies.envelope([[Bodies.change(["contacts": [Bodies.contact("33612345678", name: "Amélie")],
+                "messages": [Bodies.textMessage("wamid.log.1", from: "33612345678", timestamp: 1_764_400_000, text: "un")]])]])])
+            try await store.appendJournal([JournalAppend(receivedAt: 1_764_500_000, body: first, isReplay: true)])
+            var entries: [JournalLogEntry] = []
+            try await log.journalLog(JournalLogFilter()) { entries.append($0) }
+            #expect(entries.map(\.outcome) == [.stored, .stored, .deadLetter, .error, .duplicate, .unapplied])
+            #expect(entries.map(\.events.description)
+                    == ["1 message", "1 message", "no events", "1 account error", "1 message", "1 message"])
+            #expect(entries[2].problem != nil && entries[2].deadLetters.count == 1)
+            #expect(entries[3].accountErrors == 1)
+            var amelie: [Int64] = []
+            try await log.journalLog(JournalLogFilter(contact: "+33612345678")) { amelie.append($0.id) }
+            #expect(amelie == [entries[0].id, entries[4].id, entries[5].id])
+            var letters: [Int64] = []
+            try await log.journalLog(JournalLogFilter(outcomes: [.deadLetter])) { letters.append($0.id) }
+            #expect(letters == [entries[2].id])
+            guard case .found(let body) = try await log.journalBody(id: entries[0].id) else {
+                Issue.record("the first body is not found")
+                return
+            }
+            #expect(body.body == first)
+            #expect(try await log.journalBody(id: entries[5].id + 100) == .neverJournaled)
+            #expect(try await log.newestJournalID() == entries[5].id)
+        }
+    }
+}
