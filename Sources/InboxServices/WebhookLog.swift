@@ -3,6 +3,7 @@ import InboxCore
 import InboxStore
 import Logging
 import PostgresStore
+import Synchronization
 
 /// What `wabox journal`, `wabox journal show` and `wabox replay` do, for the executable to call.
 public enum WebhookLog {
@@ -198,16 +199,7 @@ public enum WebhookLog {
     /// Fails (after printing) when an id asked for is not in the journal or a body failed.
     public static func replay(databasePath path: String, deadLetters: Bool, since: String?, ids: [Int64],
                               now: Int64 = Int64(Date().timeIntervalSince1970)) throws(Failure) {
-        let chosen = (deadLetters ? 1 : 0) + (since == nil ? 0 : 1) + (ids.isEmpty ? 0 : 1)
-        guard chosen == 1 else {
-            throw Failure(description: "say which bodies to replay with one of --dead-letters, --since DURATION (30d, 12h) or --id ID…")
-        }
-        let selection: ReplaySelection
-        if let since {
-            selection = .receivedSince(now - (try seconds(since: since)))
-        } else {
-            selection = deadLetters ? .deadLetters : .ids(ids)
-        }
+        let selection = try replaySelection(deadLetters: deadLetters, since: since, ids: ids, now: now)
         let database = try openDatabase(path)
         let report: ReplayReport
         do {
@@ -216,11 +208,53 @@ public enum WebhookLog {
             report = try database.replay(selection, now: now) { done, total in
                 guard ContinuousClock.now - told >= .seconds(5) else { return }
                 told = .now
-                FileHandle.standardError.write(Data("wabox: replayed \(done) of \(total) webhook bodies\n".utf8))
+                tellProgress(done, total)
             }
         } catch {
             throw Failure(description: String(describing: error))
         }
+        try printReport(report)
+    }
+
+    /// The same on a shared PostgreSQL inbox, beside the running listeners: bodies their
+    /// applier has not reached yet are left to it.
+    public static func replay(location: PostgresLocation, deadLetters: Bool, since: String?, ids: [Int64],
+                              now: Int64 = Int64(Date().timeIntervalSince1970)) throws(Failure) {
+        let selection = try replaySelection(deadLetters: deadLetters, since: since, ids: ids, now: now)
+        let report = try finish(runBlocking {
+            let logger = Logger(label: "wabox.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+            try await PostgresStore.probe(location, timeout: .seconds(10), logger: logger)
+            return try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
+                let told = Mutex(ContinuousClock.now)
+                return try await store.replay(selection, now: now) { done, total in
+                    let due = told.withLock { last in
+                        guard ContinuousClock.now - last >= .seconds(5) else { return false }
+                        last = .now
+                        return true
+                    }
+                    if due { tellProgress(done, total) }
+                }
+            }
+        })
+        try printReport(report)
+    }
+
+    private static func replaySelection(deadLetters: Bool, since: String?, ids: [Int64],
+                                        now: Int64) throws(Failure) -> ReplaySelection {
+        let chosen = (deadLetters ? 1 : 0) + (since == nil ? 0 : 1) + (ids.isEmpty ? 0 : 1)
+        guard chosen == 1 else {
+            throw Failure(description: "say which bodies to replay with one of --dead-letters, --since DURATION (30d, 12h) or --id ID…")
+        }
+        if let since { return .receivedSince(now - (try seconds(since: since))) }
+        return deadLetters ? .deadLetters : .ids(ids)
+    }
+
+    private static func tellProgress(_ done: Int, _ total: Int) {
+        FileHandle.standardError.write(Data("wabox: replayed \(done) of \(total) webhook bodies\n".utf8))
+    }
+
+    /// What the replay changed, a line each; fails when a body asked for was missing or failed.
+    private static func printReport(_ report: ReplayReport) throws(Failure) {
         var lines = [report.summary]
         for id in report.missing {
             lines.append("webhook #\(id) is not in the journal: pruned after journal_retention, or never journaled (`wabox journal` lists the ids)")

@@ -117,8 +117,11 @@ struct EventWriter {
     static func shownError(of message: InboundMessage) -> APIErrorDetail? {
         if let error = message.errors.first { return error }
         guard case .unreadable(_, let reason, _) = message.content else { return nil }
-        return APIErrorDetail(code: nil, title: "wabox could not read this message: " + reason)
+        return APIErrorDetail(code: nil, title: unreadableTitle + reason)
     }
+
+    /// How the error of a message wabox could not read begins.
+    static let unreadableTitle = "wabox could not read this message: "
 
     func noteNewMessage(_ rowID: Int64, in conversation: Int64, timestamp: Int64, inbound: Bool, unread: Bool) async throws {
         let count: Int64 = unread ? 1 : 0

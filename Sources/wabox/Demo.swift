@@ -2,6 +2,7 @@ import ArgumentParser
 import CloudAPI
 import CursesBackend
 import Foundation
+import InboxCore
 import InboxServices
 import InboxStore
 import Logging
@@ -38,7 +39,12 @@ struct Demo: ParsableCommand {
     func run() throws {
         var flags: [Settings.Key: String] = [:]
         if let theme { flags[.theme] = theme }
-        let settings = try global.settings(flags: flags)
+        // The demo keeps an inbox of its own: a shared database configured for the team
+        // (WABOX_DB) is left alone, and a PostgreSQL --db refused.
+        if let db = global.db, (try? StoreLocation.parse(db))?.postgres != nil {
+            throw Failure("wabox demo fills an inbox of its own with made-up customers: give --db a file path, or no --db for a temporary one; it never writes to a PostgreSQL inbox")
+        }
+        let settings = try global.settings(flags: flags, postgresAllowed: true)
         let selectedTheme = try ScreenSession.theme(named: settings[.theme])
         let address = try Serve.parse(listen)
 

@@ -58,7 +58,11 @@ struct Replay: ParsableCommand {
     @Option(parsing: .upToNextOption, help: ArgumentHelp("These bodies, by id.", valueName: "id")) var id: [Int64] = []
 
     func run() throws {
-        try onDatabase(global) { try WebhookLog.replay(databasePath: $0, deadLetters: deadLetters, since: since, ids: id) }
+        try onStore(global) {
+            try WebhookLog.replay(databasePath: $0, deadLetters: deadLetters, since: since, ids: id)
+        } postgres: {
+            try WebhookLog.replay(location: $0, deadLetters: deadLetters, since: since, ids: id)
+        }
     }
 }
 
@@ -72,11 +76,6 @@ func onStore(_ global: GlobalOptions, _ sqlite: (String) throws -> Void,
     } catch let error as WebhookLog.Failure {
         throw Failure(error.description)
     }
-}
-
-/// Runs `body` on the database path the settings name; its failure is the command's.
-func onDatabase(_ global: GlobalOptions, _ body: (String) throws -> Void) throws {
-    do { try body(try global.settings().databasePath) } catch let error as WebhookLog.Failure { throw Failure(error.description) }
 }
 
 extension JournalOutcome: ExpressibleByArgument {}

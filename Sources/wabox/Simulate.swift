@@ -116,7 +116,8 @@ struct Simulate: AsyncParsableCommand {
     var effectiveType: String { type ?? (status != nil ? "status" : "text") }
 
     func run() async throws {
-        let settings = try global.settings()
+        // It posts to a listener and reads no database: a team's PostgreSQL db is no matter.
+        let settings = try global.settings(postgresAllowed: true)
         guard let appSecret = settings.appSecret else {
             throw Failure("""
                 wabox simulate signs webhooks with the app secret, as Meta does: set WABOX_APP_SECRET, or app_secret in \

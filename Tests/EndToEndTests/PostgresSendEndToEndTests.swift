@@ -324,7 +324,7 @@ extension PostgresSendEndToEndTests {
 }
 
 extension PostgresSendEndToEndTests {
-    @Test func theJournalOfAPostgreSQLInboxListsAndShowsItsBodies() async throws {
+    @Test func theJournalOfAPostgreSQLInboxListsShowsAndReplaysItsBodies() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try PostgresSuite.server
         let database = try await server.createDatabase()
@@ -371,6 +371,19 @@ extension PostgresSendEndToEndTests {
                     "\(shown.stdout) \(shown.stderr)")
             let missing = try await journal(["show", "999999"])
             #expect(missing.status == 1 && missing.stderr.contains("was ever journaled"), "\(missing.stderr)")
+            // Replay beside the running listener: the body no release reads stays a dead letter.
+            let replay: @Sendable ([String]) async throws -> CommandResult = { [environment] arguments in
+                try await blockingWork {
+                    try runCommand(try waboxBinary(), ["replay"] + arguments + ["--db", url], environment: environment)
+                }
+            }
+            let replayed = try await replay(["--dead-letters"])
+            #expect(replayed.status == 0 && replayed.stdout.contains("1 body replayed: 1 dead letter still unreadable"),
+                    "\(replayed.stdout) \(replayed.stderr)")
+            let notThere = try await replay(["--id", "999999"])
+            #expect(notThere.status == 1 && notThere.stdout.contains("webhook #999999 is not in the journal"),
+                    "\(notThere.stdout) \(notThere.stderr)")
+            #expect(!replayed.stdout.contains(server.password) && !notThere.stderr.contains(server.password))
             #expect(await serve.stop() == 0)
         }
     }

@@ -2,24 +2,28 @@ import Foundation
 import InboxTesting
 import Testing
 
-/// A command that runs on SQLite only (`replay`, issue 19; every other one runs on
-/// PostgreSQL too) refuses a postgres:// URL for --db, WABOX_DB or db with a message that
-/// says so, instead of creating a file named `postgres:`.
+/// Every command takes a postgres:// URL for --db, WABOX_DB or db (issue 19), but the two
+/// that keep no shared inbox: `wabox demo --db` refuses one in words (it fills an inbox of
+/// its own), and `wabox simulate`, which reads no database, pays no heed to a team's URL.
+/// Neither creates a file named `postgres:`, nor prints the password.
 @Suite struct StoreLocationEndToEndTests {
-    @Test(arguments: [["replay", "--dead-letters"]])
-    func aPostgresURLIsRefusedInWords(_ command: [String]) throws {
+    @Test func theDemoRefusesAPostgresURLAndSimulateIgnoresIt() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wabox-url-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = "postgres://wabox:hunter2-secret@127.0.0.1:5432/inbox"
         let environment = ["XDG_CONFIG_HOME": directory.path, "XDG_DATA_HOME": directory.path]
-        for (arguments, extra) in [(command + ["--db", url], [:]), (command, ["WABOX_DB": url])] {
-            let result = try runCommand(try waboxBinary(), arguments, environment: environment.merging(extra) { $1 })
-            #expect(result.status == 1, "\(arguments): \(result.stderr)")
-            #expect(result.stderr.contains("this command runs on SQLite only so far"), "\(arguments): \(result.stderr)")
-            #expect(result.stderr.contains("this command stores in SQLite: pass a file path"), "\(arguments): \(result.stderr)")
-            #expect(result.stderr.contains("postgres://wabox:***@127.0.0.1:5432/inbox"), "\(result.stderr)")
-            #expect(!result.stderr.contains("hunter2") && !result.stdout.contains("hunter2"), "the password was printed")
+        let demo = try runCommand(try waboxBinary(), ["demo", "--db", url], environment: environment)
+        #expect(demo.status == 1, "\(demo.stderr)")
+        #expect(demo.stderr.contains("wabox demo fills an inbox of its own") && demo.stderr.contains("give --db a file path"),
+                "\(demo.stderr)")
+        // simulate with the team's URL in WABOX_DB: what it lacks is the app secret, not a database.
+        let simulate = try runCommand(try waboxBinary(), ["simulate", "--url", "http://127.0.0.1:9/webhook"],
+                                      environment: environment.merging(["WABOX_DB": url]) { $1 })
+        #expect(simulate.status == 1, "\(simulate.stderr)")
+        #expect(simulate.stderr.contains("signs webhooks with the app secret"), "\(simulate.stderr)")
+        for output in [demo.stdout, demo.stderr, simulate.stdout, simulate.stderr] {
+            #expect(!output.contains("hunter2"), "the password was printed")
         }
         let cwd = FileManager.default.currentDirectoryPath
         #expect(!FileManager.default.fileExists(atPath: cwd + "/postgres:"), "a file named postgres: was created")
