@@ -21,6 +21,17 @@ public enum InboxMigration {
     /// Each table's rows on both sides.
     public struct Report: Sendable {
         public var counts: SQLiteImportReport
+        /// Downloaded and sent files whose bytes were copied into the database, so that a
+        /// screen on any host can show them.
+        public var filesCopied = 0
+        /// Ready files not found (or no longer matching their hash) at their path: the rows
+        /// are kept, and a screen elsewhere says the file is on the old host only.
+        public var filesMissing: [String] = []
+
+        init(counts: SQLiteImportReport) {
+            self.counts = counts
+        }
+
         /// One line per table: `contact  1,204 → 1,204 ✓`.
         public var lines: [String] { counts.lines }
     }
@@ -57,15 +68,33 @@ public enum InboxMigration {
             throw Failure(description: error.description)
         }
         do {
-            return Report(counts: try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
-                let counts = try await store.importInbox(from: source)
+            return try await PostgresStore.withStore(location, logger: logger, maximumConnections: 2) { store in
+                var report = Report(counts: try await store.importInbox(from: source))
                 // The search words of the whole history, before any search needs them: a
                 // search scans only the newest rows not indexed yet.
                 while try await store.indexSearchText(limit: 5_000) > 0 {}
-                return counts
-            })
+                (report.filesCopied, report.filesMissing) = try await copyFiles(into: store)
+                return report
+            }
         } catch let failure as SQLiteImportError {
             throw Failure(description: failure.description, report: failure.report.map(Report.init))
         }
+    }
+
+    /// The bytes of every ready file the copied media rows name, from the media folder on
+    /// this host, into the database (after the rows' transaction: files are large, and one
+    /// missing must not undo the move). Returns how many were copied and the paths missing.
+    private static func copyFiles(into store: PostgresStore) async throws -> (Int, [String]) {
+        var copied = 0
+        var missing: [String] = []
+        for (hash, path) in try await store.readyFilesNotShared() {
+            guard let bytes = FileManager.default.contents(atPath: path), MediaDigest.hex(of: bytes) == hash else {
+                missing.append(path)
+                continue
+            }
+            try await store.shareMediaFile(contentHash: hash, bytes: bytes)
+            copied += 1
+        }
+        return (copied, missing)
     }
 }

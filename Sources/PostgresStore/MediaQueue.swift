@@ -76,6 +76,17 @@ extension PostgresStore {
         return nil
     }
 
+    /// Every ready file the media rows name whose bytes the database does not keep yet, by
+    /// hash, with the path it was kept at (`wabox migrate` copies them in).
+    public func readyFilesNotShared() async throws -> [(contentHash: String, path: String)] {
+        try await client.query("""
+            SELECT DISTINCT ON (md.content_hash) md.content_hash, md.path FROM media md
+            WHERE md.state = 'ready' AND md.content_hash IS NOT NULL AND md.path IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM media_file f WHERE f.content_hash = md.content_hash)
+            ORDER BY md.content_hash, md.message_id
+            """, logger: logger).collect().map { try $0.decode((String, String).self) }.map { (contentHash: $0.0, path: $0.1) }
+    }
+
     /// Counts by state, for `doctor`.
     public func mediaCounts() async throws -> [MediaState: Int] {
         var counts: [MediaState: Int] = [:]

@@ -46,6 +46,9 @@ struct Migrate: AsyncParsableCommand {
             throw Failure(failure.description)
         }
         printCounts(report)
+        print("files: \(report.filesCopied) copied into the database for the screens of every host"
+              + (report.filesMissing.isEmpty ? "" : "; \(report.filesMissing.count) not found on this host, shown as kept on the old host only"))
+        for path in report.filesMissing.prefix(5) { print("  missing: " + TerminalText.sanitize(path)) }
         let seconds = (ContinuousClock.now - started) / .milliseconds(100) / 10
         print("""
             migrated in \(String(format: "%.1f", seconds)) s. Start wabox serve with --db \(target.redacted) \

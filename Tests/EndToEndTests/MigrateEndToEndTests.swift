@@ -90,8 +90,14 @@ struct MigrateEndToEndTests {
 
         _ = try await database.queueNewMedia()
         let item = try #require(try await database.dueMedia(at: (now + 10) * 1000, limit: 10).first)
-        try await database.markMediaReady(item.messageID, contentHash: "ab12", path: "/var/lib/wabox/media/ab12",
-                                          fileSize: 12, mimeType: "image/jpeg")
+        // Kept in the media folder beside the file, as the downloader keeps it.
+        let photo = Data("a photo of the receipt".utf8)
+        let folder = temp.directory.appendingPathComponent("media")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let kept = folder.appendingPathComponent(MediaDigest.hex(of: photo))
+        try photo.write(to: kept)
+        try await database.markMediaReady(item.messageID, contentHash: MediaDigest.hex(of: photo), path: kept.path,
+                                          fileSize: Int64(photo.count), mimeType: "image/jpeg")
         try await database.startTranscript(item.messageID, at: now * 1000)
         try await database.finishTranscript(item.messageID, .success("the receipt, read aloud"), at: now * 1000 + 5)
         return temp
@@ -274,6 +280,8 @@ struct MigrateEndToEndTests {
         }
         #expect(!first.stdout.contains("✗"))
         #expect(first.stdout.contains("migrated in "), "\(first.stdout)")
+        // The photo's bytes went into the database, for screens on other hosts.
+        #expect(first.stdout.contains("files: 1 copied into the database"), "\(first.stdout)")
         #expect(first.stdout.contains("postgres://\(server.user):***@127.0.0.1:\(server.port)/\(database)"), "\(first.stdout)")
 
         // Without --to, WABOX_DB names the database (the password out of the process list).
