@@ -176,6 +176,8 @@ public enum SharedStoreServe {
                 words: LeaseCampaign.Words(lease: "the transcriber's lease", job: "transcribes the voice notes"),
                 logger: logger, job: { try await transcriber.transcribeUntilCancelled() }))
         }
+        // The applier (whichever listener holds its lease) wakes at each append, here or elsewhere.
+        services.append(JournalFollower(store: store))
         let onListening = configuration.onListening
         services.append(makeWebhookApplication(
             configuration: listener, sharedStore: store, logger: logger,
@@ -196,6 +198,16 @@ struct SharedOutboxSender: Service {
         // Graceful shutdown ends the sender after the request in flight; the presence goes
         // with it.
         try await outbox.whilePresent { [sender] in try await sender.run() }
+    }
+}
+
+/// Hears the other listeners' journal appends (`LISTEN wabox_journal`) and rings the
+/// store's bell, so that the applier need not poll.
+struct JournalFollower: Service {
+    let store: PostgresStore
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await store.followJournal() }
     }
 }
 

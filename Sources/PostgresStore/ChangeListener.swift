@@ -181,3 +181,40 @@ public final class PostgresChangeListener: Sendable {
         if isNew { await handle(.changed(position)) }
     }
 }
+
+extension PostgresStore {
+    /// The channel each journal append notifies at commit.
+    public static let journalChannel = "wabox_journal"
+
+    /// What the journal listener's connection calls itself in `pg_stat_activity`.
+    public static let journalListenerName = "wabox journal listener"
+
+    /// Hears every listener's appends until cancelled, ringing `journalAppends`, so that the
+    /// applier wakes at once for a body another listener journaled; connects again a second
+    /// after the connection drops (meanwhile the applier's poll finds the bodies).
+    public func followJournal() async {
+        while !Task.isCancelled {
+            do {
+                var settings = try Self.connectionConfiguration(location)
+                settings.options.additionalStartupParameters = [("application_name", Self.journalListenerName)]
+                let connection = try await PostgresConnection.connect(configuration: settings, id: Int.random(in: 1...Int.max),
+                                                                      logger: logger)
+                do {
+                    try await connection.listen(on: Self.journalChannel) { [journalAppends] notifications in
+                        // Rung once listening too: what was appended while not is looked for.
+                        journalAppends?.ring()
+                        for try await _ in notifications { journalAppends?.ring() }
+                    }
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+                try? await connection.close()
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("the journal listener's connection failed, connecting again: \(error)")
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

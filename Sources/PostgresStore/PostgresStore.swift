@@ -17,6 +17,8 @@ public final class PostgresStore: Sendable {
     let logger: Logger
     /// Reads journaled bodies into events, as SQLite's applier does (InboxCore's decoder).
     let decoder: WebhookDecoder
+    /// Rung after each append of this process, and by `followJournal` on another's.
+    public let journalAppends: JournalBell? = JournalBell()
 
     /// A store on `location`; nothing connects until `client.run()` runs and a query is made.
     /// `decoder` is the configuration the SQLite store takes as `InboxDatabase.Configuration.decoder`.
@@ -211,7 +213,7 @@ extension PostgresStore: JournalStore {
         let buffers = bodies.map { ByteBuffer(bytes: $0.body) }
         let replays = bodies.map(\.isReplay)
         let logger = self.logger
-        return try await client.withTransaction(logger: logger) { connection in
+        let ids = try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.journalLock))", logger: logger)
             let rows = try await connection.query("""
                 INSERT INTO journal (received_at, body, digest)
@@ -224,8 +226,12 @@ extension PostgresStore: JournalStore {
                 """, logger: logger)
             var ids: [Int64] = []
             for try await id in rows.decode(Int64.self) { ids.append(id) }
+            // Heard at commit by the applier of whichever listener holds its lease.
+            if !ids.isEmpty { try await connection.query("NOTIFY \(unescaped: Self.journalChannel)", logger: logger) }
             return ids.sorted()
         }
+        if !ids.isEmpty { journalAppends?.ring() }
+        return ids
     }
 
     public func unappliedJournal(after: Int64?, limit: Int) async throws -> [JournaledBody] {

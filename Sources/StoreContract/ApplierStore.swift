@@ -67,6 +67,14 @@ public protocol ApplyingStore: JournalStore {
 
     /// How far the applier is behind the journal.
     func journalProgressNow() async throws -> JournalProgress
+
+    /// Rung when bodies may have been journaled, so that an idle applier need not poll
+    /// often; nil: the applier polls.
+    var journalAppends: JournalBell? { get }
+}
+
+extension ApplyingStore {
+    public var journalAppends: JournalBell? { nil }
 }
 
 /// The retention of what a store keeps only for a while: applied webhook bodies

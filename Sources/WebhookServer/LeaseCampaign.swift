@@ -188,6 +188,17 @@ public final class LeaseWatch: Sendable {
 
     func lose() { lost.store(true, ordering: .releasing) }
 
+    /// Waits for `bell` to ring past `generation`, at most `timeout`, and a quarter second at
+    /// a time so that a lost lease or a stop is seen soon.
+    public func wait(for bell: JournalBell, after generation: Int, timeout: Duration) async {
+        var left = timeout
+        while left > .zero, !isLost, bell.generation <= generation {
+            let step = min(left, .milliseconds(250))
+            await bell.wait(after: generation, timeout: step)
+            left -= step
+        }
+    }
+
     /// Sleeps `duration`, shorter when the lease is lost or the service stops.
     public func pause(_ duration: Duration) async {
         var left = duration

@@ -26,9 +26,12 @@ public final class LeasedApplierService: Service, Sendable {
         public var retryEvery: Duration = .seconds(1)
         /// Most bodies in one transaction.
         public var maxBatch = 500
-        /// When caught up, how often the holder looks for new bodies (other listeners'
-        /// appends ring no bell here).
+        /// When caught up, how often the holder looks for new bodies, on a store that rings
+        /// no bell for appends.
         public var idlePoll: Duration = .milliseconds(100)
+        /// The same on a store that rings one (PostgreSQL's: this listener's appends, and the
+        /// others' by notification): only the backstop of a lost notification.
+        public var idlePollWithBell: Duration = .seconds(1)
         /// After a batch while acknowledgements wait for a journal commit, the pause before
         /// the next: the listener's commits go first on a busy machine.
         public var restUnderLoad: Duration = .milliseconds(10)
@@ -103,6 +106,8 @@ public final class LeasedApplierService: Service, Sendable {
         var pruneUnfinished = false
         while !watch.isLost {
             do {
+                // Read before the batch: a body journaled after its look rings past it.
+                let generation = store.journalAppends?.generation
                 let applied = try await store.applyJournalBatch(limit: configuration.maxBatch)
                 failures = 0
                 metrics.count(applied, logger: logger)
@@ -115,7 +120,11 @@ public final class LeasedApplierService: Service, Sendable {
                         pruneUnfinished = try await prune(pruner, until: watch)
                         if pruneUnfinished { continue }
                     }
-                    await watch.pause(configuration.idlePoll)
+                    if let bell = store.journalAppends, let generation {
+                        await watch.wait(for: bell, after: generation, timeout: configuration.idlePollWithBell)
+                    } else {
+                        await watch.pause(configuration.idlePoll)
+                    }
                 } else if pressure() {
                     await watch.pause(configuration.restUnderLoad)
                 }

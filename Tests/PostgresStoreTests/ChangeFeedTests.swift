@@ -202,3 +202,51 @@ func withListener(_ location: PostgresLocation, configuration: PostgresChangeLis
         }
     }
 }
+
+/// The applier's bell on PostgreSQL: an append rings it in its own process, and another
+/// listener's append rings it through `LISTEN wabox_journal`.
+@Suite(.postgresServer) struct JournalBellTests {
+    @Test func anAppendByAnotherListenerRingsTheBell() async throws {
+        let server = try PostgresSuite.server
+        let location = server.location(database: try await server.createDatabase())
+        try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 2) { applier in
+            try await PostgresStore.withStore(location, logger: quiet, maximumConnections: 2) { other in
+                let bell = try #require(applier.journalAppends)
+                let following = Task { await applier.followJournal() }
+                defer { following.cancel() }
+                // Listening: the follower rings once when its LISTEN is acknowledged.
+                #expect(try await waitUntil(timeout: 30) { bell.generation > 0 })
+                let before = bell.generation
+                try await other.appendJournal([JournalAppend(receivedAt: 1_764_400_000, body: Data("{}".utf8))])
+                await bell.wait(after: before, timeout: .seconds(30))
+                #expect(bell.generation > before, "another listener's append did not ring the bell")
+                // This process's own append rings it without the database.
+                let own = bell.generation
+                try await applier.appendJournal([JournalAppend(receivedAt: 1_764_400_001, body: Data("{\"a\":1}".utf8))])
+                #expect(bell.generation > own)
+                // A body folded into one journaled already rings nothing of its own.
+                let folded = (other.journalAppends?.generation ?? 0)
+                try await other.appendJournal([JournalAppend(receivedAt: 1_764_400_002, body: Data("{}".utf8))])
+                #expect(other.journalAppends?.generation == folded)
+            }
+        }
+    }
+
+    @Test func aWaitEndsAtTheRingItWaitsForOrAtItsTimeout() async throws {
+        let bell = JournalBell()
+        bell.ring()
+        // Rung past generation 0 already: no wait at all (a wait of an hour would hang the test).
+        await bell.wait(after: 0, timeout: .seconds(3_600))
+        #expect(bell.generation == 1)
+        let waiting = Task { await bell.wait(after: 1, timeout: .seconds(3_600)) }
+        try await Task.sleep(for: .milliseconds(50))
+        bell.ring()
+        await waiting.value
+        // Not rung: the timeout ends it.
+        await bell.wait(after: bell.generation, timeout: .milliseconds(20))
+        // Cancelled: it ends too.
+        let cancelled = Task { await bell.wait(after: bell.generation, timeout: .seconds(3_600)) }
+        cancelled.cancel()
+        await cancelled.value
+    }
+}
