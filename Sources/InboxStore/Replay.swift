@@ -166,25 +166,9 @@ extension InboxDatabase {
             report.failures.append(ReplayReport.Failure(id: id, reason: "could not apply: \(error)"))
             return
         }
-        // A dead letter of the whole body (nil path) resolves once the body reads and applies.
-        var toMessages = 0
-        var resolved = 0
-        var open = 0
-        for letter in letters {
-            if let path = letter.path, unreadable.contains(path) {
-                open += 1
-                continue
-            }
-            try db.cachedStatement(sql: "UPDATE dead_letter SET replayed_at = ? WHERE id = ?").execute(arguments: [now, letter.id])
-            let messagePart = letter.path.map { $0.contains(".messages[") || $0.contains(".message_echoes[") } ?? true
-            if messagePart, toMessages < added { toMessages += 1 } else { resolved += 1 }
+        for letter in report.countReplayed(letters: letters, stillUnreadable: unreadable, added: added, read: read) {
+            try db.cachedStatement(sql: "UPDATE dead_letter SET replayed_at = ? WHERE id = ?").execute(arguments: [now, letter])
         }
-        report.deadLettersToMessages += toMessages
-        report.deadLettersResolved += resolved
-        report.deadLettersOpen += open
-        report.messagesAdded += added - toMessages
-        report.messagesRead += read
-        if toMessages + resolved + added + read + open == 0 { report.unchanged += 1 }
     }
 
     /// Gives a stored message that wabox could not read the content the body now reads as;

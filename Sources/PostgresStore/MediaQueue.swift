@@ -69,6 +69,20 @@ extension PostgresStore {
         }
     }
 
+    /// The file named `hash` (a hex SHA-256) where this host can read it: `path` when it is
+    /// here (this host downloaded or queued it), else its copy in `directory`, written from
+    /// the bytes the database keeps when it is not there yet. Nil when neither this host nor
+    /// the database has the file (or `hash` names none).
+    public func localFile(hash: String, path: String, in directory: String) async throws -> String? {
+        if FileManager.default.fileExists(atPath: path) { return path }
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return nil }
+        let local = (directory as NSString).appendingPathComponent(hash)
+        if FileManager.default.fileExists(atPath: local) { return local }
+        guard let bytes = try await mediaFile(contentHash: hash), MediaDigest.hex(of: bytes) == hash else { return nil }
+        try MediaCopy.write(bytes, to: local)
+        return local
+    }
+
     /// The bytes of a downloaded file, if the shared inbox keeps them.
     public func mediaFile(contentHash: String) async throws -> Data? {
         let rows = try await client.query("SELECT bytes FROM media_file WHERE content_hash = \(contentHash)", logger: logger)

@@ -63,19 +63,15 @@ public final class PostgresOutbox: OutboxStore {
     /// database into this host's media folder (a screen on another host queued it). When
     /// neither works the path stays, and the upload says it cannot read the file.
     private func hereOrCopied(_ file: OutboundFile) async -> OutboundFile {
-        guard !FileManager.default.fileExists(atPath: file.path), let mediaDirectory else { return file }
+        guard let mediaDirectory else { return file }
         let hash = (file.path as NSString).lastPathComponent
-        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return file }
-        let local = (mediaDirectory as NSString).appendingPathComponent(hash)
-        var copy = file
-        copy.path = local
-        if FileManager.default.fileExists(atPath: local) { return copy }
         do {
-            guard let bytes = try await store.mediaFile(contentHash: hash), MediaDigest.hex(of: bytes) == hash else {
+            guard let here = try await store.localFile(hash: hash, path: file.path, in: mediaDirectory) else {
                 logger.warning("the file to send \(hash) is neither at \(file.path) nor in the database")
                 return file
             }
-            try MediaCopy.write(bytes, to: local)
+            var copy = file
+            copy.path = here
             return copy
         } catch {
             logger.warning("could not copy the file to send \(hash) from the database: \(error)")

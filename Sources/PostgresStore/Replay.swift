@@ -138,25 +138,10 @@ extension PostgresStore {
                 id: id, reason: "could not apply: \(error.serverInfo?[.message] ?? String(reflecting: error))"))
             return
         }
-        // A dead letter of the whole body (nil path) resolves once the body reads and applies.
-        var toMessages = 0
-        var resolved = 0
-        var open = 0
-        for (letter, path) in letters {
-            if let path, unreadable.contains(path) {
-                open += 1
-                continue
-            }
+        let ofBody = letters.map { (id: $0.0, path: $0.1) }
+        for letter in report.countReplayed(letters: ofBody, stillUnreadable: unreadable, added: added, read: read) {
             try await tx.run("UPDATE dead_letter SET replayed_at = \(now) WHERE id = \(letter)")
-            let messagePart = path.map { $0.contains(".messages[") || $0.contains(".message_echoes[") } ?? true
-            if messagePart, toMessages < added { toMessages += 1 } else { resolved += 1 }
         }
-        report.deadLettersToMessages += toMessages
-        report.deadLettersResolved += resolved
-        report.deadLettersOpen += open
-        report.messagesAdded += added - toMessages
-        report.messagesRead += read
-        if toMessages + resolved + added + read + open == 0 { report.unchanged += 1 }
     }
 
     /// Gives a stored message that wabox could not read the content the body now reads as;

@@ -217,14 +217,8 @@ public final class PostgresScreenStore: InboxScreenStore {
         Task.detached { [self] in
             var missing: String?
             do {
-                if let bytes = try await store.mediaFile(contentHash: hash) {
-                    if MediaDigest.hex(of: bytes) == hash {
-                        try MediaCopy.write(bytes, to: local)
-                    } else {
-                        missing = "the shared inbox's copy of the file does not match its SHA-256"
-                    }
-                } else {
-                    missing = "the file is kept only on the host that downloaded it (the database has no copy): open it there"
+                if try await store.localFile(hash: hash, path: local, in: (local as NSString).deletingLastPathComponent) == nil {
+                    missing = "the file is kept only on the host that downloaded it (the database has no copy of it): open it there"
                 }
             } catch {
                 // Unreachable or a full disk: asked again when the thread is shown again.

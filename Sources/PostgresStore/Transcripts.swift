@@ -39,23 +39,14 @@ public struct PostgresTranscripts: TranscriptStore {
         for try await (messageID, path, hash) in rows.decode((Int64, String, String?).self) {
             jobs.append(TranscriptJob(messageID: messageID, path: path, contentHash: hash))
         }
+        // Downloaded on another host: copied here from the database first.
         var local: [TranscriptJob] = []
         for var job in jobs {
-            job.path = try await hereOrCopied(job)
+            if let hash = job.contentHash, let here = try await store.localFile(hash: hash, path: job.path, in: mediaDirectory) {
+                job.path = here
+            }
             local.append(job)
         }
-        return local
-    }
-
-    /// The job's file where this host can read it: where the downloader kept it when that
-    /// is this host, else this host's copy from the database.
-    private func hereOrCopied(_ job: TranscriptJob) async throws -> String {
-        guard !FileManager.default.fileExists(atPath: job.path), let hash = job.contentHash,
-              hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return job.path }
-        let local = (mediaDirectory as NSString).appendingPathComponent(hash)
-        if FileManager.default.fileExists(atPath: local) { return local }
-        guard let bytes = try await store.mediaFile(contentHash: hash) else { return job.path }
-        try MediaCopy.write(bytes, to: local)
         return local
     }
 

@@ -78,3 +78,32 @@ public struct ReplayReport: Sendable, Equatable {
     }
 }
 
+extension ReplayReport {
+    /// Counts what applying one body again changed, given its dead letters, the parts the
+    /// decoder still cannot read, and the messages it added or read anew; returns the dead
+    /// letters that now read, for the store to mark `replayed_at`. A dead letter of the whole
+    /// body (nil path) resolves once the body reads and applies.
+    public mutating func countReplayed(letters: [(id: Int64, path: String?)], stillUnreadable: Set<String>,
+                                       added: Int, read: Int) -> [Int64] {
+        var toMessages = 0
+        var resolved = 0
+        var open = 0
+        var replayed: [Int64] = []
+        for letter in letters {
+            if let path = letter.path, stillUnreadable.contains(path) {
+                open += 1
+                continue
+            }
+            replayed.append(letter.id)
+            let messagePart = letter.path.map { $0.contains(".messages[") || $0.contains(".message_echoes[") } ?? true
+            if messagePart, toMessages < added { toMessages += 1 } else { resolved += 1 }
+        }
+        deadLettersToMessages += toMessages
+        deadLettersResolved += resolved
+        deadLettersOpen += open
+        messagesAdded += added - toMessages
+        messagesRead += read
+        if toMessages + resolved + added + read + open == 0 { unchanged += 1 }
+        return replayed
+    }
+}

@@ -164,13 +164,7 @@ public final class StopFlag: Sendable {
 
     /// Sleeps `duration` in steps of at most a quarter second, so that a stop is seen soon.
     public func pause(_ duration: Duration) async {
-        var left = duration
-        while left > .zero, !isSet {
-            let step = min(left, .milliseconds(250))
-            // Cancelled: the service is stopping, which the loops check next.
-            try? await Task.sleep(for: step)
-            left -= step
-        }
+        await pauseInSteps(duration) { self.isSet }
     }
 }
 
@@ -201,11 +195,17 @@ public final class LeaseWatch: Sendable {
 
     /// Sleeps `duration`, shorter when the lease is lost or the service stops.
     public func pause(_ duration: Duration) async {
-        var left = duration
-        while left > .zero, !isLost {
-            let step = min(left, .milliseconds(250))
-            try? await Task.sleep(for: step)
-            left -= step
-        }
+        await pauseInSteps(duration) { self.isLost }
+    }
+}
+
+/// Sleeps `duration` a quarter second at a time, until `done` says so.
+private func pauseInSteps(_ duration: Duration, until done: () -> Bool) async {
+    var left = duration
+    while left > .zero, !done() {
+        let step = min(left, .milliseconds(250))
+        // Cancelled: the service is stopping, which the loops check next.
+        try? await Task.sleep(for: step)
+        left -= step
     }
 }
