@@ -56,7 +56,12 @@ public enum PostgresBackup {
         let partial = target + ".part-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: partial) }
         // The password goes in the environment, never on a command line others may read.
-        var libpq = environment.filter { !$0.key.hasPrefix("WABOX_") && !$0.key.hasPrefix("PG") }
+        // The operator's certificate settings stay (PGSSLROOTCERT for verify-full); the
+        // connection's own come from the URL.
+        let certificates: Set<String> = ["PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGSSLCRL"]
+        var libpq = environment.filter {
+            !$0.key.hasPrefix("WABOX_") && (!$0.key.hasPrefix("PG") || certificates.contains($0.key))
+        }
         libpq["PGHOST"] = location.host
         libpq["PGPORT"] = String(location.port)
         libpq["PGUSER"] = location.user

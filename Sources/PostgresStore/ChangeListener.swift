@@ -213,8 +213,9 @@ extension PostgresStore {
             } catch {
                 if Task.isCancelled { return }
                 logger.debug("the journal listener's connection failed, connecting again: \(error)")
-                try? await Task.sleep(for: .seconds(1))
             }
+            // However the session ended, a pause before the next: never a tight loop.
+            try? await Task.sleep(for: .seconds(1))
         }
     }
 }

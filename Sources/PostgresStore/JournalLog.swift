@@ -82,7 +82,7 @@ extension PostgresStore: JournalLogStore {
                 return .found(RawWebhook(webhookID: found, receivedAt: receivedAt, body: Data(body.readableBytesView)))
             }
             // Ids are never drawn twice: one at or below the newest drawn was pruned.
-            let newest = try await tx.int64("SELECT coalesce(last_value, 0) FROM journal_id_seq") ?? 0
+            let newest = try await tx.int64("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM journal_id_seq") ?? 0
             return id > 0 && id <= newest ? .pruned : .neverJournaled
         }
     }

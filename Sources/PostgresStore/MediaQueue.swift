@@ -48,7 +48,9 @@ extension PostgresStore {
                 ORDER BY id LIMIT \(Self.mediaQueueChunk)
                 """) { try $0.decode((Int64, String, Int64).self) }
             for (id, content, timestamp) in rows {
-                guard case .media(let media) = try StoredJSON.decode(MessageContent.self, from: content),
+                // A row whose content does not read (an older release's) holds no file to
+                // fetch; it must not stop the applier's batch.
+                guard case .media(let media)? = try? StoredJSON.decode(MessageContent.self, from: content),
                       let mediaID = media.mediaID, !mediaID.isEmpty else { continue }
                 if try await tx.returnsRow("""
                     INSERT INTO media (message_id, media_id, kind, mime_type, sha256, filename, sent_at)
@@ -73,14 +75,25 @@ extension PostgresStore {
     /// here (this host downloaded or queued it), else its copy in `directory`, written from
     /// the bytes the database keeps when it is not there yet. Nil when neither this host nor
     /// the database has the file (or `hash` names none).
+    ///
+    /// - Important: A path from the database is anyone's with the database's password: a
+    ///   file there is used only when it holds the bytes `hash` names, so that no row can
+    ///   make this host send or transcribe another of its files.
     public func localFile(hash: String, path: String, in directory: String) async throws -> String? {
-        if FileManager.default.fileExists(atPath: path) { return path }
         guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return nil }
         let local = (directory as NSString).appendingPathComponent(hash)
-        if FileManager.default.fileExists(atPath: local) { return local }
+        for candidate in [local, path] where FileManager.default.fileExists(atPath: candidate) {
+            if Self.holds(candidate, hash) { return candidate }
+        }
         guard let bytes = try await mediaFile(contentHash: hash), MediaDigest.hex(of: bytes) == hash else { return nil }
         try MediaCopy.write(bytes, to: local)
         return local
+    }
+
+    /// Whether the file at `path` hashes to `hash`.
+    static func holds(_ path: String, _ hash: String) -> Bool {
+        guard let bytes = FileManager.default.contents(atPath: path) else { return false }
+        return MediaDigest.hex(of: bytes) == hash.lowercased()
     }
 
     /// The bytes of a downloaded file, if the shared inbox keeps them.

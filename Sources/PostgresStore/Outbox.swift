@@ -67,8 +67,12 @@ public final class PostgresOutbox: OutboxStore {
         let hash = (file.path as NSString).lastPathComponent
         do {
             guard let here = try await store.localFile(hash: hash, path: file.path, in: mediaDirectory) else {
+                // Never the queued path itself: only a file that holds the bytes named is sent,
+                // and this one is missing (the upload then says it cannot read it).
                 logger.warning("the file to send \(hash) is neither at \(file.path) nor in the database")
-                return file
+                var missing = file
+                missing.path = (mediaDirectory as NSString).appendingPathComponent(".missing-\(UUID().uuidString)")
+                return missing
             }
             var copy = file
             copy.path = here

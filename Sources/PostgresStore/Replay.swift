@@ -137,6 +137,14 @@ extension PostgresStore {
             report.failures.append(ReplayReport.Failure(
                 id: id, reason: "could not apply: \(error.serverInfo?[.message] ?? String(reflecting: error))"))
             return
+        } catch let error as PSQLError {
+            throw error  // the connection or the server, not this body: stop
+        } catch {
+            // This body's events could not be written (a value that does not encode): as SQLite.
+            try await tx.run("ROLLBACK TO SAVEPOINT replay")
+            try await tx.run("RELEASE SAVEPOINT replay")
+            report.failures.append(ReplayReport.Failure(id: id, reason: "could not apply: \(error)"))
+            return
         }
         let ofBody = letters.map { (id: $0.0, path: $0.1) }
         for letter in report.countReplayed(letters: ofBody, stillUnreadable: unreadable, added: added, read: read) {

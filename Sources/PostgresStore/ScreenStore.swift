@@ -25,8 +25,10 @@ public final class PostgresScreenStore: InboxScreenStore {
     /// This host's copy of the customers' files (`media_dir`), filled from the database as
     /// threads show them; nil: files are shown only where the downloader kept them.
     public let mediaCache: String?
-    /// Files being copied from the database, by hash, and those it does not have.
-    private let copies = Mutex<(running: Set<String>, missing: [String: String])>(([], [:]))
+    /// Files being copied from the database, by hash, and those it did not have (asked
+    /// again after `missingRetry`: `wabox migrate` may add them meanwhile).
+    private let copies = Mutex<(running: Set<String>, missing: [String: (reason: String, at: ContinuousClock.Instant)])>(([], [:]))
+    static let missingRetry: Duration = .seconds(30)
     /// Conversations whose files were copied since the feed was last read: their threads
     /// show them on the next reload.
     private let copied = Mutex<Set<ConversationID>>([])
@@ -184,21 +186,36 @@ public final class PostgresScreenStore: InboxScreenStore {
 
     // MARK: - Files from the shared inbox
 
-    /// `message` with its file on this host: the downloader's path when this host has it,
-    /// else this host's copy; a file not copied yet shows as still on its way, and is
-    /// copied in the background (the thread reloads once it is here).
+    /// `message` with its file in this host's media folder, by its hash; a file not copied
+    /// there yet shows as still on its way, and is copied from the database in the
+    /// background (the thread reloads once it is here).
     func withLocalFile(_ message: StoredMessage) -> StoredMessage {
-        guard let cache = mediaCache, var media = message.media, media.state == .ready, let path = media.path,
-              !FileManager.default.fileExists(atPath: path) else { return message }
+        guard let cache = mediaCache, var media = message.media, media.state == .ready, let path = media.path else {
+            return message
+        }
+        // Only files of this host's media folder are opened: a path from the database is
+        // anyone's with its password, and must not make `o` or `S` reach another file here.
         let hash = (path as NSString).lastPathComponent
-        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else { return message }
         let local = (cache as NSString).appendingPathComponent(hash)
         var copy = message
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
+            media.path = nil
+            media.state = .failed
+            media.reason = "the shared inbox names no file by its SHA-256 for it"
+            copy.media = media
+            return copy
+        }
         if FileManager.default.fileExists(atPath: local) {
             media.path = local
         } else {
             media.path = nil
-            if let missing = copies.withLock({ $0.missing[hash] }) {
+            let missing = copies.withLock { state -> String? in
+                guard let entry = state.missing[hash] else { return nil }
+                if ContinuousClock.now - entry.at < Self.missingRetry { return entry.reason }
+                state.missing[hash] = nil
+                return nil
+            }
+            if let missing {
                 media.state = .failed
                 media.reason = missing
             } else {
@@ -227,7 +244,7 @@ public final class PostgresScreenStore: InboxScreenStore {
             }
             copies.withLock { state in
                 state.running.remove(hash)
-                if let missing { state.missing[hash] = missing }
+                if let missing { state.missing[hash] = (missing, .now) }
             }
             copied.withLock { _ = $0.insert(conversation) }
             counter.add(1, ordering: .relaxed)

@@ -118,7 +118,9 @@ public final class LeasedApplierService: Service, Sendable {
                        pruneUnfinished || lastPrune.map({ ContinuousClock.now - $0 >= configuration.pruneEvery }) ?? true {
                         lastPrune = .now
                         pruneUnfinished = try await prune(pruner, until: watch)
-                        if pruneUnfinished { continue }
+                        // Stopped at its chunk limit: go on at once. Stopped for waiting
+                        // acknowledgements: wait like an idle applier, the next body rings.
+                        if pruneUnfinished, !pressure() { continue }
                     }
                     if let bell = store.journalAppends, let generation {
                         await watch.wait(for: bell, after: generation, timeout: configuration.idlePollWithBell)

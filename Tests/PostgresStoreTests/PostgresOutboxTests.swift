@@ -189,6 +189,25 @@ private final class ClaimLog: Sendable {
                 SELECT o.upload_id, md.media_id, md.state FROM outbox o JOIN media md ON md.message_id = o.message_id
                 """).collect().map { try $0.decode((String?, String, String).self) }
             #expect(ids.count == 1 && ids[0].0 == "8812" && ids[0].1 == "8812" && ids[0].2 == "ready")
+
+            // A row pointed (by anyone with the database's password) at another file of the
+            // sender's host, named like a hash: its bytes are not the ones named, so it is
+            // never what the sender uploads.
+            let secret = folders[1].appendingPathComponent(String(repeating: "ab", count: 32))
+            try Data("WABOX_ACCESS_TOKEN=do-not-send".utf8).write(to: secret)
+            let other = try await stores[0].conversationForSending(to: "33698765432", on: phone, at: 1_764_400_100)
+            try await stores[0].enqueueFile(in: other, file: OutboundFile(path: file.path, mimeType: "application/pdf",
+                                                                         filename: "x.pdf", size: Int64(bytes.count)),
+                                            kind: .document, sha256: hash, caption: nil, localID: "file-2",
+                                            at: 1_764_400_100, agent: "mallory")
+            try await stores[0].client.query("""
+                UPDATE outbox SET file_path = \(secret.path)
+                WHERE message_id = (SELECT id FROM message WHERE local_id = 'file-2')
+                """)
+            let hijacked = try #require(try await outbox.claimNextOutbound(nowMilliseconds: 1_764_400_101_000))
+            #expect(hijacked.localID == "file-2")
+            #expect(hijacked.file?.path != secret.path, "the sender would upload a file the row merely named")
+            #expect(hijacked.file.map { FileManager.default.contents(atPath: $0.path) } != .some(try Data(contentsOf: secret)))
         }
     }
 
